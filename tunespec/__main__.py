@@ -1,0 +1,3 @@
+from tunespec.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,327 @@
+"""The syntax tree of a `.tune` file: small typed nodes, each with the span it was written at.
+
+Positions are computed once, here, from the lexer's tokens; everything after this reads `span`.
+Scalars keep their text as written (`raw`), so that `fmt` can keep `1e-5` as `1e-5`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Union
+
+from lark import Token, Transformer, v_args
+
+from tunespec.grammar import SyntaxProblem
+from tunespec.grammar import parse as parse_text
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """1-based line and column of the first character, and of the character just after the last."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @staticmethod
+    def of(token: Token) -> "Span":
+        return Span(token.line, token.column, token.end_line, token.end_column)
+
+    def to(self, other: "Span") -> "Span":
+        return Span(self.line, self.column, other.end_line, other.end_column)
+
+
+@dataclass(frozen=True, slots=True)
+class Str:
+    value: str
+    span: Span
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    value: int | float
+    span: Span
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bool:
+    value: bool
+    span: Span
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ident:
+    value: str
+    span: Span
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListValue:
+    items: tuple["Value", ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    items: tuple["Value", ...]
+    span: Span
+
+
+Scalar = Union[Str, Number, Bool, Ident]
+Value = Union[Str, Number, Bool, Ident, ListValue, Sweep]
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    name: str
+    name_span: Span
+    value: Value
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    name: str
+    name_span: Span
+    members: tuple[Union[Assignment, "Block"], ...]
+    span: Span
+
+
+Member = Union[Assignment, Block]
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A name written in a declaration (its own, or the base after `extends`)."""
+
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    path: Str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    kind: str  # "preset", "experiment" or "model"
+    name: Name
+    extends: Name | None
+    members: tuple[Member, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    text: str
+    span: Span
+
+
+@dataclass(slots=True)
+class Module:
+    """One parsed file: its imports and declarations in source order, and its comments."""
+
+    path: str
+    items: list[Union[Import, Declaration]]
+    comments: list[Comment] = field(default_factory=list)
+
+    @property
+    def imports(self) -> list[Import]:
+        return [item for item in self.items if isinstance(item, Import)]
+
+    @property
+    def declarations(self) -> list[Declaration]:
+        return [item for item in self.items if isinstance(item, Declaration)]
+
+
+def type_name(value: Value) -> str:
+    """How a message names the kind of a value: "a string", "an integer", ..."""
+    if isinstance(value, Str):
+        return "a string"
+    if isinstance(value, Bool):
+        return "a boolean"
+    if isinstance(value, Number):
+        return "an integer" if isinstance(value.value, int) else "a number"
+    if isinstance(value, Ident):
+        return "an identifier"
+    if isinstance(value, Sweep):
+        return "a sweep"
+    return "a list"
+
+
+def source_text(value: Value) -> str:
+    """The value as written, for messages (lists abbreviated)."""
+    if isinstance(value, (Str, Number, Bool, Ident)):
+        return value.raw
+    return "sweep [...]" if isinstance(value, Sweep) else "[...]"
+
+
+# --- from tokens to nodes -----------------------------------------------------------------------------
+
+JSON_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _problem(message: str, line: int, column: int, width: int = 1, help: str | None = None) -> SyntaxProblem:
+    return SyntaxProblem(message, line, column, line, column + width, help)
+
+
+def decode_string(token: Token) -> str:
+    """The text of a "..." string with JSON's escapes applied; a bad escape is a syntax problem."""
+    raw = str(token)
+    body = raw[1:-1]
+    if "\\" not in body:
+        return body
+    out: list[str] = []
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char != "\\":
+            out.append(char)
+            index += 1
+            continue
+        column = token.column + 1 + index
+        kind = body[index + 1]
+        if kind in JSON_ESCAPES:
+            out.append(JSON_ESCAPES[kind])
+            index += 2
+            continue
+        if kind != "u":
+            raise _problem(
+                f"invalid escape `\\{kind}` in a string", token.line, column, 2,
+                help='escapes are \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX; for a backslash write \\\\',
+            )
+        code, index = _unicode_escape(body, index, token.line, column)
+        out.append(code)
+    return "".join(out)
+
+
+def _unicode_escape(body: str, index: int, line: int, column: int) -> tuple[str, int]:
+    first = _hex4(body, index, line, column)
+    if 0xD800 <= first <= 0xDBFF and body[index + 6: index + 8] == "\\u":
+        second = _hex4(body, index + 6, line, column + 6)
+        if 0xDC00 <= second <= 0xDFFF:
+            return chr(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)), index + 12
+    if 0xD800 <= first <= 0xDFFF:
+        raise _problem(
+            f"`\\u{body[index + 2:index + 6]}` is half of a surrogate pair, not a character",
+            line, column, 6, help="write the character itself, or both halves of the pair (\\uD83D\\uDE00)",
+        )
+    return chr(first), index + 6
+
+
+def _hex4(body: str, index: int, line: int, column: int) -> int:
+    digits = body[index + 2: index + 6]
+    if len(digits) != 4 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise _problem("`\\u` must be followed by four hexadecimal digits", line, column, 2)
+    return int(digits, 16)
+
+
+def _number_help(raw: str) -> str:
+    if raw.endswith("."):
+        return f"write `{raw}0`"
+    if "_" in raw and re.fullmatch(r"-?[0-9_.eE+-]+", raw):
+        return "underscores go only between digits, as in `10_000`"
+    return "numbers are written like `8`, `10_000`, `0.05` or `1e-5`; names start with a letter"
+
+
+def decode_long_string(token: Token) -> str:
+    body = str(token)[3:-3]
+    return body[1:] if body.startswith("\n") else body
+
+
+NUMBER_SHAPE = re.compile(r"-?[0-9]+(_[0-9]+)*(\.[0-9]+(_[0-9]+)*)?([eE][+-]?[0-9]+(_[0-9]+)*)?")
+
+
+def decode_number(token: Token) -> int | float:
+    raw = str(token)
+    if not NUMBER_SHAPE.fullmatch(raw):
+        raise _problem(f"`{raw}` is not a number", token.line, token.column, len(raw), _number_help(raw))
+    text = raw.replace("_", "")
+    if "." in text or "e" in text or "E" in text:
+        number = float(text)
+        if math.isinf(number):
+            raise _problem(f"number `{token}` is too large", token.line, token.column, len(token))
+        return number
+    return int(text)
+
+
+def _declaration(kind, keyword, name, rest):
+    extends = Name(str(rest[1]), Span.of(rest[1])) if len(rest) == 3 else None
+    members, close = rest[-1]
+    return Declaration(kind, Name(str(name), Span.of(name)), extends, members, Span.of(keyword).to(Span.of(close)))
+
+
+@v_args(inline=True)
+class AstBuilder(Transformer):
+    """Called by the LALR parser as it reduces, so no parse tree is ever built."""
+
+    def start(self, *items):
+        return list(items)
+
+    def import_decl(self, keyword, path):
+        return Import(path, Span.of(keyword).to(path.span))
+
+    def preset_decl(self, keyword, name, *rest):
+        return _declaration("preset", keyword, name, rest)
+
+    def experiment_decl(self, keyword, name, *rest):
+        return _declaration("experiment", keyword, name, rest)
+
+    def model_decl(self, keyword, model_id, body):
+        members, close = body
+        name = Name(model_id.value, model_id.span)
+        return Declaration("model", name, None, members, Span.of(keyword).to(Span.of(close)))
+
+    def body(self, open_brace, *rest):
+        return tuple(rest[:-1]), rest[-1]
+
+    def assignment(self, name, _equal, value):
+        span = Span.of(name)
+        return Assignment(str(name), span, value, span.to(value.span))
+
+    def block(self, name, body):
+        members, close = body
+        span = Span.of(name)
+        return Block(str(name), span, members, span.to(Span.of(close)))
+
+    def string(self, token):
+        if token.type == "LONG_STRING":
+            return Str(decode_long_string(token), Span.of(token), str(token))
+        return Str(decode_string(token), Span.of(token), str(token))
+
+    def number(self, token):
+        return Number(decode_number(token), Span.of(token), str(token))
+
+    def true(self, token):
+        return Bool(True, Span.of(token), "true")
+
+    def false(self, token):
+        return Bool(False, Span.of(token), "false")
+
+    def ident(self, token):
+        return Ident(str(token), Span.of(token), str(token))
+
+    def list(self, open_bracket, *rest):
+        items = tuple(item for item in rest[:-1] if not isinstance(item, Token))
+        return ListValue(items, Span.of(open_bracket).to(Span.of(rest[-1])))
+
+    def sweep(self, keyword, values):
+        return Sweep(values.items, Span.of(keyword).to(values.span))
+
+
+_BUILDER = AstBuilder()
+
+
+def parse_module(text: str, path: str) -> Module:
+    """Parse decoded text (BOM removed, `\\r\\n` normalised); raises `SyntaxProblem`."""
+    items, comments = parse_text(text, _BUILDER)
+    return Module(path, items, [Comment(str(c), Span.of(c)) for c in comments])

@@ -1,0 +1,180 @@
+"""The model catalog and the documented facts, read from the TOML files beside this module.
+
+A new model or a changed range is a data change: code asks the catalog, never a literal.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    name: str
+    layers: tuple[str, ...]
+    default_targets: tuple[str, ...] | None
+    decoder_only: bool | None
+    sources: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What model-aware checks and targets know of a model (catalog entry or `model "ID" { }`)."""
+
+    id: str
+    hf_id: str
+    watsonx_id: str
+    family: str | None
+    layers: tuple[str, ...] | None
+    default_targets: tuple[str, ...] | None
+    decoder_only: bool | None
+    context_window: int | None
+    context_window_soft: bool = False
+    parameters: float | None = None
+    hidden_size: int | None = None
+    num_layers: int | None = None
+    instruction_tuned: bool = False
+    quantized: bool = False
+    quantization: str | None = None
+    methods: tuple[str, ...] | None = None
+    aliases: tuple[str, ...] = ()
+    sources: dict[str, str] = field(default_factory=dict)
+    declared_at: str | None = None  # "path:line:col" for a `model "ID" { }` declaration
+
+    @property
+    def origin(self) -> str:
+        return f'model "{self.id}" at {self.declared_at}' if self.declared_at else f"catalog: {self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    field: str
+    min: float | None
+    max: float | None
+    min_exclusive: bool
+    max_exclusive: bool
+    source: str
+
+    def contains(self, value: float) -> bool:
+        if self.min is not None and (value < self.min or (self.min_exclusive and value == self.min)):
+            return False
+        if self.max is not None and (value > self.max or (self.max_exclusive and value == self.max)):
+            return False
+        return True
+
+    def describe(self) -> str:
+        """The allowed values in words, as RULES.md writes them: "1–16", "[0, 1)", "> 0", "≥ 1"."""
+        if self.min is not None and self.max is not None:
+            if not self.min_exclusive and not self.max_exclusive:
+                return f"{_number(self.min)}–{_number(self.max)}"
+            left = "(" if self.min_exclusive else "["
+            right = ")" if self.max_exclusive else "]"
+            return f"{left}{_number(self.min)}, {_number(self.max)}{right}"
+        if self.min is not None:
+            return f"{'>' if self.min_exclusive else '≥'} {_number(self.min)}"
+        return f"{'<' if self.max_exclusive else '≤'} {_number(self.max)}"
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultTable:
+    model: str
+    method: str
+    task: str | None
+    values: dict[str, Any]
+    source: str
+
+    @property
+    def label(self) -> str:
+        task = f" {self.task}" if self.task else ""
+        return f"catalog: {self.model} {self.method}{task} default"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+class Catalog:
+    def __init__(self, models: dict, families: dict, ranges: dict, defaults: list, sources: dict):
+        self.families = {name: _family(name, data) for name, data in families.items()}
+        self.models: dict[str, ModelInfo] = {}
+        self._by_name: dict[str, ModelInfo] = {}
+        for model_id, data in models.items():
+            info = self._model(model_id, data)
+            self.models[model_id] = info
+            for name in (model_id, *info.aliases):
+                self._by_name[name.lower()] = info
+        self.ranges = {name: _range(name, data) for name, data in ranges.items()}
+        self.defaults = [DefaultTable(d["model"], d["method"], d.get("task"), d["values"], d["source"])
+                         for d in defaults]
+        self.sources = sources
+
+    def _model(self, model_id: str, data: dict) -> ModelInfo:
+        family = self.families.get(data.get("family"))
+        return ModelInfo(
+            id=model_id,
+            hf_id=data.get("hf_id", model_id),
+            watsonx_id=data.get("watsonx_id", model_id),
+            family=data.get("family"),
+            layers=family.layers if family else None,
+            default_targets=family.default_targets if family else None,
+            decoder_only=data.get("decoder_only", family.decoder_only if family else None),
+            context_window=data.get("context_window"),
+            context_window_soft=data.get("context_window_soft", False),
+            parameters=data.get("parameters"),
+            hidden_size=data.get("hidden_size"),
+            num_layers=data.get("num_layers"),
+            instruction_tuned=data.get("instruction_tuned", False),
+            quantized=data.get("quantized", False),
+            quantization=data.get("quantization"),
+            methods=tuple(data["methods"]) if "methods" in data else None,
+            aliases=tuple(data.get("aliases", ())),
+            sources=dict(data.get("sources", {})),
+        )
+
+    def find_model(self, name: str) -> ModelInfo | None:
+        return self._by_name.get(name.lower())
+
+    def model_names(self) -> list[str]:
+        """Every id and alias, for did-you-mean."""
+        return sorted({n for m in self.models.values() for n in (m.id, *m.aliases)})
+
+    def defaults_for(self, model_id: str, method: str, task: str | None) -> DefaultTable | None:
+        for table in self.defaults:
+            if table.model == model_id and table.method == method and table.task in (None, task):
+                return table
+        return None
+
+    def source_title(self, key: str) -> str:
+        source = self.sources.get(key, {})
+        title = source.get("title", key)
+        return f"{title} ({source['url']})" if "url" in source else title
+
+
+def _family(name: str, data: dict) -> Family:
+    targets = data.get("default_targets")
+    return Family(name, tuple(data["layers"]), tuple(targets) if targets is not None else None,
+                  data.get("decoder_only"), dict(data.get("sources", {})))
+
+
+def _range(name: str, data: dict) -> Range:
+    return Range(name, data.get("min"), data.get("max"), data.get("min_exclusive", False),
+                 data.get("max_exclusive", False), data["source"])
+
+
+def _read(name: str) -> dict:
+    return tomllib.loads(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> Catalog:
+    return Catalog(
+        models=_read("models.toml"),
+        families=_read("families.toml"),
+        ranges=_read("ranges.toml"),
+        defaults=_read("defaults.toml")["defaults"],
+        sources=_read("sources.toml"),
+    )

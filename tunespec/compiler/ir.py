@@ -1,0 +1,70 @@
+"""The IR document (DESIGN.md §1.5): what the `yaml` / `json` targets emit and templates read.
+
+Plain data with a fixed key order, built from a `ResolvedExperiment`; unset optional fields are left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tunespec.compiler.resolve import ResolvedExperiment
+from tunespec.compiler.schema import BLOCK_ORDER, EXPERIMENT_FIELDS, SPEC_ORDER
+
+API_VERSION = "tunespec/v1"
+KIND = "TuningExperiment"
+
+
+def model_document(exp: ResolvedExperiment) -> dict[str, Any] | None:
+    written = exp.values.get("model")
+    if written is None:
+        return None
+    info = exp.model
+    if info is None:
+        return {"id": written, "hf_id": written, "watsonx_id": written}
+    document: dict[str, Any] = {"id": info.id, "hf_id": info.hf_id, "watsonx_id": info.watsonx_id}
+    facts = {"family": info.family, "decoder_only": info.decoder_only, "quantized": info.quantized,
+             "context_window": info.context_window}
+    document.update({key: value for key, value in facts.items() if value is not None})
+    return document
+
+
+def block_document(exp: ResolvedExperiment, block: str) -> dict[str, Any]:
+    prefix = block + "."
+    document = {path[len(prefix):]: exp.values[path] for path in EXPERIMENT_FIELDS
+                if path.startswith(prefix) and path in exp.values}
+    if block == "lora" and "lora.resolved_target_modules" in exp.values:
+        document["resolved_target_modules"] = exp.values["lora.resolved_target_modules"]
+    return document
+
+
+def spec_document(exp: ResolvedExperiment) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    for key in SPEC_ORDER:
+        if key == "model":
+            value = model_document(exp)
+        elif key in BLOCK_ORDER:
+            value = block_document(exp, key) or None
+        else:
+            value = exp.values.get(key)
+        if value is not None:
+            spec[key] = value
+    return spec
+
+
+def document(exp: ResolvedExperiment) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": exp.name,
+            "experiment": exp.experiment,
+            "source": exp.source,
+            "variant": dict(exp.variant),
+        },
+        "spec": spec_document(exp),
+    }
+
+
+def provenance_document(exp: ResolvedExperiment) -> dict[str, str]:
+    """Where each value of the IR came from, keyed by its dotted path in `spec`."""
+    return {path: str(provenance) for path, provenance in exp.provenance.items()}

@@ -1,0 +1,332 @@
+"""Reading files and following imports: each file is read and parsed once per run.
+
+Everything that can go wrong with a file (it is missing, not UTF-8, not a file, not valid `.tune`) or
+with an import (absent, absolute, outside the project, a cycle, a name clash) becomes a finding here;
+nothing raises past `load`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tunespec.compiler.ast import Declaration, Import, Module, Span, parse_module
+from tunespec.diagnostics import Finding, Location
+from tunespec.grammar import SyntaxProblem
+
+PROJECT_MARKERS = ("pyproject.toml", "tunespec.toml", ".git")
+FILE_START = Span(1, 1, 1, 1)
+
+
+@dataclass(eq=False)
+class SourceFile:
+    path: Path  # absolute and normalised, symlinks kept
+    display: str  # how diagnostics name it
+    text: str | None = None
+    module: Module | None = None
+    imports: list["ImportLink"] = field(default_factory=list)
+    _scope: "Scope | None" = None
+
+    @property
+    def parsed(self) -> bool:
+        return self.module is not None
+
+    def location(self, span: Span) -> Location:
+        return Location(self.display, span)
+
+    def lines(self) -> list[str]:
+        return self.text.split("\n") if self.text is not None else []
+
+
+@dataclass(eq=False)
+class ImportLink:
+    node: Import
+    target: SourceFile | None  # None when the import failed (TS006)
+
+    @property
+    def usable(self) -> bool:
+        return self.target is not None and self.target.parsed
+
+
+@dataclass(frozen=True, slots=True)
+class DeclRef:
+    """A declaration and the file that holds it (whose scope its `extends` is looked up in)."""
+
+    decl: Declaration
+    file: SourceFile
+
+    @property
+    def location(self) -> Location:
+        return self.file.location(self.decl.name.span)
+
+
+@dataclass
+class Scope:
+    names: dict[str, DeclRef]
+    complete: bool  # False when an import failed: a missing name may live in the file that failed
+
+
+class Program:
+    """The files of one run: those named on the command line (roots) and all they import."""
+
+    def __init__(self, cwd: Path | None = None) -> None:
+        self.cwd = (cwd or Path.cwd()).absolute()
+        self.files: dict[str, SourceFile] = {}
+        self.roots: list[SourceFile] = []
+        self.findings: list[Finding] = []
+        self._project_roots: dict[Path, Path] = {}
+        self._pending: deque[SourceFile] = deque()
+
+    # --- loading ------------------------------------------------------------------------------------
+
+    def add_root(self, path: Path, display: str) -> SourceFile:
+        source = self._file(path, display)
+        if source not in self.roots:
+            self.roots.append(source)
+        self._load_pending()
+        return source
+
+    def _file(self, path: Path, display: str | None = None) -> SourceFile:
+        """The file at `path`, registered once; reading waits for `_load_pending` (no recursion)."""
+        absolute = Path(os.path.normpath(self.cwd / path))
+        key = _identity(absolute)
+        source = self.files.get(key)
+        if source is None:
+            source = SourceFile(absolute, display or self._display(absolute))
+            self.files[key] = source
+            self._pending.append(source)
+        return source
+
+    def _load_pending(self) -> None:
+        while self._pending:
+            self._read_and_parse(self._pending.popleft())
+
+    def _display(self, absolute: Path) -> str:
+        return os.path.relpath(absolute, self.cwd)
+
+    def _read_and_parse(self, source: SourceFile) -> None:
+        text, problem = read_text(source.path)
+        if problem is not None:
+            self.findings.append(Finding("TS014", source.location(FILE_START), problem))
+            return
+        source.text = text
+        try:
+            source.module = parse_module(text, source.display)
+        except SyntaxProblem as error:
+            span = Span(error.line, error.column, error.end_line, error.end_column)
+            self.findings.append(Finding("TS001", source.location(span), error.message, error.help))
+            return
+        for node in source.module.imports:
+            source.imports.append(ImportLink(node, self._follow(source, node)))
+
+    def _follow(self, importer: SourceFile, node: Import) -> SourceFile | None:
+        raw = node.path.value
+        reason = self._import_problem(importer, raw)
+        if reason is None:
+            target = Path(os.path.normpath(importer.path.parent / raw))
+            reason = _unreadable(target)
+            if reason is None:
+                return self._file(target)
+        self.findings.append(Finding("TS006", importer.location(node.path.span), reason, _import_help(raw)))
+        return None
+
+    def _import_problem(self, importer: SourceFile, raw: str) -> str | None:
+        if os.path.isabs(raw) or raw.startswith("~"):
+            return f"cannot import `{raw}`: the path is absolute; imports are relative to the importing file"
+        if not raw.endswith(".tune"):
+            return f"cannot import `{raw}`: not a `.tune` file"
+        target = Path(os.path.normpath(importer.path.parent / raw))
+        root = self.project_root(importer.path.parent)
+        if not _is_within(target, root):
+            shown = os.path.relpath(root, self.cwd)
+            return (f"cannot import `{raw}`: it leaves the project root `{shown}` "
+                    f"(the nearest folder above holding {', '.join(PROJECT_MARKERS)})")
+        return None
+
+    def project_root(self, folder: Path) -> Path:
+        """The nearest folder at or above `folder` with a project marker; else the current directory."""
+        if folder not in self._project_roots:
+            found = next((parent for parent in (folder, *folder.parents)
+                          if any((parent / marker).exists() for marker in PROJECT_MARKERS)), self.cwd)
+            self._project_roots[folder] = found
+        return self._project_roots[folder]
+
+    # --- after loading: cycles and scopes ------------------------------------------------------------
+
+    def check_import_cycles(self) -> None:
+        """TS007, once per cycle, at the import that closes it when the cycle is walked from its first file."""
+        for cycle in _cycles(self.roots):
+            ordered = _rotate_to_smallest(cycle)
+            closing_file = ordered[-1]
+            link = next(link for link in closing_file.imports if link.target is ordered[0])
+            names = " → ".join(f.display for f in (*ordered, ordered[0]))
+            self.findings.append(Finding(
+                "TS007", closing_file.location(link.node.path.span), f"import cycle: {names}",
+                "remove one of these imports; move what both files need into a third file",
+            ))
+
+    def scope(self, source: SourceFile) -> Scope:
+        """What `source` can name: its own declarations and those of the files it imports directly."""
+        if source._scope is None:
+            source._scope = self._build_scope(source)
+        return source._scope
+
+    def _build_scope(self, source: SourceFile) -> Scope:
+        names: dict[str, DeclRef] = {}
+        complete = True
+        for item in source.module.items if source.module else ():
+            if isinstance(item, Declaration):
+                self._declare(names, DeclRef(item, source), source, None)
+                continue
+            link = next(link for link in source.imports if link.node is item)
+            if not link.usable:
+                complete = False
+                continue
+            for decl in link.target.module.declarations:
+                self._declare(names, DeclRef(decl, link.target), source, link)
+        return Scope(names, complete)
+
+    def _declare(self, names: dict[str, DeclRef], ref: DeclRef, scope_file: SourceFile,
+                 via: ImportLink | None) -> None:
+        name = ref.decl.name.value
+        first = names.get(name)
+        if first is None:
+            names[name] = ref
+            return
+        if via is None or first.file is ref.file:
+            where = ref.location  # the second declaration's own name
+        else:
+            where = scope_file.location(via.node.path.span)  # the import that brings the second one in
+        self.findings.append(Finding(
+            "TS010", where,
+            f"`{name}` is declared twice: at {first.location} and at {ref.location}",
+            "presets, experiments and model declarations share one namespace; rename one of them",
+        ))
+
+
+def _import_help(raw: str) -> str | None:
+    if not raw.endswith(".tune"):
+        return "imports name `.tune` files, e.g. `import \"common/granite.tune\"`"
+    return None
+
+
+def _identity(path: Path) -> str:
+    try:
+        return os.path.realpath(path)
+    except (OSError, RuntimeError, ValueError):
+        return str(path)
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why an import target cannot be used as a file, or None."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return f"cannot import `{path.name}`: no such file"
+    except OSError as error:
+        return f"cannot import `{path.name}`: {_os_reason(error)}"
+    if not stat.S_ISREG(info.st_mode):
+        return f"cannot import `{path.name}`: {_not_a_file(info.st_mode)}"
+    if not os.access(path, os.R_OK):
+        return f"cannot import `{path.name}`: permission denied"
+    return None
+
+
+def read_text(path: Path) -> tuple[str | None, str | None]:
+    """The decoded text of a `.tune` file (BOM dropped, CRLF made LF), or why it cannot be had."""
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        return None, f"cannot read the file: {_os_reason(error)}"
+    if not stat.S_ISREG(info.st_mode):
+        return None, f"cannot read the file: {_not_a_file(info.st_mode)}"
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        return None, f"cannot read the file: {_os_reason(error)}"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return None, _decode_problem(data, error)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n"), None
+
+
+def _decode_problem(data: bytes, error: UnicodeDecodeError) -> str:
+    before = data[: error.start]
+    line = before.count(b"\n") + 1
+    column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", errors="replace")) + 1
+    return (f"the file is not UTF-8: byte 0x{data[error.start]:02x} at line {line}, column {column} "
+            "cannot be decoded; save the file as UTF-8")
+
+
+def _os_reason(error: OSError) -> str:
+    return (error.strerror or str(error)).lower()
+
+
+def _not_a_file(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "it is a directory, not a file"
+    if stat.S_ISFIFO(mode):
+        return "it is a named pipe, not a file"
+    if stat.S_ISSOCK(mode):
+        return "it is a socket, not a file"
+    return "it is not a regular file"
+
+
+def _cycles(roots: list[SourceFile]) -> list[list[SourceFile]]:
+    """Each import cycle reachable from the roots, once, found by an iterative depth-first search."""
+    found: dict[frozenset, list[SourceFile]] = {}
+    done: set[int] = set()
+    for root in roots:
+        if id(root) in done:
+            continue
+        stack: list[tuple[SourceFile, int]] = [(root, 0)]
+        on_path: dict[int, int] = {id(root): 0}
+        path: list[SourceFile] = [root]
+        while stack:
+            node, index = stack[-1]
+            targets = [link.target for link in node.imports if link.target is not None]
+            if index == len(targets):
+                stack.pop()
+                path.pop()
+                del on_path[id(node)]
+                done.add(id(node))
+                continue
+            stack[-1] = (node, index + 1)
+            target = targets[index]
+            if id(target) in on_path:
+                cycle = path[on_path[id(target)]:]
+                found.setdefault(frozenset(id(f) for f in cycle), cycle)
+            elif id(target) not in done:
+                on_path[id(target)] = len(path)
+                path.append(target)
+                stack.append((target, 0))
+    return list(found.values())
+
+
+def _rotate_to_smallest(cycle: list[SourceFile]) -> list[SourceFile]:
+    start = min(range(len(cycle)), key=lambda i: cycle[i].display)
+    return cycle[start:] + cycle[:start]
+
+
+def find_tune_files(folder: Path) -> list[Path]:
+    """`*.tune` files below `folder`, sorted, skipping hidden folders (.git, .venv, ...)."""
+    found: list[Path] = []
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(current) / name for name in sorted(files) if name.endswith(".tune"))
+    return found

@@ -1,0 +1,446 @@
+"""Resolution (DESIGN.md §1.4): inherit along `extends`, expand sweeps, fill documented defaults.
+
+The result is one `ResolvedExperiment` per variant: the values of the IR, where each came from, and
+what rules need to point at the place a value was written. Findings carry the name of the first
+experiment (in file order) that they concern.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import re
+from dataclasses import dataclass, field
+from math import prod
+from pathlib import Path
+from typing import Any, Iterator
+
+from tunespec.compiler.ast import source_text
+from tunespec.compiler.catalog import Catalog, ModelInfo, load_catalog
+from tunespec.compiler.layers import Layer, Setting, build_layer, did_you_mean
+from tunespec.compiler.loader import DeclRef, Program
+from tunespec.compiler.schema import EXPERIMENT_FIELDS, LANGUAGE_DEFAULTS, is_uri
+from tunespec.diagnostics import Finding, Location
+
+DEFAULT_MAX_VARIANTS = 256
+DATA_PATH_FIELDS = ("data.train", "data.validation")
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a resolved value came from: a place in a file, or a catalog or language default."""
+
+    location: Location | None = None
+    declaration: str | None = None  # "preset granite_lora"
+    origin: str | None = None  # "catalog: ibm/granite-3-1-8b-base lora default", "default", ...
+    swept: bool = False
+    text: str | None = None  # the value as written (`1e-5`), for messages
+
+    def __str__(self) -> str:
+        if self.location is None:
+            return self.origin or "default"
+        notes = [note for note in (self.declaration, "sweep" if self.swept else None) if note]
+        return f"{self.location} ({', '.join(notes)})" if notes else str(self.location)
+
+
+@dataclass(slots=True)
+class ResolvedExperiment:
+    """One variant of an experiment (or of a preset, which is checked but never built)."""
+
+    name: str
+    ref: DeclRef
+    values: dict[str, Any]
+    provenance: dict[str, Provenance]
+    variant: dict[str, Any] = field(default_factory=dict)
+    invalid: dict[str, Location] = field(default_factory=dict)
+    model: ModelInfo | None = None
+    chain: tuple[DeclRef, ...] = ()
+    layers: tuple[Layer, ...] = ()
+    sweeps: dict[str, Setting] = field(default_factory=dict)
+    blocks: dict[str, Location] = field(default_factory=dict)
+    local_files: dict[str, Path] = field(default_factory=dict)
+    complete: bool = True  # False when `extends` or an import failed: TS011 does not apply
+    source: str = ""  # the declaring file, relative to the root
+
+    @property
+    def experiment(self) -> str:
+        return self.ref.decl.name.value
+
+    @property
+    def is_preset(self) -> bool:
+        return self.ref.decl.kind == "preset"
+
+    @property
+    def name_location(self) -> Location:
+        return self.ref.location
+
+    def get(self, path: str, default: Any = None) -> Any:
+        return self.values.get(path, default)
+
+    def is_set(self, path: str) -> bool:
+        """Set by the experiment or a default, validly or not (an invalid value counts as set)."""
+        return path in self.values or path in self.invalid
+
+    def written(self, path: str) -> bool:
+        provenance = self.provenance.get(path)
+        return provenance is not None and provenance.location is not None
+
+    def text_of(self, path: str) -> str:
+        """The value as the user wrote it (`1e-5`), else as Python prints it."""
+        provenance = self.provenance.get(path)
+        if provenance is not None and provenance.text is not None:
+            return provenance.text
+        return repr(self.values.get(path))
+
+    def location_of(self, *paths: str) -> Location:
+        """Where a diagnostic about these fields points: the first one written, else the name."""
+        for path in paths:
+            if self.written(path):
+                return self.provenance[path].location
+        return self.name_location
+
+
+class Resolver:
+    def __init__(self, program: Program, catalog: Catalog | None = None, root: Path | None = None,
+                 max_variants: int = DEFAULT_MAX_VARIANTS) -> None:
+        self.program = program
+        self.catalog = catalog or load_catalog()
+        self.root = (root or program.cwd).absolute()
+        self.max_variants = max_variants
+        self.findings: list[tuple[Finding, str | None]] = []
+        self._layers: dict[int, Layer] = {}
+        self._chains: dict[int, tuple[list[DeclRef], bool]] = {}
+        self._declared_models: dict[int, ModelInfo] = {}
+
+    def report(self, finding: Finding, experiment: str | None) -> None:
+        self.findings.append((finding, experiment))
+
+    # --- entry point ---------------------------------------------------------------------------------
+
+    def resolve_roots(self) -> list[ResolvedExperiment]:
+        """Experiments of the root files in file order, then their presets; model declarations checked."""
+        refs = [DeclRef(decl, source) for source in self.program.roots if source.module
+                for decl in source.module.declarations]
+        resolved: list[ResolvedExperiment] = []
+        for kind in ("experiment", "preset"):
+            for ref in refs:
+                if ref.decl.kind == kind:
+                    resolved.extend(self.resolve(ref))
+        for ref in refs:
+            if ref.decl.kind == "model":
+                self.declared_model(ref)
+        for source in self.program.roots:
+            self.program.scope(source)
+        return resolved
+
+    def resolve(self, ref: DeclRef) -> list[ResolvedExperiment]:
+        name = ref.decl.name.value
+        chain, chain_ok = self.chain(ref, name)
+        layers = [self.layer(link, name) for link in chain]
+        complete = chain_ok and all(self.program.scope(link.file).complete for link in chain)
+        merged, invalid, blocks = _merge(layers)
+        sweeps = {path: setting for path, setting in merged.items() if setting.swept}
+        if not self._variant_count_ok(sweeps, name):
+            return []
+        base = _Base(ref, tuple(chain), tuple(layers), merged, invalid, blocks, sweeps, complete)
+        choices = [dict(zip(sweeps, choice))
+                   for choice in itertools.product(*(range(len(s.value)) for s in sweeps.values()))]
+        names = _unique([variant_name(name, {path: sweeps[path].value[index] for path, index in choice.items()})
+                         for choice in choices])
+        return [self._variant(base, choice, variant) for choice, variant in zip(choices, names)]
+
+    # --- declarations, chains, layers ---------------------------------------------------------------
+
+    def layer(self, ref: DeclRef, experiment: str | None) -> Layer:
+        key = id(ref.decl)
+        if key not in self._layers:
+            self._layers[key] = build_layer(ref)
+            for finding in self._layers[key].findings:
+                self.report(finding, experiment)
+        return self._layers[key]
+
+    def chain(self, ref: DeclRef, experiment: str) -> tuple[list[DeclRef], bool]:
+        """The declaration and its bases, child first; False when an `extends` could not be followed."""
+        key = id(ref.decl)
+        if key not in self._chains:
+            self._chains[key] = self._follow_extends(ref, experiment)
+        return self._chains[key]
+
+    def _follow_extends(self, ref: DeclRef, experiment: str) -> tuple[list[DeclRef], bool]:
+        chain = [ref]
+        position = {id(ref.decl): 0}
+        current = ref
+        while current.decl.extends is not None:
+            base = current.decl.extends
+            scope = self.program.scope(current.file)
+            target = scope.names.get(base.value)
+            problem = self._extends_problem(current, target, scope.complete)
+            if problem is not None:
+                if problem:
+                    message, help = problem
+                    self.report(Finding("TS008", current.file.location(base.span), message, help), experiment)
+                return chain, False
+            if id(target.decl) in position:
+                self._report_cycle(chain[position[id(target.decl)]:], experiment)
+                return chain, False
+            position[id(target.decl)] = len(chain)
+            chain.append(target)
+            current = target
+        return chain, True
+
+    def _extends_problem(self, current: DeclRef, target: DeclRef | None, scope_complete: bool):
+        """None when `target` may be extended; () to stop quietly; else (message, help) for TS008."""
+        base = current.decl.extends.value
+        if target is None:
+            if not scope_complete:
+                return ()  # the base may be in the import that failed, which is reported already
+            names = [n for n, r in self.program.scope(current.file).names.items() if r.decl.kind != "model"]
+            return (f"`{base}` is not a preset or experiment declared in this file or the files it imports",
+                    did_you_mean(base, names) or "declare it, or import the file that declares it")
+        if target.decl.kind == "model":
+            return f"`{base}` is a model declaration; only presets and experiments can be extended", None
+        if current.decl.kind == "preset" and target.decl.kind == "experiment":
+            return (f"preset `{current.decl.name.value}` cannot extend the experiment `{base}`",
+                    f"a preset may extend only presets; make `{base}` a preset")
+        return None
+
+    def _report_cycle(self, cycle: list[DeclRef], experiment: str) -> None:
+        start = min(range(len(cycle)), key=lambda i: (cycle[i].file.display, cycle[i].decl.name.span.line,
+                                                      cycle[i].decl.name.span.column))
+        ordered = cycle[start:] + cycle[:start]
+        closing = ordered[-1]
+        names = " → ".join(ref.decl.name.value for ref in (*ordered, ordered[0]))
+        self.report(Finding("TS009", closing.file.location(closing.decl.extends.span),
+                            f"inheritance cycle: {names}", "remove one `extends` of the cycle"), experiment)
+
+    def declared_model(self, ref: DeclRef) -> ModelInfo:
+        key = id(ref.decl)
+        if key not in self._declared_models:
+            layer = self.layer(ref, None)
+            self._declared_models[key] = _model_from_layer(ref, layer, self.catalog)
+        return self._declared_models[key]
+
+    # --- one variant ---------------------------------------------------------------------------------
+
+    def _variant_count_ok(self, sweeps: dict[str, Setting], experiment: str) -> bool:
+        count = 1
+        for setting in sweeps.values():
+            count *= len(setting.value)
+            if count > self.max_variants:
+                total = prod(len(s.value) for s in sweeps.values())
+                self.report(Finding(
+                    "TS012", setting.location,
+                    f"the sweeps of `{experiment}` make {total} variants, more than max-variants ({self.max_variants})",
+                    "sweep fewer values, split the experiment, or raise `max-variants` in [tool.tunespec]",
+                ), experiment)
+                return False
+        return True
+
+    def _variant(self, base: "_Base", choice: dict[str, int], name: str) -> ResolvedExperiment:
+        values: dict[str, Any] = {}
+        provenance: dict[str, Provenance] = {}
+        for path in EXPERIMENT_FIELDS:
+            setting = base.merged.get(path)
+            if setting is None:
+                continue
+            owner = f"{setting.owner.decl.kind} {setting.owner.decl.name.value}"
+            if path in choice:
+                index = choice[path]
+                values[path] = setting.value[index]
+                provenance[path] = Provenance(setting.element_location(index), owner, swept=True,
+                                              text=source_text(setting.node.items[index]))
+            else:
+                values[path] = setting.value
+                provenance[path] = Provenance(setting.location, owner, text=source_text(setting.node))
+        variant = {path: values[path] for path in choice}
+        experiment = base.ref.decl.name.value
+        exp = ResolvedExperiment(
+            name=name, ref=base.ref, values=values, provenance=provenance,
+            variant=variant, invalid=dict(base.invalid), chain=base.chain, layers=base.layers,
+            sweeps=base.sweeps, blocks=base.blocks, complete=base.complete,
+            source=_relative(base.ref.file.path, self.root),
+        )
+        exp.model = self._model(exp, base, experiment)
+        self._apply_defaults(exp)
+        self._place_data_files(exp, base)
+        _resolve_target_modules(exp)
+        return exp
+
+    def _model(self, exp: ResolvedExperiment, base: "_Base", experiment: str) -> ModelInfo | None:
+        name = exp.values.get("model")
+        if name is None:
+            return None
+        visible = list(self._visible_models(exp.ref.file, base.merged["model"].owner.file))
+        for ref in visible:
+            if ref.decl.name.value.lower() == name.lower():
+                return self.declared_model(ref)
+        info = self.catalog.find_model(name)
+        if info is None:
+            where = exp.provenance["model"].location
+            candidates = self.catalog.model_names() + [ref.decl.name.value for ref in visible]
+            help = did_you_mean(name, candidates)
+            help = f"{help} Or declare it: `model \"{name}\" {{ family = ... }}`" if help else (
+                f'declare it with `model "{name}" {{ family = ... }}` to enable model-aware checks')
+            self.report(Finding("TS013", where, f"model `{name}` is not in the catalog and not declared: "
+                                "model-aware rules are skipped", help), experiment)
+        return info
+
+    def _visible_models(self, *files) -> Iterator[DeclRef]:
+        """Model declarations in scope where the experiment is declared and where `model` was written."""
+        for source in dict.fromkeys(files):
+            for ref in self.program.scope(source).names.values():
+                if ref.decl.kind == "model":
+                    yield ref
+
+    def _apply_defaults(self, exp: ResolvedExperiment) -> None:
+        method = exp.values.get("method")
+        if exp.model is not None and method is not None:
+            table = self.catalog.defaults_for(exp.model.id, method, exp.values.get("task"))
+            if table is not None:
+                for path, value in table.values.items():
+                    if not exp.is_set(path):
+                        exp.values[path] = list(value) if isinstance(value, list) else value
+                        exp.provenance[path] = Provenance(origin=table.label)
+        for path, value in LANGUAGE_DEFAULTS.items():
+            if not exp.is_set(path):
+                exp.values[path] = value
+                exp.provenance[path] = Provenance(origin="default")
+        if not exp.is_set("output_dir"):
+            exp.values["output_dir"] = f"runs/{exp.name}"
+            exp.provenance["output_dir"] = Provenance(origin="default: runs/<variant name>")
+        _reorder(exp)
+
+    def _place_data_files(self, exp: ResolvedExperiment, base: "_Base") -> None:
+        """Data paths are written relative to their file; the IR holds them relative to the root."""
+        for path in DATA_PATH_FIELDS:
+            value = exp.values.get(path)
+            if value is None or is_uri(value):
+                continue
+            owner = base.merged[path].owner.file
+            local = Path(os.path.normpath(owner.path.parent / value))
+            exp.local_files[path] = local
+            exp.values[path] = _relative(local, self.root)
+
+
+@dataclass(slots=True)
+class _Base:
+    """What all variants of one declaration share."""
+
+    ref: DeclRef
+    chain: tuple[DeclRef, ...]
+    layers: tuple[Layer, ...]
+    merged: dict[str, Setting]
+    invalid: dict[str, Location]
+    blocks: dict[str, Location]
+    sweeps: dict[str, Setting]
+    complete: bool
+
+
+def _merge(layers: list[Layer]) -> tuple[dict[str, Setting], dict[str, Location], dict[str, Location]]:
+    """Child over base, field by field: a block merges, a list or a sweep replaces."""
+    merged: dict[str, Setting] = {}
+    invalid: dict[str, Location] = {}
+    blocks: dict[str, Location] = {}
+    for layer in reversed(layers):
+        for path, location in layer.invalid.items():
+            merged.pop(path, None)
+            invalid[path] = location
+        for path, setting in layer.settings.items():
+            invalid.pop(path, None)
+            merged[path] = setting
+        blocks.update(layer.blocks)
+    return merged, invalid, blocks
+
+
+def _reorder(exp: ResolvedExperiment) -> None:
+    """Keep values in the language's field order, whatever order defaults were added in."""
+    order = {path: index for index, path in enumerate(EXPERIMENT_FIELDS)}
+    exp.values = dict(sorted(exp.values.items(), key=lambda item: order.get(item[0], len(order))))
+
+
+def _resolve_target_modules(exp: ResolvedExperiment) -> None:
+    """`lora.resolved_target_modules`: the layer names the adapters go on, when the model says."""
+    targets = exp.values.get("lora.target_modules")
+    model = exp.model
+    if targets is None or model is None:
+        return
+    if targets == ["all-linear"]:
+        resolved = model.layers
+    elif not targets:
+        resolved = model.default_targets
+    elif "all-linear" in targets:
+        resolved = None
+    else:
+        resolved = tuple(targets)
+    if resolved is not None:
+        exp.values["lora.resolved_target_modules"] = list(resolved)
+        exp.provenance["lora.resolved_target_modules"] = Provenance(
+            origin=f"lora.target_modules on {model.origin} ({model.family or 'unknown'} layers)")
+
+
+def _model_from_layer(ref: DeclRef, layer: Layer, catalog: Catalog) -> ModelInfo:
+    values = {path: setting.value for path, setting in layer.settings.items()}
+    family = catalog.families.get(values.get("family"))
+    model_id = ref.decl.name.value
+
+    def listed(name: str, inherited):
+        return tuple(values[name]) if name in values else inherited
+
+    return ModelInfo(
+        id=model_id,
+        hf_id=values.get("hf_id", model_id),
+        watsonx_id=values.get("watsonx_id", model_id),
+        family=values.get("family"),
+        layers=listed("layers", family.layers if family else None),
+        default_targets=listed("default_targets", family.default_targets if family else None),
+        decoder_only=values.get("decoder_only", family.decoder_only if family else None),
+        context_window=values.get("context_window"),
+        parameters=values.get("parameters"),
+        hidden_size=values.get("hidden_size"),
+        num_layers=values.get("num_layers"),
+        instruction_tuned=values.get("instruction_tuned", False),
+        quantized=values.get("quantized", False),
+        methods=listed("methods", None),
+        declared_at=str(ref.location),
+    )
+
+
+# --- variant names ------------------------------------------------------------------------------------
+
+UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
+MAX_TOKEN = 40
+
+
+def variant_name(experiment: str, variant: dict[str, Any]) -> str:
+    """`tickets.learning_rate-3e-05`: deterministic, safe as a file name, and says what was swept."""
+    parts = [experiment]
+    for path, value in variant.items():
+        parts.append(f"{path.rpartition('.')[2]}-{_token(value)}")
+    return ".".join(parts)
+
+
+def _token(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = UNSAFE.sub("_", str(value)) or "_"
+    if len(text) > MAX_TOKEN:
+        digest = hashlib.sha1(str(value).encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        text = f"{text[:MAX_TOKEN - 9]}-{digest}"
+    return text
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Two string values can make the same safe token ("a/b", "a_b"); number the later ones."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return unique
+
+
+def _relative(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()

@@ -1,0 +1,167 @@
+"""Configuration: `[tool.tunespec]` in the nearest `pyproject.toml`, or `tunespec.toml`.
+
+Validated when loaded, like yamllint's: an unknown option, a wrong type or an unknown rule selector is a
+`ConfigError` with a message that names the file and the option (the CLI prints it and exits 2).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tunespec.diagnostics import Severity
+from tunespec.rules.engine import Registry, Selection, UnknownSelector
+
+CONFIG_FILES = ("tunespec.toml", "pyproject.toml")
+OPTIONS = ("select", "ignore", "per-file-ignores", "severity", "targets", "out", "max-variants")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class Config:
+    select: list[str] | None = None
+    ignore: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    severity: dict[str, str] = field(default_factory=dict)
+    targets: list[str] | None = None
+    out: str | None = None
+    max_variants: int = 256
+    path: Path | None = None  # the file it was read from
+
+    @property
+    def base(self) -> Path:
+        """The folder that `per-file-ignores` patterns are relative to."""
+        return self.path.parent if self.path else Path.cwd()
+
+    def selection(self, registry: Registry, select: list[str] | None = None,
+                  ignore: list[str] | None = None, cwd: Path | None = None) -> Selection:
+        """Rules enabled by this config, with command-line `--select` replacing and `--ignore` adding."""
+        chosen = select if select is not None else self.select
+        enabled = set(registry.rules) if chosen is None else self._expand(registry, chosen, "select")
+        enabled -= self._expand(registry, [*self.ignore, *(ignore or [])], "ignore")
+        per_file = [(self._pattern(pattern, cwd), self._expand(registry, codes, f"per-file-ignores.{pattern}"))
+                    for pattern, codes in self.per_file_ignores.items()]
+        severity = {}
+        for key, level in self.severity.items():
+            for code in self._expand(registry, [key], "severity"):
+                severity[code] = Severity(level)
+        return Selection(enabled, per_file, severity)
+
+    def _expand(self, registry: Registry, selectors: list[str], option: str) -> set[str]:
+        codes: set[str] = set()
+        for selector in selectors:
+            try:
+                codes |= registry.expand(selector)
+            except UnknownSelector:
+                raise ConfigError(f"{self._where()}: unknown rule `{selector}` in `{option}` "
+                                  "(use a code such as TS101, a prefix such as TS1, a rule name, or ALL)") from None
+        return codes
+
+    def _pattern(self, pattern: str, cwd: Path | None) -> str:
+        """Patterns are relative to the config file; diagnostics' paths to the current directory."""
+        if self.path is None or pattern.startswith(("*", "/")):
+            return pattern
+        cwd = (cwd or Path.cwd()).absolute()
+        try:
+            prefix = self.base.absolute().relative_to(cwd).as_posix()
+        except ValueError:
+            return pattern
+        return pattern if prefix in ("", ".") else f"{prefix}/{pattern}"
+
+    def _where(self) -> str:
+        return str(self.path) if self.path else "command line"
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest `tunespec.toml`, or `pyproject.toml` with a `[tool.tunespec]` table, at or above `start`."""
+    start = start.absolute()
+    for folder in (start, *start.parents):
+        for name in CONFIG_FILES:
+            candidate = folder / name
+            if candidate.is_file() and (name == "tunespec.toml" or _has_tunespec_table(candidate)):
+                return candidate
+    return None
+
+
+def _has_tunespec_table(path: Path) -> bool:
+    try:
+        return b"[tool.tunespec" in path.read_bytes()
+    except OSError:
+        return False
+
+
+def load_config(path: Path | None, registry: Registry) -> Config:
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the configuration: {(error.strerror or str(error)).lower()}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the configuration is not UTF-8") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    table = data.get("tool", {}).get("tunespec", {}) if path.name == "pyproject.toml" else data
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.tunespec] must be a table")
+    config = _config_from_table(table, path)
+    config.selection(registry)  # validates every selector now, so errors come before any output
+    return config
+
+
+def _config_from_table(table: dict[str, Any], path: Path) -> Config:
+    where = f"{path} [tool.tunespec]: " if path.name == "pyproject.toml" else f"{path}: "
+    for key in table:
+        if key not in OPTIONS:
+            raise ConfigError(f"{where}unknown option `{key}`{_suggest(key)}")
+    config = Config(path=path)
+    if "select" in table:
+        config.select = _strings(table["select"], "select", where)
+    config.ignore = _strings(table.get("ignore", []), "ignore", where)
+    per_file = table.get("per-file-ignores", {})
+    if not isinstance(per_file, dict):
+        raise ConfigError(f"{where}`per-file-ignores` must be a table of pattern = [codes]")
+    config.per_file_ignores = {pattern: _strings(codes, f"per-file-ignores.{pattern}", where)
+                               for pattern, codes in per_file.items()}
+    config.severity = _severities(table.get("severity", {}), where)
+    if "targets" in table:
+        config.targets = _strings(table["targets"], "targets", where)
+    if "out" in table:
+        if not isinstance(table["out"], str):
+            raise ConfigError(f"{where}`out` must be a string (a folder)")
+        config.out = table["out"]
+    max_variants = table.get("max-variants", 256)
+    if isinstance(max_variants, bool) or not isinstance(max_variants, int) or max_variants < 1:
+        raise ConfigError(f"{where}`max-variants` must be a whole number of at least 1, not {max_variants!r}")
+    config.max_variants = max_variants
+    return config
+
+
+def _strings(value: Any, option: str, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{where}`{option}` must be a list of strings")
+    return list(value)
+
+
+def _severities(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(f'{where}`severity` must be a table, e.g. severity = {{ TS101 = "warning" }}')
+    levels = [level.value for level in Severity]
+    for key, level in value.items():
+        if level not in levels:
+            raise ConfigError(f"{where}`severity.{key}` must be one of {', '.join(levels)}, not {level!r}")
+    return dict(value)
+
+
+def _suggest(key: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, OPTIONS, n=1)
+    return f"; did you mean `{close[0]}`?" if close else f" (options: {', '.join(OPTIONS)})"

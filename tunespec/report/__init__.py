@@ -1,0 +1,41 @@
+"""How results are printed (one module per format) and the one place that decides the exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tunespec.diagnostics import Diagnostic, Severity
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+
+@dataclass
+class Report:
+    diagnostics: list[Diagnostic]
+    files_checked: int
+    strict: bool = False
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for d in self.diagnostics if d.severity is severity)
+
+    @property
+    def exit_code(self) -> int:
+        if self.count(Severity.ERROR) or (self.strict and self.count(Severity.WARNING)):
+            return EXIT_FINDINGS
+        return EXIT_OK
+
+    def summary(self) -> str:
+        files = f"{self.files_checked} file{'s' if self.files_checked != 1 else ''}"
+        if self.files_checked == 0:
+            return "No .tune files found."
+        parts = [_plural(self.count(level), level.value) for level in Severity if self.count(level)]
+        if not parts:
+            return f"All checks passed ({files})."
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        return f"Found {listed} in {files}."
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"

@@ -1,0 +1,66 @@
+"""`--format text`: like rustc and ruff — the place, the source line, a caret under the span, help."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Callable
+
+from tunespec.diagnostics import Diagnostic, Severity
+
+COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
+TAB = 4
+WINDOW = 120  # a longer source line is shown around the span only
+
+
+class Style:
+    def __init__(self, colour: bool) -> None:
+        self.colour = colour
+
+    def paint(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.colour else text
+
+
+def render(diagnostics: list[Diagnostic], lines_of: Callable[[str], list[str]], colour: bool = False) -> str:
+    style = Style(colour)
+    return "".join(render_one(d, lines_of(d.path), style) for d in diagnostics)
+
+
+def render_one(diagnostic: Diagnostic, lines: list[str], style: Style) -> str:
+    level = COLOURS[diagnostic.severity]
+    head = (f"{style.paint(f'{diagnostic.path}:{diagnostic.line}:{diagnostic.column}:', '1')} "
+            f"{style.paint(f'{diagnostic.code} {diagnostic.severity.value}:', '1;' + level)} {diagnostic.message}\n")
+    out = [head]
+    gutter = len(str(diagnostic.line))
+    if 0 < diagnostic.line <= len(lines):
+        shown, start, width = _excerpt(lines[diagnostic.line - 1], diagnostic)
+        out.append(f" {diagnostic.line} {style.paint('|', '34')} {shown}\n")
+        out.append(f" {' ' * gutter} {style.paint('|', '34')} {' ' * start}{style.paint('^' * width, level)}\n")
+    if diagnostic.help:
+        out.append(f" {' ' * gutter} {style.paint('=', '34')} {style.paint('help:', '1')} {diagnostic.help}\n")
+    return "".join(out)
+
+
+def _excerpt(line: str, diagnostic: Diagnostic) -> tuple[str, int, int]:
+    """The line as displayed, the display column where the span starts, and the caret's width."""
+    first = diagnostic.column - 1
+    last = diagnostic.end_column - 1 if diagnostic.end_line == diagnostic.line else len(line)
+    last = max(last, first + 1)
+    offset = 0
+    if len(line) > WINDOW:
+        offset = max(0, min(first - 20, len(line) - WINDOW))
+        line = line[offset: offset + WINDOW]
+        first, last = first - offset, min(last - offset, len(line) + 1)
+    cells = [_width(char) for char in line]
+    start = sum(cells[:first])
+    width = max(1, sum(cells[first:last]) if first < len(cells) else 1)
+    shown = "".join(" " * TAB if char == "\t" else (char if char.isprintable() else "\ufffd") for char in line)
+    prefix = "…" if offset else ""
+    return prefix + shown, start + len(prefix), width
+
+
+def _width(char: str) -> int:
+    if char == "\t":
+        return TAB
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1

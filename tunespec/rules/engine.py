@@ -1,0 +1,215 @@
+"""The rule engine: declared rules, selection, `# noqa`, severities, and one report per place.
+
+Rules never print and never decide severities; they yield `Finding`s. The engine turns findings from
+the compiler and from the rules into `Diagnostic`s, in one deterministic order.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+from tunespec.compiler.catalog import Catalog
+from tunespec.compiler.loader import Program, SourceFile
+from tunespec.compiler.resolve import ResolvedExperiment
+from tunespec.diagnostics import Diagnostic, Finding, Severity
+
+SCOPE_COMPILER = "compiler"  # reported while loading and resolving (TS0xx); declared here for docs
+SCOPE_VARIANT = "variant"  # called once per resolved variant
+SCOPE_EXPERIMENT = "experiment"  # called once per declaration, with all its variants
+
+DOC_HEADINGS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Source")
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    doc: str
+    check: Callable | None = None
+    scope: str = SCOPE_VARIANT
+
+
+@dataclass
+class RuleContext:
+    """What checks may read besides the experiment: the catalog, and the whole program."""
+
+    catalog: Catalog
+    program: Program | None = None
+
+
+def rule(code: str, name: str, severity: Severity, summary: str, scope: str = SCOPE_VARIANT):
+    """Declare a rule from a check function; its docstring is the rule's documentation."""
+
+    def declare(check: Callable) -> Rule:
+        return Rule(code, name, severity, summary, _dedent(check.__doc__ or ""), check, scope)
+
+    return declare
+
+
+def compiler_rule(code: str, name: str, severity: Severity, summary: str, doc: str) -> Rule:
+    """A rule whose findings come from the parser, loader or resolver; declared for docs and selection."""
+    return Rule(code, name, severity, summary, _dedent(doc), None, SCOPE_COMPILER)
+
+
+def _dedent(text: str) -> str:
+    import inspect
+
+    return inspect.cleandoc(text)
+
+
+class UnknownSelector(ValueError):
+    pass
+
+
+class Registry:
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules: dict[str, Rule] = {}
+        self.by_name: dict[str, Rule] = {}
+        for item in rules:
+            if item.code in self.rules or item.name in self.by_name:
+                raise ValueError(f"rule {item.code} / {item.name} is declared twice")
+            self.rules[item.code] = item
+            self.by_name[item.name] = item
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(sorted(self.rules.values(), key=lambda r: r.code))
+
+    def find(self, code_or_name: str) -> Rule | None:
+        key = code_or_name.strip()
+        return self.rules.get(key.upper()) or self.by_name.get(key.lower())
+
+    def expand(self, selector: str) -> set[str]:
+        """Codes a selector means: `ALL`, a code, a prefix of codes (`TS1`, `TS10`), or a rule name."""
+        key = selector.strip()
+        if key.upper() == "ALL":
+            return set(self.rules)
+        found = self.find(key)
+        if found is not None:
+            return {found.code}
+        prefix = key.upper()
+        if re.fullmatch(r"TS\d{0,3}", prefix):
+            codes = {code for code in self.rules if code.startswith(prefix)}
+            if codes:
+                return codes
+        raise UnknownSelector(selector)
+
+
+@dataclass
+class Selection:
+    """Which rules run where, and at what severity (from `--select`/`--ignore` and the config file)."""
+
+    enabled: set[str]
+    per_file_ignores: list[tuple[str, set[str]]] = field(default_factory=list)
+    severity: dict[str, Severity] = field(default_factory=dict)
+
+    def allows(self, code: str, path: str) -> bool:
+        if code not in self.enabled:
+            return False
+        for pattern, codes in self.per_file_ignores:
+            if code in codes and _matches(path, pattern):
+                return False
+        return True
+
+
+def _matches(path: str, pattern: str) -> bool:
+    path = path.replace("\\", "/")
+    candidates = [path, path.rpartition("/")[2]]
+    return any(fnmatch.fnmatchcase(candidate, pattern) for candidate in candidates)
+
+
+NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_-]+(?:\s*,\s*[A-Za-z0-9_-]+)*))?", re.IGNORECASE)
+
+
+@dataclass
+class Noqa:
+    """A `# noqa` comment: blanket (codes None) or for some codes; `used` feeds TS901."""
+
+    path: str
+    line: int
+    column: int
+    end_column: int
+    codes: set[str] | None
+    used: bool = False
+
+
+def noqa_comments(source: SourceFile, registry: Registry) -> dict[int, Noqa]:
+    comments: dict[int, Noqa] = {}
+    for comment in source.module.comments if source.module else ():
+        match = NOQA.search(comment.text)
+        if match is None:
+            continue
+        codes = None
+        if match.group("codes"):
+            codes = set()
+            for word in re.split(r"\s*,\s*", match.group("codes")):
+                found = registry.find(word)
+                codes.add(found.code if found else word.upper())
+        span = comment.span
+        comments[span.line] = Noqa(source.display, span.line, span.column, span.end_column, codes)
+    return comments
+
+
+class Engine:
+    def __init__(self, registry: Registry, selection: Selection, context: RuleContext) -> None:
+        self.registry = registry
+        self.selection = selection
+        self.context = context
+
+    def check(self, resolved: list[ResolvedExperiment]) -> Iterator[tuple[Finding, str | None]]:
+        """Every finding of the selected rules, in a deterministic order, each with its experiment."""
+        variant_rules = [r for r in self.registry if r.scope == SCOPE_VARIANT and r.code in self.selection.enabled]
+        experiment_rules = [r for r in self.registry
+                            if r.scope == SCOPE_EXPERIMENT and r.code in self.selection.enabled]
+        groups: dict[int, list[ResolvedExperiment]] = {}
+        for exp in resolved:
+            groups.setdefault(id(exp.ref.decl), []).append(exp)
+        for variants in groups.values():
+            owner = variants[0].experiment
+            for item in experiment_rules:
+                for finding in item.check(variants, self.context):
+                    yield finding, owner
+            for exp in variants:
+                for item in variant_rules:
+                    for finding in item.check(exp, self.context):
+                        yield finding, owner
+
+    def diagnostics(self, findings: Iterable[tuple[Finding, str | None]], files: Iterable[SourceFile]) -> list[Diagnostic]:
+        """One diagnostic per place (path, line, column, code), filtered, suppressed, with severity."""
+        noqa = {source.display: noqa_comments(source, self.registry) for source in files}
+        seen: set[tuple] = set()
+        out: list[Diagnostic] = []
+        for finding, experiment in findings:
+            span = finding.location.span
+            key = (finding.location.path, span.line, span.column, finding.code)
+            if key in seen:
+                continue
+            seen.add(key)
+            if not self.selection.allows(finding.code, finding.location.path):
+                continue
+            if _suppressed(finding, noqa.get(finding.location.path, {})):
+                continue
+            out.append(self._diagnostic(finding, experiment))
+        self.noqa = noqa
+        return sorted(out, key=lambda d: d.sort_key)
+
+    def _diagnostic(self, finding: Finding, experiment: str | None) -> Diagnostic:
+        declared = self.registry.rules[finding.code]
+        severity = self.selection.severity.get(finding.code) or finding.severity or declared.severity
+        span = finding.location.span
+        return Diagnostic(finding.code, severity, finding.message, finding.location.path, span.line,
+                          span.column, span.end_line, span.end_column, finding.help, experiment)
+
+
+def _suppressed(finding: Finding, comments: dict[int, Noqa]) -> bool:
+    comment = comments.get(finding.location.span.line)
+    if comment is None:
+        return False
+    if comment.codes is None or finding.code in comment.codes:
+        comment.used = True
+        return True
+    return False
