@@ -140,7 +140,7 @@ class Resolver:
         layers = [self.layer(link, name) for link in chain]
         complete = chain_ok and all(self.program.scope(link.file).complete for link in chain)
         merged, invalid, blocks = _merge(layers)
-        sweeps = {path: setting for path, setting in merged.items() if setting.swept}
+        sweeps = {path: merged[path] for path in EXPERIMENT_FIELDS if path in merged and merged[path].swept}
         if not self._variant_count_ok(sweeps, name):
             return []
         base = _Base(ref, tuple(chain), tuple(layers), merged, invalid, blocks, sweeps, complete)
@@ -265,6 +265,7 @@ class Resolver:
         self._apply_defaults(exp)
         self._place_data_files(exp, base)
         _resolve_target_modules(exp)
+        _reorder(exp)
         return exp
 
     def _model(self, exp: ResolvedExperiment, base: "_Base", experiment: str) -> ModelInfo | None:
@@ -309,7 +310,6 @@ class Resolver:
         if not exp.is_set("output_dir"):
             exp.values["output_dir"] = f"runs/{exp.name}"
             exp.provenance["output_dir"] = Provenance(origin="default: runs/<variant name>")
-        _reorder(exp)
 
     def _place_data_files(self, exp: ResolvedExperiment, base: "_Base") -> None:
         """Data paths are written relative to their file; the IR holds them relative to the root."""
@@ -353,9 +353,15 @@ def _merge(layers: list[Layer]) -> tuple[dict[str, Setting], dict[str, Location]
     return merged, invalid, blocks
 
 
+# The language's field order, with the derived `lora.resolved_target_modules` after `target_modules`.
+VALUE_ORDER = {path: index for index, path in enumerate(
+    field for path in EXPERIMENT_FIELDS
+    for field in ((path, "lora.resolved_target_modules") if path == "lora.target_modules" else (path,)))}
+
+
 def _reorder(exp: ResolvedExperiment) -> None:
     """Keep values in the language's field order, whatever order defaults were added in."""
-    order = {path: index for index, path in enumerate(EXPERIMENT_FIELDS)}
+    order = VALUE_ORDER
     exp.values = dict(sorted(exp.values.items(), key=lambda item: order.get(item[0], len(order))))
 
 

@@ -22,6 +22,8 @@ TABLES = Path(__file__).with_name("tables.py")
 
 
 def tables_source() -> str:
+    """The text of `tables.py` (Lark numbers its states in object order, so two runs may differ in
+    numbering; the test compares behaviour, and the digest says which grammar the tables are of)."""
     parser = Lark(grammar_text(), **LARK_OPTIONS)
     data, memo = parser.memo_serialize([TerminalDef, Rule])
     body = pprint.pformat({"data": data, "memo": memo}, width=110, sort_dicts=True)

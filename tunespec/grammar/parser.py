@@ -190,6 +190,11 @@ def _unexpected_token(text: str, parser: Lark, error: UnexpectedToken | Unexpect
         )
     previous = _tokens_before(text, parser, token.start_pos)
     last = previous[-1] if previous else None
+    if token.type in CLOSERS and _unclosed_bracket(previous) is None:
+        closer = str(token)
+        opener = "{" if closer == "}" else "["
+        return SyntaxProblem(f"unexpected `{closer}`: there is no open `{opener}` to close",
+                             token.line, token.column, token.end_line, token.end_column)
     problem = SyntaxProblem(
         _token_message(token, last, expected),
         token.line, token.column, token.end_line, token.end_column,
@@ -208,8 +213,6 @@ def _token_message(token: Token, last: Token | None, expected: set[str]) -> str:
         return f"expected `=` after `{last}`, found {found}"
     if last is not None and "COMMA" in expected and "RSQB" in expected:
         return f"expected `,` or `]` after {_describe_found(last)} in a list, found {found}"
-    if token.type in CLOSERS and CLOSERS[token.type] not in expected:
-        return f"unexpected {found}: there is no open `{'{' if token.type == 'RBRACE' else '['}` to close"
     after = f" after {_describe_found(last)}" if last is not None else ""
     return f"expected {_describe_expected(expected)}{after}, found {found}"
 
