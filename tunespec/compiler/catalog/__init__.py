@@ -94,7 +94,10 @@ class DefaultTable:
 
 
 def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(value)
+    """`0.00001`, not `1e-05`: ranges are shown as the documentation writes them."""
+    from decimal import Decimal
+
+    return format(Decimal(repr(value)).normalize(), "f")
 
 
 class Catalog:

@@ -1,0 +1,229 @@
+"""Every rule: a case that triggers it (code, line, column) and a near miss that must stay silent."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import granite, lint_source
+from tunespec.diagnostics import Severity
+
+# (code, source, (line, column)) — `granite(body)` puts `body` on line 5 of a complete LoRA experiment.
+TRIGGERS = [
+    ("TS001", "experiment e {\n  training { batch_size 8 }\n}", (2, 25)),
+    ("TS002", granite("training { learning_rte = 0.00003 }"), (5, 14)),
+    ("TS002", granite("traning { epochs = 3 }"), (5, 3)),
+    ("TS003", granite("training { epochs = 3  epochs = 5 }"), (5, 26)),
+    ("TS003", granite("lora { rank = 8 }\n  lora { alpha = 16 }"), (6, 3)),
+    ("TS004", 'experiment e {\n  model = "ibm/granite-3-1-8b-base"\n  method = "lora"\n}', (3, 12)),
+    ("TS004", granite("training { epochs = 2.5 }"), (5, 23)),
+    ("TS004", granite('training { batch_size = "8" }'), (5, 27)),
+    ("TS004", granite('lora { target_modules = "q_proj" }'), (5, 27)),
+    ("TS005", 'experiment e {\n  model = "ibm/granite-3-1-8b-base"\n  method = lorra\n}', (3, 12)),
+    ("TS005", 'experiment e {\n  method = none\n}', (2, 12)),
+    ("TS005", granite("task = sorting"), (5, 10)),
+    ("TS006", 'import "common/missing.tune"\n', (1, 8)),
+    ("TS007", 'import "main.tune"\n', (1, 8)),
+    ("TS008", 'preset base { }\nexperiment e extends bsae { }\n', (2, 22)),
+    ("TS009", "preset a extends b { }\npreset b extends a { }\n", (2, 18)),
+    ("TS009", "preset me extends me { }\n", (1, 19)),
+    ("TS010", "preset p { }\npreset p { }\n", (2, 8)),
+    ("TS011", 'experiment e {\n  model = "mistralai/Mistral-7B-v0.1"\n  method = lora\n}', (1, 12)),
+    ("TS012", granite('lora { target_modules = sweep [["q_proj"], ["v_proj"]] }'), (5, 27)),
+    ("TS012", granite("training { epochs = sweep [] }"), (5, 23)),
+    ("TS012", granite("training { epochs = sweep [1, sweep [2]] }"), (5, 33)),
+    ("TS012", granite("training { epochs = sweep [1, 2, 1] }"), (5, 36)),
+    ("TS012", granite("training = sweep [1]"), (5, 14)),
+    ("TS013", 'experiment e {\n  model = "acme/falcon-mini"\n}', (2, 11)),
+    ("TS101", granite("training { batch_size = 17 }"), (5, 27)),
+    ("TS101", granite("training { batch_size = 0 }"), (5, 27)),
+    ("TS102", granite("training { accumulate_steps = 129 }"), (5, 33)),
+    ("TS103", granite("training { learning_rate = 1e-6 }"), (5, 30)),
+    ("TS103", granite("training { learning_rate = 0.51 }"), (5, 30)),
+    ("TS104", granite("training { epochs = 51 }"), (5, 23)),
+    ("TS105", granite("lora { rank = 65 }"), (5, 17)),
+    ("TS106", granite("lora { dropout = 1 }"), (5, 20)),
+    ("TS106", granite("lora { dropout = -0.1 }"), (5, 20)),
+    ("TS107", granite("lora { alpha = 0 }"), (5, 18)),
+    ("TS108", granite("training { max_seq_length = 131073 }"), (5, 31)),
+    ("TS108", granite("training { max_seq_length = 0 }"), (5, 31)),
+    ("TS109", granite("training {\n    max_seq_length = 512\n    max_input_tokens = 500\n    max_output_tokens = 13\n  }"),
+     (7, 24)),
+    ("TS110", 'experiment e {\n  prompt { num_virtual_tokens = 0 }\n}', (2, 33)),
+]
+
+NEAR_MISSES = [
+    ("TS001", "experiment e {\n  training { batch_size = 8 }\n}"),
+    ("TS002", granite("training { learning_rate = 0.00003 }")),
+    ("TS003", granite("training { epochs = 3 }\n  lora { rank = 8 }")),
+    ("TS004", granite("training { epochs = 2  learning_rate = 1 }")),
+    ("TS005", granite("task = summarization")),
+    ("TS006", ""),
+    ("TS007", ""),
+    ("TS008", 'preset base { }\nexperiment e extends base { }\n'),
+    ("TS009", "preset a { }\npreset b extends a { }\n"),
+    ("TS010", "preset p { }\npreset q { }\n"),
+    ("TS011", granite("")),
+    ("TS012", granite("training { epochs = sweep [1, 2] }")),
+    ("TS013", 'model "acme/falcon-mini" { family = llama }\nexperiment e {\n  model = "ACME/Falcon-Mini"\n}'),
+    ("TS101", granite("training { batch_size = 16 }")),
+    ("TS101", granite("training { batch_size = 1 }")),
+    ("TS102", granite("training { accumulate_steps = 128 }")),
+    ("TS103", granite("training { learning_rate = 0.00001 }")),
+    ("TS103", granite("training { learning_rate = 0.5 }")),
+    ("TS104", granite("training { epochs = 50 }")),
+    ("TS105", granite("lora { rank = 64 }")),
+    ("TS106", granite("lora { dropout = 0 }")),
+    ("TS106", granite("lora { dropout = 0.99 }")),
+    ("TS107", granite("lora { alpha = 1 }")),
+    ("TS108", granite("training { max_seq_length = 131072 }")),
+    ("TS108", granite("training { max_seq_length = 1 }")),
+    ("TS109", granite("training {\n    max_seq_length = 512\n    max_input_tokens = 500\n    max_output_tokens = 12\n  }")),
+    ("TS110", 'experiment e {\n  prompt { num_virtual_tokens = 1 }\n}'),
+]
+
+
+@pytest.mark.parametrize("code, source, place", TRIGGERS, ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(TRIGGERS)])
+def test_rule_triggers_at_its_place(project, code, source, place):
+    diagnostics = lint_source(project, source)
+    found = [(d.line, d.column) for d in diagnostics if d.code == code]
+    assert found == [place], [f"{d.code} {d.line}:{d.column} {d.message}" for d in diagnostics]
+
+
+@pytest.mark.parametrize("code, source", NEAR_MISSES, ids=[f"{c}-{i}" for i, (c, _) in enumerate(NEAR_MISSES)])
+def test_near_miss_stays_silent(project, code, source):
+    codes = [d.code for d in lint_source(project, source)]
+    assert code not in codes
+
+
+def test_unreadable_file_triggers_ts014_and_a_utf8_file_does_not(project):
+    (project.root / "latin1.tune").write_bytes("# café\npreset p { }\n".encode("latin-1"))
+    (project.root / "utf8.tune").write_bytes("# café\npreset p2 { }\n".encode("utf-8"))
+    assert project.places("latin1.tune", "utf8.tune") == [("TS014", "latin1.tune", 1, 1)]
+
+
+# --- messages and helps that the catalog promises ----------------------------------------------------
+
+def message(project, source, code):
+    return next(d for d in lint_source(project, source) if d.code == code)
+
+
+def test_did_you_mean_for_fields_and_blocks(project):
+    assert message(project, granite("training { learning_rte = 0.3 }"), "TS002").help == "did you mean `learning_rate`?"
+    assert message(project, granite("traning { }"), "TS002").help == "did you mean `training`?"
+
+
+def test_field_in_the_wrong_block_says_where_it_belongs(project):
+    assert message(project, granite("training { rank = 8 }"), "TS002").help == "`rank` belongs in the `lora` block"
+
+
+def test_method_none_suggests_full(project):
+    assert message(project, "experiment e { method = none }", "TS005").help.startswith("did you mean `full`?")
+
+
+def test_quoted_identifier_gets_the_identifier_as_help(project):
+    assert message(project, 'experiment e { method = "lora" }', "TS004").help == "write `lora` without quotes"
+
+
+def test_dropout_as_a_percentage_suggests_the_fraction(project):
+    d = message(project, granite("lora { dropout = 10 }"), "TS106")
+    assert d.help.startswith("did you mean 0.1 (10/100)?")
+
+
+def test_range_message_gives_the_value_as_written_and_the_range(project):
+    d = message(project, granite("training { learning_rate = 1e-6 }"), "TS103")
+    assert d.message == "`training.learning_rate` is 1e-6, outside the documented range 0.00001–0.5"
+
+
+def test_soft_context_window_is_a_warning(project):
+    source = 'experiment e {\n  model = "google/flan-t5-xl"\n  method = prompt_tuning\n  training { max_seq_length = 1024 }\n}'
+    d = message(project, source, "TS108")
+    assert d.severity is Severity.WARNING and "soft" in d.message
+
+
+def test_hard_context_window_is_an_error(project):
+    source = 'experiment e {\n  model = "ibm/granite-13b-instruct-v2"\n  training { max_seq_length = 8193 }\n}'
+    d = message(project, source, "TS108")
+    assert d.severity is Severity.ERROR and "8192 tokens" in d.message
+
+
+def test_ts011_lists_everything_missing_once(project):
+    d = message(project, 'experiment e {\n  model = "mistralai/Mistral-7B-v0.1"\n  method = lora\n}', "TS011")
+    assert d.message == ("experiment `e` lacks `data.train`, `training.batch_size`, `training.accumulate_steps`, "
+                         "`training.learning_rate`, `training.epochs`, `lora.rank`, `lora.alpha`, `lora.dropout`, "
+                         "`lora.target_modules` (no documented default)")
+
+
+def test_ts011_asks_for_the_task_on_granite_13b(project):
+    source = 'experiment e {\n  model = "ibm/granite-13b-instruct-v2"\n  method = prompt_tuning\n  data { train = "t.jsonl" }\n  prompt { init_method = random }\n}'
+    assert "set `task`" in message(project, source, "TS011").help
+
+
+def test_ts011_does_not_apply_to_presets(project):
+    assert "TS011" not in [d.code for d in lint_source(project, "preset p { method = lora }")]
+
+
+def test_ts012_too_many_variants_uses_max_variants(project):
+    from tunespec.config import Config
+
+    source = granite("training { epochs = sweep [1, 2, 3] batch_size = sweep [1, 2] }")
+    assert "TS012" in [d.code for d in lint_source(project, source, config=Config(max_variants=5))]
+    assert "TS012" not in [d.code for d in lint_source(project, source, config=Config(max_variants=6))]
+
+
+def test_each_variant_is_checked_and_reported_once_per_place(project):
+    diagnostics = lint_source(project, granite("training { batch_size = sweep [8, 32, 64] epochs = sweep [1, 2] }"))
+    assert [(d.code, d.line, d.column) for d in diagnostics] == [("TS101", 5, 37), ("TS101", 5, 41)]
+    assert all(d.experiment == "tickets" for d in diagnostics)
+
+
+def test_finding_in_a_preset_is_reported_at_the_preset_once(project):
+    project.write("common.tune", "preset wide {\n  training { batch_size = 64 }\n}\n")
+    project.write("a.tune", 'import "common.tune"\n' + granite("").replace("experiment tickets {", "experiment a extends wide {"))
+    project.write("b.tune", 'import "common.tune"\n' + granite("").replace("experiment tickets {", "experiment b extends wide {"))
+    diagnostics = project.lint("a.tune", "b.tune")
+    assert [(d.code, d.path, d.line, d.column, d.experiment) for d in diagnostics] == [
+        ("TS101", "common.tune", 2, 27, "a")]
+
+
+def test_range_findings_in_a_preset_alone(project):
+    diagnostics = lint_source(project, "preset wide {\n  training { batch_size = 64 }\n}\n")
+    assert [(d.code, d.experiment) for d in diagnostics] == [("TS101", "wide")]
+
+
+# --- no cascades --------------------------------------------------------------------------------------
+
+def test_invalid_value_counts_as_set_and_is_otherwise_ignored(project):
+    codes = [d.code for d in lint_source(project, granite('training { batch_size = "lots" }'))]
+    assert codes == ["TS004"]
+
+
+def test_unknown_field_is_not_the_field_it_resembles(project):
+    source = 'experiment e {\n  model = "mistralai/Mistral-7B-v0.1"\n  method = full\n  data { train = "t.jsonl" }\n  training { batch_sise = 8 accumulate_steps = 1 learning_rate = 1e-5 epochs = 1 }\n}'
+    diagnostics = lint_source(project, source)
+    assert sorted(d.code for d in diagnostics) == ["TS002", "TS011"]
+    assert "`training.batch_size`" in next(d.message for d in diagnostics if d.code == "TS011")
+
+
+def test_invalid_method_means_no_defaults_and_no_method_requirements(project):
+    source = 'experiment e {\n  model = "ibm/granite-3-1-8b-base"\n  method = lorra\n  data { train = "t.jsonl" }\n}'
+    diagnostics = lint_source(project, source)
+    ts011 = next(d for d in diagnostics if d.code == "TS011")
+    assert "`method`" not in ts011.message and "lora.rank" not in ts011.message
+    assert "training.batch_size" in ts011.message  # no catalog defaults without a valid method
+
+
+def test_unknown_model_does_not_excuse_ts011(project):
+    codes = sorted(d.code for d in lint_source(project, 'experiment e { model = "acme/x" }'))
+    assert codes == ["TS011", "TS013"]
+
+
+def test_failed_extends_or_import_is_not_also_incomplete(project):
+    assert [d.code for d in lint_source(project, "experiment e extends missing { }")] == ["TS008"]
+    assert [d.code for d in lint_source(project, 'import "gone.tune"\nexperiment e extends base { }')] == ["TS006"]
+    assert [d.code for d in lint_source(project, "preset a extends a { }\nexperiment e extends a { }")] == ["TS009"]
+
+
+def test_import_with_a_syntax_error_reports_only_that(project):
+    project.write("broken.tune", "preset base {\n")
+    project.write("main.tune", 'import "broken.tune"\nexperiment e extends base { }\n')
+    assert project.places("main.tune") == [("TS001", "broken.tune", 1, 14)]
