@@ -266,6 +266,8 @@ def _unexpected_character(text: str, error: UnexpectedCharacters) -> SyntaxProbl
 def _character_help(char: str) -> str | None:
     if char == ":":
         return "fields are set with `=`, not `:`"
+    if char.isalpha():
+        return "names use ASCII letters, digits, `_` and `-`; other text goes in a \"string\""
     if char == ";":
         return "no `;` is needed: a newline or space separates fields"
     if char in "+":

@@ -1,0 +1,218 @@
+"""The command line: output formats, exit codes, colour, `show`, `rules`, `rule`, and bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import EXAMPLES, REPO, granite
+from tunespec import __version__
+from tunespec.cli import main
+
+BROKEN = """experiment tickets {
+  model  = "ibm/granite-3-1-8b-base"
+  method = lora
+  data { train = "data/train.jsonl" }
+  training {
+	batch_size    = 32
+    learning_rte  = 0.3
+  }
+  lora { dropout = 10 }  # 10 percent
+}
+preset unicode_model { model = "acme/ünïcode-模型" }  # café
+"""
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def examples(tmp_path, monkeypatch):
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    (tmp_path / "tunespec.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_examples_lint_clean(capsys, examples):
+    code, out, _ = run(capsys, "lint", "examples")
+    assert code == 0 and out.startswith("All checks passed")
+
+
+def test_lint_text_output_golden(capsys, project, golden):
+    project.write("broken.tune", BROKEN)
+    code, out, err = run(capsys, "lint", "broken.tune")
+    assert code == 1 and err == ""
+    golden("lint_broken.txt", out)
+
+
+def test_lint_json_output_shape_and_order(capsys, project):
+    project.write("b.tune", BROKEN)
+    project.write("a.tune", granite("training { epochs = 99 }"))
+    code, out, _ = run(capsys, "lint", "--format", "json", "b.tune", "a.tune")
+    items = json.loads(out)
+    assert code == 1
+    assert list(items[0]) == ["code", "severity", "message", "path", "line", "column", "end_line", "end_column",
+                              "help", "experiment"]
+    keys = [(i["path"], i["line"], i["column"], i["code"]) for i in items]
+    assert keys == sorted(keys) and keys[0][0] == "a.tune"
+    assert {i["experiment"] for i in items} == {"tickets", "unicode_model"}
+
+
+def test_json_output_is_an_empty_array_when_clean(capsys, project):
+    project.write("ok.tune", granite(""))
+    assert run(capsys, "lint", "--format", "json", "ok.tune")[:2] == (0, "[]\n")
+
+
+def test_warnings_pass_unless_strict(capsys, project):
+    project.write("w.tune", 'experiment e {\n  model = "acme/x"\n  method = full\n  data { train = "t.jsonl" }\n'
+                            "  training { batch_size = 1 accumulate_steps = 1 learning_rate = 1e-5 epochs = 1 }\n}\n")
+    assert run(capsys, "lint", "w.tune")[0] == 0
+    assert run(capsys, "lint", "--strict", "w.tune")[0] == 1
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(capsys, project, monkeypatch):
+    project.write("bad.tune", granite("training { epochs = 99 }"))
+    plain = run(capsys, "lint", "bad.tune")[1]
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    coloured = run(capsys, "lint", "bad.tune")[1]
+    monkeypatch.setenv("NO_COLOR", "1")
+    no_color = run(capsys, "lint", "bad.tune")[1]
+    assert "\x1b[" not in plain and "\x1b[" in coloured and "\x1b[" not in no_color
+
+
+def test_select_and_ignore_on_the_command_line(capsys, project):
+    project.write("bad.tune", granite("training { epochs = 99  batch_size = 99 }"))
+    out = run(capsys, "lint", "--format", "json", "--select", "TS1", "--ignore", "batch-size-out-of-range", "bad.tune")[1]
+    assert [i["code"] for i in json.loads(out)] == ["TS104"]
+
+
+def test_unknown_selector_is_a_usage_error(capsys, project):
+    code, out, err = run(capsys, "lint", "--select", "TS999", ".")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "unknown rule `TS999`" in err
+
+
+def test_bad_config_is_one_line_and_exit_2(capsys, project):
+    project.write("tunespec.toml", "max-variants = 'many'\n")
+    code, out, err = run(capsys, "lint", ".")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "max-variants" in err
+
+
+def test_missing_config_file_option(capsys, project):
+    code, _, err = run(capsys, "lint", "--config", "nope.toml", ".")
+    assert code == 2 and "not found" in err
+
+
+@pytest.mark.parametrize("argv", [["lint", "--format", "xml"], ["frobnicate"], ["lint", "--bogus"]])
+def test_usage_errors_exit_2(capsys, argv):
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert run(capsys)[0] == 2
+
+
+def test_missing_path_is_a_diagnostic_with_exit_1(capsys, project):
+    code, out, _ = run(capsys, "lint", "gone.tune")
+    assert code == 1 and "gone.tune:1:1: TS014 error" in out
+
+
+def test_folder_without_tune_files(capsys, project):
+    (project.root / "empty").mkdir()
+    assert run(capsys, "lint", "empty")[:2] == (0, "No .tune files found.\n")
+
+
+def test_internal_error_is_one_line_and_exit_2(capsys, project, monkeypatch):
+    import tunespec.api
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(tunespec.api, "run_lint", explode)
+    code, out, err = run(capsys, "lint", ".")
+    assert code == 2 and err == "tunespec: internal error: RuntimeError: boom (this is a bug in tunespec; please report it)\n"
+
+
+def test_lint_never_changes_input_files(capsys, examples):
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in examples.rglob("*") if p.is_file()}
+    run(capsys, "lint", "examples")
+    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in examples.rglob("*") if p.is_file()}
+    assert before == after
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0 and capsys.readouterr().out == f"tunespec {__version__}\n"
+
+
+def test_python_dash_m_and_console_script_agree():
+    result = subprocess.run([sys.executable, "-m", "tunespec", "--version"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0 and result.stdout == f"tunespec {__version__}\n"
+
+
+# --- show ---------------------------------------------------------------------------------------------
+
+def test_show_text_golden(capsys, examples, golden):
+    code, out, err = run(capsys, "show", "examples/experiments/tickets.tune")
+    assert code == 0 and err == ""
+    golden("show_tickets.txt", out)
+
+
+def test_show_json_has_ir_and_provenance(capsys, examples, golden):
+    code, out, _ = run(capsys, "show", "--format", "json", "--experiment", "llama_support", "examples")
+    assert code == 0
+    golden("show_llama_support.json", out)
+    [item] = json.loads(out)
+    assert item["ir"]["spec"]["lora"]["rank"] == 32
+    assert item["provenance"]["lora.rank"] == "catalog: meta-llama/llama-3-1-8b lora default"
+
+
+def test_show_filters_by_variant_name(capsys, examples):
+    out = run(capsys, "show", "--format", "json", "--experiment", "tickets.learning_rate-3e-05", "examples")[1]
+    assert [item["ir"]["metadata"]["name"] for item in json.loads(out)] == ["tickets.learning_rate-3e-05"]
+
+
+def test_show_unknown_experiment_is_a_usage_error(capsys, examples):
+    code, _, err = run(capsys, "show", "--experiment", "nope", "examples")
+    assert code == 2 and "no experiment or variant named `nope`" in err
+
+
+def test_show_reports_errors_on_stderr_and_exits_1(capsys, project):
+    project.write("bad.tune", granite("training { epochs = 99 }"))
+    code, out, err = run(capsys, "show", "bad.tune")
+    assert code == 1 and out.startswith("tickets  (experiment tickets, bad.tune)")
+    assert err == "bad.tune:5:23: TS104 `training.epochs` is 99, outside the documented range 1–50\n"
+
+
+# --- rules and rule -----------------------------------------------------------------------------------
+
+def test_rules_lists_every_rule(capsys):
+    from tunespec.rules import REGISTRY
+
+    code, out, _ = run(capsys, "rules")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == len(list(REGISTRY))
+    assert lines[0].split()[:3] == ["TS001", "syntax-error", "error"]
+
+
+@pytest.mark.parametrize("key", ["TS101", "ts101", "batch-size-out-of-range"])
+def test_rule_prints_its_documentation(capsys, key):
+    code, out, _ = run(capsys, "rule", key)
+    assert code == 0 and out.startswith("# TS101 batch-size-out-of-range (error)")
+    assert "## Example" in out and 'severity = { TS101 = "warning" }' in out
+
+
+def test_unknown_rule_suggests(capsys):
+    code, _, err = run(capsys, "rule", "batch-size-out-of-rang")
+    assert code == 2 and "did you mean `batch-size-out-of-range`?" in err
