@@ -11,10 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Union
 
-from lark import Token, Transformer, v_args
-
 from tunespec.grammar import SyntaxProblem
 from tunespec.grammar import parse as parse_text
+from tunespec.grammar.lalr import Token
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +175,7 @@ def _problem(message: str, line: int, column: int, width: int = 1, help: str | N
 
 def decode_string(token: Token) -> str:
     """The text of a "..." string with JSON's escapes applied; a bad escape is a syntax problem."""
-    raw = str(token)
+    raw = token.value
     body = raw[1:-1]
     if "\\" not in body:
         return body
@@ -234,7 +233,7 @@ def _number_help(raw: str) -> str:
 
 
 def decode_long_string(token: Token) -> str:
-    body = str(token)[3:-3]
+    body = token.value[3:-3]
     return body[1:] if body.startswith("\n") else body
 
 
@@ -242,27 +241,26 @@ NUMBER_SHAPE = re.compile(r"-?[0-9]+(_[0-9]+)*(\.[0-9]+(_[0-9]+)*)?([eE][+-]?[0-
 
 
 def decode_number(token: Token) -> int | float:
-    raw = str(token)
+    raw = token.value
     if not NUMBER_SHAPE.fullmatch(raw):
         raise _problem(f"`{raw}` is not a number", token.line, token.column, len(raw), _number_help(raw))
     text = raw.replace("_", "")
     if "." in text or "e" in text or "E" in text:
         number = float(text)
         if math.isinf(number):
-            raise _problem(f"number `{token}` is too large", token.line, token.column, len(token))
+            raise _problem(f"number `{raw}` is too large", token.line, token.column, len(raw))
         return number
     return int(text)
 
 
 def _declaration(kind, keyword, name, rest):
-    extends = Name(str(rest[1]), Span.of(rest[1])) if len(rest) == 3 else None
+    extends = Name(rest[1].value, Span.of(rest[1])) if len(rest) == 3 else None
     members, close = rest[-1]
-    return Declaration(kind, Name(str(name), Span.of(name)), extends, members, Span.of(keyword).to(Span.of(close)))
+    return Declaration(kind, Name(name.value, Span.of(name)), extends, members, Span.of(keyword).to(Span.of(close)))
 
 
-@v_args(inline=True)
-class AstBuilder(Transformer):
-    """Called by the LALR parser as it reduces, so no parse tree is ever built."""
+class AstBuilder:
+    """One method per grammar rule (or alias), called by the LALR parser as it reduces: no tree is built."""
 
     def start(self, *items):
         return list(items)
@@ -286,20 +284,20 @@ class AstBuilder(Transformer):
 
     def assignment(self, name, _equal, value):
         span = Span.of(name)
-        return Assignment(str(name), span, value, span.to(value.span))
+        return Assignment(name.value, span, value, span.to(value.span))
 
     def block(self, name, body):
         members, close = body
         span = Span.of(name)
-        return Block(str(name), span, members, span.to(Span.of(close)))
+        return Block(name.value, span, members, span.to(Span.of(close)))
 
     def string(self, token):
         if token.type == "LONG_STRING":
-            return Str(decode_long_string(token), Span.of(token), str(token))
-        return Str(decode_string(token), Span.of(token), str(token))
+            return Str(decode_long_string(token), Span.of(token), token.value)
+        return Str(decode_string(token), Span.of(token), token.value)
 
     def number(self, token):
-        return Number(decode_number(token), Span.of(token), str(token))
+        return Number(decode_number(token), Span.of(token), token.value)
 
     def true(self, token):
         return Bool(True, Span.of(token), "true")
@@ -308,10 +306,10 @@ class AstBuilder(Transformer):
         return Bool(False, Span.of(token), "false")
 
     def ident(self, token):
-        return Ident(str(token), Span.of(token), str(token))
+        return Ident(token.value, Span.of(token), token.value)
 
     def list(self, open_bracket, *rest):
-        items = tuple(item for item in rest[:-1] if not isinstance(item, Token))
+        items = tuple(rest[0:-1:2])  # values and commas alternate
         return ListValue(items, Span.of(open_bracket).to(Span.of(rest[-1])))
 
     def sweep(self, keyword, values):
@@ -324,4 +322,4 @@ _BUILDER = AstBuilder()
 def parse_module(text: str, path: str) -> Module:
     """Parse decoded text (BOM removed, `\\r\\n` normalised); raises `SyntaxProblem`."""
     items, comments = parse_text(text, _BUILDER)
-    return Module(path, items, [Comment(str(c), Span.of(c)) for c in comments])
+    return Module(path, items, [Comment(c.value, Span.of(c)) for c in comments])

@@ -1,0 +1,208 @@
+"""Lint benchmark: tunespec against yamllint on the same experiments, and cold start of one file.
+
+    python benchmarks/lint_bench.py [--files 1000] [--repeat 5]
+
+Generates N realistic `.tune` files (an imported preset file, presets extending presets, sweeps) and the
+same experiments as YAML, then times, in one run and interleaved so that machine noise hits both alike:
+
+- `tunespec lint DIR` against `yamllint -d relaxed DIR`      (issue target: <= 0.5x)
+- `tunespec lint one.tune` against `yamllint -d relaxed one.yaml`, cold   (issue target: <= 1.2x)
+- `python -c pass`, the floor both stand on.
+
+Machines here are shared and noisy: the script prints ratios (medians of interleaved runs), not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+
+MODELS = [
+    ("ibm/granite-3-1-8b-base", "lora"), ("meta-llama/llama-3-1-8b", "lora"), ("mistralai/Mistral-7B-v0.1", "full"),
+    ("Qwen/Qwen2.5-7B", "lora"), ("meta-llama/llama-3-1-70b-gptq", "qlora"),
+]
+TASKS = ["classification", "generation", "summarization", "extraction", "question_answering"]
+
+PRESETS = """# Shared presets for the benchmark corpus.
+preset base_training {
+  seed = 42
+
+  training {
+    batch_size       = 8
+    accumulate_steps = 2
+    learning_rate    = 2e-4
+    epochs           = 3
+    max_seq_length   = 2048
+  }
+}
+
+preset lora_defaults extends base_training {
+  lora {
+    rank           = 16
+    alpha          = 32
+    dropout        = 0.05
+    target_modules = ["q_proj", "k_proj", "v_proj", "o_proj"]
+  }
+}
+"""
+
+
+def experiment(index: int, rng: random.Random) -> dict:
+    model, method = MODELS[index % len(MODELS)]
+    rates = sorted(rng.sample([1e-5, 2e-5, 5e-5, 1e-4, 2e-4], 3))
+    return {
+        "name": f"exp_{index}",
+        "model": model,
+        "method": method,
+        "task": TASKS[index % len(TASKS)],
+        "description": f"Benchmark experiment number {index}",
+        "data": {"train": f"../data/set_{index % 10}/train.jsonl", "validation": f"../data/set_{index % 10}/val.jsonl"},
+        "training": {"batch_size": rng.choice([4, 8, 16]), "learning_rate": rates, "epochs": rng.randint(1, 5)},
+        "lora": {"rank": rng.choice([8, 16, 32]), "alpha": 32, "dropout": 0.05},
+        "resources": {"gpus_per_node": rng.choice([1, 2, 4]), "gpu_memory_gb": 80},
+    }
+
+
+def tune_text(exp: dict) -> str:
+    training = exp["training"]
+    rates = ", ".join(repr(rate) for rate in training["learning_rate"])
+    lora = exp["lora"]
+    lora_block = "" if exp["method"] == "full" else f"""
+  lora {{
+    rank    = {lora['rank']}
+    alpha   = {lora['alpha']}
+    dropout = {lora['dropout']}
+  }}
+"""
+    base = "base_training" if exp["method"] == "full" else "lora_defaults"
+    return f"""# Generated for the benchmark.
+import "common.tune"
+
+experiment {exp['name']} extends {base} {{
+  model       = "{exp['model']}"
+  method      = {exp['method']}
+  task        = {exp['task']}
+  description = "{exp['description']}"
+
+  data {{
+    train      = "{exp['data']['train']}"
+    validation = "{exp['data']['validation']}"
+  }}
+
+  training {{
+    batch_size    = {training['batch_size']}
+    learning_rate = sweep [{rates}]
+    epochs        = {training['epochs']}
+  }}
+{lora_block}
+  resources {{
+    gpus_per_node = {exp['resources']['gpus_per_node']}
+    gpu_memory_gb = {exp['resources']['gpu_memory_gb']}
+  }}
+}}
+"""
+
+
+def yaml_text(exp: dict) -> str:
+    training = exp["training"]
+    lora = "" if exp["method"] == "full" else (
+        f"lora:\n  rank: {exp['lora']['rank']}\n  alpha: {exp['lora']['alpha']}\n  dropout: {exp['lora']['dropout']}\n")
+    rates = ", ".join(repr(rate) for rate in training["learning_rate"])
+    return f"""# Generated for the benchmark.
+---
+experiment: {exp['name']}
+extends: {"base_training" if exp["method"] == "full" else "lora_defaults"}
+model: "{exp['model']}"
+method: {exp['method']}
+task: {exp['task']}
+description: "{exp['description']}"
+data:
+  train: "{exp['data']['train']}"
+  validation: "{exp['data']['validation']}"
+training:
+  batch_size: {training['batch_size']}
+  learning_rate: [{rates}]
+  epochs: {training['epochs']}
+{lora}resources:
+  gpus_per_node: {exp['resources']['gpus_per_node']}
+  gpu_memory_gb: {exp['resources']['gpu_memory_gb']}
+"""
+
+
+def generate(count: int) -> tuple[Path, Path]:
+    """Write the corpus; returns (tune folder, yaml folder)."""
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    tune_dir, yaml_dir = WORK / "tune", WORK / "yaml"
+    tune_dir.mkdir(parents=True)
+    yaml_dir.mkdir(parents=True)
+    (WORK / "tunespec.toml").write_text("")
+    (tune_dir / "common.tune").write_text(PRESETS)
+    rng = random.Random(1)
+    for index in range(count):
+        exp = experiment(index, rng)
+        (tune_dir / f"exp_{index}.tune").write_text(tune_text(exp))
+        (yaml_dir / f"exp_{index}.yaml").write_text(yaml_text(exp))
+    return tune_dir, yaml_dir
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=WORK, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} failed: {result.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def compare(commands: dict[str, list[str]], repeat: int) -> dict[str, float]:
+    """Median wall time of each command, run interleaved `repeat` times after one warm-up round."""
+    for command in commands.values():
+        timed(command)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, command in commands.items():
+            times[name].append(timed(command))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    tune_dir, yaml_dir = generate(args.files)
+    python = sys.executable
+    many = compare({
+        "tunespec": [python, "-m", "tunespec", "lint", "tune"],
+        "yamllint": [python, "-m", "yamllint", "-d", "relaxed", "yaml"],
+    }, args.repeat)
+    one = compare({
+        "tunespec": [python, "-m", "tunespec", "lint", "tune/exp_0.tune"],
+        "yamllint": [python, "-m", "yamllint", "-d", "relaxed", "yaml/exp_0.yaml"],
+        "python": [python, "-c", "pass"],
+    }, args.repeat * 2)
+    rows = [
+        (f"lint {args.files} files: tunespec / yamllint", many["tunespec"] / many["yamllint"], 0.5),
+        ("lint one file, cold: tunespec / yamllint", one["tunespec"] / one["yamllint"], 1.2),
+        ("lint one file, cold: tunespec / python -c pass", one["tunespec"] / one["python"], None),
+        ("lint one file, cold: yamllint / python -c pass", one["yamllint"] / one["python"], None),
+    ]
+    print(f"{'measure':<50} {'ratio':>7}  target")
+    for label, ratio, target in rows:
+        verdict = "" if target is None else f"<= {target}  {'met' if ratio <= target else 'NOT MET'}"
+        print(f"{label:<50} {ratio:>7.3f}  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
