@@ -97,3 +97,11 @@ def test_catalog_holds_every_model_and_alias_of_the_facts():
     assert catalog.find_model("flan-t5-xl").context_window_soft
     assert catalog.families["t5"].layers == ("q", "k", "v", "o", "wi_0", "wi_1", "wo")
     assert catalog.families["gpt_bigcode"].default_targets == ("c_attn",)
+
+
+def test_catalog_snapshot_is_current():
+    """`python -m tunespec.compiler.catalog.snapshot_build` must be run after editing the TOML files."""
+    from tunespec.compiler.catalog.snapshot import DATA
+    from tunespec.compiler.catalog.snapshot_build import read_toml
+
+    assert DATA == read_toml()

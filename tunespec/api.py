@@ -8,10 +8,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from tunespec.record import Factory, Record
 from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.loader import Program, find_tune_files
 from tunespec.compiler.resolve import ResolvedExperiment, Resolver
@@ -21,11 +21,10 @@ from tunespec.rules import REGISTRY
 from tunespec.rules.engine import Engine, RuleContext, Selection
 
 
-@dataclass
-class LintResult:
+class LintResult(Record):
     diagnostics: list[Diagnostic]
     program: Program
-    resolved: list[ResolvedExperiment] = field(default_factory=list)
+    resolved: list[ResolvedExperiment] = Factory(list)
 
     @property
     def files_checked(self) -> int:

@@ -6,11 +6,10 @@ Validated when loaded, like yamllint's: an unknown option, a wrong type or an un
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunespec.record import Factory, Record
 from tunespec.diagnostics import Severity
 from tunespec.rules.engine import Registry, Selection, UnknownSelector
 
@@ -22,12 +21,11 @@ class ConfigError(Exception):
     pass
 
 
-@dataclass
-class Config:
+class Config(Record):
     select: list[str] | None = None
-    ignore: list[str] = field(default_factory=list)
-    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
-    severity: dict[str, str] = field(default_factory=dict)
+    ignore: list[str] = Factory(list)
+    per_file_ignores: dict[str, list[str]] = Factory(dict)
+    severity: dict[str, str] = Factory(dict)
     targets: list[str] | None = None
     out: str | None = None
     max_variants: int = 256
@@ -98,6 +96,8 @@ def _has_tunespec_table(path: Path) -> bool:
 def load_config(path: Path | None, registry: Registry) -> Config:
     if path is None:
         return Config()
+    import tomllib
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:

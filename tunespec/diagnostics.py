@@ -6,9 +6,10 @@ Every stage reports through `Finding` (code, place, message); the rule engine tu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
+from tunespec.record import Record
 from tunespec.compiler.ast import Span
 
 
@@ -22,8 +23,7 @@ class Severity(str, Enum):
         return {"error": 2, "warning": 1, "info": 0}[self.value]
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(NamedTuple):
     """A place in a source file: the path as reported, and the span."""
 
     path: str
@@ -33,8 +33,7 @@ class Location:
         return f"{self.path}:{self.span.line}:{self.span.column}"
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(Record):
     """What a check found, before configuration decides its severity.
 
     `severity` is set only by the few rules whose documented severity depends on the case (TS108 on a
@@ -48,8 +47,7 @@ class Finding:
     severity: Severity | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(Record):
     code: str
     severity: Severity
     message: str

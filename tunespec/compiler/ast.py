@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Union
+from typing import NamedTuple, Union
 
+from tunespec.record import Factory, Record
 from tunespec.grammar import SyntaxProblem
 from tunespec.grammar import parse as parse_text
 from tunespec.grammar.lalr import Token
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """1-based line and column of the first character, and of the character just after the last."""
+class Span(NamedTuple):
+    """1-based line and column of the first character, and of the character just after the last.
+
+    A named tuple, not a dataclass: the parser makes one per token, and tuples are cheapest to make.
+    """
 
     line: int
     column: int
@@ -33,42 +35,36 @@ class Span:
         return Span(self.line, self.column, other.end_line, other.end_column)
 
 
-@dataclass(frozen=True, slots=True)
-class Str:
+class Str(Record):
     value: str
     span: Span
     raw: str
 
 
-@dataclass(frozen=True, slots=True)
-class Number:
+class Number(Record):
     value: int | float
     span: Span
     raw: str
 
 
-@dataclass(frozen=True, slots=True)
-class Bool:
+class Bool(Record):
     value: bool
     span: Span
     raw: str
 
 
-@dataclass(frozen=True, slots=True)
-class Ident:
+class Ident(Record):
     value: str
     span: Span
     raw: str
 
 
-@dataclass(frozen=True, slots=True)
-class ListValue:
+class ListValue(Record):
     items: tuple["Value", ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Sweep:
+class Sweep(Record):
     items: tuple["Value", ...]
     span: Span
 
@@ -77,16 +73,14 @@ Scalar = Union[Str, Number, Bool, Ident]
 Value = Union[Str, Number, Bool, Ident, ListValue, Sweep]
 
 
-@dataclass(frozen=True, slots=True)
-class Assignment:
+class Assignment(Record):
     name: str
     name_span: Span
     value: Value
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
+class Block(Record):
     name: str
     name_span: Span
     members: tuple[Union[Assignment, "Block"], ...]
@@ -96,22 +90,19 @@ class Block:
 Member = Union[Assignment, Block]
 
 
-@dataclass(frozen=True, slots=True)
-class Name:
+class Name(Record):
     """A name written in a declaration (its own, or the base after `extends`)."""
 
     value: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Import:
+class Import(Record):
     path: Str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Declaration:
+class Declaration(Record):
     kind: str  # "preset", "experiment" or "model"
     name: Name
     extends: Name | None
@@ -119,19 +110,17 @@ class Declaration:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Comment:
+class Comment(Record):
     text: str
     span: Span
 
 
-@dataclass(slots=True)
-class Module:
+class Module(Record):
     """One parsed file: its imports and declarations in source order, and its comments."""
 
     path: str
     items: list[Union[Import, Declaration]]
-    comments: list[Comment] = field(default_factory=list)
+    comments: list[Comment] = Factory(list)
 
     @property
     def imports(self) -> list[Import]:

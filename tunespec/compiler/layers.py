@@ -8,25 +8,41 @@ ignored, so no rule reasons about a value already reported as wrong ("No cascade
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
+from tunespec.record import Factory, Record
 from tunespec.compiler.ast import (
-    Assignment, Block, Bool, Ident, ListValue, Number, Str, Sweep, Value, source_text, type_name,
+    Span, Assignment, Block, Bool, Ident, ListValue, Number, Str, Sweep, Value, source_text, type_name,
 )
 from tunespec.compiler.loader import DeclRef
 from tunespec.compiler.schema import BLOCK_ORDER, EXPERIMENT_FIELDS, MODEL_FIELDS, FieldSpec, Kind, fields_in
 from tunespec.diagnostics import Finding, Location
 
 
-@dataclass(slots=True)
-class Setting:
+class Provenance(Record):
+    """Where a resolved value came from: a place in a file, or a catalog or language default."""
+
+    location: Location | None = None
+    declaration: str | None = None  # "preset granite_lora"
+    origin: str | None = None  # "catalog: ibm/granite-3-1-8b-base lora default", "default", ...
+    swept: bool = False
+    text: str | None = None  # the value as written (`1e-5`), for messages
+
+    def __str__(self) -> str:
+        if self.location is None:
+            return self.origin or "default"
+        notes = [note for note in (self.declaration, "sweep" if self.swept else None) if note]
+        return f"{self.location} ({', '.join(notes)})" if notes else str(self.location)
+
+
+class Setting(Record):
     """A valid value written for one field: for a sweep, `value` is the tuple of its values."""
 
     path: str
     value: Any
     node: Value
     owner: DeclRef
+    made: dict = Factory(dict)  # provenance by sweep index, made once and shared by every variant
 
     @property
     def swept(self) -> bool:
@@ -36,18 +52,24 @@ class Setting:
     def location(self) -> Location:
         return self.owner.file.location(self.node.span)
 
-    def element_location(self, index: int) -> Location:
-        node = self.node.items[index] if isinstance(self.node, Sweep) else self.node
-        return self.owner.file.location(node.span)
+    def provenance(self, index: int | None = None) -> Provenance:
+        """Where the value (or, for a sweep, its element `index`) was written; made once, shared by variants."""
+        found = self.made.get(index)
+        if found is None:
+            node = self.node if index is None else self.node.items[index]
+            owner = f"{self.owner.decl.kind} {self.owner.decl.name.value}"
+            found = Provenance(self.owner.file.location(node.span), owner, swept=index is not None,
+                               text=source_text(node))
+            self.made[index] = found
+        return found
 
 
-@dataclass(slots=True)
-class Layer:
+class Layer(Record):
     owner: DeclRef
-    settings: dict[str, Setting] = field(default_factory=dict)
-    invalid: dict[str, Location] = field(default_factory=dict)
-    blocks: dict[str, Location] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
+    settings: dict[str, Setting] = Factory(dict)
+    invalid: dict[str, Location] = Factory(dict)
+    blocks: dict[str, Location] = Factory(dict)
+    findings: list[Finding] = Factory(list)
 
     def is_written(self, path: str) -> bool:
         return path in self.settings or path in self.invalid
@@ -66,7 +88,7 @@ class _LayerBuilder:
         self.layer = layer
         self.table = table
         self.is_model = table is MODEL_FIELDS
-        self.first_seen: dict[str, Location] = {}
+        self.first_seen: dict[str, Span] = {}
 
     def report(self, code: str, node_span, message: str, help: str | None = None) -> None:
         self.layer.findings.append(Finding(code, self.layer.owner.file.location(node_span), message, help))
@@ -113,11 +135,11 @@ class _LayerBuilder:
             return
         if path in self.first_seen:
             where = "in this block" if block else "in this body"
-            self.report("TS003", node.name_span,
-                        f"`{path}` is given twice {where} (first at {self.first_seen[path]})",
+            first = self.layer.owner.file.location(self.first_seen[path])
+            self.report("TS003", node.name_span, f"`{path}` is given twice {where} (first at {first})",
                         "remove one of them")
             return
-        self.first_seen[path] = self.layer.owner.file.location(node.name_span)
+        self.first_seen[path] = node.name_span
         value = self.check(spec, node.value)
         if value is _INVALID:
             self.layer.invalid[path] = self.layer.owner.file.location(node.value.span)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import stat
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from tunespec.record import Factory, Record
 from tunespec.compiler.ast import Declaration, Import, Module, Span, parse_module
 from tunespec.diagnostics import Finding, Location
 from tunespec.grammar import SyntaxProblem
@@ -21,14 +21,13 @@ PROJECT_MARKERS = ("pyproject.toml", "tunespec.toml", ".git")
 FILE_START = Span(1, 1, 1, 1)
 
 
-@dataclass(eq=False)
-class SourceFile:
+class SourceFile(Record, eq=False):
     path: Path  # absolute and normalised, symlinks kept
     display: str  # how diagnostics name it
     text: str | None = None
     module: Module | None = None
-    imports: list["ImportLink"] = field(default_factory=list)
-    _scope: "Scope | None" = None
+    imports: list["ImportLink"] = Factory(list)
+    scope_cache: "Scope | None" = None
 
     @property
     def parsed(self) -> bool:
@@ -41,8 +40,7 @@ class SourceFile:
         return self.text.split("\n") if self.text is not None else []
 
 
-@dataclass(eq=False)
-class ImportLink:
+class ImportLink(Record, eq=False):
     node: Import
     target: SourceFile | None  # None when the import failed (TS006)
 
@@ -51,8 +49,7 @@ class ImportLink:
         return self.target is not None and self.target.parsed
 
 
-@dataclass(frozen=True, slots=True)
-class DeclRef:
+class DeclRef(Record):
     """A declaration and the file that holds it (whose scope its `extends` is looked up in)."""
 
     decl: Declaration
@@ -63,8 +60,7 @@ class DeclRef:
         return self.file.location(self.decl.name.span)
 
 
-@dataclass
-class Scope:
+class Scope(Record):
     names: dict[str, DeclRef]
     complete: bool  # False when an import failed: a missing name may live in the file that failed
 
@@ -74,11 +70,12 @@ class Program:
 
     def __init__(self, cwd: Path | None = None) -> None:
         self.cwd = (cwd or Path.cwd()).absolute()
-        self.files: dict[str, SourceFile] = {}
+        self.files: dict[object, SourceFile] = {}
         self.roots: list[SourceFile] = []
         self.findings: list[Finding] = []
         self._project_roots: dict[Path, Path] = {}
         self._pending: deque[SourceFile] = deque()
+        self._followed: dict[tuple[Path, str], tuple[SourceFile | None, str | None]] = {}
 
     # --- loading ------------------------------------------------------------------------------------
 
@@ -124,14 +121,22 @@ class Program:
 
     def _follow(self, importer: SourceFile, node: Import) -> SourceFile | None:
         raw = node.path.value
+        key = (importer.path.parent, raw)
+        if key not in self._followed:  # a thousand files importing one preset file look it up once
+            self._followed[key] = self._target(importer, raw)
+        target, reason = self._followed[key]
+        if reason is not None:
+            self.findings.append(Finding("TS006", importer.location(node.path.span), reason, _import_help(raw)))
+        return target
+
+    def _target(self, importer: SourceFile, raw: str) -> tuple[SourceFile | None, str | None]:
         reason = self._import_problem(importer, raw)
         if reason is None:
             target = Path(os.path.normpath(importer.path.parent / raw))
             reason = _unreadable(target)
             if reason is None:
-                return self._file(target)
-        self.findings.append(Finding("TS006", importer.location(node.path.span), reason, _import_help(raw)))
-        return None
+                return self._file(target), None
+        return None, reason
 
     def _import_problem(self, importer: SourceFile, raw: str) -> str | None:
         if os.path.isabs(raw) or raw.startswith("~"):
@@ -170,9 +175,9 @@ class Program:
 
     def scope(self, source: SourceFile) -> Scope:
         """What `source` can name: its own declarations and those of the files it imports directly."""
-        if source._scope is None:
-            source._scope = self._build_scope(source)
-        return source._scope
+        if source.scope_cache is None:
+            source.scope_cache = self._build_scope(source)
+        return source.scope_cache
 
     def _build_scope(self, source: SourceFile) -> Scope:
         names: dict[str, DeclRef] = {}
@@ -213,11 +218,14 @@ def _import_help(raw: str) -> str | None:
     return None
 
 
-def _identity(path: Path) -> str:
+def _identity(path: Path) -> object:
+    """What makes two paths one file: its device and inode (one `stat`, where `realpath` takes one per
+    folder of the path); a path that cannot be stat'ed is its own identity."""
     try:
-        return os.path.realpath(path)
-    except (OSError, RuntimeError, ValueError):
+        info = os.stat(path)
+    except (OSError, ValueError):
         return str(path)
+    return (info.st_dev, info.st_ino)
 
 
 def _is_within(path: Path, folder: Path) -> bool:

@@ -7,18 +7,16 @@ experiment (in file order) that they concern.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import re
-from dataclasses import dataclass, field
 from math import prod
 from pathlib import Path
 from typing import Any, Iterator
 
-from tunespec.compiler.ast import source_text
+from tunespec.record import Factory, Record
 from tunespec.compiler.catalog import Catalog, ModelInfo, load_catalog
-from tunespec.compiler.layers import Layer, Setting, build_layer, did_you_mean
+from tunespec.compiler.layers import Layer, Provenance, Setting, build_layer, did_you_mean
 from tunespec.compiler.loader import DeclRef, Program
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LANGUAGE_DEFAULTS, is_uri
 from tunespec.diagnostics import Finding, Location
@@ -27,39 +25,21 @@ DEFAULT_MAX_VARIANTS = 256
 DATA_PATH_FIELDS = ("data.train", "data.validation")
 
 
-@dataclass(frozen=True, slots=True)
-class Provenance:
-    """Where a resolved value came from: a place in a file, or a catalog or language default."""
-
-    location: Location | None = None
-    declaration: str | None = None  # "preset granite_lora"
-    origin: str | None = None  # "catalog: ibm/granite-3-1-8b-base lora default", "default", ...
-    swept: bool = False
-    text: str | None = None  # the value as written (`1e-5`), for messages
-
-    def __str__(self) -> str:
-        if self.location is None:
-            return self.origin or "default"
-        notes = [note for note in (self.declaration, "sweep" if self.swept else None) if note]
-        return f"{self.location} ({', '.join(notes)})" if notes else str(self.location)
-
-
-@dataclass(slots=True)
-class ResolvedExperiment:
+class ResolvedExperiment(Record):
     """One variant of an experiment (or of a preset, which is checked but never built)."""
 
     name: str
     ref: DeclRef
     values: dict[str, Any]
     provenance: dict[str, Provenance]
-    variant: dict[str, Any] = field(default_factory=dict)
-    invalid: dict[str, Location] = field(default_factory=dict)
+    variant: dict[str, Any] = Factory(dict)
+    invalid: dict[str, Location] = Factory(dict)
     model: ModelInfo | None = None
     chain: tuple[DeclRef, ...] = ()
     layers: tuple[Layer, ...] = ()
-    sweeps: dict[str, Setting] = field(default_factory=dict)
-    blocks: dict[str, Location] = field(default_factory=dict)
-    local_files: dict[str, Path] = field(default_factory=dict)
+    sweeps: dict[str, Setting] = Factory(dict)
+    blocks: dict[str, Location] = Factory(dict)
+    local_files: dict[str, Path] = Factory(dict)
     complete: bool = True  # False when `extends` or an import failed: TS011 does not apply
     source: str = ""  # the declaring file, relative to the root
 
@@ -112,6 +92,8 @@ class Resolver:
         self._layers: dict[int, Layer] = {}
         self._chains: dict[int, tuple[list[DeclRef], bool]] = {}
         self._declared_models: dict[int, ModelInfo] = {}
+        self._models: dict[tuple, ModelInfo | None] = {}
+        self._placed: dict[tuple, tuple[Path, str]] = {}
 
     def report(self, finding: Finding, experiment: str | None) -> None:
         self.findings.append((finding, experiment))
@@ -143,7 +125,13 @@ class Resolver:
         sweeps = {path: merged[path] for path in EXPERIMENT_FIELDS if path in merged and merged[path].swept}
         if not self._variant_count_ok(sweeps, name):
             return []
-        base = _Base(ref, tuple(chain), tuple(layers), merged, invalid, blocks, sweeps, complete)
+        base = _Base(ref, tuple(chain), tuple(layers), merged, invalid, blocks, sweeps, complete,
+                     _relative(ref.file.path, self.root))
+        for path in EXPERIMENT_FIELDS:
+            setting = merged.get(path)
+            if setting is not None and path not in sweeps:
+                base.values[path] = setting.value
+                base.provenance[path] = setting.provenance()
         choices = [dict(zip(sweeps, choice))
                    for choice in itertools.product(*(range(len(s.value)) for s in sweeps.values()))]
         names = _unique([variant_name(name, {path: sweeps[path].value[index] for path, index in choice.items()})
@@ -238,40 +226,34 @@ class Resolver:
         return True
 
     def _variant(self, base: "_Base", choice: dict[str, int], name: str) -> ResolvedExperiment:
-        values: dict[str, Any] = {}
-        provenance: dict[str, Provenance] = {}
-        for path in EXPERIMENT_FIELDS:
-            setting = base.merged.get(path)
-            if setting is None:
-                continue
-            owner = f"{setting.owner.decl.kind} {setting.owner.decl.name.value}"
-            if path in choice:
-                index = choice[path]
-                values[path] = setting.value[index]
-                provenance[path] = Provenance(setting.element_location(index), owner, swept=True,
-                                              text=source_text(setting.node.items[index]))
-            else:
-                values[path] = setting.value
-                provenance[path] = Provenance(setting.location, owner, text=source_text(setting.node))
-        variant = {path: values[path] for path in choice}
-        experiment = base.ref.decl.name.value
+        values = dict(base.values)
+        provenance = dict(base.provenance)
+        for path, index in choice.items():
+            setting = base.sweeps[path]
+            values[path] = setting.value[index]
+            provenance[path] = setting.provenance(index)
         exp = ResolvedExperiment(
             name=name, ref=base.ref, values=values, provenance=provenance,
-            variant=variant, invalid=dict(base.invalid), chain=base.chain, layers=base.layers,
-            sweeps=base.sweeps, blocks=base.blocks, complete=base.complete,
-            source=_relative(base.ref.file.path, self.root),
+            variant={path: values[path] for path in choice}, invalid=dict(base.invalid), chain=base.chain,
+            layers=base.layers, sweeps=base.sweeps, blocks=base.blocks, complete=base.complete, source=base.source,
         )
-        exp.model = self._model(exp, base, experiment)
+        exp.model = self._model(exp, base, base.ref.decl.name.value)
         self._apply_defaults(exp)
         self._place_data_files(exp, base)
         _resolve_target_modules(exp)
-        _reorder(exp)
+        exp.values = {path: exp.values[path] for path in VALUE_ORDER if path in exp.values}
         return exp
 
     def _model(self, exp: ResolvedExperiment, base: "_Base", experiment: str) -> ModelInfo | None:
         name = exp.values.get("model")
         if name is None:
             return None
+        key = (name, id(exp.ref.file), id(base.merged["model"].owner.file))
+        if key not in self._models:
+            self._models[key] = self._find_model(exp, base, experiment, name)
+        return self._models[key]
+
+    def _find_model(self, exp: ResolvedExperiment, base: "_Base", experiment: str, name: str) -> ModelInfo | None:
         visible = list(self._visible_models(exp.ref.file, base.merged["model"].owner.file))
         for ref in visible:
             if ref.decl.name.value.lower() == name.lower():
@@ -318,13 +300,14 @@ class Resolver:
             if value is None or is_uri(value):
                 continue
             owner = base.merged[path].owner.file
-            local = Path(os.path.normpath(owner.path.parent / value))
-            exp.local_files[path] = local
-            exp.values[path] = _relative(local, self.root)
+            key = (id(owner), value)
+            if key not in self._placed:
+                local = Path(os.path.normpath(owner.path.parent / value))
+                self._placed[key] = (local, _relative(local, self.root))
+            exp.local_files[path], exp.values[path] = self._placed[key]
 
 
-@dataclass(slots=True)
-class _Base:
+class _Base(Record):
     """What all variants of one declaration share."""
 
     ref: DeclRef
@@ -335,6 +318,9 @@ class _Base:
     blocks: dict[str, Location]
     sweeps: dict[str, Setting]
     complete: bool
+    source: str
+    values: dict[str, Any] = Factory(dict)  # what every variant shares, in field order
+    provenance: dict[str, Provenance] = Factory(dict)
 
 
 def _merge(layers: list[Layer]) -> tuple[dict[str, Setting], dict[str, Location], dict[str, Location]]:
@@ -357,12 +343,6 @@ def _merge(layers: list[Layer]) -> tuple[dict[str, Setting], dict[str, Location]
 VALUE_ORDER = {path: index for index, path in enumerate(
     field for path in EXPERIMENT_FIELDS
     for field in ((path, "lora.resolved_target_modules") if path == "lora.target_modules" else (path,)))}
-
-
-def _reorder(exp: ResolvedExperiment) -> None:
-    """Keep values in the language's field order, whatever order defaults were added in."""
-    order = VALUE_ORDER
-    exp.values = dict(sorted(exp.values.items(), key=lambda item: order.get(item[0], len(order))))
 
 
 def _resolve_target_modules(exp: ResolvedExperiment) -> None:
@@ -433,6 +413,8 @@ def _token(value: Any) -> str:
         return repr(value)
     text = UNSAFE.sub("_", str(value)) or "_"
     if len(text) > MAX_TOKEN:
+        import hashlib
+
         digest = hashlib.sha1(str(value).encode("utf-8", "surrogatepass")).hexdigest()[:8]
         text = f"{text[:MAX_TOKEN - 9]}-{digest}"
     return text

@@ -6,8 +6,8 @@ the documentation states (ranges, defaults) live in `catalog/`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+from tunespec.record import Record
 
 
 class Kind(Enum):
@@ -41,8 +41,7 @@ KIND_WORDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class FieldSpec:
+class FieldSpec(Record):
     path: str  # "training.batch_size"; top-level fields have no dot
     kind: Kind
     choices: tuple[str, ...] | None = None  # for identifiers (and lists of them): the allowed values

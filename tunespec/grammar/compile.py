@@ -17,9 +17,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from tunespec.grammar.parser import LARK_OPTIONS, grammar_digest, grammar_text
-
 TABLES = Path(__file__).with_name("tables.py")
+GRAMMAR = Path(__file__).with_name("tune.lark")
+LARK_OPTIONS = {"parser": "lalr", "lexer": "basic", "maybe_placeholders": False}
+
+
+def grammar_text() -> str:
+    return GRAMMAR.read_text(encoding="utf-8")
+
+
+def grammar_digest(text: str | None = None) -> str:
+    """What the tables were made from: the grammar and Lark's options."""
+    import hashlib
+
+    text = grammar_text() if text is None else text
+    return hashlib.sha256((text + repr(sorted(LARK_OPTIONS.items()))).encode()).hexdigest()
 
 
 @lru_cache(maxsize=1)

@@ -94,55 +94,56 @@ def parse(tables: Tables, text: str, builder: Any, comments: list[Token] | None 
     """Run the LALR loop; `builder` has one method per rule (or alias), called as the rule is reduced."""
     states = tables.states
     rules = tables.rules
+    end_state = tables.end_state
     callbacks: dict[str, Any] = {}
     state_stack = [tables.start_state]
     value_stack: list[Any] = []
-    last = None
+    token = None
     for token in _with_end(lex(tables, text, comments)):
         kind = token.type
         while True:
-            actions = states[state_stack[-1]]
-            step = actions.get(kind)
+            step = states[state_stack[-1]].get(kind)
             if step is None:
+                actions = states[state_stack[-1]]
                 raise UnexpectedToken(token, {symbol for symbol in actions if symbol.isupper()})
-            action, argument = step
-            if action == SHIFT:
-                state_stack.append(argument)
+            if step[0] == SHIFT:
+                state_stack.append(step[1])
                 value_stack.append(token)
                 break
-            origin, size, kept, spliced, how, name = rules[argument]
+            origin, size, kept, spliced, how, name = rules[step[1]]
             if size:
                 children = value_stack[-size:]
                 del state_stack[-size:]
                 del value_stack[-size:]
             else:
                 children = []
-            value = _build(children, kept, spliced, how, name, builder, callbacks)
+            if spliced or len(kept) != size:
+                children = _filter(children, kept, spliced)
+            if how == "inline":
+                value = children
+            elif how == "expand1" and len(children) == 1:
+                value = children[0]
+            else:
+                callback = callbacks.get(name)
+                if callback is None:
+                    callback = callbacks[name] = getattr(builder, name)
+                value = callback(*children)
             state_stack.append(states[state_stack[-1]][origin][1])
             value_stack.append(value)
-            if kind == END and state_stack[-1] == tables.end_state:
-                return value_stack[-1]
-        last = token
-    raise AssertionError(f"the parser stopped before the end of the input (after {last!r})")
+            if kind == END and state_stack[-1] == end_state:
+                return value
+    raise AssertionError(f"the parser stopped before the end of the input (after {token!r})")
 
 
-def _build(children: list, kept: tuple, spliced: tuple, how: str, name: str, builder: Any, callbacks: dict) -> Any:
-    if spliced or len(kept) != len(children):
-        filtered: list = []
-        for index in kept:
-            if index in spliced:
-                filtered.extend(children[index])
-            else:
-                filtered.append(children[index])
-        children = filtered
-    if how == "inline":
-        return children
-    if how == "expand1" and len(children) == 1:
-        return children[0]
-    callback = callbacks.get(name)
-    if callback is None:
-        callback = callbacks[name] = getattr(builder, name)
-    return callback(*children)
+def _filter(children: list, kept: tuple, spliced: tuple) -> list:
+    """Drop filtered tokens and splice in the children of inlined `_rule`s, as Lark's tree builder does."""
+    filtered: list = []
+    for index in kept:
+        if index in spliced:
+            filtered.extend(children[index])
+        else:
+            filtered.append(children[index])
+    return filtered
 
 
 def _with_end(tokens: Iterator[Token]) -> Iterator[Token]:

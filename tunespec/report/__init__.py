@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
+from tunespec.record import Record
 from tunespec.diagnostics import Diagnostic, Severity
 
 EXIT_OK = 0
@@ -11,8 +11,7 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 
 
-@dataclass
-class Report:
+class Report(Record):
     diagnostics: list[Diagnostic]
     files_checked: int
     strict: bool = False

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
+import textwrap
 from typing import Callable, Iterable, Iterator
 
+from tunespec.record import Factory, Record
 from tunespec.compiler.catalog import Catalog
 from tunespec.compiler.loader import Program, SourceFile
 from tunespec.compiler.resolve import ResolvedExperiment
@@ -23,8 +24,7 @@ SCOPE_EXPERIMENT = "experiment"  # called once per declaration, with all its var
 DOC_HEADINGS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Source")
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Record):
     code: str
     name: str
     severity: Severity
@@ -34,8 +34,7 @@ class Rule:
     scope: str = SCOPE_VARIANT
 
 
-@dataclass
-class RuleContext:
+class RuleContext(Record):
     """What checks may read besides the experiment: the catalog, and the whole program."""
 
     catalog: Catalog
@@ -57,9 +56,7 @@ def compiler_rule(code: str, name: str, severity: Severity, summary: str, doc: s
 
 
 def _dedent(text: str) -> str:
-    import inspect
-
-    return inspect.cleandoc(text)
+    return textwrap.dedent(text).strip()
 
 
 class UnknownSelector(ValueError):
@@ -99,13 +96,12 @@ class Registry:
         raise UnknownSelector(selector)
 
 
-@dataclass
-class Selection:
+class Selection(Record):
     """Which rules run where, and at what severity (from `--select`/`--ignore` and the config file)."""
 
     enabled: set[str]
-    per_file_ignores: list[tuple[str, set[str]]] = field(default_factory=list)
-    severity: dict[str, Severity] = field(default_factory=dict)
+    per_file_ignores: list[tuple[str, set[str]]] = Factory(list)
+    severity: dict[str, Severity] = Factory(dict)
 
     def allows(self, code: str, path: str) -> bool:
         if code not in self.enabled:
@@ -125,8 +121,7 @@ def _matches(path: str, pattern: str) -> bool:
 NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_-]+(?:\s*,\s*[A-Za-z0-9_-]+)*))?", re.IGNORECASE)
 
 
-@dataclass
-class Noqa:
+class Noqa(Record):
     """A `# noqa` comment: blanket (codes None) or for some codes; `used` feeds TS901."""
 
     path: str

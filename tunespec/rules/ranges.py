@@ -463,12 +463,10 @@ def num_virtual_tokens_below_one(exp: ResolvedExperiment, context: RuleContext) 
 
 def _fill_docs(*rules) -> list:
     """The docstrings share the relax-in-config paragraph and the source line."""
-    import dataclasses
-
     filled = []
     for item in rules:
         doc = item.doc.replace("{relax}", RELAX.replace("CODE", item.code)).replace("{source}", SOURCE)
-        filled.append(dataclasses.replace(item, doc=doc))
+        filled.append(item.replace(doc=doc))
     return filled
 
 

@@ -1,19 +1,16 @@
-"""The model catalog and the documented facts, read from the TOML files beside this module.
+"""The model catalog and the documented facts, from the TOML files beside this module.
 
 A new model or a changed range is a data change: code asks the catalog, never a literal.
 """
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any
+from tunespec.record import Factory, Record
 
 
-@dataclass(frozen=True, slots=True)
-class Family:
+class Family(Record):
     name: str
     layers: tuple[str, ...]
     default_targets: tuple[str, ...] | None
@@ -21,8 +18,7 @@ class Family:
     sources: dict[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
+class ModelInfo(Record):
     """What model-aware checks and targets know of a model (catalog entry or `model "ID" { }`)."""
 
     id: str
@@ -42,7 +38,7 @@ class ModelInfo:
     quantization: str | None = None
     methods: tuple[str, ...] | None = None
     aliases: tuple[str, ...] = ()
-    sources: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = Factory(dict)
     declared_at: str | None = None  # "path:line:col" for a `model "ID" { }` declaration
 
     @property
@@ -50,8 +46,7 @@ class ModelInfo:
         return f'model "{self.id}" at {self.declared_at}' if self.declared_at else f"catalog: {self.id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Range:
+class Range(Record):
     field: str
     min: float | None
     max: float | None
@@ -79,8 +74,7 @@ class Range:
         return f"{'<' if self.max_exclusive else '≤'} {_number(self.max)}"
 
 
-@dataclass(frozen=True, slots=True)
-class DefaultTable:
+class DefaultTable(Record):
     model: str
     method: str
     task: str | None
@@ -168,16 +162,15 @@ def _range(name: str, data: dict) -> Range:
                  data.get("max_exclusive", False), data["source"])
 
 
-def _read(name: str) -> dict:
-    return tomllib.loads(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
-
-
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
+    """The catalog, from the snapshot of the TOML files (`snapshot_build.py` keeps it current)."""
+    from tunespec.compiler.catalog.snapshot import DATA
+
     return Catalog(
-        models=_read("models.toml"),
-        families=_read("families.toml"),
-        ranges=_read("ranges.toml"),
-        defaults=_read("defaults.toml")["defaults"],
-        sources=_read("sources.toml"),
+        models=DATA["models"],
+        families=DATA["families"],
+        ranges=DATA["ranges"],
+        defaults=DATA["defaults"]["defaults"],
+        sources=DATA["sources"],
     )
