@@ -216,3 +216,11 @@ def test_rule_prints_its_documentation(capsys, key):
 def test_unknown_rule_suggests(capsys):
     code, _, err = run(capsys, "rule", "batch-size-out-of-rang")
     assert code == 2 and "did you mean `batch-size-out-of-range`?" in err
+
+
+def test_lint_text_output_golden_for_an_unclosed_block_across_files(capsys, project, golden):
+    project.write("common.tune", "preset base {\n  training {\n    epochs = 3\n  }\n")
+    project.write("main.tune", 'import "common.tune"\nimport "/abs/path.tune"\n\nexperiment e extends base { }\n')
+    code, out, _ = run(capsys, "lint", "main.tune")
+    assert code == 1
+    golden("lint_unclosed_import.txt", out)

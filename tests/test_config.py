@@ -128,3 +128,17 @@ def test_config_file_path_in_messages_is_the_real_file(project):
     with pytest.raises(ConfigError) as caught:
         configuration()
     assert str(caught.value).startswith(str(Path(project.root / "tunespec.toml")))
+
+
+def test_config_that_is_not_utf8(project):
+    (project.root / "tunespec.toml").write_bytes(b"select = ['\xff']\n")
+    with pytest.raises(ConfigError) as caught:
+        configuration()
+    assert "not UTF-8" in str(caught.value)
+
+
+def test_severity_for_a_soft_rule_still_wins(project):
+    project.write("t.tune", 'experiment e {\n  model = "google/flan-t5-xl"\n  training { max_seq_length = 1024 }\n}')
+    write_config(project, "[severity]\nTS108 = 'error'\n")
+    d = next(d for d in project.lint("t.tune", config=configuration()) if d.code == "TS108")
+    assert d.severity is Severity.ERROR
