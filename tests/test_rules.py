@@ -227,3 +227,9 @@ def test_import_with_a_syntax_error_reports_only_that(project):
     project.write("broken.tune", "preset base {\n")
     project.write("main.tune", 'import "broken.tune"\nexperiment e extends base { }\n')
     assert project.places("main.tune") == [("TS001", "broken.tune", 1, 14)]
+
+
+def test_experiment_in_an_import_cycle_is_not_also_incomplete(project):
+    project.write("other.tune", 'import "main.tune"\npreset base { }\n')
+    project.write("main.tune", 'import "other.tune"\nexperiment e extends base { }\n')
+    assert project.codes("main.tune") == ["TS007"]

@@ -43,6 +43,7 @@ class SourceFile(Record, eq=False):
 class ImportLink(Record, eq=False):
     node: Import
     target: SourceFile | None  # None when the import failed (TS006)
+    closes_cycle: bool = False  # TS007: its names stay visible, but the import counts as failed
 
     @property
     def usable(self) -> bool:
@@ -167,6 +168,7 @@ class Program:
             ordered = _rotate_to_smallest(cycle)
             closing_file = ordered[-1]
             link = next(link for link in closing_file.imports if link.target is ordered[0])
+            link.closes_cycle = True
             names = " → ".join(f.display for f in (*ordered, ordered[0]))
             self.findings.append(Finding(
                 "TS007", closing_file.location(link.node.path.span), f"import cycle: {names}",
@@ -187,6 +189,7 @@ class Program:
                 self._declare(names, DeclRef(item, source), source, None)
                 continue
             link = next(link for link in source.imports if link.node is item)
+            complete = complete and not link.closes_cycle
             if not link.usable:
                 complete = False
                 continue
