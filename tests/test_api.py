@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tunespec
-from tests.conftest import granite
+from tests.conftest import QUIET, granite
 from tunespec.config import Config
 from tunespec.diagnostics import Diagnostic, Severity
 
@@ -11,16 +11,16 @@ from tunespec.diagnostics import Diagnostic, Severity
 def test_lint_returns_sorted_diagnostics(project):
     project.write("b.tune", granite("training { epochs = 99 }"))
     project.write("a.tune", "experiment e {")
-    diagnostics = tunespec.lint(["."])
+    diagnostics = tunespec.lint(["."], QUIET)
     assert all(isinstance(d, Diagnostic) for d in diagnostics)
-    assert [(d.path, d.code) for d in diagnostics] == [("a.tune", "TS001"), ("b.tune", "TS104")]
+    assert [(d.path, d.code) for d in diagnostics] == [("a.tune", "TS001"), ("b.tune", "TS104"), ("b.tune", "TS305")]
 
 
 def test_lint_takes_a_config(project):
     project.write("b.tune", granite("training { epochs = 99 }"))
     config = Config(severity={"TS104": "warning"})
-    [d] = tunespec.lint(["b.tune"], config)
-    assert d.severity is Severity.WARNING
+    severities = {d.code: d.severity for d in tunespec.lint(["b.tune"], config)}
+    assert severities["TS104"] is Severity.WARNING and severities["TS307"] is Severity.INFO
 
 
 def test_resolve_returns_the_variants_with_ir_and_provenance(project):

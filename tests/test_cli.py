@@ -42,9 +42,11 @@ def examples(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_examples_lint_clean(capsys, examples):
-    code, out, _ = run(capsys, "lint", "examples")
-    assert code == 0 and out.startswith("All checks passed")
+def test_examples_lint_without_errors(capsys, examples):
+    """Only deliberate findings: prompt tuning is deprecated (TS205), and its initialization matters
+    little on granite-13b (TS308)."""
+    code, out, _ = run(capsys, "lint", "--format", "json", "examples")
+    assert code == 0 and sorted({item["code"] for item in json.loads(out)}) == ["TS205", "TS308"]
 
 
 def test_lint_text_output_golden(capsys, project, golden):
@@ -68,7 +70,7 @@ def test_lint_json_output_shape_and_order(capsys, project):
 
 
 def test_json_output_is_an_empty_array_when_clean(capsys, project):
-    project.write("ok.tune", granite(""))
+    project.write("ok.tune", granite("training { max_seq_length = 512 }"))
     assert run(capsys, "lint", "--format", "json", "ok.tune")[:2] == (0, "[]\n")
 
 

@@ -12,7 +12,7 @@ from tunespec.config import ConfigError, find_config, load_config
 from tunespec.diagnostics import Severity
 from tunespec.rules import REGISTRY
 
-BAD = granite("training { batch_size = 32  learning_rate = 0.9 }")
+BAD = granite("training { batch_size = 32  learning_rate = 1e-6  max_seq_length = 512 }")
 
 
 def write_config(project, text: str, name: str = "tunespec.toml") -> None:
@@ -37,7 +37,7 @@ def test_defaults_without_a_config_file(tmp_path, monkeypatch):
     ("select = ['TS999']", "unknown rule `TS999` in `select`"),
     ("ignore = 3", "`ignore` must be a list of strings"),
     ("severity = { TS101 = 'fatal' }", "`severity.TS101` must be one of error, warning, info"),
-    ("severity = { TS9 = 'info' }", "unknown rule `TS9` in `severity`"),
+    ("severity = { TS8 = 'info' }", "unknown rule `TS8` in `severity`"),
     ("max-variants = 0", "`max-variants` must be a whole number of at least 1"),
     ("max-variants = true", "`max-variants` must be a whole number"),
     ("select = [", "invalid TOML"),
@@ -82,7 +82,7 @@ def test_severity_overrides_by_code_and_name(project):
 def test_per_file_ignores_are_relative_to_the_config_file(project):
     project.write("legacy/old.tune", BAD)
     project.write("new.tune", BAD)
-    write_config(project, "[per-file-ignores]\n'legacy/*.tune' = ['TS1']\n")
+    write_config(project, "ignore = ['TS401']\n[per-file-ignores]\n'legacy/*.tune' = ['TS1']\n")
     places = project.places(config=configuration())
     assert {(code, path) for code, path, _, _ in places} == {("TS101", "new.tune"), ("TS103", "new.tune")}
 
@@ -102,9 +102,10 @@ def test_max_variants_from_config(project):
 
 def test_noqa_blanket_and_by_code_or_name(project):
     project.write("main.tune", granite(
-        "training {\n    batch_size = 32  # noqa\n    learning_rate = 0.9  # NOQA: TS101\n"
+        "training {\n    batch_size = 32  # noqa\n    learning_rate = 1e-6  # NOQA: TS101\n"
         "    epochs = 99  # noqa: epochs-out-of-range\n  }"))
-    assert project.places("main.tune") == [("TS103", "main.tune", 7, 21)]
+    assert project.places("main.tune") == [("TS103", "main.tune", 7, 21), ("TS901", "main.tune", 7, 27),
+                                           ("TS305", "main.tune", 8, 14)]  # TS305 is not the code silenced
 
 
 def test_noqa_in_a_string_is_not_a_comment(project):
@@ -113,7 +114,7 @@ def test_noqa_in_a_string_is_not_a_comment(project):
 
 
 def test_noqa_applies_in_the_file_the_diagnostic_points_at(project):
-    project.write("common.tune", "preset wide {\n  training { batch_size = 64 }  # noqa: TS101\n}\n")
+    project.write("common.tune", "preset wide {\n  training { batch_size = 17 }  # noqa: TS101\n}\n")
     project.write("main.tune", 'import "common.tune"\n' + granite("").replace("experiment tickets {", "experiment a extends wide {"))
     assert project.codes("main.tune") == []
 

@@ -7,11 +7,14 @@ import re
 import pytest
 
 from tunespec.compiler.catalog import load_catalog
+from tunespec.config import Config
 from tunespec.rules import REGISTRY
-from tunespec.rules.engine import DOC_HEADINGS, SCOPE_COMPILER
+from tunespec.rules.engine import DOC_HEADINGS, SCOPE_COMPILER, SCOPE_ENGINE
 
 # The codes RULES.md assigns to the language (TS0xx) and the documented ranges (TS1xx).
-CATALOG_CODES = [f"TS{n:03d}" for n in range(1, 15)] + [f"TS{n}" for n in range(101, 111)]
+CATALOG_CODES = ([f"TS{n:03d}" for n in range(1, 15)] + [f"TS{n}" for n in range(101, 111)]
+                 + [f"TS{n}" for n in range(201, 214)] + [f"TS{n}" for n in range(301, 310)]
+                 + [f"TS{n}" for n in range(401, 407)] + ["TS901"])
 # Rules whose example cannot be written as text (a file that is not UTF-8).
 TEXT_ONLY_EXAMPLES = {"TS014"}
 RULES = list(REGISTRY)
@@ -28,7 +31,7 @@ def test_rule_declaration_is_complete(item):
     assert item.summary and "\n" not in item.summary and not item.summary.endswith(".")
     positions = [item.doc.find(heading) for heading in DOC_HEADINGS]
     assert all(p >= 0 for p in positions) and positions == sorted(positions), item.doc
-    assert (item.check is None) == (item.scope == SCOPE_COMPILER)
+    assert (item.check is None) == (item.scope in (SCOPE_COMPILER, SCOPE_ENGINE))
 
 
 def _blocks(doc: str, heading: str) -> list[str]:
@@ -42,22 +45,20 @@ def _write_example(project, block: str) -> list[str]:
     if len(parts) == 1:
         project.write("example.tune", block)
         return ["example.tune"]
-    names = []
     for name, text in zip(parts[1::2], parts[2::2]):
         project.write(name, text)
-        names.append(name)
-    return names
+    return [name for name in parts[1::2] if name.endswith(".tune")]
 
 
 @pytest.mark.parametrize("item", [r for r in RULES if r.code not in TEXT_ONLY_EXAMPLES], ids=lambda r: r.code)
 def test_documented_example_triggers_and_fix_does_not(project, item):
     [example] = _blocks(item.doc, "## Example")
     [fix] = _blocks(item.doc, "## Use instead")
-    example_codes = project.codes(*_write_example(project, example))
+    example_codes = project.codes(*_write_example(project, example), config=Config())
     assert item.code in example_codes
-    for leftover in project.root.glob("**/*.tune"):
+    for leftover in [*project.root.glob("**/*.tune"), *project.root.glob("**/*.json*")]:
         leftover.unlink()
-    assert item.code not in project.codes(*_write_example(project, fix))
+    assert item.code not in project.codes(*_write_example(project, fix), config=Config())
 
 
 def test_text_only_examples_are_exactly_the_ones_that_cannot_be_text():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import granite, lint_source
+from tunespec.config import Config
 from tunespec.diagnostics import Severity
 
 # (code, source, (line, column)) — `granite(body)` puts `body` on line 5 of a complete LoRA experiment.
@@ -171,13 +172,14 @@ def test_ts012_too_many_variants_uses_max_variants(project):
 
 
 def test_each_variant_is_checked_and_reported_once_per_place(project):
-    diagnostics = lint_source(project, granite("training { batch_size = sweep [8, 32, 64] epochs = sweep [1, 2] }"))
+    diagnostics = lint_source(project, granite("training { batch_size = sweep [8, 32, 64] epochs = sweep [1, 2] }"),
+                              config=Config(select=["TS1"]))
     assert [(d.code, d.line, d.column) for d in diagnostics] == [("TS101", 5, 37), ("TS101", 5, 41)]
     assert all(d.experiment == "tickets" for d in diagnostics)
 
 
 def test_finding_in_a_preset_is_reported_at_the_preset_once(project):
-    project.write("common.tune", "preset wide {\n  training { batch_size = 64 }\n}\n")
+    project.write("common.tune", "preset wide {\n  training { batch_size = 17 }\n}\n")
     project.write("a.tune", 'import "common.tune"\n' + granite("").replace("experiment tickets {", "experiment a extends wide {"))
     project.write("b.tune", 'import "common.tune"\n' + granite("").replace("experiment tickets {", "experiment b extends wide {"))
     diagnostics = project.lint("a.tune", "b.tune")
@@ -186,7 +188,7 @@ def test_finding_in_a_preset_is_reported_at_the_preset_once(project):
 
 
 def test_range_findings_in_a_preset_alone(project):
-    diagnostics = lint_source(project, "preset wide {\n  training { batch_size = 64 }\n}\n")
+    diagnostics = lint_source(project, "preset wide {\n  training { batch_size = 17 }\n}\n")
     assert [(d.code, d.experiment) for d in diagnostics] == [("TS101", "wide")]
 
 

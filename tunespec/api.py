@@ -80,7 +80,7 @@ def run_lint(paths: Iterable[str | os.PathLike], config: Config | None = None, *
     findings = [(finding, None) for finding in program.findings]
     findings += resolver.findings
     findings += list(engine.check(resolved))
-    diagnostics = engine.diagnostics(findings, program.files.values())
+    diagnostics = engine.diagnostics(findings, program.files.values(), program.roots)
     return LintResult(diagnostics, program, resolved)
 
 

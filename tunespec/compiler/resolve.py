@@ -38,6 +38,7 @@ class ResolvedExperiment(Record):
     chain: tuple[DeclRef, ...] = ()
     layers: tuple[Layer, ...] = ()
     sweeps: dict[str, Setting] = Factory(dict)
+    settings: dict[str, Setting] = Factory(dict)  # what was written (after inheritance), shared by variants
     blocks: dict[str, Location] = Factory(dict)
     local_files: dict[str, Path] = Factory(dict)
     complete: bool = True  # False when `extends` or an import failed: TS011 does not apply
@@ -235,7 +236,8 @@ class Resolver:
         exp = ResolvedExperiment(
             name=name, ref=base.ref, values=values, provenance=provenance,
             variant={path: values[path] for path in choice}, invalid=dict(base.invalid), chain=base.chain,
-            layers=base.layers, sweeps=base.sweeps, blocks=base.blocks, complete=base.complete, source=base.source,
+            layers=base.layers, sweeps=base.sweeps, settings=base.merged, blocks=base.blocks, complete=base.complete,
+            source=base.source,
         )
         exp.model = self._model(exp, base, base.ref.decl.name.value)
         self._apply_defaults(exp)
@@ -380,6 +382,7 @@ def _model_from_layer(ref: DeclRef, layer: Layer, catalog: Catalog) -> ModelInfo
         family=values.get("family"),
         layers=listed("layers", family.layers if family else None),
         default_targets=listed("default_targets", family.default_targets if family else None),
+        module_widths=dict(family.module_widths) if family else {},
         decoder_only=values.get("decoder_only", family.decoder_only if family else None),
         context_window=values.get("context_window"),
         parameters=values.get("parameters"),

@@ -1,8 +1,8 @@
 """Stage 3: the rules. `REGISTRY` is the explicit list of every rule, one module per family."""
 
-from tunespec.rules import language, ranges
+from tunespec.rules import advice, data, hygiene, language, method, ranges
 from tunespec.rules.engine import Registry, Rule
 
-REGISTRY = Registry([*language.RULES, *ranges.RULES])
+REGISTRY = Registry([*language.RULES, *ranges.RULES, *method.RULES, *advice.RULES, *data.RULES, *hygiene.RULES])
 
 __all__ = ["REGISTRY", "Rule"]

@@ -15,11 +15,13 @@ from tunespec.record import Factory, Record
 from tunespec.compiler.catalog import Catalog
 from tunespec.compiler.loader import Program, SourceFile
 from tunespec.compiler.resolve import ResolvedExperiment
-from tunespec.diagnostics import Diagnostic, Finding, Severity
+from tunespec.compiler.ast import Span
+from tunespec.diagnostics import Diagnostic, Finding, Location, Severity
 
 SCOPE_COMPILER = "compiler"  # reported while loading and resolving (TS0xx); declared here for docs
 SCOPE_VARIANT = "variant"  # called once per resolved variant
 SCOPE_EXPERIMENT = "experiment"  # called once per declaration, with all its variants
+SCOPE_ENGINE = "engine"  # reported by the engine itself (TS901, about suppressions)
 
 DOC_HEADINGS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Source")
 
@@ -35,27 +37,30 @@ class Rule(Record):
 
 
 class RuleContext(Record):
-    """What checks may read besides the experiment: the catalog, and the whole program."""
+    """What checks may read besides the experiment: the catalog, the program, every resolved variant of
+    the run, and a cache where a rule family keeps per-run state (the data files, read once)."""
 
     catalog: Catalog
     program: Program | None = None
+    resolved: list = Factory(list)
+    cache: dict = Factory(dict)
 
 
 def rule(code: str, name: str, severity: Severity, summary: str, scope: str = SCOPE_VARIANT):
     """Declare a rule from a check function; its docstring is the rule's documentation."""
 
     def declare(check: Callable) -> Rule:
-        return Rule(code, name, severity, summary, _dedent(check.__doc__ or ""), check, scope)
+        return Rule(code, name, severity, summary, dedent(check.__doc__ or ""), check, scope)
 
     return declare
 
 
 def compiler_rule(code: str, name: str, severity: Severity, summary: str, doc: str) -> Rule:
     """A rule whose findings come from the parser, loader or resolver; declared for docs and selection."""
-    return Rule(code, name, severity, summary, _dedent(doc), None, SCOPE_COMPILER)
+    return Rule(code, name, severity, summary, dedent(doc), None, SCOPE_COMPILER)
 
 
-def _dedent(text: str) -> str:
+def dedent(text: str) -> str:
     return textwrap.dedent(text).strip()
 
 
@@ -122,14 +127,30 @@ NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_-]+(?:\s*,\s*[A-Za-z0-9_
 
 
 class Noqa(Record):
-    """A `# noqa` comment: blanket (codes None) or for some codes; `used` feeds TS901."""
+    """A `# noqa` comment: blanket (codes None) or for some codes; what it silenced feeds TS901."""
 
     path: str
     line: int
     column: int
     end_column: int
-    codes: set[str] | None
-    used: bool = False
+    codes: set | None
+    used: set = Factory(set)  # the codes it silenced
+
+
+def unused_noqa(comments: Iterable[Noqa], registry: Registry) -> Iterator[Finding]:
+    for comment in comments:
+        where = Location(comment.path, Span(comment.line, comment.column, comment.line, comment.end_column))
+        if comment.codes is None:
+            if not comment.used:
+                yield Finding("TS901", where, "unused `# noqa`: nothing on this line is reported",
+                              "remove the comment")
+            continue
+        unused = sorted(comment.codes - comment.used)
+        if unused:
+            unknown = [code for code in unused if code not in registry.rules]
+            note = f" ({', '.join(unknown)}: no such rule)" if unknown else ""
+            yield Finding("TS901", where, f"unused `# noqa` code{'s' if len(unused) > 1 else ''}: "
+                          f"{', '.join(unused)}{note}", "remove the codes that silence nothing")
 
 
 def noqa_comments(source: SourceFile, registry: Registry) -> dict[int, Noqa]:
@@ -157,6 +178,7 @@ class Engine:
 
     def check(self, resolved: list[ResolvedExperiment]) -> Iterator[tuple[Finding, str | None]]:
         """Every finding of the selected rules, in a deterministic order, each with its experiment."""
+        self.context.resolved = resolved
         variant_rules = [r for r in self.registry if r.scope == SCOPE_VARIANT and r.code in self.selection.enabled]
         experiment_rules = [r for r in self.registry
                             if r.scope == SCOPE_EXPERIMENT and r.code in self.selection.enabled]
@@ -173,8 +195,10 @@ class Engine:
                     for finding in item.check(exp, self.context):
                         yield finding, owner
 
-    def diagnostics(self, findings: Iterable[tuple[Finding, str | None]], files: Iterable[SourceFile]) -> list[Diagnostic]:
-        """One diagnostic per place (path, line, column, code), filtered, suppressed, with severity."""
+    def diagnostics(self, findings: Iterable[tuple[Finding, str | None]], files: Iterable[SourceFile],
+                    linted: Iterable[SourceFile] = ()) -> list[Diagnostic]:
+        """One diagnostic per place (path, line, column, code), filtered, suppressed, with severity;
+        then TS901 for the `# noqa` comments of the linted files that silenced nothing."""
         noqa = {source.display: noqa_comments(source, self.registry) for source in files}
         seen: set[tuple] = set()
         out: list[Diagnostic] = []
@@ -189,7 +213,10 @@ class Engine:
             if _suppressed(finding, noqa.get(finding.location.path, {})):
                 continue
             out.append(self._diagnostic(finding, experiment))
-        self.noqa = noqa
+        for source in linted:
+            for finding in unused_noqa(noqa.get(source.display, {}).values(), self.registry):
+                if self.selection.allows(finding.code, finding.location.path):
+                    out.append(self._diagnostic(finding, None))
         return sorted(out, key=lambda d: d.sort_key)
 
     def _diagnostic(self, finding: Finding, experiment: str | None) -> Diagnostic:
@@ -205,6 +232,6 @@ def _suppressed(finding: Finding, comments: dict[int, Noqa]) -> bool:
     if comment is None:
         return False
     if comment.codes is None or finding.code in comment.codes:
-        comment.used = True
+        comment.used.add(finding.code)
         return True
     return False

@@ -15,6 +15,7 @@ class Family(Record):
     layers: tuple[str, ...]
     default_targets: tuple[str, ...] | None
     decoder_only: bool | None
+    module_widths: dict[str, float]
     sources: dict[str, str]
 
 
@@ -38,6 +39,7 @@ class ModelInfo(Record):
     quantization: str | None = None
     methods: tuple[str, ...] | None = None
     aliases: tuple[str, ...] = ()
+    module_widths: dict[str, float] = Factory(dict)
     sources: dict[str, str] = Factory(dict)
     declared_at: str | None = None  # "path:line:col" for a `model "ID" { }` declaration
 
@@ -95,7 +97,8 @@ def _number(value: float) -> str:
 
 
 class Catalog:
-    def __init__(self, models: dict, families: dict, ranges: dict, defaults: list, sources: dict):
+    def __init__(self, models: dict, families: dict, ranges: dict, defaults: list, sources: dict,
+                 advice: dict | None = None):
         self.families = {name: _family(name, data) for name, data in families.items()}
         self.models: dict[str, ModelInfo] = {}
         self._by_name: dict[str, ModelInfo] = {}
@@ -108,6 +111,7 @@ class Catalog:
         self.defaults = [DefaultTable(d["model"], d["method"], d.get("task"), d["values"], d["source"])
                          for d in defaults]
         self.sources = sources
+        self.advice = advice or {}
 
     def _model(self, model_id: str, data: dict) -> ModelInfo:
         family = self.families.get(data.get("family"))
@@ -129,6 +133,7 @@ class Catalog:
             quantization=data.get("quantization"),
             methods=tuple(data["methods"]) if "methods" in data else None,
             aliases=tuple(data.get("aliases", ())),
+            module_widths=dict(family.module_widths) if family else {},
             sources=dict(data.get("sources", {})),
         )
 
@@ -154,7 +159,7 @@ class Catalog:
 def _family(name: str, data: dict) -> Family:
     targets = data.get("default_targets")
     return Family(name, tuple(data["layers"]), tuple(targets) if targets is not None else None,
-                  data.get("decoder_only"), dict(data.get("sources", {})))
+                  data.get("decoder_only"), dict(data.get("module_widths", {})), dict(data.get("sources", {})))
 
 
 def _range(name: str, data: dict) -> Range:
@@ -173,4 +178,5 @@ def load_catalog() -> Catalog:
         ranges=DATA["ranges"],
         defaults=DATA["defaults"]["defaults"],
         sources=DATA["sources"],
+        advice=DATA["advice"],
     )

@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 
 HERE = Path(__file__).parent
-FILES = ("models", "families", "ranges", "defaults", "sources")
+FILES = ("models", "families", "ranges", "defaults", "advice", "sources")
 
 
 def read_toml() -> dict:
