@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.ir import document, provenance_document
+from tunespec.compiler.memory import PARTS, estimate
 from tunespec.compiler.resolve import ResolvedExperiment
 
 MODEL_FACTS = ("hf_id", "watsonx_id", "family", "decoder_only", "quantized", "context_window")
@@ -25,7 +27,19 @@ def rows(exp: ResolvedExperiment) -> list[tuple[str, str, str]]:
             model = document(exp)["spec"]["model"]
             origin = exp.model.origin if exp.model else "as written (model not in the catalog)"
             out.extend((f"model.{key}", _value(model[key]), origin) for key in MODEL_FACTS if key in model)
+    memory = estimate(exp, load_catalog())
+    if memory is not None:
+        out.append(("estimated peak GPU memory", memory.describe(), "estimate (tunespec rule TS309)"))
     return out
+
+
+def memory_document(exp: ResolvedExperiment) -> dict[str, Any] | None:
+    memory = estimate(exp, load_catalog())
+    if memory is None:
+        return None
+    parts = {part: round(getattr(memory, part)) for part in PARTS}
+    return {"bytes_per_gpu": round(memory.total), "gpus": memory.gpus, "parts": parts,
+            "trainable_parameters": round(memory.trainable_parameters)}
 
 
 def render_text(variants: list[ResolvedExperiment]) -> str:
@@ -44,5 +58,6 @@ def render_text(variants: list[ResolvedExperiment]) -> str:
 
 
 def render_json(variants: list[ResolvedExperiment]) -> str:
-    items = [{"ir": document(exp), "provenance": provenance_document(exp)} for exp in variants]
+    items = [{"ir": document(exp), "provenance": provenance_document(exp), "memory_estimate": memory_document(exp)}
+             for exp in variants]
     return json.dumps(items, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,159 @@
+"""TS3xx, advice: a trigger at its place and a near miss for every rule; messages that state the numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import granite, lint_source
+from tests.test_rules_models import experiment
+from tunespec.config import Config
+
+EVERYTHING = Config()
+FULL_BODY = "training { batch_size = 4  accumulate_steps = 1  learning_rate = 0.00001  epochs = 3  max_seq_length = 512 }"
+
+TRIGGERS = [
+    ("TS301", granite("training { learning_rate = sweep [0.00001, 0.00003] }\n  lora { alpha = sweep [16, 32] }"), (6, 18)),
+    ("TS301", granite("training { learning_rate = 0.0001 }\n  lora { alpha = 16 }"), (6, 18)),
+    ("TS302", granite("training { learning_rate = 0.01 }"), (5, 30)),
+    ("TS302", experiment("mistralai/Mistral-7B-v0.1", "full",
+                         "training { batch_size = 4  accumulate_steps = 1  learning_rate = 0.0005  epochs = 3 }"), (4, 68)),
+    ("TS303", granite("lora {\n    rank  = 64\n    alpha = 8\n  }"), (7, 13)),
+    ("TS303", granite("lora { rank = 2 }"), (5, 17)),
+    ("TS304", granite("training { accumulate_steps = 9 }"), (5, 33)),
+    ("TS304", granite("training { batch_size = 16  epochs = 2 }"), (5, 27)),
+    ("TS305", experiment("meta-llama/llama-3-1-8b", "lora", "training { epochs = 11 }"), (4, 23)),
+    ("TS306", granite("training { batch_size = 16  accumulate_steps = 4 }"), (5, 27)),
+    ("TS307", granite(""), (1, 12)),
+    ("TS308", experiment("ibm/granite-13b-instruct-v2", "prompt_tuning", "task = classification",
+                         "prompt { init_method = random }"), (5, 26)),
+    ("TS309", experiment("ibm/granite-3-1-8b-base", "full", FULL_BODY.replace("512", "4096").replace("4 ", "8 ", 1),
+                         "resources { gpu_memory_gb = 80 }"), (1, 12)),
+]
+
+NEAR_MISSES = [
+    ("TS301", granite("training { learning_rate = 0.00001 }\n  lora { alpha = 16 }")),
+    ("TS301", granite("training { learning_rate = sweep [0.00001, 0.00003] }")),
+    ("TS301", experiment("acme/unknown", "lora", "training { learning_rate = 0.0001 }", "lora { alpha = 16 }")),
+    ("TS302", granite("training { learning_rate = 0.001 }")),
+    ("TS302", experiment("mistralai/Mistral-7B-v0.1", "full", FULL_BODY.replace("0.00001", "0.0001"))),
+    ("TS302", experiment("google/flan-t5-xl", "prompt_tuning")),
+    ("TS303", granite("lora {\n    rank  = 64\n    alpha = 16\n  }")),
+    ("TS303", granite("lora {\n    rank  = 4\n    alpha = 32\n  }")),
+    ("TS304", granite("training { accumulate_steps = 8 }")),
+    ("TS304", granite("training { batch_size = 16  epochs = 3 }")),
+    ("TS305", experiment("meta-llama/llama-3-1-8b", "lora", "training { epochs = 10 }")),
+    ("TS305", experiment("mistralai/Mistral-7B-v0.1", "full", FULL_BODY.replace("epochs = 3", "epochs = 50"))),
+    ("TS306", granite("training { batch_size = 15  accumulate_steps = 4 }")),
+    ("TS307", granite("training { max_seq_length = 512 }")),
+    ("TS307", "preset p { method = lora }\n"),
+    ("TS308", experiment("google/flan-t5-xl", "prompt_tuning", "prompt { init_method = random }")),
+    ("TS309", experiment("ibm/granite-3-1-8b-base", "full", FULL_BODY.replace("512", "4096"),
+                         "resources { gpus_per_node = 8  gpu_memory_gb = 80 }")),
+]
+
+
+@pytest.mark.parametrize("code, source, place", TRIGGERS, ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(TRIGGERS)])
+def test_rule_triggers_at_its_place(project, code, source, place):
+    diagnostics = lint_source(project, source, config=EVERYTHING)
+    assert [(d.line, d.column) for d in diagnostics if d.code == code] == [place], \
+        [f"{d.code} {d.line}:{d.column} {d.message}" for d in diagnostics]
+
+
+@pytest.mark.parametrize("code, source", NEAR_MISSES, ids=[f"{c}-{i}" for i, (c, _) in enumerate(NEAR_MISSES)])
+def test_near_miss_stays_silent(project, code, source):
+    assert code not in [d.code for d in lint_source(project, source, config=EVERYTHING)]
+
+
+def message(project, source, code, name="main.tune"):
+    return next(d for d in lint_source(project, source, name, config=EVERYTHING) if d.code == code)
+
+
+# --- TS301 both ways ----------------------------------------------------------------------------------
+
+def test_ts301_sweeps_are_judged_after_inheritance(project):
+    project.write("common.tune", "preset swept {\n  lora { alpha = sweep [16, 32] }\n}\n")
+    source = 'import "common.tune"\n' + granite("training { learning_rate = sweep [0.00001, 0.0001] }").replace(
+        "experiment tickets {", "experiment tickets extends swept {")
+    d = message(project, source, "TS301")
+    assert (d.path, d.line, d.column) == ("common.tune", 2, 18)
+    assert "swept together: 4 variants" in d.message
+
+
+def test_ts301_compares_with_the_base_chain(project):
+    source = """preset base {
+  model  = "mistralai/Mistral-7B-v0.1"
+  method = lora
+  training { learning_rate = 0.0001 }
+  lora { alpha = 16 }
+}
+experiment e extends base {
+  data { train = "data/train.jsonl" }
+  training { learning_rate = 0.0002 }
+  lora { alpha = 32 }
+}
+"""
+    d = message(project, source, "TS301")
+    assert (d.line, d.column) == (10, 18)
+    assert d.message == ("experiment `e` changes both `lora.alpha` (16 → 32) and `training.learning_rate` "
+                         "(0.0001 → 0.0002)")
+
+
+def test_ts301_a_preset_that_only_sets_values_without_base_or_default_is_silent(project):
+    source = 'preset base {\n  model = "mistralai/Mistral-7B-v0.1"\n  method = lora\n  training { learning_rate = 0.0001 }\n  lora { alpha = 16 }\n}\n'
+    assert "TS301" not in [d.code for d in lint_source(project, source, config=EVERYTHING)]
+
+
+def test_ts301_against_documented_defaults_names_them(project):
+    d = message(project, granite("training { learning_rate = 0.0001 }\n  lora { alpha = 16 }"), "TS301")
+    assert "(32 → 16)" in d.message and "(1e-05 → 0.0001)" in d.message
+
+
+# --- the numbers in the messages --------------------------------------------------------------------
+
+def test_ts303_states_the_scale(project):
+    d = message(project, granite("lora {\n    rank  = 64\n    alpha = 8\n  }"), "TS303")
+    assert d.message.startswith("alpha / rank = 8 / 64 = 0.125, outside 0.25–8")
+
+
+def test_ts304_states_the_update_count_and_how(project):
+    d = message(project, granite("training { batch_size = 16  epochs = 2 }"), "TS304")
+    assert d.message == ("only 8 optimizer updates in all: 60 examples / (batch 16) = 4 batches per epoch, "
+                         "ceil(4 / 1 accumulate steps) = 4 per epoch × 2 epochs")
+
+
+def test_ts304_counts_gpus(project):
+    d = message(project, granite("training { epochs = 9 }\n  resources { gpus_per_node = 8 }"), "TS304")
+    assert "60 examples / (batch 8 × 8 GPUs) = 1 batches per epoch" in d.message
+
+
+def test_ts304_accumulation_above_the_batches(project):
+    d = message(project, granite("training { accumulate_steps = 9 }"), "TS304")
+    assert d.message.startswith("`accumulate_steps` is 9, more than the 60 examples / (batch 8) = 8 batches per epoch")
+
+
+def test_ts304_counts_only_valid_records(project):
+    lines = ['{"input": "a", "output": "b"}'] * 12 + ['{"input": "a"}'] * 50
+    project.write("data/mixed.jsonl", "\n".join(lines) + "\n")
+    source = granite("training { batch_size = 4  epochs = 2 }").replace("data/train.jsonl", "data/mixed.jsonl")
+    assert "12 examples" in message(project, source, "TS304").message
+
+
+def test_ts305_names_the_default(project):
+    d = message(project, experiment("meta-llama/llama-3-1-8b", "lora", "training { epochs = 11 }"), "TS305")
+    assert "more than 2 × the documented default (5)" in d.message
+
+
+def test_ts305_uses_the_task_default_on_granite_13b(project):
+    source = experiment("ibm/granite-13b-instruct-v2", "prompt_tuning", "task = summarization",
+                        "training { epochs = 50 }", "prompt { init_method = random }")
+    assert "TS305" not in [d.code for d in lint_source(project, source, config=EVERYTHING)]
+    source = source.replace("summarization", "classification")
+    assert "(20) for ibm/granite-13b-instruct-v2 prompt_tuning classification" in message(project, source, "TS305").message
+
+
+def test_ts309_states_the_estimate_and_its_parts(project):
+    source = experiment("ibm/granite-3-1-8b-base", "full", FULL_BODY.replace("512", "4096").replace("4 ", "8 ", 1),
+                        "resources { gpu_memory_gb = 80 }")
+    d = message(project, source, "TS309")
+    for part in ("weights", "trainable", "gradients", "optimizer", "activations", "on one GPU"):
+        assert part in d.message
