@@ -295,8 +295,8 @@ def data_set_size(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Fin
                           "split the data, or keep only the most useful examples")
             continue
         stats = scan.stats(*_fields(exp))
-        if field != "data.train" or stats is None:
-            continue
+        if field != "data.train" or stats is None or (stats.invalid and not stats.valid):
+            continue  # with no valid record at all, TS403 has said what there is to say
         maximum = limits["max_examples_prompt_tuning"]
         if stats.valid < limits["min_examples"]:
             yield Finding("TS405", exp.location_of(field), f"`{_shown(exp, field)}` has {stats.valid} examples, fewer "

@@ -115,7 +115,7 @@ class DataFiles:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(line.rstrip(b"\r\n"))
             except UnicodeDecodeError:
                 scan.malformed = f"line {line_number}: not UTF-8 text"
                 return
