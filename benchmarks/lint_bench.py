@@ -1,13 +1,16 @@
 """Lint benchmark: tunespec against yamllint on the same experiments, and cold start of one file.
 
-    python benchmarks/lint_bench.py [--files 1000] [--repeat 5]
+    python benchmarks/lint_bench.py [--files 1000] [--repeat 5] [--records 10000]
 
 Generates N realistic `.tune` files (an imported preset file, presets extending presets, sweeps) and the
 same experiments as YAML, then times, in one run and interleaved so that machine noise hits both alike:
 
 - `tunespec lint DIR` against `yamllint -d relaxed DIR`      (issue target: <= 0.5x)
 - `tunespec lint one.tune` against `yamllint -d relaxed one.yaml`, cold   (issue target: <= 1.2x)
-- `python -c pass`, the floor both stand on.
+- `python -c pass`, the floor both stand on;
+- data-aware lint: the same experiments sharing 10 JSONL files of `--records` records each; what linting
+  costs more with the files present than without, against a bare `for line in open(f): json.loads(line)`
+  over the same files (issue target: each data file read once, so about 1x).
 
 Machines here are shared and noisy: the script prints ratios (medians of interleaved runs), not seconds.
 """
@@ -15,6 +18,7 @@ Machines here are shared and noisy: the script prints ratios (medians of interle
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import statistics
@@ -65,7 +69,7 @@ def experiment(index: int, rng: random.Random) -> dict:
         "method": method,
         "task": TASKS[index % len(TASKS)],
         "description": f"Benchmark experiment number {index}",
-        "data": {"train": f"../data/set_{index % 10}/train.jsonl", "validation": f"../data/set_{index % 10}/val.jsonl"},
+        "data": {"train": f"../data/set_{index % 10}.jsonl"},
         "training": {"batch_size": rng.choice([4, 8, 16]), "learning_rate": rates, "epochs": rng.randint(1, 5)},
         "lora": {"rank": rng.choice([8, 16, 32]), "alpha": 32, "dropout": 0.05},
         "resources": {"gpus_per_node": rng.choice([1, 2, 4]), "gpu_memory_gb": 80},
@@ -94,8 +98,7 @@ experiment {exp['name']} extends {base} {{
   description = "{exp['description']}"
 
   data {{
-    train      = "{exp['data']['train']}"
-    validation = "{exp['data']['validation']}"
+    train = "{exp['data']['train']}"
   }}
 
   training {{
@@ -127,7 +130,6 @@ task: {exp['task']}
 description: "{exp['description']}"
 data:
   train: "{exp['data']['train']}"
-  validation: "{exp['data']['validation']}"
 training:
   batch_size: {training['batch_size']}
   learning_rate: [{rates}]
@@ -155,6 +157,35 @@ def generate(count: int) -> tuple[Path, Path]:
     return tune_dir, yaml_dir
 
 
+def write_data(records: int) -> list[Path]:
+    """Ten JSONL files of `records` support tickets each, as the corpus's experiments name them."""
+    folder = WORK / "data"
+    folder.mkdir(exist_ok=True)
+    rng = random.Random(2)
+    words = "invoice refund laptop password printer order shipment account charge update error screen".split()
+    paths = []
+    for index in range(10):
+        path = folder / f"set_{index}.jsonl"
+        with open(path, "w", encoding="utf-8") as handle:
+            for number in range(records):
+                text = " ".join(rng.choice(words) for _ in range(rng.randint(8, 60)))
+                handle.write(json.dumps({"input": f"Ticket {number}: {text}", "output": rng.choice(words)}) + "\n")
+        paths.append(path)
+    return paths
+
+
+def bare_read(paths: list[Path], repeat: int) -> float:
+    """The floor: read every file once, parsing each line as JSON (best of `repeat`)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for path in paths:
+            for line in open(path, encoding="utf-8"):
+                json.loads(line)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def timed(command: list[str]) -> float:
     start = time.perf_counter()
     result = subprocess.run(command, cwd=WORK, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -179,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--records", type=int, default=10_000, help="records in each of the 10 data files")
     args = parser.parse_args(argv)
     tune_dir, yaml_dir = generate(args.files)
     python = sys.executable
@@ -191,11 +223,18 @@ def main(argv: list[str] | None = None) -> int:
         "yamllint": [python, "-m", "yamllint", "-d", "relaxed", "yaml/exp_0.yaml"],
         "python": [python, "-c", "pass"],
     }, args.repeat * 2)
+    lint_command = [python, "-m", "tunespec", "lint", "tune"]
+    without_data = compare({"lint": lint_command}, args.repeat)["lint"]
+    data_files = write_data(args.records)
+    with_data = compare({"lint": lint_command}, args.repeat)["lint"]
+    floor = bare_read(data_files, args.repeat)
     rows = [
         (f"lint {args.files} files: tunespec / yamllint", many["tunespec"] / many["yamllint"], 0.5),
         ("lint one file, cold: tunespec / yamllint", one["tunespec"] / one["yamllint"], 1.2),
         ("lint one file, cold: tunespec / python -c pass", one["tunespec"] / one["python"], None),
         ("lint one file, cold: yamllint / python -c pass", one["yamllint"] / one["python"], None),
+        (f"data-aware lint (10 x {args.records} records): extra time / bare json.loads read",
+         max(with_data - without_data, 0.0) / floor, None),
     ]
     print(f"{'measure':<50} {'ratio':>7}  target")
     for label, ratio, target in rows:

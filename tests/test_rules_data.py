@@ -8,6 +8,8 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import REPO, granite, lint_source, write_training_data
 from tunespec.config import Config
@@ -59,7 +61,7 @@ GOOD = '{"input": "a b", "output": "c"}\n'
 
 
 @pytest.mark.parametrize("content, words", [
-    (GOOD * 3 + '{"input": "a", "output": \n' + GOOD, "line 4: not JSON (Expecting value at column 26)"),
+    (GOOD * 3 + '{"input": "a", "output": \n' + GOOD, "line 4: not JSON (Expecting value at column 25)"),
     (b"", "the file is empty"),
     (b"\n  \n", "the file is empty"),
     (b"\x00\x01\x02\xff\xfe binary", "line 1: not"),
@@ -83,9 +85,10 @@ def test_ts402_gigantic_single_line_is_refused_without_reading_it_all(project, m
     from tunespec.rules import datafiles
 
     monkeypatch.setattr(datafiles, "MAX_LINE_BYTES", 1000)
-    write(project, "data/t.jsonl", '{"input": "' + "x" * 5000 + '", "output": "y"}\n')
+    monkeypatch.setattr(datafiles, "CHUNK_BYTES", 100)
+    write(project, "data/t.jsonl", GOOD * 3 + '{"input": "' + "x" * 5000 + '", "output": "y"}\n' + GOOD)
     [d] = data_findings(project, with_data())
-    assert d.code == "TS402" and "line 1: longer than" in d.message
+    assert d.code == "TS402" and "line 4: longer than" in d.message
 
 
 def test_json_array_files_are_read(project):
@@ -223,3 +226,24 @@ def test_a_1gb_jsonl_file_is_scanned_in_bounded_memory(tmp_path):
     valid, longer, peak_mb = map(int, result.stdout.split())
     assert valid == 16 * 1024 and longer == valid
     assert peak_mb < 150, f"scanning a 1 GB file peaked at {peak_mb} MB"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=300), st.integers(1, 17))
+def test_chunked_reading_splits_lines_as_str_splitlines_on_newline(text, chunk):
+    """Chunk borders fall inside lines and inside multi-byte characters; the lines must not notice."""
+    import io
+
+    from tunespec.rules import datafiles
+
+    scan = datafiles.DataScan(path=None)
+    original = datafiles.CHUNK_BYTES
+    datafiles.CHUNK_BYTES = chunk
+    try:
+        lines = [line for _, line in datafiles._lines(io.BytesIO(text.encode("utf-8")), scan)]
+    finally:
+        datafiles.CHUNK_BYTES = original
+    expected = text.split("\n")
+    if text.endswith("\n") or not text:
+        expected.pop()
+    assert lines == expected and scan.malformed is None
