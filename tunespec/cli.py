@@ -43,6 +43,21 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=["text", "json"], default="text")
     show.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
 
+    build = commands.add_parser("build", help="write the job specs of each experiment variant for its targets")
+    build.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    build.add_argument("--target", action="append", metavar="T[,T...]",
+                       help="targets to build (default: each experiment's `targets`, the config's, else yaml)")
+    build.add_argument("--out", metavar="DIR", help="where to write (default: the config's `out`, else out/)")
+    build.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file is stale or missing")
+    build.add_argument("--root", metavar="DIR", help="the folder paths in the specs are relative to (default: .)")
+    build.add_argument("--template-dir", action="append", default=[], metavar="DIR",
+                       help="a folder of user targets (rendered in Jinja2's sandbox)")
+    build.add_argument("--format", choices=["text", "json"], default="text", help="how diagnostics are printed")
+    build.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+
+    targets = commands.add_parser("targets", help="the targets and what each can run and express")
+    targets.add_argument("--template-dir", action="append", default=[], metavar="DIR")
+    commands.add_parser("schema", help="the JSON Schema of the resolved experiment (the yaml/json targets)")
     commands.add_parser("rules", help="the rule catalog")
     one = commands.add_parser("rule", help="one rule's documentation")
     one.add_argument("rule", metavar="CODE|NAME")
@@ -116,20 +131,8 @@ def command_lint(args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise UsageError(str(error).replace("command line: ", "")) from None
     result = run_lint(args.paths, config, selection=selection)
-    report = Report(result.diagnostics, result.files_checked, args.strict)
-    if args.format == "json":
-        from tunespec.report import json as json_report
-
-        sys.stdout.write(json_report.render(result.diagnostics))
-    else:
-        from tunespec.report import text
-
-        colour = _colour()
-        sys.stdout.write(text.render(result.diagnostics, result.source_lines, colour))
-        if result.diagnostics:
-            sys.stdout.write("\n")
-        sys.stdout.write(report.summary() + "\n")
-    return report.exit_code
+    _print_diagnostics(result, args.format)
+    return Report(result.diagnostics, result.files_checked, args.strict).exit_code
 
 
 def command_show(args: argparse.Namespace) -> int:
@@ -175,9 +178,97 @@ def command_rule(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_build(args: argparse.Namespace) -> int:
+    from tunespec.api import build
+    from tunespec.report import Report
+    from tunespec.templates.build import BuildError
+    from tunespec.templates.render import RenderError
+    from tunespec.templates.targets import TargetError
+
+    config = _config(args)
+    try:
+        result = build(args.paths, _selectors(args.target), args.out, args.check, config=config, root=args.root,
+                       template_dirs=args.template_dir)
+    except (TargetError, RenderError, BuildError) as error:
+        raise UsageError(str(error)) from None
+    _print_diagnostics(result.lint, args.format, with_summary=False)
+    for line in result.refused:
+        print(line)
+    if result.checked:
+        for path in result.stale:
+            print(f"stale: {path}")
+        verdict = f"{len(result.stale)} stale or missing" if result.stale else "all up to date"
+        print(f"Checked {len(result.stale) + len(result.unchanged)} files: {verdict}.")
+    else:
+        print(f"Wrote {len(result.written)} files ({len(result.unchanged)} unchanged)"
+              + (f"; {len(result.refused)} not built." if result.refused else "."))
+    report = Report(result.lint.diagnostics, result.lint.files_checked)
+    return max(result.exit_code, report.exit_code)
+
+
+def _print_diagnostics(result, format: str, with_summary: bool = True) -> None:
+    from tunespec.report import Report
+
+    if format == "json":
+        from tunespec.report import json as json_report
+
+        sys.stdout.write(json_report.render(result.diagnostics))
+        return
+    from tunespec.report import text
+
+    sys.stdout.write(text.render(result.diagnostics, result.source_lines, _colour()))
+    if result.diagnostics:
+        sys.stdout.write("\n")
+    if with_summary:
+        sys.stdout.write(Report(result.diagnostics, result.files_checked).summary() + "\n")
+
+
+def command_targets(args: argparse.Namespace) -> int:
+    from tunespec.compiler.schema import EXPERIMENT_FIELDS
+    from tunespec.templates.targets import TUNESPEC_ONLY, TargetError, all_targets
+
+    try:
+        targets = all_targets(args.template_dir)
+    except TargetError as error:
+        raise UsageError(str(error)) from None
+    fields = [field for field in EXPERIMENT_FIELDS if field not in TUNESPEC_ONLY]
+    for target in targets.values():
+        print(f"{target.name}: {target.summary}")
+        print(f"  methods: {', '.join(target.methods)}")
+        print(f"  writes:  {', '.join(file.output for file in target.files)}")
+        for method in target.methods:
+            missing = [f for f in fields if _applies(f, method) and not target.can_express(method, f)
+                       and f not in target.implicit]
+            print(f"  {method}: " + (f"cannot express {', '.join(missing)}" if missing else "expresses every field"))
+        required = sorted({f for method in target.methods for f in target.required(method)})
+        if required:
+            print(f"  requires: {', '.join(required)}")
+        print()
+    return EXIT_OK
+
+
+def _applies(field: str, method: str) -> bool:
+    """Fields of another method's block are TS201/TS202's business, not a target's."""
+    if field.startswith("lora."):
+        return method in ("lora", "qlora")
+    return not field.startswith("prompt.") or method == "prompt_tuning"
+
+
+def command_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from tunespec.compiler.ir_schema import ir_schema
+
+    print(json.dumps(ir_schema(), indent=2))
+    return EXIT_OK
+
+
 COMMANDS = {
     "lint": command_lint,
     "show": command_show,
+    "build": command_build,
+    "targets": command_targets,
+    "schema": command_schema,
     "rules": command_rules,
     "rule": command_rule,
 }

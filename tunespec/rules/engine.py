@@ -22,6 +22,7 @@ SCOPE_COMPILER = "compiler"  # reported while loading and resolving (TS0xx); dec
 SCOPE_VARIANT = "variant"  # called once per resolved variant
 SCOPE_EXPERIMENT = "experiment"  # called once per declaration, with all its variants
 SCOPE_ENGINE = "engine"  # reported by the engine itself (TS901, about suppressions)
+SCOPE_TARGETS = "targets"  # reported from the targets' declarations (TS5xx)
 
 DOC_HEADINGS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Source")
 

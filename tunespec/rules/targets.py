@@ -1,0 +1,164 @@
+"""TS5xx — targets: what a backend cannot express, cannot run, documents as deprecated, or needs.
+
+The findings are derived from each target's declaration (`tunespec/templates/<target>/target.toml`) by the
+targets stage, for the targets `build` writes and, in `lint`, the targets an experiment or the
+configuration names; these declarations give them their codes, documentation and selection.
+"""
+
+from __future__ import annotations
+
+from tunespec.diagnostics import Severity
+from tunespec.rules.engine import SCOPE_TARGETS, Rule, dedent
+
+FIELD_DROPPED = Rule("TS501", "target-cannot-express-field", Severity.WARNING,
+                     "The target cannot express a field that is set", dedent("""
+    ## What it does
+    For each target an experiment is built for (its `targets`, `--target`, or `[tool.tunespec] targets`),
+    warns about every field with a value that the target's declaration says it cannot express: that value
+    is dropped from the job spec. It points at the value, or at the experiment's name when the value is a
+    documented default. Values a backend assumes anyway (one node; `input` and `output` columns) and
+    tunespec's own labels (`description`, `task`, `targets`, `gpu_memory_gb`) are not reported.
+
+    ## Why is this bad?
+    The job would silently run without it: torchtune's recipes have no validation set, watsonx.ai prompt
+    tuning has no single sequence length, Axolotl has no prompt tuning fields.
+
+    ## Example
+    ```tune
+    experiment tickets {
+      model   = "meta-llama/llama-3-1-8b"
+      method  = lora
+      targets = [torchtune]
+      data {
+        train      = "data/train.jsonl"
+        validation = "data/validation.jsonl"
+      }
+    }
+    ```
+
+    ## Use instead
+    ```tune
+    experiment tickets {
+      model   = "meta-llama/llama-3-1-8b"
+      method  = lora
+      targets = [torchtune]
+      data { train = "data/train.jsonl" }
+    }
+    ```
+
+    ## Source
+    The backends' own sources at the versions BACKENDS.md names (torchtune 0.6.1 recipes: no validation
+    dataset); `tunespec targets` prints what each target expresses.
+    """), scope=SCOPE_TARGETS)
+
+METHOD_UNSUPPORTED = Rule("TS502", "target-cannot-run-method", Severity.ERROR,
+                          "The target cannot run this method or model", dedent("""
+    ## What it does
+    Reports, at the experiment's name, a target that cannot run the experiment: its method is not one the
+    target runs (prompt tuning on Axolotl, LLaMA-Factory or torchtune), or the model is not one it can
+    load (torchtune has a builder per model; watsonx.ai runs qlora only on quantized models; torchtune's
+    qlora cannot start from a GPTQ checkpoint). `build` writes nothing for that target.
+
+    ## Why is this bad?
+    The job spec would be rejected by the backend, or worse, run something else.
+
+    ## Example
+    ```tune
+    experiment tickets {
+      model   = "google/flan-t5-xl"
+      method  = prompt_tuning
+      targets = [axolotl]
+      data { train = "data/train.jsonl" }
+    }
+    ```
+
+    ## Use instead
+    ```tune
+    experiment tickets {
+      model   = "google/flan-t5-xl"
+      method  = prompt_tuning
+      targets = [peft]
+      data { train = "data/train.jsonl" }
+      prompt { num_virtual_tokens = 20 }
+    }
+    ```
+
+    ## Source
+    BACKENDS.md: Axolotl 0.19.0 and LLaMA-Factory 0.9.5 have no prompt tuning; torchtune 0.6.1 builders;
+    watsonx.ai: Parameters for tuning foundation models (qlora only for quantized models).
+    """), scope=SCOPE_TARGETS)
+
+METHOD_DEPRECATED = Rule("TS503", "target-method-deprecated", Severity.WARNING,
+                         "The target documents this method as deprecated or removed", dedent("""
+    ## What it does
+    Warns at `method` when the target's documentation deprecates the method: on watsonx.ai prompt tuning
+    is deprecated, fine tuning with LoRA and QLoRA is deprecated with removal on 2026-09-10, and full fine
+    tuning is not available on the SaaS service.
+
+    ## Why is this bad?
+    The job may stop being accepted; plan the move before it does.
+
+    ## Example
+    ```tune
+    experiment tickets {
+      model   = "google/flan-t5-xl"
+      method  = prompt_tuning
+      task    = classification
+      targets = [watsonx]
+      data { train = "data/train.jsonl" }
+    }
+    ```
+
+    ## Use instead
+    ```tune
+    experiment tickets {
+      model   = "google/flan-t5-xl"
+      method  = prompt_tuning
+      task    = classification
+      targets = [peft]
+      data { train = "data/train.jsonl" }
+      prompt { num_virtual_tokens = 20 }
+    }
+    ```
+
+    ## Source
+    watsonx.ai: Methods for tuning foundation models; ibm-watsonx-ai 1.8.1 (`FineTuner` refuses SaaS since
+    10 Sep 2026).
+    """), scope=SCOPE_TARGETS)
+
+VALUE_REQUIRED = Rule("TS504", "target-needs-value", Severity.ERROR, "The target needs a value that is unset", dedent("""
+    ## What it does
+    Reports, at the experiment's name, a value the target requires and the experiment leaves unset:
+    `resources.image` for Kubeflow, `task` for watsonx.ai, `prompt.num_virtual_tokens` for prompt tuning
+    with PEFT.
+
+    ## Why is this bad?
+    The backend has no usable default for it: the job spec could not run.
+
+    ## Example
+    ```tune
+    experiment tickets {
+      model   = "ibm/granite-3-1-8b-base"
+      method  = lora
+      targets = [kubeflow]
+      data { train = "data/train.jsonl" }
+    }
+    ```
+
+    ## Use instead
+    ```tune
+    experiment tickets {
+      model   = "ibm/granite-3-1-8b-base"
+      method  = lora
+      targets = [kubeflow]
+      data { train = "data/train.jsonl" }
+      resources { image = "registry.example.com/fms-hf-tuning:3.2.2" }
+    }
+    ```
+
+    ## Source
+    BACKENDS.md: the PyTorchJob webhook requires a container image; PEFT `PromptTuningConfig` needs
+    `num_virtual_tokens`; watsonx.ai's prompt tuning requires `task_id`.
+    """), scope=SCOPE_TARGETS)
+
+RULES = [FIELD_DROPPED, METHOD_UNSUPPORTED, METHOD_DEPRECATED, VALUE_REQUIRED]

@@ -1,0 +1,292 @@
+"""Rendering a target for one resolved variant, and proving the result before anything is written.
+
+Every user value reaches a template through a filter that serialises it for the file's language (`json`,
+`yaml`, `py`, `sh`), never by pasting text. Templates run with `StrictUndefined`; a user's
+`--template-dir` targets run in Jinja2's `SandboxedEnvironment`. As black re-checks its own output, each
+rendered file is parsed back (`json.loads`, `yaml.safe_load_all`, `ast.parse`, `shlex.split`) and the
+values the declaration's `checks` name are compared with the IR: a mismatch is an internal error, never a
+written file.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+import os
+import re
+import shlex
+from pathlib import PurePosixPath
+from typing import Any
+
+import jinja2
+import yaml
+from jinja2.sandbox import SandboxedEnvironment
+
+from tunespec.compiler.ir import document
+from tunespec.compiler.resolve import ResolvedExperiment
+from tunespec.templates.targets import BUILTIN, Target
+
+
+class RenderError(Exception):
+    """A template that cannot be rendered (syntax, an undefined value, a sandbox violation): one line."""
+
+
+class VerificationError(Exception):
+    """A rendered file that does not parse back to what was meant: a bug, never written."""
+
+
+# --- filters: values into the languages of the files ----------------------------------------------------
+
+class _QuotedStrings(yaml.SafeDumper):
+    """Every string value double-quoted (or, in block style, a literal block when it spans lines), so no
+    value can turn into a number, a tag or a comment; keys stay plain when they are plain words."""
+
+    def represent_mapping(self, tag, mapping, flow_style=None):
+        node = super().represent_mapping(tag, mapping, flow_style)
+        for key, _ in node.value:
+            if key.tag == "tag:yaml.org,2002:str" and PLAIN_KEY.fullmatch(key.value) and \
+                    key.value.lower() not in YAML_WORDS:
+                key.style = None
+        return node
+
+
+PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
+# Words YAML 1.1 reads as booleans or null when plain.
+YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
+
+
+def _quoted(dumper: yaml.SafeDumper, value: str):
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else '"')
+
+
+_QuotedStrings.add_representer(str, _quoted)
+
+
+def to_yaml(value: Any) -> str:
+    """A YAML flow value (scalar, list or mapping), safe to place after `key: ` or `- `."""
+    text = yaml.dump(value, Dumper=_QuotedStrings, default_flow_style=True, width=math.inf, allow_unicode=True,
+                     sort_keys=False)
+    if text.endswith("\n...\n"):
+        text = text[:-5]
+    return text.rstrip("\n")
+
+
+def to_yaml_block(value: Any) -> str:
+    """A whole YAML document in block style (the IR target)."""
+    return yaml.dump(value, Dumper=_QuotedStrings, default_flow_style=False, width=math.inf, allow_unicode=True,
+                     sort_keys=False).rstrip("\n")
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
+def to_python(value: Any) -> str:
+    """A Python literal (`ast.literal_eval` gives the value back)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RenderError(f"{value!r} has no Python literal")
+    return repr(value)
+
+
+def to_shell(value: Any) -> str:
+    return shlex.quote(str(value))
+
+
+def comment(text: str) -> str:
+    """A one-line comment body: line breaks and other control characters replaced, so it stays a comment."""
+    return re.sub(r"[\x00-\x1f\x7f\u0085\u2028\u2029]", " ", str(text))
+
+
+def peft_targets(lora: dict) -> Any:
+    """PEFT's `target_modules`: the string "all-linear" (a list would name a module called all-linear),
+    else the layer names (for `[]`, the architecture's defaults)."""
+    targets = lora.get("target_modules")
+    if targets == ["all-linear"]:
+        return "all-linear"
+    return lora.get("resolved_target_modules", targets) if targets == [] else targets
+
+
+def listed_targets(lora: dict) -> Any:
+    """A list of layer names (["all-linear"] kept as a list, as fms-hf-tuning and watsonx.ai take it)."""
+    targets = lora.get("target_modules")
+    return lora.get("resolved_target_modules", targets) if targets == [] else targets
+
+
+def comma_targets(lora: dict) -> str:
+    """LLaMA-Factory's `lora_target`: comma-separated names, or `all`."""
+    targets = lora.get("target_modules") or lora.get("resolved_target_modules") or []
+    return "all" if targets == ["all-linear"] else ",".join(targets)
+
+
+def dns_label(name: str) -> str:
+    """A DNS-1035 label (Kubernetes object names): lower-case letters, digits and `-`, at most 63."""
+    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "experiment"
+    if not label[0].isalpha():
+        label = "t-" + label
+    if len(label) > 63:
+        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+        label = f"{label[:54].rstrip('-')}-{digest}"
+    return label
+
+
+TRANSFORMS = {
+    "float": float,
+    "peft_targets": peft_targets,
+    "listed_targets": listed_targets,
+    "comma_targets": comma_targets,
+    "upper": lambda value: str(value).upper(),
+    "dns_label": dns_label,
+}
+FILTERS = {"json": to_json, "yaml": to_yaml, "yaml_block": to_yaml_block, "py": to_python, "sh": to_shell,
+           "comment": comment, **TRANSFORMS}
+
+
+# --- environments --------------------------------------------------------------------------------------
+
+def environment(target: Target) -> jinja2.Environment:
+    options = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
+                   lstrip_blocks=True, autoescape=False)
+    if target.sandboxed:
+        env = SandboxedEnvironment(loader=jinja2.FileSystemLoader(str(target.folder)), **options)
+    else:
+        # built-in targets may include each other's templates (kubeflow wraps fms-hf-tuning's config)
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(target.folder), str(BUILTIN)]), **options)
+    env.filters.update(FILTERS)
+    return env
+
+
+_environments: dict[int, jinja2.Environment] = {}
+
+
+def _environment_for(target: Target) -> jinja2.Environment:
+    key = id(target)
+    if key not in _environments:
+        _environments[key] = environment(target)
+    return _environments[key]
+
+
+# --- the context every template sees ---------------------------------------------------------------------
+
+def context(exp: ResolvedExperiment, target: Target, folder: str, to_root: str = ".") -> dict[str, Any]:
+    """What templates read: the IR document and a few facts derived from it. `folder` is where the files
+    go, relative to the root that paths in the IR are relative to; `to_root` leads back from there."""
+    ir = document(exp)
+    spec = ir["spec"]
+    resources = spec.get("resources", {})
+    nodes, per_node = resources.get("nodes", 1), resources.get("gpus_per_node", 1)
+    model = spec.get("model", {})
+    return {
+        "ir": ir, "spec": spec, "name": exp.name, "experiment": exp.experiment, "source": exp.source,
+        "header": f"Generated by tunespec from {comment(exp.source)} (experiment {exp.experiment}); do not edit.",
+        "model": model, "method": spec.get("method"), "task": spec.get("task"),
+        "description": spec.get("description"),
+        "data": spec.get("data", {}), "training": spec.get("training", {}), "lora": spec.get("lora", {}),
+        "prompt": spec.get("prompt", {}), "resources": resources,
+        "output_dir": spec.get("output_dir"), "seed": spec.get("seed"),
+        "quantized": bool(model.get("quantized")), "decoder_only": model.get("decoder_only", True) is not False,
+        "nodes": nodes, "gpus_per_node": per_node, "gpus": nodes * per_node,
+        "folder": PurePosixPath(folder).as_posix(), "to_root": PurePosixPath(to_root).as_posix(),
+        "target": target.data,
+    }
+
+
+def relative_to(path: str, folder: str) -> str:
+    """`path` (relative to the root) as seen from `folder` (also relative to the root)."""
+    return PurePosixPath(os.path.relpath(path, folder)).as_posix()
+
+
+# --- render and verify ---------------------------------------------------------------------------------
+
+def render_target(exp: ResolvedExperiment, target: Target, folder: str, to_root: str = ".") -> dict[str, str]:
+    """{file name: text} of one target for one variant, each file verified."""
+    env = _environment_for(target)
+    values = context(exp, target, folder, to_root)
+    values["relative_to_folder"] = lambda path: relative_to(path, folder)
+    rendered: dict[str, str] = {}
+    for file in target.files:
+        try:
+            text = env.get_template(file.template).render(values)
+        except jinja2.exceptions.SecurityError as error:
+            raise RenderError(f"target `{target.name}`, {file.template}: the sandbox refused it: {error}") from None
+        except jinja2.TemplateError as error:
+            where = f", line {error.lineno}" if getattr(error, "lineno", None) else ""
+            raise RenderError(f"target `{target.name}`, {file.template}{where}: {error.message or error}") from None
+        checks = {**target.checks.get(file.output, {}),
+                  **target.method_checks.get(values["method"], {}).get(file.output, {})}
+        verify(text, file.format, checks, values["ir"], f"{target.name}/{file.output}")
+        rendered[file.output] = text
+    return rendered
+
+
+def parse_back(text: str, format: str) -> Any:
+    if format == "json":
+        return json.loads(text)
+    if format == "yaml":
+        documents = list(yaml.safe_load_all(text))
+        return documents[0] if len(documents) == 1 else documents
+    if format == "python":
+        return _python_spec(ast.parse(text))
+    return [shlex.split(line) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _python_spec(tree: ast.Module) -> Any:
+    """The literal assigned to `SPEC` at the top of a generated script (the data the script runs with)."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "SPEC" for t in node.targets):
+            return {"SPEC": ast.literal_eval(node.value)}
+    return {}
+
+
+def verify(text: str, format: str, checks: dict[str, str], ir: dict[str, Any], label: str) -> None:
+    try:
+        parsed = parse_back(text, format)
+    except (ValueError, SyntaxError, yaml.YAMLError) as error:
+        raise VerificationError(f"{label} does not parse back as {format}: {error}") from None
+    for emitted_path, ir_path in checks.items():
+        expected = expected_value(ir, ir_path)
+        if expected is _ABSENT:
+            continue
+        actual = lookup(parsed, emitted_path)
+        if actual != expected or type(actual) is not type(expected):
+            raise VerificationError(f"{label}: `{emitted_path}` is {actual!r} after parsing back, not {expected!r}")
+
+
+_ABSENT = object()
+
+
+def expected_value(ir: dict[str, Any], expression: str) -> Any:
+    """The value an emitted path must hold: a path in the IR's `spec` (`training.epochs`), with a transform
+    (`training.epochs|float`), a path from the IR's top (`@metadata.name`, `@spec`), or a JSON literal
+    (`=true`)."""
+    if expression.startswith("="):
+        return json.loads(expression[1:])
+    path, _, transform = expression.partition("|")
+    value = lookup(ir, path[1:]) if path.startswith("@") else lookup(ir["spec"], path)
+    if value is _ABSENT:
+        return _ABSENT
+    return TRANSFORMS[transform](value) if transform else value
+
+
+def lookup(data: Any, path: str) -> Any:
+    """Follow a dotted path (`datasets.0.path`, `limits."nvidia.com/gpu"`, `data."config.json"|json.r`)."""
+    for part in _split_path(path) if path else ():
+        if part == "|json":
+            try:
+                data = json.loads(data)
+            except (TypeError, ValueError):
+                return _ABSENT
+            continue
+        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        elif isinstance(data, dict) and part in data:
+            data = data[part]
+        else:
+            return _ABSENT
+    return data
+
+
+def _split_path(path: str) -> list[str]:
+    parts = re.findall(r'"([^"]*)"|(\|json)|([^."|]+)', path)
+    return [quoted or marker or plain for quoted, marker, plain in parts]

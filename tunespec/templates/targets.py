@@ -1,0 +1,220 @@
+"""Targets as data: each folder under `tunespec/templates/` declares, in `target.toml`, the files it writes,
+the methods it can run, the fields it can express, the values it requires and what it documents as
+deprecated. TS501–TS504 are derived from these declarations here; no template holds an `if` for them.
+
+This module does not import Jinja2: `lint` reads the declarations to check the targets an experiment
+names, and must stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from tunespec.compiler.resolve import ResolvedExperiment
+from tunespec.diagnostics import Finding
+from tunespec.record import Factory, Record
+
+BUILTIN = Path(__file__).parent
+DECLARATION = "target.toml"
+# Values tunespec keeps for itself (labels, estimates, the list of targets): no backend is expected to
+# express them, so leaving them out is not a loss worth a TS501.
+TUNESPEC_ONLY = {"targets", "description", "task", "resources.gpu_memory_gb"}
+ALL_METHODS = ("prompt_tuning", "lora", "qlora", "full")
+
+
+class TargetFile(Record):
+    template: str
+    output: str
+    format: str  # json, yaml, python, shell
+
+
+class Target(Record):
+    name: str
+    summary: str
+    folder: Path
+    files: list
+    methods: tuple
+    expresses: dict  # method -> set of IR fields ("all" applies to every method)
+    requires: dict  # method -> list of IR fields
+    implicit: dict  # IR field -> the value a backend assumes when it is not expressed
+    deprecated: dict  # method -> what the backend documents
+    constraints: dict
+    checks: dict  # output file -> {emitted dotted path: IR path with optional |transform}
+    method_checks: dict  # method -> output file -> checks that hold only for that method
+    data: dict = Factory(dict)  # anything else the templates read (e.g. torchtune's builders per model)
+    sandboxed: bool = False  # a user's --template-dir target: rendered in Jinja2's sandbox
+    source: str = ""
+
+    def can_express(self, method: str | None, field: str) -> bool:
+        return field in self.expresses.get("all", ()) or field in self.expresses.get(method or "", ())
+
+    def required(self, method: str | None) -> list[str]:
+        return [*self.requires.get("all", ()), *self.requires.get(method or "", ())]
+
+
+class TargetError(Exception):
+    """A target folder that cannot be used: one line for the user, exit 2."""
+
+
+def load_target(folder: Path, sandboxed: bool = False) -> Target:
+    path = folder / DECLARATION
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise TargetError(f"{path}: cannot read the target declaration: {(error.strerror or str(error)).lower()}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise TargetError(f"{path}: invalid target declaration: {error}") from None
+    try:
+        files = [TargetFile(f["template"], f["output"], f["format"]) for f in data["files"]]
+        target = Target(
+            name=data.get("name", folder.name), summary=data["summary"], folder=folder, files=files,
+            methods=tuple(data["methods"]),
+            expresses={key: set(values) for key, values in data.get("expresses", {}).items()},
+            requires={key: list(values) for key, values in data.get("requires", {}).items()},
+            implicit=dict(data.get("implicit", {})), deprecated=dict(data.get("deprecated", {})),
+            constraints=dict(data.get("constraints", {})), checks=dict(data.get("checks", {})),
+            method_checks=dict(data.get("method_checks", {})),
+            data=dict(data.get("data", {})), sandboxed=sandboxed, source=data.get("source", ""),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise TargetError(f"{path}: invalid target declaration: missing or malformed {error}") from None
+    for file in target.files:
+        if file.format not in ("json", "yaml", "python", "shell"):
+            raise TargetError(f"{path}: unknown format `{file.format}` for {file.output} (json, yaml, python, shell)")
+        if not (folder / file.template).is_file():
+            raise TargetError(f"{path}: template `{file.template}` not found in {folder}")
+    return target
+
+
+@lru_cache(maxsize=1)
+def builtin_targets() -> dict[str, Target]:
+    folders = sorted(p for p in BUILTIN.iterdir() if (p / DECLARATION).is_file())
+    return {target.name: target for target in (load_target(folder) for folder in folders)}
+
+
+def all_targets(template_dirs: Iterable[str | os.PathLike] = ()) -> dict[str, Target]:
+    """The built-in targets and those of `--template-dir` folders (each folder a target, or a folder of them)."""
+    targets = dict(builtin_targets())
+    for given in template_dirs:
+        folder = Path(given)
+        if not folder.is_dir():
+            raise TargetError(f"template folder `{given}` does not exist or is not a folder")
+        folders = [folder] if (folder / DECLARATION).is_file() else sorted(
+            p for p in folder.iterdir() if (p / DECLARATION).is_file())
+        if not folders:
+            raise TargetError(f"template folder `{given}` holds no {DECLARATION}")
+        for sub in folders:
+            target = load_target(sub, sandboxed=True)
+            targets[target.name] = target
+    return targets
+
+
+# --- TS501–TS504 ---------------------------------------------------------------------------------------
+
+def target_findings(exp: ResolvedExperiment, target: Target) -> Iterator[Finding]:
+    method = exp.values.get("method")
+    if method is None:
+        return
+    if method not in target.methods:
+        yield Finding("TS502", exp.name_location,
+                      f"`{target.name}` cannot run `{method}` (it runs {', '.join(target.methods)})",
+                      "choose another target for this experiment, or another method")
+        return
+    problem = _constraint_problem(exp, target)
+    if problem:
+        yield Finding("TS502", exp.name_location, problem[0], problem[1])
+        return
+    if method in target.deprecated:
+        yield Finding("TS503", exp.location_of("method"), f"`{target.name}`: {target.deprecated[method]}",
+                      "plan the move to another method or target")
+    missing = [field for field in target.required(method) if not exp.is_set(field)]
+    if missing:
+        yield Finding("TS504", exp.name_location,
+                      f"`{target.name}` needs {', '.join(f'`{f}`' for f in missing)}, which is unset",
+                      "set it in the experiment or a preset it extends")
+    yield from _partial_layer_groups(exp, target)
+    for field in _set_fields(exp):
+        if not target.can_express(method, field) and exp.values[field] != target.implicit.get(field, object()):
+            yield Finding("TS501", exp.location_of(field),
+                          f"`{target.name}` cannot express `{field}` ({_shown(exp.values[field])}): it is dropped "
+                          f"from {', '.join(f.output for f in target.files)}",
+                          "leave it out for this target, or choose a target that can express it")
+
+
+def _partial_layer_groups(exp: ResolvedExperiment, target: Target) -> Iterator[Finding]:
+    """Layers a target adapts only together (torchtune's feed-forward): naming some of them means all."""
+    layers = set(exp.values.get("lora.resolved_target_modules") or ())
+    for group in target.constraints.get("lora_layer_groups", ()):
+        named = layers & set(group)
+        if named and named != set(group):
+            yield Finding("TS501", exp.location_of("lora.target_modules"),
+                          f"`{target.name}` adapts {', '.join(group)} only all together: it cannot express targeting "
+                          f"just {', '.join(sorted(named))}, and will target all {len(group)}",
+                          "name all of them, or none")
+
+
+def _set_fields(exp: ResolvedExperiment) -> Iterator[str]:
+    """Fields with a value the experiment (or a documented default) chose: not tunespec's own defaults."""
+    for field, provenance in exp.provenance.items():
+        if field in TUNESPEC_ONLY or field not in exp.values or field == "lora.resolved_target_modules":
+            continue
+        if provenance.location is None and (provenance.origin or "").startswith("default"):
+            continue
+        yield field
+
+
+def _constraint_problem(exp: ResolvedExperiment, target: Target) -> tuple[str, str] | None:
+    method = exp.values.get("method")
+    model = exp.model
+    rules = target.constraints
+    if method == "qlora" and model is not None:
+        if rules.get("qlora_needs_quantized_model") and not model.quantized:
+            return (f"`{target.name}` runs qlora only on quantized models, and {model.id} is not",
+                    "use a quantized model (e.g. meta-llama/llama-3-1-70b-gptq), or another target")
+        if rules.get("qlora_needs_unquantized_model") and model.quantized:
+            return (f"`{target.name}` quantizes 16-bit weights itself and cannot train the already-quantized {model.id}",
+                    "use the model's 16-bit checkpoint, or another target")
+    if "models" in rules:
+        known = {name.lower() for name in rules["models"]}
+        if model is None or model.id.lower() not in known:
+            name = model.id if model else exp.values.get("model", "this model")
+            return (f"`{target.name}` has no model builder for {name}: it supports {', '.join(rules['models'])}",
+                    "choose another target for this model")
+    return None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def unknown_target_findings(exp: ResolvedExperiment, known: Iterable[str]) -> Iterator[Finding]:
+    """TS005 for names in `targets` that no target has (at the element, where the list was written)."""
+    from tunespec.compiler.layers import did_you_mean
+
+    names = exp.values.get("targets") or []
+    setting = exp.settings.get("targets")
+    items = setting.node.items if setting is not None else ()
+    known = list(known)
+    for index, name in enumerate(names):
+        if name in known:
+            continue
+        where = setting.owner.file.location(items[index].span) if index < len(items) else exp.location_of("targets")
+        yield Finding("TS005", where, f"unknown target `{name}`",
+                      did_you_mean(name, known) or f"the targets are: {', '.join(sorted(known))}")
+
+
+def findings_for(resolved: list[ResolvedExperiment], default_targets: list[str] | None,
+                 targets: dict[str, Target]) -> Iterator[tuple[Finding, str]]:
+    """TS5xx (and TS005 for unknown names) for every experiment variant and the targets it names."""
+    for exp in resolved:
+        if exp.is_preset:
+            continue
+        yield from ((f, exp.experiment) for f in unknown_target_findings(exp, targets))
+        for name in exp.values.get("targets") or default_targets or ():
+            if name in targets:
+                yield from ((f, exp.experiment) for f in target_findings(exp, targets[name]))
