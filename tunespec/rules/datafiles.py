@@ -72,6 +72,9 @@ class DataFiles:
         scan = DataScan(path, fields={pair: FieldStats() for pair in pairs})
         try:
             info = os.stat(path)
+        except ValueError:  # a NUL in the path: no such file can exist
+            scan.problem = "does not exist (the path holds a NUL character)"
+            return scan
         except OSError as error:
             scan.problem = "does not exist" if isinstance(error, FileNotFoundError) else \
                 f"cannot be read: {(error.strerror or str(error)).lower()}"
