@@ -1,0 +1,88 @@
+"""The real backends read what tunespec emits. Optional: each test runs when its backend is importable
+(`.ci/run` installs PEFT, transformers and TRL on the CPU in a separate environment; no model or data set
+is downloaded: HF_HUB_OFFLINE=1)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES
+from tunespec.api import build
+from tunespec.config import Config
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def examples(tmp_path, monkeypatch):
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    (tmp_path / "tunespec.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def train_script(path: Path):
+    """Import a generated train.py as a module (its main() is not run)."""
+    spec = importlib.util.spec_from_file_location(f"generated_{abs(hash(str(path)))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def peft_configs(example: str):
+    result = build([f"examples/experiments/{example}"], targets=["peft"], out="out", config=Config())
+    assert not result.refused, result.refused
+    script = sorted(Path(p) for p in result.written if p.endswith("train.py"))[0]
+    module = train_script(script)
+    return module, module.build_configs()
+
+
+def test_lora_with_all_linear_builds_peft_and_trl_objects(examples):
+    peft = pytest.importorskip("peft")
+    trl = pytest.importorskip("trl")
+    module, (config, quantization, args) = peft_configs("tickets.tune")
+    assert isinstance(config, peft.LoraConfig)
+    assert config.r == 8 and config.lora_alpha == 32 and config.lora_dropout == 0.05
+    assert config.target_modules == "all-linear"  # the string: PEFT's special value
+    assert quantization is None
+    assert isinstance(args, trl.SFTConfig)
+    assert args.per_device_train_batch_size == 8 and args.gradient_accumulation_steps == 1
+    assert args.num_train_epochs == 10 and args.max_length == 1024 and args.output_dir == "runs/tickets"
+    assert args.learning_rate == 0.0001  # the first variant, by name: tickets.learning_rate-0.0001
+
+
+def test_prompt_tuning_builds_a_prompt_tuning_config(examples):
+    peft = pytest.importorskip("peft")
+    transformers = pytest.importorskip("transformers")
+    module, (config, quantization, args) = peft_configs("flan_t5_prompt.tune")
+    assert isinstance(config, peft.PromptTuningConfig)
+    assert config.num_virtual_tokens == 20 and str(config.prompt_tuning_init).endswith("TEXT")
+    assert config.tokenizer_name_or_path == "google/flan-t5-xl"
+    assert str(config.task_type).endswith("SEQ_2_SEQ_LM")
+    assert isinstance(args, transformers.Seq2SeqTrainingArguments) and args.learning_rate == 0.3
+
+
+def test_full_fine_tuning_has_no_peft_config(examples):
+    pytest.importorskip("trl")
+    module, (config, quantization, args) = peft_configs("mistral_full.tune")
+    assert config is None and quantization is None and args.learning_rate == 1e-05
+
+
+def test_qlora_on_a_16_bit_model_builds_a_4_bit_nf4_config(project):
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("trl")
+    project.write("q.tune", 'experiment q {\n  model = "mistralai/Mistral-7B-v0.1"\n  method = qlora\n'
+                            '  data { train = "data/train.jsonl" }\n'
+                            '  training { batch_size = 2  accumulate_steps = 1  learning_rate = 0.0001  epochs = 1 }\n'
+                            '  lora { rank = 8  alpha = 16  dropout = 0.05  target_modules = ["q_proj", "v_proj"] }\n}\n')
+    result = build(["q.tune"], targets=["peft"], out="out", config=Config())
+    [script] = [Path(p) for p in result.written if p.endswith("train.py")]
+    config, quantization, args = train_script(script).build_configs()
+    assert isinstance(quantization, transformers.BitsAndBytesConfig)
+    assert quantization.load_in_4bit and quantization.bnb_4bit_quant_type == "nf4"
+    assert sorted(config.target_modules) == ["q_proj", "v_proj"]
