@@ -10,7 +10,9 @@ same experiments as YAML, then times, in one run and interleaved so that machine
 - `python -c pass`, the floor both stand on;
 - data-aware lint: the same experiments sharing 10 JSONL files of `--records` records each; what linting
   costs more with the files present than without, against a bare `for line in open(f): json.loads(line)`
-  over the same files (issue target: each data file read once, so about 1x).
+  over the same files (issue target: each data file read once, so about 1x);
+- `tunespec build` of every target for the variants of a third of the files (3 variants each, so about
+  1,000 variants when --files is 1000) against `tunespec lint` of the same files (issue target: <= 2x).
 
 Machines here are shared and noisy: the script prints ratios (medians of interleaved runs), not seconds.
 """
@@ -49,7 +51,13 @@ preset base_training {
   }
 }
 
-preset lora_defaults extends base_training {
+preset base_cluster extends base_training {
+  resources {
+    image = "registry.example.com/ml/fms-hf-tuning:3.2.2"
+  }
+}
+
+preset lora_defaults extends base_cluster {
   lora {
     rank           = 16
     alpha          = 32
@@ -87,7 +95,7 @@ def tune_text(exp: dict) -> str:
     dropout = {lora['dropout']}
   }}
 """
-    base = "base_training" if exp["method"] == "full" else "lora_defaults"
+    base = "base_cluster" if exp["method"] == "full" else "lora_defaults"
     return f"""# Generated for the benchmark.
 import "common.tune"
 
@@ -123,7 +131,7 @@ def yaml_text(exp: dict) -> str:
     return f"""# Generated for the benchmark.
 ---
 experiment: {exp['name']}
-extends: {"base_training" if exp["method"] == "full" else "lora_defaults"}
+extends: {"base_cluster" if exp["method"] == "full" else "lora_defaults"}
 model: "{exp['model']}"
 method: {exp['method']}
 task: {exp['task']}
@@ -228,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     data_files = write_data(args.records)
     with_data = compare({"lint": lint_command}, args.repeat)["lint"]
     floor = bare_read(data_files, args.repeat)
+    subset = [f"tune/exp_{index}.tune" for index in range(max(1, args.files // 3))]
+    targets = "yaml,json,peft,fms-hf-tuning,watsonx,axolotl,llama-factory,torchtune,kubeflow"
+    building = compare({
+        "build": [python, "-m", "tunespec", "build", *subset, "--target", targets, "--out", "out"],
+        "lint": [python, "-m", "tunespec", "lint", *subset],
+    }, args.repeat)
     rows = [
         (f"lint {args.files} files: tunespec / yamllint", many["tunespec"] / many["yamllint"], 0.5),
         ("lint one file, cold: tunespec / yamllint", one["tunespec"] / one["yamllint"], 1.2),
@@ -235,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         ("lint one file, cold: yamllint / python -c pass", one["yamllint"] / one["python"], None),
         (f"data-aware lint (10 x {args.records} records): extra time / bare json.loads read",
          max(with_data - without_data, 0.0) / floor, None),
+        (f"build all targets, {3 * len(subset)} variants: build / lint", building["build"] / building["lint"], 2.0),
     ]
     print(f"{'measure':<50} {'ratio':>7}  target")
     for label, ratio, target in rows:

@@ -86,3 +86,49 @@ def test_qlora_on_a_16_bit_model_builds_a_4_bit_nf4_config(project):
     assert isinstance(quantization, transformers.BitsAndBytesConfig)
     assert quantization.load_in_4bit and quantization.bnb_4bit_quant_type == "nf4"
     assert sorted(config.target_modules) == ["q_proj", "v_proj"]
+
+
+FMS_EXAMPLES = [("tickets.tune", "lora"), ("flan_t5_prompt.tune", "pt"), ("mistral_full.tune", None)]
+
+
+@pytest.mark.parametrize("example, peft_method", FMS_EXAMPLES)
+def test_fms_hf_tuning_parses_the_emitted_config(examples, example, peft_method):
+    sft_trainer = pytest.importorskip("tuning.sft_trainer")
+    import json
+
+    result = build([f"examples/experiments/{example}"], targets=["fms-hf-tuning"], out="out", config=Config())
+    path = sorted(p for p in result.written if p.endswith("config.json"))[0]
+    config = json.loads(Path(path).read_text(encoding="utf-8"))
+    model, data, training, _, tune, quantization, quantized_lora, *_ = sft_trainer.parse_arguments(
+        sft_trainer.get_parser(), config)
+    assert model.model_name_or_path == config["model_name_or_path"]
+    assert data.training_data_path == config["training_data_path"]
+    assert training.output_dir == config["output_dir"] and training.learning_rate == config["learning_rate"]
+    assert training.per_device_train_batch_size == config["per_device_train_batch_size"]
+    assert training.max_seq_length == config["max_seq_length"]
+    assert config.get("peft_method") == peft_method
+    if peft_method == "lora":
+        from tuning.config.peft_config import LoraConfig
+
+        assert isinstance(tune, LoraConfig) and tune.r == config["r"]
+        assert tune.target_modules == "all-linear"  # fms turns ["all-linear"] into the string PEFT needs
+    elif peft_method == "pt":
+        from tuning.config.peft_config import PromptTuningConfig
+
+        assert isinstance(tune, PromptTuningConfig) and tune.num_virtual_tokens == 20
+        assert tune.prompt_tuning_init == "TEXT"
+    else:
+        assert tune is None
+
+
+def test_fms_hf_tuning_reads_the_gptq_qlora_shape(examples):
+    sft_trainer = pytest.importorskip("tuning.sft_trainer")
+    import json
+
+    result = build(["examples/experiments/llama70b_qlora.tune"], targets=["fms-hf-tuning"], out="out", config=Config())
+    [path] = [p for p in result.written if p.endswith("config.json")]
+    config = json.loads(Path(path).read_text(encoding="utf-8"))
+    model, _, training, _, tune, _, quantized_lora, *_ = sft_trainer.parse_arguments(sft_trainer.get_parser(), config)
+    assert quantized_lora.auto_gptq is not None and quantized_lora.auto_gptq.kernel == "triton_v2"
+    assert model.torch_dtype in ("float16", "torch.float16") or str(model.torch_dtype).endswith("float16")
+    assert training.fp16 is True and tune.r == 16

@@ -26,7 +26,12 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from tunespec.compiler.ir import document
 from tunespec.compiler.resolve import ResolvedExperiment
+from tunespec.templates import yamltext
 from tunespec.templates.targets import BUILTIN, Target
+
+
+# libyaml's loader when PyYAML has it (the same values, many times faster); output never depends on it.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class RenderError(Exception):
@@ -39,44 +44,14 @@ class VerificationError(Exception):
 
 # --- filters: values into the languages of the files ----------------------------------------------------
 
-class _QuotedStrings(yaml.SafeDumper):
-    """Every string value double-quoted (or, in block style, a literal block when it spans lines), so no
-    value can turn into a number, a tag or a comment; keys stay plain when they are plain words."""
-
-    def represent_mapping(self, tag, mapping, flow_style=None):
-        node = super().represent_mapping(tag, mapping, flow_style)
-        for key, _ in node.value:
-            if key.tag == "tag:yaml.org,2002:str" and PLAIN_KEY.fullmatch(key.value) and \
-                    key.value.lower() not in YAML_WORDS:
-                key.style = None
-        return node
-
-
-PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
-# Words YAML 1.1 reads as booleans or null when plain.
-YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
-
-
-def _quoted(dumper: yaml.SafeDumper, value: str):
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else '"')
-
-
-_QuotedStrings.add_representer(str, _quoted)
-
-
 def to_yaml(value: Any) -> str:
     """A YAML flow value (scalar, list or mapping), safe to place after `key: ` or `- `."""
-    text = yaml.dump(value, Dumper=_QuotedStrings, default_flow_style=True, width=math.inf, allow_unicode=True,
-                     sort_keys=False)
-    if text.endswith("\n...\n"):
-        text = text[:-5]
-    return text.rstrip("\n")
+    return yamltext.flow(value)
 
 
 def to_yaml_block(value: Any) -> str:
-    """A whole YAML document in block style (the IR target)."""
-    return yaml.dump(value, Dumper=_QuotedStrings, default_flow_style=False, width=math.inf, allow_unicode=True,
-                     sort_keys=False).rstrip("\n")
+    """A whole YAML document in block style (the IR target, the Kubeflow ConfigMap)."""
+    return yamltext.block(value)
 
 
 def to_json(value: Any, indent: int | None = None) -> str:
@@ -224,7 +199,7 @@ def parse_back(text: str, format: str) -> Any:
     if format == "json":
         return json.loads(text)
     if format == "yaml":
-        documents = list(yaml.safe_load_all(text))
+        documents = list(yaml.load_all(text, Loader=YAML_LOADER))
         return documents[0] if len(documents) == 1 else documents
     if format == "python":
         return _python_spec(ast.parse(text))
