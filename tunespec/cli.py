@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--format", choices=["text", "json"], default="text", help="how diagnostics are printed")
     build.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
 
+    fmt = commands.add_parser("fmt", help="rewrite .tune files in the canonical layout (comments kept)")
+    fmt.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    fmt.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
+    fmt.add_argument("--diff", action="store_true", help="write nothing; print what would change as a unified diff")
+
     targets = commands.add_parser("targets", help="the targets and what each can run and express")
     targets.add_argument("--template-dir", action="append", default=[], metavar="DIR")
     commands.add_parser("schema", help="the JSON Schema of the resolved experiment (the yaml/json targets)")
@@ -223,6 +228,59 @@ def _print_diagnostics(result, format: str, with_summary: bool = True) -> None:
         sys.stdout.write(Report(result.diagnostics, result.files_checked).summary() + "\n")
 
 
+def command_fmt(args: argparse.Namespace) -> int:
+    import difflib
+    import stat
+
+    from tunespec.api import expand_paths
+    from tunespec.compiler.loader import read_text
+    from tunespec.files import WriteError, write_atomically
+    from tunespec.format import formatted_or_raise
+    from tunespec.grammar import SyntaxProblem
+
+    changed, unchanged, problems, failed = [], 0, 0, False
+    for path, display in expand_paths(args.paths):
+        text, reason = read_text(path)
+        if reason is not None:
+            print(f"{display}:1:1: TS014 error: {reason}")
+            problems += 1
+            continue
+        try:
+            formatted = formatted_or_raise(text)
+        except SyntaxProblem as error:
+            print(f"{display}:{error.line}:{error.column}: TS001 error: {error.message} (not formatted)")
+            problems += 1
+            continue
+        original = path.read_bytes()
+        if formatted.encode("utf-8") == original:
+            unchanged += 1
+            continue
+        changed.append(display)
+        if args.diff:
+            sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), formatted.splitlines(True),
+                                                       f"{display} (original)", f"{display} (formatted)"))
+        if args.check or args.diff:
+            if args.check:
+                print(f"would reformat {display}")
+            continue
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if not mode & 0o222:
+            print(f"tunespec: cannot write {display}: the file is read-only", file=sys.stderr)
+            failed = True
+            continue
+        try:
+            write_atomically(path, formatted.encode("utf-8"), mode)
+        except WriteError as error:
+            print(f"tunespec: {error}", file=sys.stderr)
+            failed = True
+    verb = "would be reformatted" if (args.check or args.diff) else "reformatted"
+    print(f"{len(changed)} file{'s' if len(changed) != 1 else ''} {verb}, {unchanged} left unchanged"
+          + (f", {problems} with errors" if problems else "") + ".")
+    if failed:
+        return EXIT_USAGE
+    return EXIT_FINDINGS if problems or ((args.check or args.diff) and changed) else EXIT_OK
+
+
 def command_targets(args: argparse.Namespace) -> int:
     from tunespec.compiler.schema import EXPERIMENT_FIELDS
     from tunespec.templates.targets import TUNESPEC_ONLY, TargetError, all_targets
@@ -267,6 +325,7 @@ COMMANDS = {
     "lint": command_lint,
     "show": command_show,
     "build": command_build,
+    "fmt": command_fmt,
     "targets": command_targets,
     "schema": command_schema,
     "rules": command_rules,

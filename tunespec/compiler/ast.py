@@ -91,10 +91,12 @@ Member = Union[Assignment, Block]
 
 
 class Name(Record):
-    """A name written in a declaration (its own, or the base after `extends`)."""
+    """A name written in a declaration (its own, or the base after `extends`); a model declaration's id
+    keeps its string as written (`raw`)."""
 
     value: str
     span: Span
+    raw: str | None = None
 
 
 class Import(Record):
@@ -265,7 +267,7 @@ class AstBuilder:
 
     def model_decl(self, keyword, model_id, body):
         members, close = body
-        name = Name(model_id.value, model_id.span)
+        name = Name(model_id.value, model_id.span, model_id.raw)
         return Declaration("model", name, None, members, Span.of(keyword).to(Span.of(close)))
 
     def body(self, open_brace, *rest):

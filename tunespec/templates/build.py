@@ -3,8 +3,7 @@ through a temporary file and an atomic rename, so an interrupted build leaves ev
 or complete. Output is byte-for-byte deterministic; `--check` compares instead of writing.
 
 The rename makes a write atomic against a killed process, which is the failure a build meets (Ctrl-C,
-a CI timeout, SIGKILL); files are not fsync'ed one by one, which would cost a disk round trip per spec
-for protection against power loss only.
+a CI timeout, SIGKILL): see `tunespec.files`.
 """
 
 from __future__ import annotations
@@ -14,11 +13,11 @@ import stat
 from pathlib import Path
 
 from tunespec.compiler.resolve import ResolvedExperiment
+from tunespec.files import TEMPORARY, WriteError, remove_leftovers, write_atomically
 from tunespec.record import Factory, Record
 from tunespec.templates.render import render_target
 from tunespec.templates.targets import Target
 
-TEMPORARY = ".tunespec-tmp-"
 
 
 class BuildError(Exception):
@@ -64,7 +63,7 @@ def write_outputs(outputs: list[Output]) -> Outcome:
     outcome = Outcome()
     for folder in sorted({output.path.parent for output in outputs}):
         _make_folder(folder)
-        _remove_leftovers(folder)
+        remove_leftovers(folder)
     for output in outputs:
         data = output.text.encode("utf-8")
         try:
@@ -73,7 +72,10 @@ def write_outputs(outputs: list[Output]) -> Outcome:
                 continue
         except OSError:
             pass
-        _write_atomically(output.path, data, 0o755 if output.executable else 0o644)
+        try:
+            write_atomically(output.path, data, 0o755 if output.executable else 0o644)
+        except WriteError as error:
+            raise BuildError(str(error)) from None
         outcome.written.append(output.path)
     return outcome
 
@@ -87,29 +89,3 @@ def _make_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise BuildError(f"cannot create {folder}: {(error.strerror or str(error)).lower()}") from None
-
-
-def _remove_leftovers(folder: Path) -> None:
-    """Temporary files of a build that was killed before its rename."""
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith(TEMPORARY):
-                try:
-                    os.unlink(entry.path)
-                except OSError:
-                    pass
-
-
-def _write_atomically(path: Path, data: bytes, mode: int) -> None:
-    temporary = path.with_name(f"{TEMPORARY}{path.name}-{os.getpid()}")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except OSError as error:
-        try:
-            temporary.unlink()
-        except OSError:
-            pass
-        raise BuildError(f"cannot write {path}: {(error.strerror or str(error)).lower()}") from None
