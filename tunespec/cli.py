@@ -33,8 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="check .tune files against the documented ranges and rules")
     lint.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders (default: .)")
-    lint.add_argument("--format", choices=["text", "json"], default="text")
+    lint.add_argument("--format", choices=["text", "json", "sarif", "github"], default="text")
     lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    lint.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are errors")
+    lint.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     _add_selection(lint)
 
     show = commands.add_parser("show", help="the resolved experiment variants, each value with its origin")
@@ -136,8 +138,18 @@ def command_lint(args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise UsageError(str(error).replace("command line: ", "")) from None
     result = run_lint(args.paths, config, selection=selection)
-    _print_diagnostics(result, args.format)
-    return Report(result.diagnostics, result.files_checked, args.strict).exit_code
+    report = Report(result.diagnostics, result.files_checked, args.strict)
+    text = _rendered(result, args.format, args.output_file is None)
+    if args.output_file:
+        from tunespec.files import WriteError, write_atomically
+
+        try:
+            write_atomically(Path(args.output_file), text.encode("utf-8"), 0o644)
+        except WriteError as error:
+            raise UsageError(str(error)) from None
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK if args.exit_zero else report.exit_code
 
 
 def command_show(args: argparse.Namespace) -> int:
@@ -212,20 +224,34 @@ def command_build(args: argparse.Namespace) -> int:
 
 
 def _print_diagnostics(result, format: str, with_summary: bool = True) -> None:
+    sys.stdout.write(_rendered(result, format, True, with_summary))
+
+
+def _rendered(result, format: str, terminal: bool, with_summary: bool = True) -> str:
+    """The diagnostics in one of the output formats (colour only for text on a terminal)."""
     from tunespec.report import Report
 
     if format == "json":
         from tunespec.report import json as json_report
 
-        sys.stdout.write(json_report.render(result.diagnostics))
-        return
+        return json_report.render(result.diagnostics)
+    if format == "sarif":
+        from tunespec.report import sarif
+        from tunespec.rules import REGISTRY
+
+        return sarif.render(result.diagnostics, REGISTRY)
+    if format == "github":
+        from tunespec.report import github
+
+        return github.render(result.diagnostics)
     from tunespec.report import text
 
-    sys.stdout.write(text.render(result.diagnostics, result.source_lines, _colour()))
+    out = text.render(result.diagnostics, result.source_lines, terminal and _colour())
     if result.diagnostics:
-        sys.stdout.write("\n")
+        out += "\n"
     if with_summary:
-        sys.stdout.write(Report(result.diagnostics, result.files_checked).summary() + "\n")
+        out += Report(result.diagnostics, result.files_checked).summary() + "\n"
+    return out
 
 
 def command_fmt(args: argparse.Namespace) -> int:

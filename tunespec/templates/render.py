@@ -132,11 +132,11 @@ def environment(target: Target) -> jinja2.Environment:
     return env
 
 
-_environments: dict[int, jinja2.Environment] = {}
+_environments: dict[tuple, jinja2.Environment] = {}
 
 
 def _environment_for(target: Target) -> jinja2.Environment:
-    key = id(target)
+    key = (str(target.folder), target.sandboxed)
     if key not in _environments:
         _environments[key] = environment(target)
     return _environments[key]
