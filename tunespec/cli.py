@@ -62,10 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
     fmt.add_argument("--diff", action="store_true", help="write nothing; print what would change as a unified diff")
 
+    new = commands.add_parser("new", help="a new .tune file filled with the documented defaults")
+    new.add_argument("name", metavar="NAME", help="the experiment's name")
+    new.add_argument("--model", required=True, metavar="ID", help="a catalog model id or alias")
+    new.add_argument("--method", required=True, metavar="METHOD", help="prompt_tuning, lora, qlora or full")
+    new.add_argument("--task", metavar="TASK", help="classification, generation, summarization, ...")
+    new.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: NAME.tune); never overwritten")
+
     targets = commands.add_parser("targets", help="the targets and what each can run and express")
     targets.add_argument("--template-dir", action="append", default=[], metavar="DIR")
     commands.add_parser("schema", help="the JSON Schema of the resolved experiment (the yaml/json targets)")
-    commands.add_parser("rules", help="the rule catalog")
+    rules = commands.add_parser("rules", help="the rule catalog")
+    rules.add_argument("--format", choices=["text", "markdown"], default="text")
     one = commands.add_parser("rule", help="one rule's documentation")
     one.add_argument("rule", metavar="CODE|NAME")
     return parser
@@ -175,6 +183,11 @@ def command_show(args: argparse.Namespace) -> int:
 def command_rules(args: argparse.Namespace) -> int:
     from tunespec.rules import REGISTRY
 
+    if args.format == "markdown":
+        from tunespec.rules.docs import markdown
+
+        sys.stdout.write(markdown(REGISTRY))
+        return EXIT_OK
     rows = [(r.code, r.name, r.severity.value, r.summary) for r in REGISTRY]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for code, name, severity, summary in rows:
@@ -307,6 +320,26 @@ def command_fmt(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if problems or ((args.check or args.diff) and changed) else EXIT_OK
 
 
+def command_new(args: argparse.Namespace) -> int:
+    from tunespec.compiler.catalog import load_catalog
+    from tunespec.files import WriteError, write_atomically
+    from tunespec.scaffold import ScaffoldError, scaffold
+
+    try:
+        text = scaffold(args.name, args.model, args.method, args.task, load_catalog())
+    except ScaffoldError as error:
+        raise UsageError(str(error)) from None
+    path = Path(args.output or f"{args.name}.tune")
+    if path.exists() or path.is_symlink():
+        raise UsageError(f"{path} exists: `new` never overwrites a file")
+    try:
+        write_atomically(path, text.encode("utf-8"), 0o644)
+    except WriteError as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
 def command_targets(args: argparse.Namespace) -> int:
     from tunespec.compiler.schema import EXPERIMENT_FIELDS
     from tunespec.templates.targets import TUNESPEC_ONLY, TargetError, all_targets
@@ -352,6 +385,7 @@ COMMANDS = {
     "show": command_show,
     "build": command_build,
     "fmt": command_fmt,
+    "new": command_new,
     "targets": command_targets,
     "schema": command_schema,
     "rules": command_rules,
