@@ -132,3 +132,41 @@ def test_fms_hf_tuning_reads_the_gptq_qlora_shape(examples):
     assert quantized_lora.auto_gptq is not None and quantized_lora.auto_gptq.kernel == "triton_v2"
     assert model.torch_dtype in ("float16", "torch.float16") or str(model.torch_dtype).endswith("float16")
     assert training.fp16 is True and tune.r == 16
+
+
+def llama_factory_args(path: Path):
+    hparams = pytest.importorskip("llamafactory.hparams")
+    import yaml
+
+    return hparams.get_train_args(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def test_llama_factory_parses_the_emitted_config(examples):
+    pytest.importorskip("llamafactory")
+    import json
+
+    result = build(["examples/experiments/tickets.tune"], targets=["llama-factory"], out="out", config=Config())
+    path = sorted(Path(p) for p in result.written if p.endswith("config.yaml"))[0]
+    model, data, training, finetuning, _ = llama_factory_args(path)
+    assert model.model_name_or_path == "ibm-granite/granite-3.1-8b-base"
+    assert finetuning.finetuning_type == "lora" and finetuning.lora_rank == 8 and finetuning.lora_target == ["all"]
+    assert training.learning_rate == 0.0001 and data.cutoff_len == 1024
+    assert data.dataset == ["train"] and data.eval_dataset == ["validation"]
+    info = json.loads((Path(data.dataset_dir) / "dataset_info.json").read_text(encoding="utf-8"))
+    assert (Path(data.dataset_dir) / info["train"]["file_name"]).resolve() == \
+        (examples / "examples" / "data" / "tickets" / "train.jsonl").resolve()
+
+
+def test_llama_factory_reads_qlora_and_full(project):
+    pytest.importorskip("llamafactory")
+    body = ("  data { train = \"data/train.jsonl\" }\n"
+            "  training { batch_size = 2  accumulate_steps = 1  learning_rate = 0.0001  epochs = 1 }\n")
+    project.write("q.tune", 'experiment q {\n  model = "mistralai/Mistral-7B-v0.1"\n  method = qlora\n' + body +
+                  '  lora { rank = 8  alpha = 16  dropout = 0.05  target_modules = ["q_proj", "v_proj"] }\n}\n')
+    project.write("f.tune", 'experiment f {\n  model = "mistralai/Mistral-7B-v0.1"\n  method = full\n' + body + "}\n")
+    result = build(["q.tune", "f.tune"], targets=["llama-factory"], out="out", config=Config())
+    configs = {Path(p).parts[-3]: Path(p) for p in result.written if p.endswith("config.yaml")}
+    model, _, _, qlora, _ = llama_factory_args(configs["q"])
+    assert qlora.finetuning_type == "lora" and model.quantization_bit == 4 and qlora.lora_target == ["q_proj", "v_proj"]
+    _, _, _, full, _ = llama_factory_args(configs["f"])
+    assert full.finetuning_type == "full"
