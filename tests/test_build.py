@@ -388,3 +388,19 @@ def test_targets_command_lists_every_target(capsys):
     for name in ALL_TARGETS:
         assert f"\n{name}: " in "\n" + out
     assert "torchtune" in out and "cannot express data.validation" in out
+
+
+def test_every_target_for_every_example_matches_its_golden_files(examples, request):
+    """All nine targets for every example experiment; pairs a target cannot run (TS502) or lacks a value
+    for (TS504) are refused, and the refusals are part of the golden record too."""
+    result = build(["examples"], targets=ALL_TARGETS, out="out", config=Config())
+    built = files_under(examples / "out")
+    built["REFUSED"] = ("\n".join(sorted(result.refused)) + "\n").encode()
+    folder = GOLDEN / "all-targets"
+    if request.config.getoption("--update-golden"):
+        shutil.rmtree(folder, ignore_errors=True)
+        for name, data in built.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(data)
+    assert built == files_under(folder)
+    assert {name.split("/")[1] for name in built if "/" in name} == set(ALL_TARGETS)
