@@ -66,7 +66,7 @@ def test_readme_build_command_reproduces_the_golden_files(examples, capsys, requ
 def test_every_emitted_file_parses_back_to_the_ir(examples):
     result = build(["examples"], out="out", config=Config())
     assert result.written and not result.refused
-    experiments = {exp.name: exp for exp in result.lint.resolved if not exp.is_preset}
+    experiments = {exp.name: exp for exp in resolve_paths(["examples"], Config())[2] if not exp.is_preset}
     targets = builtin_targets()
     for written in result.written:
         path = Path(written)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.test_build import ALL_TARGETS
-from tunespec.api import build
+from tunespec.api import build, resolve
 from tunespec.compiler.ir import document
 from tunespec.config import Config
 from tunespec.templates.render import parse_back
@@ -59,7 +59,7 @@ def test_hostile_strings_survive_every_target(project, method, text):
     targets = builtin_targets()
     runnable = [name for name in ALL_TARGETS if method in targets[name].methods and name != "torchtune"]
     result = build(["hostile.tune"], targets=runnable, out="out", config=Config(select=["TS0", "TS5"]))
-    [exp] = [e for e in result.lint.resolved if not e.is_preset]
+    [exp] = resolve("hostile.tune", Config())
     refused = " ".join(result.refused)
     assert "has errors" not in refused, [d.message for d in result.lint.diagnostics if d.severity.value == "error"]
     expected = document(exp)

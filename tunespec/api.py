@@ -1,4 +1,4 @@
-"""The Python API the command line is a thin layer over: `lint`, `resolve` (and later `build`).
+"""The Python API the command line is a thin layer over: `lint`, `resolve` and `build`.
 
     >>> import tunespec
     >>> for diagnostic in tunespec.lint(["experiments/"]):
@@ -11,43 +11,36 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from tunespec import runner
 from tunespec.compiler.catalog import load_catalog
-from tunespec.compiler.loader import Program, find_tune_files
+from tunespec.compiler.loader import Program
 from tunespec.compiler.resolve import ResolvedExperiment, Resolver
 from tunespec.config import Config, find_config, load_config
 from tunespec.diagnostics import Diagnostic, Severity
 from tunespec.rules import REGISTRY
 from tunespec.record import Factory, Record
-from tunespec.rules.engine import Engine, RuleContext, Selection
+from tunespec.rules.engine import Selection
+from tunespec.runner import Job, expand_paths
 
 
 class LintResult(Record):
     diagnostics: list[Diagnostic]
-    program: Program
-    resolved: list[ResolvedExperiment] = Factory(list)
+    roots: list[str]  # display paths of the files linted
+    lines: dict = Factory(dict)  # display path -> source lines, for the files diagnostics point into
+    program: Program | None = None  # kept when `keep=True` (show, resolve)
+    resolved: list[ResolvedExperiment] = Factory(list)  # likewise
 
     @property
     def files_checked(self) -> int:
-        return len(self.program.roots)
+        return len(self.roots)
 
     def source_lines(self, path: str) -> list[str]:
-        for source in self.program.files.values():
-            if source.display == path:
-                return source.lines()
-        return []
+        if path in self.lines:
+            return self.lines[path]
+        from tunespec.compiler.loader import read_text
 
-
-def expand_paths(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str]]:
-    """Files as given, and the `*.tune` files below folders; each with the path diagnostics show."""
-    found: list[tuple[Path, str]] = []
-    for given in paths:
-        text = os.fspath(given)
-        path = Path(text)
-        if path.is_dir():
-            found += [(file, os.path.normpath(file)) for file in find_tune_files(path)]
-        else:
-            found.append((path, text))
-    return found
+        text, _ = read_text(Path(path))
+        return text.split("\n") if text is not None else []
 
 
 def configuration(cwd: Path | None = None) -> Config:
@@ -74,41 +67,17 @@ def resolve_paths(paths: Iterable[str | os.PathLike], config: Config, cwd: Path 
 
 def run_lint(paths: Iterable[str | os.PathLike], config: Config | None = None, *,
              selection: Selection | None = None, cwd: Path | None = None, root: Path | None = None,
-             targets: list[str] | None = None, template_dirs: Iterable[str] = ()) -> LintResult:
-    """Lint, including TS5xx for the targets each experiment (or `targets`, or the config) names."""
+             targets: list[str] | None = None, template_dirs: Iterable[str] = (), jobs: int = 1,
+             keep: bool = True) -> LintResult:
+    """Lint, including TS5xx for the targets each experiment (or `targets`, or the config) names.
+
+    With `keep` (the default for the API) the result holds the program and the resolved variants; the
+    command line lints without them, in batches over `jobs` processes."""
     config = config if config is not None else configuration(cwd)
     selection = selection or config.selection(REGISTRY, cwd=cwd)
-    program, resolver, resolved = resolve_paths(paths, config, cwd, root)
-    engine = Engine(REGISTRY, selection, RuleContext(resolver.catalog, program))
-    findings = [(finding, None) for finding in program.findings]
-    findings += resolver.findings
-    findings += list(engine.check(resolved))
-    findings += target_findings(resolved, targets, config, template_dirs)
-    diagnostics = engine.diagnostics(findings, program.files.values(), program.roots)
-    return LintResult(diagnostics, program, resolved)
-
-
-def target_findings(resolved: list[ResolvedExperiment], override: list[str] | None, config: Config,
-                    template_dirs: Iterable[str] = ()) -> list:
-    """TS5xx (and TS005 for unknown target names); the declarations are read only when a target is named."""
-    template_dirs = list(template_dirs)
-    if override is None and config.targets is None and not template_dirs and \
-            not any(exp.values.get("targets") for exp in resolved):
-        return []
-    from tunespec.templates.targets import all_targets, findings_for
-
-    known = all_targets(template_dirs)
-    if override is not None:
-        resolved = [_with_targets(exp, override) for exp in resolved]
-    return list(findings_for(resolved, config.targets, known))
-
-
-def _with_targets(exp: ResolvedExperiment, names: list[str]) -> ResolvedExperiment:
-    """The variant as if it named `names` (`--target` replaces an experiment's own `targets`)."""
-    values = dict(exp.values)
-    values["targets"] = list(names)
-    settings = {path: setting for path, setting in exp.settings.items() if path != "targets"}
-    return exp.replace(values=values, settings=settings)
+    job = Job(config, selection, (cwd or Path.cwd()).absolute(), root, targets, list(template_dirs), keep)
+    result = runner.run(paths, job, jobs)
+    return LintResult(result.diagnostics, result.roots, result.lines, result.program, result.resolved)
 
 
 def lint(paths: Iterable[str | os.PathLike], config: Config | None = None) -> list[Diagnostic]:
@@ -125,7 +94,7 @@ def resolve(path: str | os.PathLike, config: Config | None = None) -> list[Resol
 
 # --- build -----------------------------------------------------------------------------------------------
 
-DEFAULT_TARGETS = ["yaml"]
+DEFAULT_TARGETS = runner.DEFAULT_TARGETS
 DEFAULT_OUT = "out"
 
 
@@ -144,15 +113,17 @@ class BuildResult(Record):
 
 def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, out: str | os.PathLike | None = None,
           check: bool = False, *, config: Config | None = None, root: str | os.PathLike | None = None,
-          template_dirs: Iterable[str] = (), selection: Selection | None = None) -> BuildResult:
+          template_dirs: Iterable[str] = (), selection: Selection | None = None, jobs: int = 1) -> BuildResult:
     """Render the targets of every experiment variant at `paths` into `out/<variant>/<target>/`.
 
     Targets come from `targets`, else each experiment's `targets`, else the config's, else `yaml`.
     Experiments with errors are refused (nothing written for them); with `check=True` nothing is written
-    and the result lists the files that are stale or missing. Raises TargetError (an unknown or broken
-    target), RenderError (a template that fails) or BuildError (the output cannot be written).
+    and the result lists the files that are stale or missing. Nothing is written until every file of the
+    run is rendered: raises TargetError (an unknown or broken target), RenderError (a template that fails)
+    or BuildError (the output cannot be written), with no file changed.
     """
-    from tunespec.templates.build import check_outputs, render_outputs, write_outputs
+    from tunespec.files import WriteError, commit
+    from tunespec.templates.build import BuildError
     from tunespec.templates.targets import TargetError, all_targets
 
     config = config if config is not None else configuration()
@@ -166,52 +137,23 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
             raise TargetError(f"unknown target `{name}`; {hint}")
     root_path = Path(root).absolute() if root is not None else Path.cwd()
     selection = selection or config.selection(REGISTRY)
-    result = run_lint(paths, config, selection=selection, root=root_path, targets=targets, template_dirs=template_dirs)
-    errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     out_path = Path(out if out is not None else config.out or DEFAULT_OUT)
-    outputs, refused, owners = [], [], {}
-    for exp in result.resolved:
-        if exp.is_preset:
-            continue
-        if not exp.complete or _errors_inside(exp, errors):
-            refused.append(f"{exp.name}: not built, it has errors")
-            continue
-        for name in targets or exp.values.get("targets") or config.targets or DEFAULT_TARGETS:
-            target = known[name]
-            if _target_refuses(exp, target, selection):
-                refused.append(f"{exp.name} ({name}): not built, see the TS5xx error above")
+    plan = runner.BuildPlan(out_path, check, list(targets) if targets else None)
+    job = Job(config, selection, Path.cwd(), root_path, targets, template_dirs, False, plan)
+    result = runner.run(paths, job, jobs)
+    written, unchanged, stale, refused = [], [], [], []
+    try:
+        for index, item in enumerate(result.built):
+            if item.refused is not None:
+                refused.append(item.refused)
                 continue
-            folder = str(out_path / exp.name / name)
-            if folder in owners:
-                refused.append(f"{exp.name} ({name}): not built, {owners[folder]} has the same variant name")
-                continue
-            owners[folder] = f"{exp.source} (experiment {exp.experiment})"
-            outputs.extend(render_outputs(exp, target, out_path, root_path))
-    outcome = check_outputs(outputs) if check else write_outputs(outputs)
-    return BuildResult(result, [str(p) for p in outcome.written], [str(p) for p in outcome.unchanged],
-                       [str(p) for p in outcome.stale], refused, check)
-
-
-def _errors_inside(exp: ResolvedExperiment, errors: list[Diagnostic]) -> bool:
-    """Whether an error points into one of the declarations the variant is made from (TS5xx aside:
-    those refuse one target, not the experiment)."""
-    spans = [(ref.file.display, ref.decl.span) for ref in exp.chain]
-    for diagnostic in errors:
-        if diagnostic.code.startswith("TS5"):
-            continue
-        place = (diagnostic.line, diagnostic.column)
-        for path, span in spans:
-            if diagnostic.path == path and (span.line, span.column) <= place < (span.end_line, span.end_column):
-                return True
-    return False
-
-
-def _target_refuses(exp: ResolvedExperiment, target, selection: Selection) -> bool:
-    from tunespec.templates.targets import target_findings as findings_of
-
-    for finding in findings_of(exp, target):
-        declared = REGISTRY.rules[finding.code]
-        severity = selection.severity.get(finding.code) or finding.severity or declared.severity
-        if severity is Severity.ERROR and selection.allows(finding.code, finding.location.path):
-            return True
-    return False
+            unchanged += [str(path) for path in item.files.unchanged]
+            stale += [str(path) for path in item.files.stale]
+            for temporary, path in item.files.staged:
+                commit(temporary, path)
+                written.append(str(path))
+    except WriteError as error:
+        runner.discard_built(result.built[index:])
+        raise BuildError(str(error)) from None
+    lint = LintResult(result.diagnostics, result.roots, result.lines)
+    return BuildResult(lint, written, unchanged, stale, refused, check)

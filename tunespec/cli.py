@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     lint.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are errors")
     lint.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    _add_jobs(lint)
     _add_selection(lint)
 
     show = commands.add_parser("show", help="the resolved experiment variants, each value with its origin")
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a folder of user targets (rendered in Jinja2's sandbox)")
     build.add_argument("--format", choices=["text", "json"], default="text", help="how diagnostics are printed")
     build.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+    _add_jobs(build)
 
     fmt = commands.add_parser("fmt", help="rewrite .tune files in the canonical layout (comments kept)")
     fmt.add_argument("paths", nargs="*", default=["."], metavar="PATH")
@@ -77,6 +79,27 @@ def build_parser() -> argparse.ArgumentParser:
     one = commands.add_parser("rule", help="one rule's documentation")
     one.add_argument("rule", metavar="CODE|NAME")
     return parser
+
+
+def _add_jobs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                        help="worker processes (default: the number of cores; output is the same for any N)")
+
+
+def _jobs(value: str) -> int:
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got `{value}`")
+    return jobs
+
+
+def _job_count(args: argparse.Namespace) -> int:
+    from tunespec.runner import default_jobs
+
+    return args.jobs if args.jobs is not None else default_jobs()
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
@@ -145,7 +168,7 @@ def command_lint(args: argparse.Namespace) -> int:
         selection = config.selection(REGISTRY, _selectors(args.select), _selectors(args.ignore))
     except ConfigError as error:
         raise UsageError(str(error).replace("command line: ", "")) from None
-    result = run_lint(args.paths, config, selection=selection)
+    result = run_lint(args.paths, config, selection=selection, jobs=_job_count(args), keep=False)
     report = Report(result.diagnostics, result.files_checked, args.strict)
     text = _rendered(result, args.format, args.output_file is None)
     if args.output_file:
@@ -218,7 +241,7 @@ def command_build(args: argparse.Namespace) -> int:
     config = _config(args)
     try:
         result = build(args.paths, _selectors(args.target), args.out, args.check, config=config, root=args.root,
-                       template_dirs=args.template_dir)
+                       template_dirs=args.template_dir, jobs=_job_count(args))
     except (TargetError, RenderError, BuildError) as error:
         raise UsageError(str(error)) from None
     _print_diagnostics(result.lint, args.format, with_summary=False)

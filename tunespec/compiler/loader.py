@@ -90,7 +90,7 @@ class Program:
     def _file(self, path: Path, display: str | None = None) -> SourceFile:
         """The file at `path`, registered once; reading waits for `_load_pending` (no recursion)."""
         absolute = Path(os.path.normpath(self.cwd / path))
-        key = _identity(absolute)
+        key = identity(absolute)
         source = self.files.get(key)
         if source is None:
             source = SourceFile(absolute, display or self._display(absolute))
@@ -221,7 +221,7 @@ def _import_help(raw: str) -> str | None:
     return None
 
 
-def _identity(path: Path) -> object:
+def identity(path: Path) -> object:
     """What makes two paths one file: its device and inode (one `stat`, where `realpath` takes one per
     folder of the path); a path that cannot be stat'ed is its own identity."""
     try:

@@ -3,6 +3,10 @@
 It does what Lark's basic lexer and LALR parser do with an embedded transformer — same terminal order,
 same keywords, same inlining of `_rule`s and `?rule`s — in one small loop with no parse tree, no
 recursion (a list nested 100,000 deep is just a deep stack) and no import of Lark at start-up.
+
+The loop is the whole cost of reading a file, so it is written for speed: white space is skipped by the
+same regular expression match that finds the next token, the lexer runs inside the parser's loop (no
+generator per token), and each rule's reduction is decided once when the tables are loaded.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from typing import Any, Iterator
 
 SHIFT, REDUCE = 0, 1
 END = "$END"
+
+# How a reduction builds its value (decided once per rule, see `Tables`).
+_CALL, _INLINE, _EXPAND1 = 0, 1, 2
 
 
 class Token:
@@ -50,44 +57,99 @@ class UnexpectedToken(Exception):
 
 
 class Tables:
-    """The generated tables, with the lexer's regular expression compiled once."""
+    """The generated tables in the form the loop reads fastest.
+
+    `scanner` matches optional white space and then one terminal; `skip` is the white space alone (for
+    the end of the text). Actions are integers: a state number to shift to, or `~rule` to reduce.
+    """
 
     def __init__(self, data: dict[str, Any]) -> None:
-        self.scanner = re.compile("|".join(f"(?P<{name}>{regexp})" for name, regexp in data["terminals"]))
+        ignore = frozenset(data["ignore"])
         self.keywords: dict[str, dict[str, str]] = data["keywords"]
-        self.ignore = frozenset(data["ignore"])
+        self.ignore = ignore
+        # Ignored terminals other than comments are white space, skipped in front of every token (an atomic
+        # group, so that a failed match never backtracks into a long run of blanks).
+        blanks = [regexp for name, regexp in data["terminals"] if name in ignore and name != "COMMENT"]
+        kept = [(name, regexp) for name, regexp in data["terminals"] if name not in ignore or name == "COMMENT"]
+        blank = "(?>(?:" + "|".join(f"(?:{regexp})" for regexp in blanks) + ")*)" if blanks else ""
+        self.skip = re.compile(blank)
+        self.scanner = re.compile(blank + "(?:" + "|".join(f"(?P<{name}>{regexp})" for name, regexp in kept) + ")")
         self.start_state: int = data["start_state"]
         self.end_state: int = data["end_state"]
-        self.states: dict[int, dict[str, tuple[int, Any]]] = data["states"]
-        self.rules: dict[str, tuple] = data["rules"]
+        names = list(data["rules"])
+        number = {name: index for index, name in enumerate(names)}
+        self.rules: list[tuple] = []
+        for name in names:
+            origin, size, kept_positions, spliced, how, callback = data["rules"][name]
+            plain = not spliced and len(kept_positions) == size
+            mode = {"inline": _INLINE, "expand1": _EXPAND1}.get(how, _CALL)
+            self.rules.append((origin, size, None if plain else (tuple(kept_positions), frozenset(spliced)), mode, callback))
+        self.states: dict[int, dict[str, int]] = {
+            state: {symbol: (argument if kind == SHIFT else ~number[argument]) for symbol, (kind, argument) in row.items()}
+            for state, row in data["states"].items()
+        }
 
 
 def lex(tables: Tables, text: str, comments: list[Token] | None = None) -> Iterator[Token]:
-    """The tokens of `text`, ignored ones left out (comments go to `comments` when given)."""
-    match = tables.scanner.match
-    keywords = tables.keywords
-    ignore = tables.ignore
-    position, line, column, size = 0, 1, 1, len(text)
-    while position < size:
-        found = match(text, position)
-        if found is None:
-            raise UnexpectedCharacter(position, line, column)
-        kind = found.lastgroup
-        value = found.group()
-        end = found.end()
-        newlines = value.count("\n")
-        if newlines:
-            end_line, end_column = line + newlines, end - value.rfind("\n") - position
-        else:
-            end_line, end_column = line, column + (end - position)
-        if kind in ignore:
-            if comments is not None and kind == "COMMENT":
-                comments.append(Token(kind, value, position, end, line, column, end_line, end_column))
-        else:
-            if kind in keywords:
-                kind = keywords[kind].get(value, kind)
-            yield Token(kind, value, position, end, line, column, end_line, end_column)
-        position, line, column = end, end_line, end_column
+    """The tokens of `text`, ignored ones left out (comments go to `comments` when given), then END."""
+    tokens: list[Token] = []
+    _scan(tables, text, comments, tokens.append)
+    yield from tokens[:-1]
+
+
+def _scan(tables: Tables, text: str, comments: list[Token] | None, emit) -> None:
+    """Feed every token of `text`, END included, to `emit` (used for error messages, not for parsing)."""
+    state = _Lexer(tables, text, comments)
+    while True:
+        token = state.next()
+        emit(token)
+        if token.type == END:
+            return
+
+
+class _Lexer:
+    """The lexer on its own, for what error messages need; `parse` runs the same steps inline."""
+
+    def __init__(self, tables: Tables, text: str, comments: list[Token] | None) -> None:
+        self.tables, self.text, self.comments = tables, text, comments
+        self.position, self.line, self.column = 0, 1, 1
+
+    def next(self) -> Token:
+        tables, text = self.tables, self.text
+        while True:
+            position, line, column = self.position, self.line, self.column
+            found = tables.scanner.match(text, position)
+            if found is None:
+                return self._end_or_error()
+            kind = found.lastgroup
+            start, end = found.span(kind)
+            line, column = _advance(text, position, start, line, column)
+            value = found.group(kind)
+            end_line, end_column = _advance(text, start, end, line, column)
+            self.position, self.line, self.column = end, end_line, end_column
+            if kind == "COMMENT" and kind in tables.ignore:
+                if self.comments is not None:
+                    self.comments.append(Token(kind, value, start, end, line, column, end_line, end_column))
+                continue
+            if kind in tables.keywords:
+                kind = tables.keywords[kind].get(value, kind)
+            return Token(kind, value, start, end, line, column, end_line, end_column)
+
+    def _end_or_error(self) -> Token:
+        text, position = self.text, self.position
+        blank_end = self.tables.skip.match(text, position).end()
+        line, column = _advance(text, position, blank_end, self.line, self.column)
+        if blank_end < len(text):
+            raise UnexpectedCharacter(blank_end, line, column)
+        return Token(END, "", blank_end, blank_end, line, column, line, column)
+
+
+def _advance(text: str, start: int, end: int, line: int, column: int) -> tuple[int, int]:
+    """The line and column after text[start:end], starting from (line, column) at `start`."""
+    newlines = text.count("\n", start, end)
+    if newlines:
+        return line + newlines, end - text.rfind("\n", start, end)
+    return line, column + (end - start)
 
 
 def parse(tables: Tables, text: str, builder: Any, comments: list[Token] | None = None) -> Any:
@@ -95,47 +157,80 @@ def parse(tables: Tables, text: str, builder: Any, comments: list[Token] | None 
     states = tables.states
     rules = tables.rules
     end_state = tables.end_state
+    scan = tables.scanner.match
+    keywords = tables.keywords
+    lexer = _Lexer(tables, text, comments)
     callbacks: dict[str, Any] = {}
     state_stack = [tables.start_state]
     value_stack: list[Any] = []
-    token = None
-    for token in _with_end(lex(tables, text, comments)):
+    position, line, column = 0, 1, 1
+    while True:
+        # --- the next token (the lexer's `next`, inline) ---
+        found = scan(text, position)
+        if found is None:
+            lexer.position, lexer.line, lexer.column = position, line, column
+            token = lexer._end_or_error()
+        else:
+            kind = found.lastgroup
+            start, end = found.span(kind)
+            newlines = text.count("\n", position, start)
+            if newlines:
+                line += newlines
+                column = start - text.rfind("\n", position, start)
+            else:
+                column += start - position
+            value = found.group(kind)
+            newlines = value.count("\n")
+            if newlines:
+                end_line, end_column = line + newlines, end - text.rfind("\n", start, end)
+            else:
+                end_line, end_column = line, column + (end - start)
+            if kind == "COMMENT":
+                if comments is not None:
+                    comments.append(Token(kind, value, start, end, line, column, end_line, end_column))
+                position, line, column = end, end_line, end_column
+                continue
+            if kind in keywords:
+                kind = keywords[kind].get(value, kind)
+            token = Token(kind, value, start, end, line, column, end_line, end_column)
+            position, line, column = end, end_line, end_column
         kind = token.type
+        # --- reduce until the token can be shifted ---
         while True:
-            step = states[state_stack[-1]].get(kind)
-            if step is None:
-                actions = states[state_stack[-1]]
-                raise UnexpectedToken(token, {symbol for symbol in actions if symbol.isupper()})
-            if step[0] == SHIFT:
-                state_stack.append(step[1])
+            action = states[state_stack[-1]].get(kind)
+            if action is None:
+                raise UnexpectedToken(token, {symbol for symbol in states[state_stack[-1]] if symbol.isupper()})
+            if action >= 0:
+                state_stack.append(action)
                 value_stack.append(token)
                 break
-            origin, size, kept, spliced, how, name = rules[step[1]]
+            origin, size, filtered, mode, name = rules[~action]
             if size:
                 children = value_stack[-size:]
                 del state_stack[-size:]
                 del value_stack[-size:]
             else:
                 children = []
-            if spliced or len(kept) != size:
-                children = _filter(children, kept, spliced)
-            if how == "inline":
+            if filtered is not None:
+                children = _filter(children, *filtered)
+            if mode == _INLINE:
                 value = children
-            elif how == "expand1" and len(children) == 1:
+            elif mode == _EXPAND1 and len(children) == 1:
                 value = children[0]
             else:
                 callback = callbacks.get(name)
                 if callback is None:
                     callback = callbacks[name] = getattr(builder, name)
                 value = callback(*children)
-            state_stack.append(states[state_stack[-1]][origin][1])
+            state_stack.append(states[state_stack[-1]][origin])
             value_stack.append(value)
             if kind == END and state_stack[-1] == end_state:
                 return value
-    raise AssertionError(f"the parser stopped before the end of the input (after {token!r})")
+        if kind == END:
+            raise AssertionError("the parser stopped at the end of the input without accepting it")
 
 
-def _filter(children: list, kept: tuple, spliced: tuple) -> list:
+def _filter(children: list, kept: tuple, spliced: frozenset) -> list:
     """Drop filtered tokens and splice in the children of inlined `_rule`s, as Lark's tree builder does."""
     filtered: list = []
     for index in kept:
@@ -144,13 +239,3 @@ def _filter(children: list, kept: tuple, spliced: tuple) -> list:
         else:
             filtered.append(children[index])
     return filtered
-
-
-def _with_end(tokens: Iterator[Token]) -> Iterator[Token]:
-    last = None
-    for last in tokens:
-        yield last
-    if last is None:
-        yield Token(END, "", 0, 0, 1, 1, 1, 1)
-    else:
-        yield Token(END, "", last.end_pos, last.end_pos, last.line, last.column, last.end_line, last.end_column)

@@ -24,7 +24,8 @@ def data_files(context: RuleContext) -> DataFiles:
         limits = context.catalog.advice["data"]
         wanted = [(path, exp.values.get("data.input_field", "input"), exp.values.get("data.output_field", "output"))
                   for exp in context.resolved for path in exp.local_files.values()]
-        files = context.cache["data files"] = DataFiles(wanted, limits["tokens_per_word"], limits["max_file_mb"] * 10**6)
+        files = context.cache["data files"] = DataFiles(wanted, limits["tokens_per_word"], limits["max_file_mb"] * 10**6,
+                                                        context.shared.setdefault("data scans", {}))
     return files
 
 

@@ -50,22 +50,29 @@ class DataScan(Record):
 
 
 class DataFiles:
-    """The run's data files, each scanned on first use for all the field names any experiment asks for."""
+    """The run's data files, each scanned on first use for all the field names any experiment asks for.
 
-    def __init__(self, wanted: Iterable[tuple[Path, str, str]], tokens_per_word: float, max_array_bytes: int) -> None:
+    `scans` may outlive this object: a run that checks its files in batches passes one dict to every
+    batch, so a file is read again only when a later batch asks for field names the first scan did not
+    count."""
+
+    def __init__(self, wanted: Iterable[tuple[Path, str, str]], tokens_per_word: float, max_array_bytes: int,
+                 scans: dict | None = None) -> None:
         self.pairs: dict[Path, set[tuple[str, str]]] = {}
         for path, input_field, output_field in wanted:
             self.pairs.setdefault(path, set()).add((input_field, output_field))
         self.tokens_per_word = tokens_per_word
         self.max_array_bytes = max_array_bytes
-        self.scans: dict[Path, DataScan] = {}
+        self.scans: dict[Path, DataScan] = {} if scans is None else scans
         self.reads = 0  # files actually opened (tests check "once per run")
 
     def scan(self, path: Path) -> DataScan:
         """The file's scan, made on first use for every field pair the run's experiments name."""
+        needed = self.pairs.get(path) or {("input", "output")}
         found = self.scans.get(path)
-        if found is None:
-            found = self.scans[path] = self._read(path, sorted(self.pairs.get(path, {("input", "output")})))
+        if found is None or not _covers(found, needed):
+            pairs = needed | set(found.fields) if found is not None else needed
+            found = self.scans[path] = self._read(path, sorted(pairs))
         return found
 
     def _read(self, path: Path, pairs: list[tuple[str, str]]) -> DataScan:
@@ -123,6 +130,11 @@ class DataFiles:
             return
         yield from enumerate(records, 1)
 
+
+
+def _covers(scan: DataScan, pairs: set[tuple[str, str]]) -> bool:
+    """Whether `scan` answers for `pairs` (a file that could not be read answers for any)."""
+    return bool(scan.problem or scan.malformed or scan.too_big_to_read) or pairs <= set(scan.fields)
 
 
 class _Tally:

@@ -38,13 +38,15 @@ class Rule(Record):
 
 
 class RuleContext(Record):
-    """What checks may read besides the experiment: the catalog, the program, every resolved variant of
-    the run, and a cache where a rule family keeps per-run state (the data files, read once)."""
+    """What checks may read besides the experiment: the catalog, the program, every resolved variant being
+    checked, a cache where a rule family keeps state for them, and `shared`, state that outlives one batch
+    of files (the scans of data files, so that each is read once per process)."""
 
     catalog: Catalog
     program: Program | None = None
     resolved: list = Factory(list)
     cache: dict = Factory(dict)
+    shared: dict = Factory(dict)
 
 
 def rule(code: str, name: str, severity: Severity, summary: str, scope: str = SCOPE_VARIANT):
@@ -154,6 +156,11 @@ def unused_noqa(comments: Iterable[Noqa], registry: Registry) -> Iterator[Findin
                           f"{', '.join(unused)}{note}", "remove the codes that silence nothing")
 
 
+def noqa_maps(files: Iterable[SourceFile], registry: Registry) -> dict[str, dict[int, Noqa]]:
+    """The `# noqa` comments of each file, by display path and line."""
+    return {source.display: noqa_comments(source, registry) for source in files}
+
+
 def noqa_comments(source: SourceFile, registry: Registry) -> dict[int, Noqa]:
     comments: dict[int, Noqa] = {}
     for comment in source.module.comments if source.module else ():
@@ -172,7 +179,7 @@ def noqa_comments(source: SourceFile, registry: Registry) -> dict[int, Noqa]:
 
 
 class Engine:
-    def __init__(self, registry: Registry, selection: Selection, context: RuleContext) -> None:
+    def __init__(self, registry: Registry, selection: Selection, context: RuleContext | None = None) -> None:
         self.registry = registry
         self.selection = selection
         self.context = context
@@ -200,7 +207,15 @@ class Engine:
                     linted: Iterable[SourceFile] = ()) -> list[Diagnostic]:
         """One diagnostic per place (path, line, column, code), filtered, suppressed, with severity;
         then TS901 for the `# noqa` comments of the linted files that silenced nothing."""
-        noqa = {source.display: noqa_comments(source, self.registry) for source in files}
+        noqa = noqa_maps(files, self.registry)
+        out = self.reported(findings, noqa)
+        out += self.unused_suppressions(noqa, [source.display for source in linted])
+        return sorted(out, key=lambda d: d.sort_key)
+
+    def reported(self, findings: Iterable[tuple[Finding, str | None]],
+                 noqa: dict[str, dict[int, Noqa]]) -> list[Diagnostic]:
+        """The findings that are reported: the first at each place, selected, not silenced by `# noqa`
+        (whose `used` sets this fills in, for TS901)."""
         seen: set[tuple] = set()
         out: list[Diagnostic] = []
         for finding, experiment in findings:
@@ -214,11 +229,16 @@ class Engine:
             if _suppressed(finding, noqa.get(finding.location.path, {})):
                 continue
             out.append(self._diagnostic(finding, experiment))
-        for source in linted:
-            for finding in unused_noqa(noqa.get(source.display, {}).values(), self.registry):
+        return out
+
+    def unused_suppressions(self, noqa: dict[str, dict[int, Noqa]], linted: Iterable[str]) -> list[Diagnostic]:
+        """TS901 for the `# noqa` comments of the linted files (by display path) that silenced nothing."""
+        out: list[Diagnostic] = []
+        for display in linted:
+            for finding in unused_noqa(noqa.get(display, {}).values(), self.registry):
                 if self.selection.allows(finding.code, finding.location.path):
                     out.append(self._diagnostic(finding, None))
-        return sorted(out, key=lambda d: d.sort_key)
+        return out
 
     def _diagnostic(self, finding: Finding, experiment: str | None) -> Diagnostic:
         declared = self.registry.rules[finding.code]

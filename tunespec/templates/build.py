@@ -1,9 +1,7 @@
-"""Writing job specs: everything is rendered and verified in memory first, then each file is written
-through a temporary file and an atomic rename, so an interrupted build leaves every file either as it was
-or complete. Output is byte-for-byte deterministic; `--check` compares instead of writing.
-
-The rename makes a write atomic against a killed process, which is the failure a build meets (Ctrl-C,
-a CI timeout, SIGKILL): see `tunespec.files`.
+"""Job specs on disk: rendered and verified in memory, then staged beside their final names and, only
+when the whole run has succeeded, committed by renames (`tunespec.files`): an interrupted or failed build
+leaves every file either as it was or complete. Output is byte-for-byte deterministic; `--check`
+compares instead of writing.
 """
 
 from __future__ import annotations
@@ -13,11 +11,13 @@ import stat
 from pathlib import Path
 
 from tunespec.compiler.resolve import ResolvedExperiment
-from tunespec.files import TEMPORARY, WriteError, remove_leftovers, write_atomically
+from tunespec.files import TEMPORARY, WriteError, discard, remove_leftovers, stage
 from tunespec.record import Factory, Record
 from tunespec.templates.render import render_target
 from tunespec.templates.targets import Target
 
+__all__ = ["TEMPORARY", "BuildError", "Output", "Staged", "render_outputs", "check_outputs", "stage_outputs",
+           "discard_staged"]
 
 
 class BuildError(Exception):
@@ -30,10 +30,13 @@ class Output(Record):
     executable: bool = False
 
 
-class Outcome(Record):
-    written: list = Factory(list)
+class Staged(Record):
+    """One target of one variant on its way to disk: files staged (temporary, final), files already up
+    to date, and (`--check`) files that would change."""
+
+    staged: list = Factory(list)
     unchanged: list = Factory(list)
-    stale: list = Factory(list)  # --check: files that would change (or be created)
+    stale: list = Factory(list)
 
 
 def output_folder(out: Path, variant: str, target: str) -> Path:
@@ -48,36 +51,44 @@ def render_outputs(exp: ResolvedExperiment, target: Target, out: Path, root: Pat
     return [Output(folder / name, text, executable=name.endswith(".sh")) for name, text in rendered.items()]
 
 
-def check_outputs(outputs: list[Output]) -> Outcome:
-    outcome = Outcome()
+def check_outputs(outputs: list[Output]) -> Staged:
+    result = Staged()
     for output in outputs:
-        try:
-            current = output.path.read_bytes()
-        except OSError:
-            current = None
-        (outcome.unchanged if current == output.text.encode("utf-8") else outcome.stale).append(output.path)
-    return outcome
+        (result.unchanged if _current(output) == output.text.encode("utf-8") else result.stale).append(output.path)
+    return result
 
 
-def write_outputs(outputs: list[Output]) -> Outcome:
-    outcome = Outcome()
+def stage_outputs(outputs: list[Output]) -> Staged:
+    """Stage the files that differ from what is on disk; the caller commits them or discards them."""
+    result = Staged()
     for folder in sorted({output.path.parent for output in outputs}):
         _make_folder(folder)
         remove_leftovers(folder)
-    for output in outputs:
-        data = output.text.encode("utf-8")
-        try:
-            if output.path.read_bytes() == data and _mode_ok(output):
-                outcome.unchanged.append(output.path)
+    try:
+        for output in outputs:
+            data = output.text.encode("utf-8")
+            if _current(output) == data and _mode_ok(output):
+                result.unchanged.append(output.path)
                 continue
-        except OSError:
-            pass
-        try:
-            write_atomically(output.path, data, 0o755 if output.executable else 0o644)
-        except WriteError as error:
-            raise BuildError(str(error)) from None
-        outcome.written.append(output.path)
-    return outcome
+            temporary = stage(output.path, data, 0o755 if output.executable else 0o644)
+            result.staged.append((temporary, output.path))
+    except WriteError as error:
+        discard_staged([result])
+        raise BuildError(str(error)) from None
+    return result
+
+
+def discard_staged(results: list[Staged]) -> None:
+    for result in results:
+        for temporary, _ in result.staged:
+            discard(temporary)
+
+
+def _current(output: Output) -> bytes | None:
+    try:
+        return output.path.read_bytes()
+    except OSError:
+        return None
 
 
 def _mode_ok(output: Output) -> bool:

@@ -1,0 +1,151 @@
+"""`--jobs`: files are checked in batches, here or in worker processes, and the output never depends on it.
+
+The corpus spans several batches and holds what crosses them: a preset file every experiment imports (with a
+finding and a `# noqa` that only experiments of a later batch use), a syntax error, two files declaring the
+same experiment name in different batches, and one data file for all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tunespec import runner
+from tunespec.api import build, run_lint
+from tunespec.cli import main
+from tunespec.config import Config
+from tunespec.rules import datafiles
+from tunespec.templates.build import TEMPORARY
+
+FILES = 2 * runner.BATCH_FILES + 20  # three batches, enough to run in workers
+
+PRESETS = """\
+preset base {
+  seed = 7
+  training {
+    batch_size     = 8
+    learning_rate  = 2e-4
+    max_seq_length = 1024
+  }
+  lora {
+    rank    = 16
+    alpha   = 32
+    dropout = 0.05
+  }
+}
+
+preset wide extends base {
+  lora { rank = 4096 }  # noqa: TS105
+}
+"""
+
+
+def experiment(index: int) -> str:
+    base = "wide" if index > runner.BATCH_FILES + 5 else "base"  # only later batches use the noqa
+    name = "twin" if index in (3, FILES - 3) else f"exp_{index:03d}"
+    learning_rate = "sweep [1e-4, 2e-4]" if index % 7 == 0 else ("9.5" if index % 11 == 0 else "1e-4")
+    return f"""\
+import "presets.tune"
+
+experiment {name} extends {base} {{
+  model  = "ibm/granite-3-1-8b-base"
+  method = lora
+  description = "experiment {index}"
+  data {{ train = "data/train.jsonl" }}
+  training {{
+    learning_rate = {learning_rate}
+    epochs        = {1 + index % 4}
+  }}
+}}
+"""
+
+
+@pytest.fixture
+def corpus(project) -> Path:
+    project.write("experiments/presets.tune", PRESETS)
+    for index in range(FILES):
+        project.write(f"experiments/exp_{index:03d}.tune", experiment(index))
+    project.write("experiments/exp_050.tune", "experiment broken {\n  model = \n}\n")
+    (project.root / "experiments/data").mkdir()
+    os.symlink(project.root / "data/train.jsonl", project.root / "experiments/data/train.jsonl")
+    return project.root
+
+
+def cli_output(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("format", ["text", "json"])
+def test_lint_prints_the_same_for_any_number_of_jobs(corpus, capsys, format):
+    serial = cli_output(capsys, "lint", "experiments", "--format", format, "--jobs", "1")
+    parallel = cli_output(capsys, "lint", "experiments", "--format", format, "--jobs", "2")
+    assert serial == parallel
+    assert serial[0] == 1 and "TS001" in serial[1] and "TS010" not in serial[1]
+    assert "TS105" not in serial[1], "the noqa in the preset file is used by a later batch"
+    assert "TS901" not in serial[1]
+
+
+def test_a_noqa_no_batch_uses_is_reported_once(corpus, capsys):
+    presets = corpus / "experiments/presets.tune"
+    presets.write_text(presets.read_text().replace("seed = 7", "seed = 7  # noqa: TS101"))
+    for jobs in ("1", "2"):
+        code, out = cli_output(capsys, "lint", "experiments", "--jobs", jobs)
+        assert out.count("TS901") == 1, out
+
+
+def test_build_writes_the_same_bytes_for_any_number_of_jobs(corpus, capsys, monkeypatch):
+    trees = []
+    for jobs in ("1", "2"):
+        code, out = cli_output(capsys, "build", "experiments", "--target", "yaml,peft", "--out", "out", "--jobs", jobs)
+        trees.append((code, out, _tree(corpus / "out")))
+        os.rename(corpus / "out", corpus / f"out-{jobs}")
+    assert trees[0] == trees[1]
+    code, out, files = trees[0]
+    assert "has the same variant name" in out  # the second `twin`, in the last batch
+    assert not [name for name in files if TEMPORARY in name]
+
+
+def test_a_template_failing_in_a_late_batch_writes_nothing(corpus, capsys):
+    user = corpus / "templates/needs-description"
+    user.mkdir(parents=True)
+    (user / "target.toml").write_text('summary = "a description file"\nmethods = ["lora"]\n'
+                                      '[[files]]\ntemplate = "d.txt.j2"\noutput = "d.json"\nformat = "json"\n')
+    (user / "d.txt.j2").write_text("{{ description.upper | json }}\n")
+    late = corpus / f"experiments/exp_{FILES - 1:03d}.tune"
+    late.write_text(late.read_text().replace('  description = "experiment', '  # description = "experiment'))
+    for jobs in ("1", "2"):
+        code, out = cli_output(capsys, "build", "experiments", "--template-dir", "templates", "--target",
+                               "yaml,needs-description", "--out", "out", "--jobs", jobs)
+        assert code == 2
+        assert not (corpus / "out").exists() or not [p for p in (corpus / "out").rglob("*") if p.is_file()]
+
+
+def test_each_data_file_is_read_once_per_process(corpus, monkeypatch):
+    reads: list[Path] = []
+    original = datafiles.DataFiles._read
+
+    def counting(self, path, pairs):
+        reads.append(path)
+        return original(self, path, pairs)
+
+    monkeypatch.setattr(datafiles.DataFiles, "_read", counting)
+    run_lint(["experiments"], Config(), jobs=1, keep=False)
+    assert len(reads) == 1
+
+
+def test_the_api_keeps_what_it_resolved_in_one_batch(corpus):
+    result = run_lint(["experiments"], Config())
+    assert result.program is not None and len(result.roots) == FILES + 1
+    assert {exp.experiment for exp in result.resolved} >= {"exp_000", "twin"}
+
+
+def test_build_api_matches_the_command_line(corpus):
+    result = build(["experiments"], ["yaml"], "out", config=Config(), jobs=2)
+    assert result.written and any("same variant name" in line for line in result.refused)
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}

@@ -1,0 +1,364 @@
+"""Running lint and build over many files: in batches, in order, in this process or in worker processes.
+
+A batch is a few dozen of the files named on the command line with everything they import: loaded,
+resolved, checked (for `build`, also rendered and staged) together, then dropped — so memory is bounded by
+a batch, not by the run. The batches are the same whatever `--jobs` is, and their results are merged in
+batch order, so `--jobs 8` prints exactly what `--jobs 1` prints.
+
+What crosses batches is merged here: a diagnostic reported by two batches (about a preset file both import)
+is kept once, the first; a `# noqa` comment is unused (TS901) only if no batch used it; two variants that
+would write the same folder are caught in file order.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from tunespec.compiler.catalog import load_catalog
+from tunespec.compiler.loader import Program, find_tune_files, identity
+from tunespec.compiler.resolve import ResolvedExperiment, Resolver
+from tunespec.config import Config
+from tunespec.diagnostics import Diagnostic, Severity
+from tunespec.record import Factory, Record
+from tunespec.rules import REGISTRY
+from tunespec.rules.engine import Engine, Noqa, RuleContext, Selection, noqa_maps
+
+BATCH_FILES = 64
+# Below this many files a worker process costs more than it saves (start-up, copying results back).
+PARALLEL_MINIMUM = 2 * BATCH_FILES
+DEFAULT_TARGETS = ["yaml"]
+
+
+class BuildPlan(Record):
+    out: Path
+    check: bool = False
+    targets: list | None = None  # --target: replaces each experiment's own list
+
+
+class Job(Record):
+    """What every batch of a run needs (sent once to each worker)."""
+
+    config: Config
+    selection: Selection
+    cwd: Path
+    root: Path | None = None  # paths in the IR are relative to it (default: cwd)
+    targets: list | None = None  # --target, for TS5xx
+    template_dirs: list = Factory(list)
+    keep: bool = False  # keep the program and the resolved variants (show, the API): one batch, here
+    build: BuildPlan | None = None
+
+
+class Built(Record):
+    """One target of one variant in a build: refused (with why), or its files staged or compared."""
+
+    folder: str
+    owner: str  # "file (experiment name)", for the message when two variants share a folder
+    label: str  # "variant (target)"
+    refused: str | None = None
+    files: Any = None  # templates.build.Staged
+
+
+class BatchResult(Record):
+    diagnostics: list  # reported ones, TS901 aside (that needs every batch)
+    noqa: dict  # display path -> {line: Noqa}
+    roots: list  # display paths of the files linted
+    lines: dict  # display path -> source lines, for the files diagnostics and noqa comments are in
+    program: Any = None
+    resolved: list = Factory(list)
+    built: list = Factory(list)
+
+
+class RunResult(Record):
+    diagnostics: list
+    roots: list
+    lines: dict
+    program: Any = None
+    resolved: list = Factory(list)
+    built: list = Factory(list)
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+# --- files ---------------------------------------------------------------------------------------------
+
+def expand_paths(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str]]:
+    """Files as given, and the `*.tune` files below folders; each with the path diagnostics show. A file
+    named twice (`lint a.tune .`) is linted once."""
+    found: list[tuple[Path, str]] = []
+    seen: set = set()
+    for given in paths:
+        text = os.fspath(given)
+        path = Path(text)
+        entries = [(file, os.path.normpath(file)) for file in find_tune_files(path)] if path.is_dir() else [(path, text)]
+        for file, display in entries:
+            key = identity(file.absolute())
+            if key not in seen:
+                seen.add(key)
+                found.append((file, display))
+    return found
+
+
+# --- one batch ---------------------------------------------------------------------------------------
+
+def run_batch(files: list[tuple[Path, str]], job: Job, shared: dict) -> BatchResult:
+    """Load, resolve and check `files` (and build them, for a build); `shared` lives as long as the process's
+    part of the run (the data files' scans)."""
+    program = Program(job.cwd)
+    for path, display in files:
+        program.add_root(path, display)
+    program.check_import_cycles()
+    resolver = Resolver(program, load_catalog(), job.root or program.cwd, job.config.max_variants)
+    resolved = resolver.resolve_roots()
+    engine = Engine(REGISTRY, job.selection, RuleContext(resolver.catalog, program, shared=shared))
+    findings = [(finding, None) for finding in program.findings]
+    findings += resolver.findings
+    findings += list(engine.check(resolved))
+    findings += target_findings(resolved, job.targets, job.config, job.template_dirs)
+    noqa = noqa_maps(program.files.values(), REGISTRY)
+    diagnostics = engine.reported(findings, noqa)
+    noqa = {display: comments for display, comments in noqa.items() if comments}
+    by_display = {source.display: source for source in program.files.values()}
+    shown = {d.path for d in diagnostics} | set(noqa)
+    lines = {display: by_display[display].lines() for display in sorted(shown) if display in by_display}
+    built = build_batch(resolved, diagnostics, job) if job.build is not None else []
+    return BatchResult(diagnostics, noqa, [source.display for source in program.roots], lines,
+                       program if job.keep else None, resolved if job.keep else [], built)
+
+
+def target_findings(resolved: list[ResolvedExperiment], override: list[str] | None, config: Config,
+                    template_dirs: Iterable[str] = ()) -> list:
+    """TS5xx (and TS005 for unknown target names); the declarations are read only when a target is named."""
+    template_dirs = list(template_dirs)
+    if override is None and config.targets is None and not template_dirs and \
+            not any(exp.values.get("targets") for exp in resolved):
+        return []
+    from tunespec.templates.targets import all_targets, findings_for
+
+    known = all_targets(template_dirs)
+    if override is not None:
+        resolved = [_with_targets(exp, override) for exp in resolved]
+    return list(findings_for(resolved, config.targets, known))
+
+
+def _with_targets(exp: ResolvedExperiment, names: list[str]) -> ResolvedExperiment:
+    """The variant as if it named `names` (`--target` replaces an experiment's own `targets`)."""
+    values = dict(exp.values)
+    values["targets"] = list(names)
+    settings = {path: setting for path, setting in exp.settings.items() if path != "targets"}
+    return exp.replace(values=values, settings=settings)
+
+
+# --- building one batch --------------------------------------------------------------------------------
+
+def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], job: Job) -> list[Built]:
+    from tunespec.templates.build import check_outputs, render_outputs, stage_outputs
+    from tunespec.templates.targets import all_targets
+
+    plan = job.build
+    known = all_targets(job.template_dirs)
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    root = (job.root or job.cwd).absolute()
+    built: list[Built] = []
+    try:
+        for exp in resolved:
+            if exp.is_preset:
+                continue
+            if not exp.complete or _errors_inside(exp, errors):
+                built.append(Built("", "", exp.name, f"{exp.name}: not built, it has errors"))
+                continue
+            for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
+                label = f"{exp.name} ({name})"
+                target = known.get(name)
+                if target is None or _target_refuses(exp, target, job.selection):
+                    built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above"))
+                    continue
+                folder = str(plan.out / exp.name / name)
+                outputs = render_outputs(exp, target, plan.out, root)
+                files = check_outputs(outputs) if plan.check else stage_outputs(outputs)
+                built.append(Built(folder, f"{exp.source} (experiment {exp.experiment})", label, files=files))
+    except BaseException:
+        discard_built(built)
+        raise
+    return built
+
+
+def discard_built(built: list[Built]) -> None:
+    from tunespec.templates.build import discard_staged
+
+    discard_staged([item.files for item in built if item.files is not None])
+
+
+def _errors_inside(exp: ResolvedExperiment, errors: list[Diagnostic]) -> bool:
+    """Whether an error points into one of the declarations the variant is made from (TS5xx aside:
+    those refuse one target, not the experiment)."""
+    spans = [(ref.file.display, ref.decl.span) for ref in exp.chain]
+    for diagnostic in errors:
+        if diagnostic.code.startswith("TS5"):
+            continue
+        place = (diagnostic.line, diagnostic.column)
+        for path, span in spans:
+            if diagnostic.path == path and (span.line, span.column) <= place < (span.end_line, span.end_column):
+                return True
+    return False
+
+
+def _target_refuses(exp: ResolvedExperiment, target, selection: Selection) -> bool:
+    from tunespec.templates.targets import target_findings as findings_of
+
+    for finding in findings_of(exp, target):
+        declared = REGISTRY.rules[finding.code]
+        severity = selection.severity.get(finding.code) or finding.severity or declared.severity
+        if severity is Severity.ERROR and selection.allows(finding.code, finding.location.path):
+            return True
+    return False
+
+
+# --- the run: batches here or in workers, merged in order ---------------------------------------------
+
+def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1) -> RunResult:
+    files = expand_paths(paths)
+    merged = _Merge(job)
+    try:
+        for batch in _batch_results(files, job, jobs, merged):
+            merged.add(batch)
+    except BaseException:
+        discard_built(merged.built)
+        raise
+    return merged.result()
+
+
+def _batch_results(files: list[tuple[Path, str]], job: Job, jobs: int, merged: "_Merge") -> Iterator[BatchResult]:
+    if job.keep:
+        yield run_batch(files, job, {})
+        return
+    batches = [files[start:start + BATCH_FILES] for start in range(0, len(files), BATCH_FILES)] or [[]]
+    workers = min(jobs, len(batches))
+    if workers <= 1 or len(files) < PARALLEL_MINIMUM:
+        shared: dict = {}
+        for batch in batches:
+            with _collection_paused():
+                result = run_batch(batch, job, shared)
+            yield result
+        return
+    yield from _in_workers(batches, job, workers, merged)
+
+
+def _in_workers(batches: list, job: Job, workers: int, merged: "_Merge") -> Iterator[BatchResult]:
+    """Results in batch order; when one batch fails, the others still finish (so that what they staged
+    can be discarded) and the first failure is raised."""
+    import multiprocessing
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    failure: BaseException | None = None
+    with context.Pool(workers, initializer=_start_worker, initargs=(job,)) as pool:
+        for result in _each(pool.imap(_work, batches)):
+            if isinstance(result, BaseException):
+                failure = failure or result
+            elif failure is None:
+                yield result
+            else:
+                discard_built(result.built)
+    if failure is not None:
+        raise failure
+
+
+def _each(results: Iterator) -> Iterator:
+    """The items of an `imap`, with a worker's exception in place of its result."""
+    while True:
+        try:
+            yield next(results)
+        except StopIteration:
+            return
+        except Exception as error:  # raised in a worker, re-raised here by multiprocessing
+            yield error
+
+
+_worker_job: Job | None = None
+_worker_shared: dict = {}
+
+
+def _start_worker(job: Job) -> None:
+    global _worker_job
+    _worker_job = job
+    gc.freeze()
+
+
+def _work(files: list[tuple[Path, str]]) -> BatchResult:
+    with _collection_paused():
+        return run_batch(files, _worker_job, _worker_shared)
+
+
+class _collection_paused:
+    """No cyclic garbage collection while a batch runs (it allocates many small objects that all live
+    until the batch ends, so collecting during it finds nothing and costs a third of the time); one
+    collection after it."""
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was_enabled:
+            gc.enable()
+            gc.collect(1)
+
+
+class _Merge:
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.seen: set[tuple] = set()
+        self.diagnostics: list[Diagnostic] = []
+        self.noqa: dict[str, dict[int, Noqa]] = {}
+        self.roots: list[str] = []
+        self.lines: dict[str, list[str]] = {}
+        self.program = None
+        self.resolved: list = []
+        self.built: list[Built] = []
+        self.owners: dict[str, str] = {}
+
+    def add(self, batch: BatchResult) -> None:
+        for diagnostic in batch.diagnostics:
+            key = diagnostic.sort_key
+            if key not in self.seen:
+                self.seen.add(key)
+                self.diagnostics.append(diagnostic)
+        for display, comments in batch.noqa.items():
+            mine = self.noqa.setdefault(display, {})
+            for line, comment in comments.items():
+                if line in mine:
+                    mine[line].used |= comment.used
+                else:
+                    mine[line] = comment
+        self.roots += batch.roots
+        for display, lines in batch.lines.items():
+            self.lines.setdefault(display, lines)
+        self.program = batch.program
+        self.resolved += batch.resolved
+        for item in batch.built:
+            self._claim(item)
+
+    def _claim(self, item: Built) -> None:
+        """Two variants may not write one folder: the first in file order does."""
+        if item.refused is None and item.folder in self.owners:
+            discard_built([item])
+            item = item.replace(refused=f"{item.label}: not built, {self.owners[item.folder]} has the same "
+                                        "variant name", files=None)
+        elif item.refused is None:
+            self.owners[item.folder] = item.owner
+        self.built.append(item)
+
+    def result(self) -> RunResult:
+        engine = Engine(REGISTRY, self.job.selection)
+        diagnostics = self.diagnostics + engine.unused_suppressions(self.noqa, dict.fromkeys(self.roots))
+        diagnostics.sort(key=lambda d: d.sort_key)
+        return RunResult(diagnostics, list(dict.fromkeys(self.roots)), self.lines, self.program, self.resolved,
+                         self.built)
