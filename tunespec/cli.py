@@ -331,7 +331,7 @@ def command_fmt(args: argparse.Namespace) -> int:
             failed = True
             continue
         try:
-            write_atomically(path, formatted.encode("utf-8"), mode)
+            write_atomically(path, formatted.encode("utf-8"), mode, exact_mode=True)
         except WriteError as error:
             print(f"tunespec: {error}", file=sys.stderr)
             failed = True

@@ -23,14 +23,17 @@ class WriteError(Exception):
     """The file cannot be written (a read-only file or folder, a full disk): one line, exit 2."""
 
 
-def stage(path: Path, data: bytes, mode: int) -> Path:
+def stage(path: Path, data: bytes, mode: int, exact_mode: bool = False) -> Path:
     """Write `data` to a new temporary file beside `path` and return it (`commit` puts it in place).
+    The file gets `mode` less the umask, as new files do, or exactly `mode` (`fmt` keeps a file's mode).
     (Not fsync'ed: that guards against power loss only, at a disk round trip per file.)"""
     temporary = path.with_name(f"{TEMPORARY}{os.getpid()}-{next(_counter)}-{path.name}")
     try:
-        with open(temporary, "xb") as handle:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with open(descriptor, "wb") as handle:
             handle.write(data)
-        os.chmod(temporary, mode)
+        if exact_mode:
+            os.chmod(temporary, mode)
     except OSError as error:
         discard(temporary)
         raise WriteError(f"cannot write {path}: {_reason(error)}") from None
@@ -52,9 +55,9 @@ def discard(temporary: Path) -> None:
         pass
 
 
-def write_atomically(path: Path, data: bytes, mode: int) -> None:
+def write_atomically(path: Path, data: bytes, mode: int, exact_mode: bool = False) -> None:
     """Stage and commit one file."""
-    commit(stage(path, data, mode), path)
+    commit(stage(path, data, mode, exact_mode), path)
 
 
 def remove_leftovers(folder: Path) -> None:

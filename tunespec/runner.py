@@ -121,20 +121,21 @@ def run_batch(files: list[tuple[Path, str]], job: Job, shared: dict) -> BatchRes
     findings = [(finding, None) for finding in program.findings]
     findings += resolver.findings
     findings += list(engine.check(resolved))
-    findings += target_findings(resolved, job.targets, job.config, job.template_dirs)
+    by_target: dict = {}  # TS5xx findings per variant and target, which build reuses
+    findings += target_findings(resolved, job.targets, job.config, job.template_dirs, by_target)
     noqa = noqa_maps(program.files.values(), REGISTRY)
     diagnostics = engine.reported(findings, noqa)
     noqa = {display: comments for display, comments in noqa.items() if comments}
     by_display = {source.display: source for source in program.files.values()}
     shown = {d.path for d in diagnostics} | set(noqa)
     lines = {display: by_display[display].lines() for display in sorted(shown) if display in by_display}
-    built = build_batch(resolved, diagnostics, job) if job.build is not None else []
+    built = build_batch(resolved, diagnostics, job, by_target) if job.build is not None else []
     return BatchResult(diagnostics, noqa, [source.display for source in program.roots], lines,
                        program if job.keep else None, resolved if job.keep else [], built)
 
 
 def target_findings(resolved: list[ResolvedExperiment], override: list[str] | None, config: Config,
-                    template_dirs: Iterable[str] = ()) -> list:
+                    template_dirs: Iterable[str] = (), memo: dict | None = None) -> list:
     """TS5xx (and TS005 for unknown target names); the declarations are read only when a target is named."""
     template_dirs = list(template_dirs)
     if override is None and config.targets is None and not template_dirs and \
@@ -145,7 +146,7 @@ def target_findings(resolved: list[ResolvedExperiment], override: list[str] | No
     known = all_targets(template_dirs)
     if override is not None:
         resolved = [_with_targets(exp, override) for exp in resolved]
-    return list(findings_for(resolved, config.targets, known))
+    return list(findings_for(resolved, config.targets, known, memo))
 
 
 def _with_targets(exp: ResolvedExperiment, names: list[str]) -> ResolvedExperiment:
@@ -158,14 +159,16 @@ def _with_targets(exp: ResolvedExperiment, names: list[str]) -> ResolvedExperime
 
 # --- building one batch --------------------------------------------------------------------------------
 
-def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], job: Job) -> list[Built]:
-    from tunespec.templates.build import check_outputs, render_outputs, stage_outputs
+def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], job: Job,
+                by_target: dict) -> list[Built]:
+    from tunespec.templates.build import Placement, check_outputs, render_outputs, stage_outputs
+    from tunespec.templates.render import variant_context
     from tunespec.templates.targets import all_targets
 
     plan = job.build
     known = all_targets(job.template_dirs)
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
-    root = (job.root or job.cwd).absolute()
+    placement = Placement(plan.out, (job.root or job.cwd).absolute())
     built: list[Built] = []
     try:
         for exp in resolved:
@@ -174,16 +177,18 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
             if not exp.complete or _errors_inside(exp, errors):
                 built.append(Built("", "", exp.name, f"{exp.name}: not built, it has errors"))
                 continue
+            variant = None
             for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
                 label = f"{exp.name} ({name})"
                 target = known.get(name)
-                if target is None or _target_refuses(exp, target, job.selection):
+                if target is None or _target_refuses(exp, target, job.selection, by_target):
                     built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above"))
                     continue
-                folder = str(plan.out / exp.name / name)
-                outputs = render_outputs(exp, target, plan.out, root)
+                variant = variant or variant_context(exp)
+                outputs = render_outputs(exp, target, plan.out, job.root or job.cwd, variant, placement)
                 files = check_outputs(outputs) if plan.check else stage_outputs(outputs)
-                built.append(Built(folder, f"{exp.source} (experiment {exp.experiment})", label, files=files))
+                built.append(Built(placement.folder(exp.name, name), f"{exp.source} (experiment {exp.experiment})",
+                                   label, files=files))
     except BaseException:
         discard_built(built)
         raise
@@ -210,10 +215,11 @@ def _errors_inside(exp: ResolvedExperiment, errors: list[Diagnostic]) -> bool:
     return False
 
 
-def _target_refuses(exp: ResolvedExperiment, target, selection: Selection) -> bool:
-    from tunespec.templates.targets import target_findings as findings_of
+def _target_refuses(exp: ResolvedExperiment, target, selection: Selection, by_target: dict) -> bool:
+    from tunespec.templates.targets import memo_key, target_findings as findings_of
 
-    for finding in findings_of(exp, target):
+    found = by_target.get(memo_key(exp, target.name))
+    for finding in found if found is not None else findings_of(exp, target):
         declared = REGISTRY.rules[finding.code]
         severity = selection.severity.get(finding.code) or finding.severity or declared.severity
         if severity is Severity.ERROR and selection.allows(finding.code, finding.location.path):

@@ -16,8 +16,8 @@ from tunespec.record import Factory, Record
 from tunespec.templates.render import render_target
 from tunespec.templates.targets import Target
 
-__all__ = ["TEMPORARY", "BuildError", "Output", "Staged", "render_outputs", "check_outputs", "stage_outputs",
-           "discard_staged"]
+__all__ = ["TEMPORARY", "BuildError", "Output", "Staged", "Placement", "render_outputs", "check_outputs",
+           "stage_outputs", "discard_staged"]
 
 
 class BuildError(Exception):
@@ -43,12 +43,33 @@ def output_folder(out: Path, variant: str, target: str) -> Path:
     return out / variant / target
 
 
-def render_outputs(exp: ResolvedExperiment, target: Target, out: Path, root: Path) -> list[Output]:
+class Placement:
+    """Where a run's files go, worked out once: `out/<variant>/<target>/`, and how paths relative to the
+    root are seen from there (variant and target names are single path components)."""
+
+    def __init__(self, out: Path, root: Path) -> None:
+        self.out = out
+        out_absolute = os.path.abspath(out)
+        self.out_from_root = os.path.relpath(out_absolute, os.path.abspath(root))
+        self.root_from_out = os.path.relpath(os.path.abspath(root), out_absolute)
+
+    def folder(self, variant: str, target: str) -> str:
+        return os.path.join(self.out, variant, target)
+
+    def from_root(self, variant: str, target: str) -> str:
+        return os.path.normpath(os.path.join(self.out_from_root, variant, target))
+
+    def to_root(self) -> str:
+        return os.path.normpath(os.path.join("..", "..", self.root_from_out))
+
+
+def render_outputs(exp: ResolvedExperiment, target: Target, out: Path, root: Path,
+                   variant: dict | None = None, placement: Placement | None = None) -> list[Output]:
     """The files of one target for one variant, rendered and verified, nothing written yet."""
-    folder = output_folder(out, exp.name, target.name)
-    relative = os.path.relpath(folder.absolute(), root.absolute())
-    rendered = render_target(exp, target, relative, os.path.relpath(root.absolute(), folder.absolute()))
-    return [Output(folder / name, text, executable=name.endswith(".sh")) for name, text in rendered.items()]
+    placement = placement or Placement(out, root)
+    folder = placement.folder(exp.name, target.name)
+    rendered = render_target(exp, target, placement.from_root(exp.name, target.name), placement.to_root(), variant)
+    return [Output(Path(folder, name), text, executable=name.endswith(".sh")) for name, text in rendered.items()]
 
 
 def check_outputs(outputs: list[Output]) -> Staged:
@@ -62,8 +83,8 @@ def stage_outputs(outputs: list[Output]) -> Staged:
     """Stage the files that differ from what is on disk; the caller commits them or discards them."""
     result = Staged()
     for folder in sorted({output.path.parent for output in outputs}):
-        _make_folder(folder)
-        remove_leftovers(folder)
+        if not _make_folder(folder):
+            remove_leftovers(folder)  # a new folder has none
     try:
         for output in outputs:
             data = output.text.encode("utf-8")
@@ -86,17 +107,31 @@ def discard_staged(results: list[Staged]) -> None:
 
 def _current(output: Output) -> bytes | None:
     try:
-        return output.path.read_bytes()
+        with open(output.path, "rb") as handle:
+            return handle.read()
     except OSError:
         return None
 
 
 def _mode_ok(output: Output) -> bool:
-    return not output.executable or bool(output.path.stat().st_mode & stat.S_IXUSR)
+    return not output.executable or bool(os.stat(output.path).st_mode & stat.S_IXUSR)
 
 
-def _make_folder(folder: Path) -> None:
+def _make_folder(folder: Path) -> bool:
+    """Make the folder (and its parents); True when it did not exist before."""
+    try:
+        os.mkdir(folder)
+        return True
+    except FileExistsError:
+        if os.path.isdir(folder):
+            return False
+        raise BuildError(f"cannot create {folder}: a file of that name is in the way") from None
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        raise BuildError(f"cannot create {folder}: {(error.strerror or str(error)).lower()}") from None
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise BuildError(f"cannot create {folder}: {(error.strerror or str(error)).lower()}") from None
+    return True

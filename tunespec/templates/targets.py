@@ -209,12 +209,20 @@ def unknown_target_findings(exp: ResolvedExperiment, known: Iterable[str]) -> It
 
 
 def findings_for(resolved: list[ResolvedExperiment], default_targets: list[str] | None,
-                 targets: dict[str, Target]) -> Iterator[tuple[Finding, str]]:
-    """TS5xx (and TS005 for unknown names) for every experiment variant and the targets it names."""
+                 targets: dict[str, Target], memo: dict | None = None) -> Iterator[tuple[Finding, str]]:
+    """TS5xx (and TS005 for unknown names) for every experiment variant and the targets it names; `memo`
+    keeps them for `build`, which refuses a target on its TS5xx errors (see `memo_key`)."""
     for exp in resolved:
         if exp.is_preset:
             continue
         yield from ((f, exp.experiment) for f in unknown_target_findings(exp, targets))
         for name in exp.values.get("targets") or default_targets or ():
             if name in targets:
-                yield from ((f, exp.experiment) for f in target_findings(exp, targets[name]))
+                found = list(target_findings(exp, targets[name]))
+                if memo is not None:
+                    memo[memo_key(exp, name)] = found
+                yield from ((f, exp.experiment) for f in found)
+
+
+def memo_key(exp: ResolvedExperiment, target: str) -> tuple:
+    return (id(exp.ref.decl), exp.name, target)
