@@ -142,8 +142,13 @@ def test_internal_error_is_one_line_and_exit_2(capsys, project, monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(tunespec.api, "run_lint", explode)
+    monkeypatch.delenv("TUNESPEC_DEBUG", raising=False)
     code, out, err = run(capsys, "lint", ".")
-    assert code == 2 and err == "tunespec: internal error: RuntimeError: boom (this is a bug in tunespec; please report it)\n"
+    assert code == 2 and err == ("tunespec: internal error: RuntimeError: boom (this is a bug in tunespec; please "
+                                 "report it with TUNESPEC_DEBUG=1 set for a traceback)\n")
+    monkeypatch.setenv("TUNESPEC_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(["lint", "."])
 
 
 def test_lint_never_changes_input_files(capsys, examples):

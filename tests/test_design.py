@@ -44,3 +44,42 @@ def test_grammar_tables_and_catalog_are_loaded_once():
 
     assert parser.tables() is parser.tables()
     assert load_catalog() is load_catalog()
+
+
+def test_a_fresh_install_lints_without_building_or_caching_anything(tmp_path):
+    """A copy of the package as pip installs it (no bytecode, no caches, a new home folder) lints a file
+    without importing Lark, and writes nothing: the grammar's tables ship with the package."""
+    import shutil
+
+    package = tmp_path / "site" / "tunespec"
+    shutil.copytree(REPO / "tunespec", package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    target = EXAMPLES / "experiments" / "mistral_full.tune"
+    result = subprocess.run(
+        [sys.executable, "-S", "-X", "importtime", "-m", "tunespec", "lint", "--jobs", "1", str(target)],
+        capture_output=True, text=True, cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path / "site"), "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(tmp_path),
+             "PATH": "/usr/bin:/bin"})
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "tunespec.grammar.tables" in imported
+    assert not {name for name in imported if name.split(".")[0] in ("lark", "jinja2", "yaml")}
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_run_in_batches_makes_the_parser_tables_once(tmp_path, monkeypatch):
+    from tunespec import runner
+    from tunespec.api import run_lint
+    from tunespec.config import Config
+    from tunespec.grammar import lalr, parser
+
+    for index in range(runner.BATCH_FILES * 2 + 1):
+        (tmp_path / f"e{index:03d}.tune").write_text(f'experiment e{index} {{ model = "x" }}\n')
+    made = []
+    original = lalr.Tables.__init__
+    monkeypatch.setattr(lalr.Tables, "__init__", lambda self, data: made.append(1) or original(self, data))
+    monkeypatch.setattr(parser, "_tables", None)
+    monkeypatch.chdir(tmp_path)
+    result = run_lint(["."], Config(), jobs=1, keep=False)
+    assert result.files_checked == runner.BATCH_FILES * 2 + 1
+    assert made == [1]

@@ -100,6 +100,19 @@ def test_declared_methods_are_checked(project):
     assert message(project, experiment("acme/m", "full", declare=declare), "TS212").line == 2
 
 
+def test_all_linear_on_a_declared_encoder_decoder_without_a_family_is_ts209_not_a_crash(project):
+    declare = 'model "acme/t5x" { decoder_only = false }'
+    d = message(project, experiment("acme/t5x", "lora", 'lora { target_modules = ["all-linear"] }', declare=declare),
+                "TS209")
+    assert d.help == "name the layers instead"
+
+
+def test_a_model_declared_with_no_methods_is_ts212_not_a_crash(project):
+    declare = 'model "acme/m" { family = llama  methods = [] }'
+    d = message(project, experiment("acme/m", "lora", declare=declare), "TS212")
+    assert "declared with no methods" in d.message
+
+
 def test_prompt_tuning_on_granite_13b_with_a_model_list_is_not_ts212(project):
     codes = [d.code for d in lint_source(project, experiment("granite-13b-instruct-v2", "prompt_tuning"))]
     assert "TS212" not in codes and "TS205" in codes

@@ -26,7 +26,7 @@ from tunespec.runner import Job, expand_paths
 class LintResult(Record):
     diagnostics: list[Diagnostic]
     roots: list[str]  # display paths of the files linted
-    lines: dict = Factory(dict)  # display path -> source lines, for the files diagnostics point into
+    lines: dict = Factory(dict)  # display path -> {line number: text}, for the lines diagnostics point at
     program: Program | None = None  # kept when `keep=True` (show, resolve)
     resolved: list[ResolvedExperiment] = Factory(list)  # likewise
 
@@ -34,13 +34,16 @@ class LintResult(Record):
     def files_checked(self) -> int:
         return len(self.roots)
 
-    def source_lines(self, path: str) -> list[str]:
-        if path in self.lines:
-            return self.lines[path]
+    def source_line(self, path: str, number: int) -> str | None:
+        """The text of line `number` of the file diagnostics call `path` (None past its end)."""
+        known = self.lines.get(path, {})
+        if number in known:
+            return known[number]
         from tunespec.compiler.loader import read_text
 
         text, _ = read_text(Path(path))
-        return text.split("\n") if text is not None else []
+        lines = text.split("\n") if text is not None else []
+        return lines[number - 1] if 0 < number <= len(lines) else None
 
 
 def configuration(cwd: Path | None = None) -> Config:

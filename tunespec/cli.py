@@ -127,8 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("tunespec: interrupted", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:  # the promise: one line, never a traceback, never a lost file
+        if os.environ.get("TUNESPEC_DEBUG"):
+            raise
         print(f"tunespec: internal error: {type(error).__name__}: {error} "
-              "(this is a bug in tunespec; please report it)", file=sys.stderr)
+              "(this is a bug in tunespec; please report it with TUNESPEC_DEBUG=1 set for a traceback)",
+              file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -282,7 +285,7 @@ def _rendered(result, format: str, terminal: bool, with_summary: bool = True) ->
         return github.render(result.diagnostics)
     from tunespec.report import text
 
-    out = text.render(result.diagnostics, result.source_lines, terminal and _colour())
+    out = text.render(result.diagnostics, result.source_line, terminal and _colour())
     if result.diagnostics:
         out += "\n"
     if with_summary:

@@ -65,7 +65,7 @@ class BatchResult(Record):
     diagnostics: list  # reported ones, TS901 aside (that needs every batch)
     noqa: dict  # display path -> {line: Noqa}
     roots: list  # display paths of the files linted
-    lines: dict  # display path -> source lines, for the files diagnostics and noqa comments are in
+    lines: dict  # display path -> {line number: text}, for the lines diagnostics and noqa comments are on
     program: Any = None
     resolved: list = Factory(list)
     built: list = Factory(list)
@@ -126,12 +126,25 @@ def run_batch(files: list[tuple[Path, str]], job: Job, shared: dict) -> BatchRes
     noqa = noqa_maps(program.files.values(), REGISTRY)
     diagnostics = engine.reported(findings, noqa)
     noqa = {display: comments for display, comments in noqa.items() if comments}
-    by_display = {source.display: source for source in program.files.values()}
-    shown = {d.path for d in diagnostics} | set(noqa)
-    lines = {display: by_display[display].lines() for display in sorted(shown) if display in by_display}
+    lines = _quoted_lines(program, diagnostics, noqa)
     built = build_batch(resolved, diagnostics, job, by_target) if job.build is not None else []
     return BatchResult(diagnostics, noqa, [source.display for source in program.roots], lines,
                        program if job.keep else None, resolved if job.keep else [], built)
+
+
+def _quoted_lines(program: Program, diagnostics: list[Diagnostic], noqa: dict) -> dict[str, dict[int, str]]:
+    """The source lines a text report quotes: those diagnostics point at, and `# noqa` comments' (TS901).
+    Only those are kept, so that memory does not grow with the size of the files linted."""
+    wanted: dict[str, set[int]] = {display: set(comments) for display, comments in noqa.items()}
+    for diagnostic in diagnostics:
+        wanted.setdefault(diagnostic.path, set()).add(diagnostic.line)
+    quoted = {}
+    for source in program.files.values():
+        numbers = wanted.get(source.display)
+        if numbers and source.text is not None:
+            lines = source.text.split("\n")
+            quoted[source.display] = {n: lines[n - 1] for n in sorted(numbers) if 0 < n <= len(lines)}
+    return quoted
 
 
 def target_findings(resolved: list[ResolvedExperiment], override: list[str] | None, config: Config,
@@ -325,7 +338,7 @@ class _Merge:
         self.diagnostics: list[Diagnostic] = []
         self.noqa: dict[str, dict[int, Noqa]] = {}
         self.roots: list[str] = []
-        self.lines: dict[str, list[str]] = {}
+        self.lines: dict[str, dict[int, str]] = {}
         self.program = None
         self.resolved: list = []
         self.built: list[Built] = []
@@ -346,7 +359,7 @@ class _Merge:
                     mine[line] = comment
         self.roots += batch.roots
         for display, lines in batch.lines.items():
-            self.lines.setdefault(display, lines)
+            self.lines.setdefault(display, {}).update(lines)
         self.program = batch.program
         self.resolved += batch.resolved
         for item in batch.built:

@@ -36,9 +36,6 @@ class SourceFile(Record, eq=False):
     def location(self, span: Span) -> Location:
         return Location(self.display, span)
 
-    def lines(self) -> list[str]:
-        return self.text.split("\n") if self.text is not None else []
-
 
 class ImportLink(Record, eq=False):
     node: Import

@@ -20,19 +20,20 @@ class Style:
         return f"\x1b[{code}m{text}\x1b[0m" if self.colour else text
 
 
-def render(diagnostics: list[Diagnostic], lines_of: Callable[[str], list[str]], colour: bool = False) -> str:
+def render(diagnostics: list[Diagnostic], line_of: Callable[[str, int], str | None], colour: bool = False) -> str:
+    """`line_of(path, number)` gives the source line a diagnostic points at (None when there is none)."""
     style = Style(colour)
-    return "".join(render_one(d, lines_of(d.path), style) for d in diagnostics)
+    return "".join(render_one(d, line_of(d.path, d.line), style) for d in diagnostics)
 
 
-def render_one(diagnostic: Diagnostic, lines: list[str], style: Style) -> str:
+def render_one(diagnostic: Diagnostic, line: str | None, style: Style) -> str:
     level = COLOURS[diagnostic.severity]
     head = (f"{style.paint(f'{diagnostic.path}:{diagnostic.line}:{diagnostic.column}:', '1')} "
             f"{style.paint(f'{diagnostic.code} {diagnostic.severity.value}:', '1;' + level)} {diagnostic.message}\n")
     out = [head]
     gutter = len(str(diagnostic.line))
-    if 0 < diagnostic.line <= len(lines):
-        shown, start, width = _excerpt(lines[diagnostic.line - 1], diagnostic)
+    if line is not None:
+        shown, start, width = _excerpt(line, diagnostic)
         out.append(f" {diagnostic.line} {style.paint('|', '34')} {shown}\n")
         out.append(f" {' ' * gutter} {style.paint('|', '34')} {' ' * start}{style.paint('^' * width, level)}\n")
     if diagnostic.help:

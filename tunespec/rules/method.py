@@ -399,11 +399,12 @@ def all_linear_not_decoder_only(exp: ResolvedExperiment, context: RuleContext) -
     model = exp.model
     if model is None or model.decoder_only is not False or exp.values.get("method") not in LORA_METHODS:
         return
+    example = list(model.default_targets or (model.layers or ())[:2])
     for name, where in target_elements(exp):
         if name == "all-linear":
             yield Finding("TS209", where, f"`all-linear` on {model.id}, which is not decoder-only: watsonx.ai documents "
                           "it for decoder-only models (PEFT takes every linear layer but the output layer)",
-                          f"name the layers instead, e.g. {list(model.default_targets or model.layers[:2])}")
+                          f"name the layers instead, e.g. {example}" if example else "name the layers instead")
 
 
 @rule("TS210", "all-linear-with-other-names", Severity.ERROR, "`all-linear` together with other names")
@@ -529,6 +530,10 @@ def method_not_listed_for_model(exp: ResolvedExperiment, context: RuleContext) -
     model = exp.model
     method = exp.values.get("method")
     if model is not None and model.methods is not None and method is not None and method not in model.methods:
+        if not model.methods:  # a model declaration with `methods = []`
+            yield Finding("TS212", exp.name_location, f"{model.id} is declared with no methods (`methods = []`)",
+                          "list the methods the model can be tuned with in its declaration")
+            return
         yield Finding("TS212", exp.name_location,
                       f"{model.id} is documented for {', '.join(model.methods)}, not `{method}`",
                       f"use `method = {model.methods[0]}`, or a model documented for `{method}`")
