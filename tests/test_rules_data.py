@@ -199,13 +199,16 @@ def test_each_data_file_is_read_once_per_run(project, monkeypatch):
     assert opened == ["train.jsonl"]
 
 
+# The child's own peak (VmHWM): getrusage's ru_maxrss would include the test process's size, which Linux
+# carries across fork and exec.
 SCAN_IN_A_CHILD = textwrap.dedent("""
-    import resource, sys
+    import re, sys
     from pathlib import Path
     from tunespec.rules.datafiles import DataFiles
     files = DataFiles([(Path(sys.argv[1]), "input", "output")], 1.5, 200 * 10**6)
     stats = files.scan(Path(sys.argv[1])).stats("input", "output")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    status = open("/proc/self/status").read()
+    peak_mb = int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) / 1024
     print(stats.valid, stats.longer_than(100), int(peak_mb))
 """)
 

@@ -11,6 +11,7 @@ follows it. The formatter works from the syntax tree, so it never changes meanin
 
 from __future__ import annotations
 
+import bisect
 from typing import Union
 
 from tunespec.compiler.ast import (
@@ -24,23 +25,32 @@ Element = Union[Assignment, Block, Import, Declaration, Value]
 
 
 class Comments:
-    """The file's comments in order; the printer takes each one exactly once, where it belongs."""
+    """The file's comments in order; the printer takes each one exactly once, where it belongs. (An index
+    into the sorted list, not pops from its front: a file of 200,000 comments is formatted in linear time.)"""
 
     def __init__(self, comments: list[Comment]) -> None:
-        self.pending = sorted(comments, key=lambda c: (c.span.line, c.span.column))
+        self.items = sorted(comments, key=lambda c: (c.span.line, c.span.column))
+        self.places = [(c.span.line, c.span.column) for c in self.items]
+        self.next = 0
 
     def before(self, line: int, column: int) -> list[Comment]:
         """Comments that start before (line, column): they go above what starts there."""
-        taken = []
-        while self.pending and (self.pending[0].span.line, self.pending[0].span.column) < (line, column):
-            taken.append(self.pending.pop(0))
+        end = bisect.bisect_left(self.places, (line, column), self.next)
+        taken = self.items[self.next:end]
+        self.next = end
         return taken
 
     def trailing(self, line: int) -> str:
         """The comment at the end of `line`, if the next one is there: it stays at the end of its line."""
-        if self.pending and self.pending[0].span.line == line:
-            return "  " + self.pending.pop(0).text.rstrip()
+        if self.next < len(self.items) and self.places[self.next][0] == line:
+            self.next += 1
+            return "  " + self.items[self.next - 1].text.rstrip()
         return ""
+
+    def within(self, span: Span) -> bool:
+        """Whether a comment not yet taken starts inside `span`."""
+        index = bisect.bisect_left(self.places, (span.line, span.column), self.next)
+        return index < len(self.places) and self.places[index] < (span.end_line, span.end_column)
 
 
 def format_text(text: str) -> str:
@@ -193,9 +203,7 @@ class Printer:
         return lines
 
     def _holds_comment(self, value: Value) -> bool:
-        span = value.span
-        return any((span.line, span.column) <= (c.span.line, c.span.column) < (span.end_line, span.end_column)
-                   for c in self.comments.pending)
+        return self.comments.within(value.span)
 
     def _leading(self, comments: list[Comment], indent: str, node_line: int | None) -> list[str]:
         """Comments on their own lines, above the node that starts at `node_line`; one blank line kept

@@ -62,11 +62,19 @@ class Ident(Record):
 class ListValue(Record):
     items: tuple["Value", ...]
     span: Span
+    depth: int = 1  # how many lists deep: 1 for a list of scalars
 
 
 class Sweep(Record):
     items: tuple["Value", ...]
     span: Span
+    depth: int = 1
+
+
+# No field takes a list of lists, so nesting serves no program; like Python's parser ("too many nested
+# parentheses" at 200) the language stops it early, which bounds the recursion of everything that walks
+# values (the formatter, `show`, the comparisons of values) however hostile the input.
+MAX_NESTING = 100
 
 
 Scalar = Union[Str, Number, Bool, Ident]
@@ -301,10 +309,14 @@ class AstBuilder:
 
     def list(self, open_bracket, *rest):
         items = tuple(rest[0:-1:2])  # values and commas alternate
-        return ListValue(items, Span.of(open_bracket).to(Span.of(rest[-1])))
+        depth = 1 + max((item.depth for item in items if isinstance(item, (ListValue, Sweep))), default=0)
+        if depth > MAX_NESTING:
+            raise _problem(f"lists nested more than {MAX_NESTING} deep", open_bracket.line, open_bracket.column,
+                           help="fields take one value or a flat list of values")
+        return ListValue(items, Span.of(open_bracket).to(Span.of(rest[-1])), depth)
 
     def sweep(self, keyword, values):
-        return Sweep(values.items, Span.of(keyword).to(values.span))
+        return Sweep(values.items, Span.of(keyword).to(values.span), values.depth)
 
 
 _BUILDER = AstBuilder()

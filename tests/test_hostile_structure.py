@@ -1,0 +1,93 @@
+"""Hostile structure: deep, long, huge and circular inputs get a diagnostic or a result, never a RecursionError
+or a hang. (The benchmark measures the time of a realistic 10 MB file; here each shape is run once.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from tunespec.cli import main
+
+DEPTH = 100_000
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "internal error" not in err, err
+    return code, out, err
+
+
+@pytest.fixture
+def deep(project):
+    nested = "[" * DEPTH + '"q_proj"' + "]" * DEPTH
+    project.write("deep.tune", f'experiment e {{\n  model = "ibm/granite-3-1-8b-base"\n  method = lora\n'
+                               f"  lora {{ target_modules = {nested} }}\n}}\n")
+    return project
+
+
+@pytest.mark.parametrize("command", [["lint"], ["show"], ["fmt", "--check"], ["fmt"], ["build", "--out", "out"]])
+def test_a_list_nested_100000_deep_is_one_syntax_error_for_every_command(deep, capsys, command):
+    before = (deep.root / "deep.tune").read_bytes()
+    code, out, err = run(capsys, *command, "deep.tune")
+    assert code == 1
+    assert "lists nested more than 100 deep" in out + err
+    assert (deep.root / "deep.tune").read_bytes() == before
+    assert not (deep.root / "out").exists()
+
+
+def test_the_nesting_error_points_at_the_outermost_bracket_past_the_limit(deep, capsys):
+    code, out, _ = run(capsys, "lint", "--format", "github", "deep.tune")
+    column = len("  lora { target_modules = ") + DEPTH - 100  # 1-based column of the 101st innermost `[`
+    assert f"line=4,col={column}" in out.replace(" ", "").replace("::error", "")
+
+
+def test_a_list_nested_100_deep_is_a_type_error_and_fmt_keeps_it(project, capsys):
+    nested = "[" * 100 + "1" + "]" * 100
+    project.write("hundred.tune", f"experiment e {{\n  seed = {nested}\n}}\n")
+    code, out, _ = run(capsys, "lint", "hundred.tune")
+    assert code == 1 and "TS004" in out and "TS001" not in out
+    assert run(capsys, "fmt", "hundred.tune")[0] in (0, 1)
+    assert run(capsys, "fmt", "--check", "hundred.tune")[1].startswith("0 files would be reformatted")
+
+
+def test_100000_declarations_in_one_file(project, capsys):
+    project.write("many.tune", "".join(f"preset p{index} {{ seed = {index} }}\n" for index in range(100_000)))
+    code, out, _ = run(capsys, "lint", "--jobs", "1", "many.tune")
+    assert code == 0 and "All checks passed" in out
+
+
+def test_a_10_mb_file(project, capsys):
+    text = "x" * 6_000_000
+    body = "".join(f"# comment line {index}\n" for index in range(200_000))
+    project.write("big.tune", f'{body}experiment e {{\n  description = """{text}"""\n  seed = 1\n}}\n')
+    assert (project.root / "big.tune").stat().st_size > 10_000_000
+    code, out, _ = run(capsys, "lint", "--jobs", "1", "big.tune")
+    assert code == 1 and "TS011" in out
+    assert run(capsys, "fmt", "--check", "big.tune")[0] in (0, 1)
+
+
+def test_an_import_chain_of_1000_files(project, capsys):
+    for index in range(1000):
+        following = f'import "a{index + 1}.tune"\n' if index < 999 else ""
+        project.write(f"chain/a{index}.tune", f"{following}preset p{index} {{ seed = {index} }}\n")
+    code, out, _ = run(capsys, "lint", "--jobs", "1", "chain/a0.tune")
+    assert code == 0
+    code, out, _ = run(capsys, "lint", "--jobs", "1", "chain")
+    assert code == 0 and "1000 files" in out
+
+
+def test_an_import_cycle_of_1000_files_is_reported_once(project, capsys):
+    for index in range(1000):
+        project.write(f"cycle/c{index}.tune", f'import "c{(index + 1) % 1000}.tune"\npreset q{index} {{ seed = 1 }}\n')
+    code, out, _ = run(capsys, "lint", "--jobs", "2", "cycle")
+    assert code == 1 and out.count("TS007") == 1
+    assert "import cycle: cycle/c0.tune → cycle/c1.tune" in out
+
+
+def test_self_extends_and_a_long_extends_chain(project, capsys):
+    chain = ["preset p0 { seed = 1 }"] + [f"preset p{i} extends p{i - 1} {{ seed = {i} }}" for i in range(1, 1000)]
+    project.write("extends.tune", "\n".join(chain + ["experiment e extends p999 { method = lora }",
+                                                     "experiment s extends s { method = lora }"]) + "\n")
+    code, out, _ = run(capsys, "lint", "--jobs", "1", "extends.tune")
+    assert code == 1
+    assert "TS009" in out and "inheritance cycle: s → s" in out
