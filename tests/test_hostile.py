@@ -70,3 +70,34 @@ def test_hostile_strings_survive_every_target(project, method, text):
     spec = expected["spec"]
     assert spec["description"] == text["description"] and spec["resources"]["image"] == text["image"]
     assert spec["data"]["input_field"] == text["input_field"]
+
+
+def test_a_one_megabyte_hostile_string_survives_every_target(project):
+    huge = ("{{ x }}\n\"quoted\": !!tag # \u202e\x00 \\ " * 30_000)[:1_000_000]
+    text = {field: huge if field == "description" else "plain" for field in FIELDS}
+    text.update(train="data/train.jsonl", validation="data/train.jsonl")
+    project.write("hostile.tune", source("lora", text))
+    result = build(["hostile.tune"], targets=ALL_TARGETS[:-2], out="out", config=Config(select=["TS0", "TS5"]))
+    assert result.written and not [line for line in result.refused if "has errors" in line]
+    written = Path(next(p for p in result.written if p.endswith("experiment.json")))
+    assert json.loads(written.read_text(encoding="utf-8"))["spec"]["description"] == huge
+
+
+HOSTILE_MODEL_IDS = ['acme/"""triple', "acme/back\\N{slash}", "acme/new\nline", "acme/# -*- coding: latin-1 -*-",
+                     "acme/{{ 7 * 7 }}", "acme/\u202eevil", "acme/' ; rm -rf ~"]
+
+
+def test_hostile_model_ids_survive_every_target(project):
+    for index, model_id in enumerate(HOSTILE_MODEL_IDS):
+        project.write(f"m{index}.tune", f"model {tune_string(model_id)} {{ family = llama  hidden_size = 4096 }}\n"
+                      f"experiment m{index} {{\n  model = {tune_string(model_id)}\n  method = lora\n"
+                      '  data { train = "data/train.jsonl" }\n'
+                      "  training { batch_size = 8  accumulate_steps = 1  learning_rate = 1e-4  epochs = 2 }\n"
+                      '  lora { rank = 8  alpha = 16  dropout = 0.05  target_modules = ["q_proj"] }\n}\n')
+    result = build([f"m{index}.tune" for index in range(len(HOSTILE_MODEL_IDS))], targets=ALL_TARGETS[:-2],
+                   out="out", config=Config(select=["TS0", "TS5"]))
+    assert not [line for line in result.refused if "has errors" in line], result.refused
+    for index, model_id in enumerate(HOSTILE_MODEL_IDS):
+        script = (project.root / "out" / f"m{index}" / "peft" / "train.py").read_text(encoding="utf-8")
+        assert parse_back(script, "python")["SPEC"]["model"] == model_id
+        assert "coding: latin-1" not in "\n".join(script.splitlines()[:2])

@@ -1,0 +1,197 @@
+"""Files and processes: whatever happens to a run — SIGKILL, a full disk, a folder it may not write, a second
+run into the same folder — every output and input file is afterwards either its old complete content or its
+new complete content. And the output depends on nothing but the input: not the listing order of folders."""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, granite
+from tests.test_build import ALL_TARGETS, examples, files_under  # noqa: F401 - examples is a fixture
+from tunespec import files as files_module
+from tunespec.cli import main
+from tunespec.templates.build import TEMPORARY
+
+ENVIRONMENT = {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    return {name: data for name, data in files_under(folder).items() if TEMPORARY not in name}
+
+
+def wait_until(condition, process: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline and not condition():
+        time.sleep(0.0005)
+
+
+# --- SIGKILL -------------------------------------------------------------------------------------------
+
+def test_an_interrupted_fmt_leaves_every_file_old_or_new(tmp_path):
+    """Kill `fmt` at random moments after it started rewriting; each file is the original or the formatted."""
+    (tmp_path / "tunespec.toml").write_text("")
+    source = granite("training { max_seq_length = 512 }")
+    messy = source.replace("  ", "      ").replace(" = ", "=")
+    originals = {f"f{index:03d}.tune": messy.replace("tickets", f"t{index}") for index in range(300)}
+    formatted_dir = tmp_path / "formatted"
+    formatted_dir.mkdir()
+    for name, text in originals.items():
+        (formatted_dir / name).write_text(text)
+    subprocess.run([sys.executable, "-m", "tunespec", "fmt", "."], cwd=formatted_dir, env=ENVIRONMENT, check=True,
+                   capture_output=True)
+    formatted = {name: (formatted_dir / name).read_bytes() for name in originals}
+    assert all(formatted[name] != text.encode() for name, text in originals.items())
+    work = tmp_path / "work"
+    rng = random.Random(7)
+    for attempt in range(4):
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        for name, text in originals.items():
+            (work / name).write_text(text)
+        process = subprocess.Popen([sys.executable, "-m", "tunespec", "fmt", "."], cwd=work, env=ENVIRONMENT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        changed = lambda: any((work / name).read_bytes() == formatted[name] for name in list(originals)[:50])  # noqa: E731
+        wait_until(changed, process)
+        time.sleep(rng.random() * 0.05)
+        process.kill()
+        process.wait()
+        for name, text in originals.items():
+            assert (work / name).read_bytes() in (text.encode(), formatted[name]), name
+        assert any((work / name).read_bytes() == formatted[name] for name in originals), "killed before it wrote"
+
+
+def test_builds_killed_at_random_moments_leave_only_old_or_new_files(examples):  # noqa: F811
+    """The first build writes the old outputs; the input changes; builds of the new input are killed at
+    random moments. Each output is then the old or the new version, complete."""
+    command = [sys.executable, "-m", "tunespec", "build", "examples", "--out", "out", "--target", ",".join(ALL_TARGETS)]
+    subprocess.run(command, cwd=examples, env=ENVIRONMENT, capture_output=True)  # 1: some targets refuse
+    old = outputs(examples / "out")
+    for tune in (examples / "examples").rglob("*.tune"):
+        tune.write_text(tune.read_text().replace("epochs", "epochs = 7 #"))
+    shutil.copytree(examples / "out", examples / "saved")
+    subprocess.run(command, cwd=examples, env=ENVIRONMENT, capture_output=True)
+    new = outputs(examples / "out")
+    shutil.rmtree(examples / "out")
+    os.rename(examples / "saved", examples / "out")
+    changed = [name for name in old if new.get(name) != old[name]]
+    assert changed
+    rng = random.Random(3)
+    for attempt in range(4):
+        process = subprocess.Popen(command, cwd=examples, env=ENVIRONMENT, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(0.15 + rng.random() * 0.6)  # start-up, then somewhere in the run
+        process.kill()
+        process.wait()
+        for name, data in outputs(examples / "out").items():
+            assert data in (old.get(name), new.get(name)), name
+
+
+# --- two runs at once ----------------------------------------------------------------------------------
+
+def test_two_builds_into_one_folder_at_once_both_finish_with_complete_files(examples):  # noqa: F811
+    second = examples / "second"
+    shutil.copytree(examples / "examples", second / "examples")
+    (second / "tunespec.toml").write_text("")
+    for tune in (second / "examples").rglob("*.tune"):
+        tune.write_text(tune.read_text().replace("epochs", "epochs = 9 #"))
+    out = examples / "out"
+    versions = []
+    for cwd in (examples, second):
+        shutil.rmtree(out / "shared", ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "tunespec", "build", "examples", "--out", str(out / "shared")],
+                       cwd=cwd, env=ENVIRONMENT, check=True, capture_output=True)
+        versions.append(outputs(out / "shared"))
+    for attempt in range(3):
+        shutil.rmtree(out / "shared", ignore_errors=True)
+        runs = [subprocess.Popen([sys.executable, "-m", "tunespec", "build", "examples", "--out", str(out / "shared")],
+                                 cwd=cwd, env=ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for cwd in (examples, second)]
+        results = [run.communicate() + (run.returncode,) for run in runs]
+        assert [code for _, _, code in results] == [0, 0], [err.decode()[-500:] for _, err, _ in results]
+        shared = files_under(out / "shared")
+        assert not [name for name in shared if TEMPORARY in name]
+        assert set(shared) == set(versions[0])
+        for name, data in shared.items():
+            assert data in (versions[0][name], versions[1][name]), name
+
+
+def test_leftovers_of_a_dead_run_are_removed_and_those_of_a_live_one_kept(tmp_path):
+    dead = tmp_path / f"{TEMPORARY}999999999-0-experiment.yaml"
+    dead.write_text("half")
+    live = tmp_path / f"{TEMPORARY}{os.getppid()}-0-experiment.yaml"
+    live.write_text("being written")
+    files_module.remove_leftovers(tmp_path)
+    assert not dead.exists() and live.exists()
+
+
+# --- the disk says no ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("failure", [errno.ENOSPC, errno.EACCES, errno.EROFS])
+def test_a_write_failing_halfway_changes_no_output(project, capsys, monkeypatch, failure):
+    """The fifth file of a build cannot be written (a full disk, a folder not ours, a read-only file
+    system): exit 2, one line, and every output still holds what the previous build wrote."""
+    project.write("t.tune", granite("training { epochs = sweep [1, 2, 3] }"))
+    assert main(["build", "t.tune", "--target", "yaml,json,peft"]) == 0
+    before = outputs(project.root / "out")
+    project.write("t.tune", granite("training { epochs = sweep [1, 2, 3]  max_seq_length = 512 }"))
+    real_open = os.open
+    opened = []
+
+    def failing_open(path, flags, mode=0o777, *args, **kwargs):
+        if TEMPORARY in str(path):
+            opened.append(path)
+            if len(opened) == 5:
+                raise OSError(failure, os.strerror(failure), str(path))
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    monkeypatch.setattr(files_module.os, "open", failing_open)
+    capsys.readouterr()
+    assert main(["build", "t.tune", "--target", "yaml,json,peft"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and os.strerror(failure).lower() in err
+    assert outputs(project.root / "out") == before
+    assert not [p for p in (project.root / "out").rglob(TEMPORARY + "*")]
+
+
+def test_fmt_of_a_file_it_cannot_replace_reports_it_and_keeps_it(project, capsys, monkeypatch):
+    project.write("t.tune", granite("").replace(" = ", "="))
+    before = (project.root / "t.tune").read_bytes()
+
+    def refused(source, destination):
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(files_module.os, "replace", refused)
+    assert main(["fmt", "t.tune"]) == 2
+    assert "permission denied" in capsys.readouterr().err
+    assert (project.root / "t.tune").read_bytes() == before
+    assert not [p for p in project.root.iterdir() if TEMPORARY in p.name]
+
+
+# --- the output depends on the input alone ------------------------------------------------------------
+
+def test_folder_listing_order_does_not_change_lint_or_build(examples, capsys, monkeypatch):  # noqa: F811
+    assert main(["build", "examples", "--out", "out", "--jobs", "1"]) == 0
+    forward_out = capsys.readouterr().out
+    os.rename(examples / "out", examples / "forward")
+    real_walk = os.walk
+
+    def reversed_walk(top, *args, **kwargs):
+        for folder, dirs, names in real_walk(top, *args, **kwargs):
+            dirs.reverse()
+            yield folder, dirs, list(reversed(names))
+
+    from tunespec.compiler import loader
+
+    monkeypatch.setattr(loader.os, "walk", reversed_walk)
+    assert main(["build", "examples", "--out", "out", "--jobs", "1"]) == 0
+    assert capsys.readouterr().out == forward_out
+    assert files_under(examples / "forward") == files_under(examples / "out")
