@@ -319,7 +319,9 @@ def check_build(project: Path) -> bool:
     out_folder = project / "out"
     if not out_folder.exists():
         return False
-    documents = {ir["metadata"]["name"]: ir for ir in resolved_ir(".")}
+    documents: dict[str, dict] = {}
+    for ir in resolved_ir("."):  # two files may declare one name: build writes the first in file order
+        documents.setdefault(ir["metadata"]["name"], ir)
     for path in sorted(out_folder.rglob("*")):
         if not path.is_file():
             continue

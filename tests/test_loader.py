@@ -27,6 +27,7 @@ def test_missing_import_points_at_the_path(project):
     ("notes.txt", "not a `.tune` file"),
     ("../outside.tune", "leaves the project root"),
     ("sub", "not a `.tune` file"),
+    ("a\\u0000b.tune", "NUL character"),
 ])
 def test_import_must_be_a_relative_tune_file_inside_the_project(project, path, words):
     (project.root / "sub").mkdir()
@@ -34,6 +35,12 @@ def test_import_must_be_a_relative_tune_file_inside_the_project(project, path, w
     project.write("a.tune", f'import "{path}"\n')
     [d] = project.lint("a.tune")
     assert d.code == "TS006" and words in d.message
+
+
+def test_a_path_with_a_nul_character_is_a_diagnostic(project):
+    from tunespec.compiler.loader import read_text
+
+    assert read_text(project.root / "a\x00.tune") == (None, "cannot read the file: no file name holds a NUL character")
 
 
 def test_import_of_a_folder_named_like_a_tune_file(project):

@@ -244,11 +244,17 @@ def _unreadable(path: Path) -> str | None:
         return f"cannot import `{path.name}`: no such file"
     except OSError as error:
         return f"cannot import `{path.name}`: {_os_reason(error)}"
+    except ValueError:  # a NUL character, which no file name can hold
+        return f"cannot import `{_printable(path.name)}`: no file name holds a NUL character"
     if not stat.S_ISREG(info.st_mode):
         return f"cannot import `{path.name}`: {_not_a_file(info.st_mode)}"
     if not os.access(path, os.R_OK):
         return f"cannot import `{path.name}`: permission denied"
     return None
+
+
+def _printable(name: str) -> str:
+    return name.replace("\x00", "\\u0000")
 
 
 def read_text(path: Path) -> tuple[str | None, str | None]:
@@ -257,6 +263,8 @@ def read_text(path: Path) -> tuple[str | None, str | None]:
         info = os.stat(path)
     except OSError as error:
         return None, f"cannot read the file: {_os_reason(error)}"
+    except ValueError:
+        return None, "cannot read the file: no file name holds a NUL character"
     if not stat.S_ISREG(info.st_mode):
         return None, f"cannot read the file: {_not_a_file(info.st_mode)}"
     try:
