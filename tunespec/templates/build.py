@@ -82,13 +82,16 @@ def check_outputs(outputs: list[Output]) -> Staged:
 def stage_outputs(outputs: list[Output]) -> Staged:
     """Stage the files that differ from what is on disk; the caller commits them or discards them."""
     result = Staged()
+    new_folders = set()
     for folder in sorted({output.path.parent for output in outputs}):
-        if not _make_folder(folder):
-            remove_leftovers(folder)  # a new folder has none
+        if _make_folder(folder):
+            new_folders.add(folder)  # nothing to compare with, no leftovers to remove
+        else:
+            remove_leftovers(folder)
     try:
         for output in outputs:
             data = output.text.encode("utf-8")
-            if _current(output) == data and _mode_ok(output):
+            if output.path.parent not in new_folders and _current(output) == data and _mode_ok(output):
                 result.unchanged.append(output.path)
                 continue
             temporary = stage(output.path, data, 0o755 if output.executable else 0o644)
