@@ -381,9 +381,11 @@ def worker(arguments: tuple[int, int, int, str]) -> tuple[list[tuple[int, str]],
     work = Path(tempfile.mkdtemp(prefix="tunespec-fuzz-"))
     found, kinds = [], {}
     try:
-        for seed in range(start, stop, step):
+        for count, seed in enumerate(range(start, stop, step), 1):
             message, kind = one(seed, work)
             kinds[kind] = kinds.get(kind, 0) + 1
+            if count % 2000 == 0:
+                print(f"worker from seed {start}: {count} inputs, {len(found)} findings", file=sys.stderr, flush=True)
             if message is not None:
                 found.append((seed, message))
                 save(Path(findings_dir), seed, message)
