@@ -195,7 +195,7 @@ def decode_string(token: Token) -> str:
         if kind != "u":
             raise _problem(
                 f"invalid escape `\\{kind}` in a string", token.line, column, 2,
-                help='escapes are \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX; for a backslash write \\\\',
+                help='escapes are \\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 (four hex digits); for a backslash write \\\\',
             )
         code, index = _unicode_escape(body, index, token.line, column)
         out.append(code)
