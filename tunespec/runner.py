@@ -62,19 +62,12 @@ class Built(Record):
 
 
 class BatchResult(Record):
-    diagnostics: list  # reported ones, TS901 aside (that needs every batch)
+    """What one batch found (and, merged, what the run found)."""
+
+    diagnostics: list  # reported ones; TS901 only in the merged result (it needs every batch)
     noqa: dict  # display path -> {line: Noqa}
     roots: list  # display paths of the files linted
     lines: dict  # display path -> {line number: text}, for the lines diagnostics and noqa comments are on
-    program: Any = None
-    resolved: list = Factory(list)
-    built: list = Factory(list)
-
-
-class RunResult(Record):
-    diagnostics: list
-    roots: list
-    lines: dict
     program: Any = None
     resolved: list = Factory(list)
     built: list = Factory(list)
@@ -242,11 +235,11 @@ def _target_refuses(exp: ResolvedExperiment, target, selection: Selection, by_ta
 
 # --- the run: batches here or in workers, merged in order ---------------------------------------------
 
-def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1) -> RunResult:
+def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1) -> BatchResult:
     files = expand_paths(paths)
     merged = _Merge(job)
     try:
-        for batch in _batch_results(files, job, jobs, merged):
+        for batch in _batch_results(files, job, jobs):
             merged.add(batch)
     except BaseException:
         discard_built(merged.built)
@@ -254,7 +247,7 @@ def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1) -> RunResul
     return merged.result()
 
 
-def _batch_results(files: list[tuple[Path, str]], job: Job, jobs: int, merged: "_Merge") -> Iterator[BatchResult]:
+def _batch_results(files: list[tuple[Path, str]], job: Job, jobs: int) -> Iterator[BatchResult]:
     if job.keep:
         yield run_batch(files, job, {})
         return
@@ -267,10 +260,10 @@ def _batch_results(files: list[tuple[Path, str]], job: Job, jobs: int, merged: "
                 result = run_batch(batch, job, shared)
             yield result
         return
-    yield from _in_workers(batches, job, workers, merged)
+    yield from _in_workers(batches, job, workers)
 
 
-def _in_workers(batches: list, job: Job, workers: int, merged: "_Merge") -> Iterator[BatchResult]:
+def _in_workers(batches: list, job: Job, workers: int) -> Iterator[BatchResult]:
     """Results in batch order; when one batch fails, the others still finish (so that what they staged
     can be discarded) and the first failure is raised."""
     import multiprocessing
@@ -375,9 +368,9 @@ class _Merge:
             self.owners[item.folder] = item.owner
         self.built.append(item)
 
-    def result(self) -> RunResult:
+    def result(self) -> BatchResult:
         engine = Engine(REGISTRY, self.job.selection)
         diagnostics = self.diagnostics + engine.unused_suppressions(self.noqa, dict.fromkeys(self.roots))
         diagnostics.sort(key=lambda d: d.sort_key)
-        return RunResult(diagnostics, list(dict.fromkeys(self.roots)), self.lines, self.program, self.resolved,
-                         self.built)
+        return BatchResult(diagnostics, self.noqa, list(dict.fromkeys(self.roots)), self.lines, self.program,
+                           self.resolved, self.built)
