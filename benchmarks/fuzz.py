@@ -222,13 +222,19 @@ class Generator:
 # --- mutation ------------------------------------------------------------------------------------------
 
 def mutate(text: str, rng: random.Random) -> str:
+    """One mutation of the file's text. A byte flip works on the UTF-8 bytes and may leave them invalid:
+    such bytes are carried as lone surrogates (`surrogateescape`) and written back as they were."""
     if not text:
         return rng.choice(["{", "\x00", "é", "\"", "experiment"])
-    how = rng.randrange(6)
+    how = rng.randrange(7)
     where = rng.randrange(len(text))
     if how == 0:  # flip one character's bits
         flipped = chr(ord(text[where]) ^ (1 << rng.randrange(7)))
         return text[:where] + flipped + text[where + 1:]
+    if how == 6:  # flip one bit of one byte
+        data = bytearray(text.encode("utf-8", errors="surrogateescape"))
+        data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        return bytes(data).decode("utf-8", errors="surrogateescape")
     if how == 1:  # delete a token (a run of word characters, or one other character)
         end = where + 1
         while end < len(text) and (text[end].isalnum() or text[end] == "_") and text[where].isalnum():
@@ -275,7 +281,7 @@ def write_project(folder: Path, files: dict[str, str]) -> None:
     for relative, text in files.items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode("utf-8", errors="surrogatepass"))
+        path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
 
 
 def resolved_ir(folder: str) -> list:
