@@ -304,7 +304,8 @@ def command_fmt(args: argparse.Namespace) -> int:
     from tunespec.grammar import SyntaxProblem
 
     changed, unchanged, problems, failed = [], 0, 0, False
-    for path, display in expand_paths(args.paths):
+    for name, display in expand_paths(args.paths):
+        path = Path(name)
         text, reason = read_text(path)
         if reason is not None:
             print(f"{display}:1:1: TS014 error: {reason}")

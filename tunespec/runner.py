@@ -82,26 +82,30 @@ def default_jobs() -> int:
 
 # --- files ---------------------------------------------------------------------------------------------
 
-def expand_paths(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str]]:
-    """Files as given, and the `*.tune` files below folders; each with the path diagnostics show. A file
-    named twice (`lint a.tune .`) is linted once."""
-    found: list[tuple[Path, str]] = []
+def expand_paths(paths: Iterable[str | os.PathLike]) -> list[tuple[str, str]]:
+    """Files as given, and the `*.tune` files below folders; each with the path diagnostics show (most
+    often the same string). A file named twice (`lint a.tune .`) is linted once."""
+    found: list[tuple[str, str]] = []
     seen: set = set()
     for given in paths:
         text = os.fspath(given)
-        path = Path(text)
-        entries = [(file, os.path.normpath(file)) for file in find_tune_files(path)] if path.is_dir() else [(path, text)]
+        entries = [(file, _shown(file)) for file in find_tune_files(text)] if os.path.isdir(text) else [(text, text)]
         for file, display in entries:
-            key = identity(file.absolute())
+            key = identity(file)
             if key not in seen:
                 seen.add(key)
                 found.append((file, display))
     return found
 
 
+def _shown(file: str) -> str:
+    display = os.path.normpath(file)
+    return file if display == file else display
+
+
 # --- one batch ---------------------------------------------------------------------------------------
 
-def run_batch(files: list[tuple[Path, str]], job: Job, shared: dict) -> BatchResult:
+def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
     """Load, resolve and check `files` (and build them, for a build); `shared` lives as long as the process's
     part of the run (the data files' scans)."""
     program = Program(job.cwd)
@@ -247,7 +251,7 @@ def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1) -> BatchRes
     return merged.result()
 
 
-def _batch_results(files: list[tuple[Path, str]], job: Job, jobs: int) -> Iterator[BatchResult]:
+def _batch_results(files: list[tuple[str, str]], job: Job, jobs: int) -> Iterator[BatchResult]:
     if job.keep:
         yield run_batch(files, job, {})
         return
@@ -304,7 +308,7 @@ def _start_worker(job: Job) -> None:
     gc.freeze()
 
 
-def _work(files: list[tuple[Path, str]]) -> BatchResult:
+def _work(files: list[tuple[str, str]]) -> BatchResult:
     with _collection_paused():
         return run_batch(files, _worker_job, _worker_shared)
 
