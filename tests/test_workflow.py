@@ -51,6 +51,16 @@ def test_new_says_where_each_value_comes_from(project, capsys):
     assert "starting point: no documented default" in (project.root / "m.tune").read_text()
 
 
+def test_new_without_a_name_names_the_experiment_after_model_and_method(project, capsys):
+    """DESIGN.md §3 shows NAME as optional: `tunespec new --model ID --method M [NAME]`."""
+    code, out, _ = run(capsys, "new", "--model", "ibm/granite-3-1-8b-base", "--method", "qlora")
+    assert code == 0 and out == "wrote granite_3_1_8b_base_qlora.tune\n"
+    text = (project.root / "granite_3_1_8b_base_qlora.tune").read_text()
+    assert "experiment granite_3_1_8b_base_qlora {" in text
+    code, out, _ = run(capsys, "new", "--model", "Qwen/Qwen2.5-7B", "--method", "lora")
+    assert code == 0 and (project.root / "qwen2_5_7b_lora.tune").exists()
+
+
 def test_new_refuses_to_overwrite(project, capsys):
     path = project.write("taken.tune", "# mine\n")
     code, _, err = run(capsys, "new", "x", "--model", "llama-3-1-8b", "--method", "lora", "-o", "taken.tune")

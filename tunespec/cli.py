@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--diff", action="store_true", help="write nothing; print what would change as a unified diff")
 
     new = commands.add_parser("new", help="a new .tune file filled with the documented defaults")
-    new.add_argument("name", metavar="NAME", help="the experiment's name")
+    new.add_argument("name", metavar="NAME", nargs="?",
+                     help="the experiment's name (default: the model's name and the method, as in granite_3_1_8b_base_lora)")
     new.add_argument("--model", required=True, metavar="ID", help="a catalog model id or alias")
     new.add_argument("--method", required=True, metavar="METHOD", help="prompt_tuning, lora, qlora or full")
     new.add_argument("--task", metavar="TASK", help="classification, generation, summarization, ...")
@@ -350,13 +351,15 @@ def command_fmt(args: argparse.Namespace) -> int:
 def command_new(args: argparse.Namespace) -> int:
     from tunespec.compiler.catalog import load_catalog
     from tunespec.files import WriteError, write_atomically
-    from tunespec.scaffold import ScaffoldError, scaffold
+    from tunespec.scaffold import ScaffoldError, default_name, scaffold
 
+    catalog = load_catalog()
+    name = args.name or default_name(args.model, args.method, catalog)
     try:
-        text = scaffold(args.name, args.model, args.method, args.task, load_catalog())
+        text = scaffold(name, args.model, args.method, args.task, catalog)
     except ScaffoldError as error:
         raise UsageError(str(error)) from None
-    path = Path(args.output or f"{args.name}.tune")
+    path = Path(args.output or f"{name}.tune")
     if path.exists() or path.is_symlink():
         raise UsageError(f"{path} exists: `new` never overwrites a file")
     try:

@@ -7,6 +7,7 @@ complete (TS011) and lint without errors, and nothing pretends to be documented 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tunespec.compiler.catalog import Catalog, ModelInfo
@@ -29,6 +30,15 @@ LENGTH = 1024
 
 class ScaffoldError(Exception):
     """A model, method or task `new` cannot start from: one line, exit 2."""
+
+
+def default_name(model_name: str, method: str, catalog: Catalog) -> str:
+    """The experiment name `new` uses when none is given: the model's last path part and the method,
+    `granite_3_1_8b_base_lora`, so that two scaffolds for different models do not collide."""
+    model = catalog.find_model(model_name)
+    base = (model.id if model is not None else model_name).rsplit("/", 1)[-1]
+    name = re.sub(r"\W+", "_", f"{base}_{method}", flags=re.ASCII).strip("_").lower()
+    return name if name[:1].isalpha() else f"exp_{name}"
 
 
 def scaffold(name: str, model_name: str, method: str, task: str | None, catalog: Catalog) -> str:
