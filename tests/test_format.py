@@ -185,6 +185,18 @@ def test_fmt_keeps_the_file_mode(project):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
 
 
+def test_carriage_returns_before_a_line_end_are_part_of_it(project):
+    """Found by the fuzz harness: `\r\r\n` inside a triple-quoted string was read as `\r` and a line end,
+    which fmt wrote back as `\r\n`, which the next read took for a plain line end: fmt twice changed the
+    file twice, and the string's value with it."""
+    path = project.root / "w.tune"
+    path.write_bytes(b'experiment e {\r\r\n  description = """a\r\r\nb\rc"""\r\n}\r\n')
+    assert main(["fmt", "w.tune"]) == 0
+    formatted = path.read_bytes()
+    assert formatted == b'experiment e {\n  description = """a\nb\rc"""\n}\n'
+    assert main(["fmt", "--check", "w.tune"]) == 0 and path.read_bytes() == formatted
+
+
 def test_crlf_and_bom_become_canonical(project):
     path = project.root / "w.tune"
     path.write_bytes(b"\xef\xbb\xbfexperiment e {\r\n  seed = 1\r\n}\r\n")

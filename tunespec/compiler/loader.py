@@ -8,6 +8,7 @@ nothing raises past `load`.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections import deque
 from pathlib import Path
@@ -278,7 +279,12 @@ def read_text(path: str | os.PathLike) -> tuple[str | None, str | None]:
         return None, _decode_problem(data, error)
     if text.startswith("\ufeff"):
         text = text[1:]
-    return text.replace("\r\n", "\n"), None
+    return (_LINE_END.sub("\n", text) if "\r" in text else text), None
+
+
+# A line ends at LF; CRs just before it belong to the line end. All of them, not one: `\r\r\n` read as
+# `\r` + line end would be written back by `fmt` as `\r\n`, which the next read makes a bare line end.
+_LINE_END = re.compile(r"\r+\n")
 
 
 def _decode_problem(data: bytes, error: UnicodeDecodeError) -> str:
