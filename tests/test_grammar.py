@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tunespec.compiler.ast import (
-    AstBuilder, Block, Bool, Declaration, Ident, Import, ListValue, Number, Span, Str, Sweep, parse_module,
+    AstBuilder, Block, Bool, Declaration, Ident, Import, ListValue, Number, Span, Sweep, parse_module,
 )
 from tunespec.grammar import SyntaxProblem
 from tunespec.grammar import parser as grammar_parser

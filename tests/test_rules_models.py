@@ -9,7 +9,7 @@ from tests.conftest import granite, lint_source
 
 def experiment(model: str, method: str, *body: str, declare: str = "") -> str:
     """Lines: (declaration), experiment, model, method, then one line per `body` item (line 4 on)."""
-    lines = [f"experiment e {{", f'  model = "{model}"', f"  method = {method}", *(f"  {b}" for b in body), "}"]
+    lines = ["experiment e {", f'  model = "{model}"', f"  method = {method}", *(f"  {b}" for b in body), "}"]
     return (declare + "\n" if declare else "") + "\n".join(lines) + "\n"
 
 
@@ -121,7 +121,7 @@ def test_prompt_tuning_on_granite_13b_with_a_model_list_is_not_ts212(project):
 def test_target_module_finding_in_a_preset_is_reported_once(project):
     project.write("common.tune", 'preset adapters {\n  lora { target_modules = ["q_proj", "vproj"] }\n}\n')
     for name in ("a", "b"):
-        project.write(f"{name}.tune", f'import "common.tune"\n'
+        project.write(f"{name}.tune", 'import "common.tune"\n'
                       + granite("").replace("experiment tickets {", f"experiment {name} extends adapters {{"))
     diagnostics = [d for d in project.lint("a.tune", "b.tune") if d.code == "TS208"]
     assert [(d.path, d.line, d.column, d.experiment) for d in diagnostics] == [("common.tune", 2, 38, "a")]

@@ -16,7 +16,7 @@ from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.loader import Program
 from tunespec.compiler.resolve import ResolvedExperiment, Resolver
 from tunespec.config import Config, find_config, load_config
-from tunespec.diagnostics import Diagnostic, Severity
+from tunespec.diagnostics import Diagnostic
 from tunespec.rules import REGISTRY
 from tunespec.record import Factory, Record
 from tunespec.rules.engine import Selection

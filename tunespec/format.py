@@ -117,7 +117,6 @@ class Printer:
 
     def members(self, members, indent: str, after_line: int) -> list[str]:
         """Members in order, blank lines where the author had them, `=` aligned within runs."""
-        groups: list[list[str]] = []
         run: list[tuple[str, str, str]] = []  # (name, value text, trailing comment) of one-line assignments
         lines: list[str] = []
         last_line = after_line

@@ -105,7 +105,7 @@ def tables_source(data: dict[str, Any] | None = None) -> str:
 
 def reference_parse(text: str, builder: Any) -> Any:
     """Parse with Lark's own LALR parser and feed the tree to `builder`, bottom-up and without recursion."""
-    from lark import Token, Tree
+    from lark import Tree
 
     tree = build_lark().parse(text)
     results: dict[int, Any] = {}

@@ -39,10 +39,6 @@ class Staged(Record):
     stale: list = Factory(list)
 
 
-def output_folder(out: Path, variant: str, target: str) -> Path:
-    return out / variant / target
-
-
 class Placement:
     """Where a run's files go, worked out once: `out/<variant>/<target>/`, and how paths relative to the
     root are seen from there (variant and target names are single path components)."""

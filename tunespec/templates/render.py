@@ -338,13 +338,6 @@ def verify_compiled(text: str, format: str, checks: list[tuple], ir: dict[str, A
 _ABSENT = object()
 
 
-def expected_value(ir: dict[str, Any], expression: str) -> Any:
-    """The value an emitted path must hold: a path in the IR's `spec` (`training.epochs`), with a transform
-    (`training.epochs|float`), a path from the IR's top (`@metadata.name`, `@spec`), or a JSON literal
-    (`=true`)."""
-    return _compile_expected(expression)(ir)
-
-
 def _compile_expected(expression: str):
     if expression.startswith("="):
         literal = json.loads(expression[1:])
@@ -361,11 +354,6 @@ def _compile_expected(expression: str):
         return apply(value)
 
     return expected
-
-
-def lookup(data: Any, path: str) -> Any:
-    """Follow a dotted path (`datasets.0.path`, `limits."nvidia.com/gpu"`, `data."config.json"|json.r`)."""
-    return _follow(data, _split_path(path) if path else [])
 
 
 def _follow(data: Any, parts: list[str]) -> Any:
