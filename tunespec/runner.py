@@ -195,7 +195,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                     built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above"))
                     continue
                 variant = variant or variant_context(exp)
-                outputs = render_outputs(exp, target, plan.out, job.root or job.cwd, variant, placement)
+                outputs = render_outputs(exp, target, placement, variant)
                 files = check_outputs(outputs) if plan.check else stage_outputs(outputs)
                 built.append(Built(placement.folder(exp.name, name), f"{exp.source} (experiment {exp.experiment})",
                                    label, files=files))

@@ -59,10 +59,9 @@ class Placement:
         return os.path.normpath(os.path.join("..", "..", self.root_from_out))
 
 
-def render_outputs(exp: ResolvedExperiment, target: Target, out: Path, root: Path,
-                   variant: dict | None = None, placement: Placement | None = None) -> list[Output]:
+def render_outputs(exp: ResolvedExperiment, target: Target, placement: Placement,
+                   variant: dict | None = None) -> list[Output]:
     """The files of one target for one variant, rendered and verified, nothing written yet."""
-    placement = placement or Placement(out, root)
     folder = placement.folder(exp.name, target.name)
     rendered = render_target(exp, target, placement.from_root(exp.name, target.name), placement.to_root(), variant)
     return [Output(Path(folder, name), text, executable=name.endswith(".sh")) for name, text in rendered.items()]
