@@ -52,7 +52,8 @@ def test_lora_with_all_linear_builds_peft_and_trl_objects(examples):
     assert quantization is None
     assert isinstance(args, trl.SFTConfig)
     assert args.per_device_train_batch_size == 8 and args.gradient_accumulation_steps == 1
-    assert args.num_train_epochs == 10 and args.max_length == 1024 and args.output_dir == "runs/tickets"
+    assert args.num_train_epochs == 10 and args.max_length == 1024
+    assert args.output_dir == "runs/tickets/tickets.learning_rate-0.0001/peft"
     assert args.learning_rate == 0.0001  # the first variant, by name: tickets.learning_rate-0.0001
 
 

@@ -77,7 +77,7 @@ def test_every_emitted_file_parses_back_to_the_ir(examples):
         text = path.read_text(encoding="utf-8")
         parse_back(text, file.format)
         checks = {**target.checks.get(file_name, {}), **target.method_checks.get(exp.values["method"], {}).get(file_name, {})}
-        verify(text, file.format, checks, document(exp), written)
+        verify(text, file.format, checks, document(exp), written, target)
         if target_name in ("yaml", "json"):
             assert parse_back(text, file.format) == document(exp)
 
@@ -159,7 +159,7 @@ def test_fms_peft_method_is_exact(project, method, expected):
         body += '\n  lora { rank = 8  alpha = 16  dropout = 0.05  target_modules = ["q_proj", "v_proj"] }'
     source = f'experiment e {{\n  model = "{model}"\n  method = {method}\n  data {{ train = "data/train.jsonl" }}\n  {body}\n}}\n'
     config = json.loads(built_text(project, source, "fms-hf-tuning", "config.json"))
-    assert config.get("peft_method") == expected and config["output_dir"] == "runs/e"
+    assert config.get("peft_method") == expected and config["output_dir"] == "runs/e/e/fms-hf-tuning"
     assert ("auto_gptq" in config) == (method == "qlora")
 
 

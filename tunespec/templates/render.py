@@ -106,6 +106,31 @@ def dns_label(name: str) -> str:
     return label
 
 
+def output_folder(output_dir: str, variant: str, target: str, mount: str | None = None) -> str:
+    """The trainer's output folder of one variant and target: `<output_dir>/<variant>/<target>`. Each
+    variant × target writes its own: a trainer that finds another's checkpoint in its folder resumes from it
+    (LLaMA-Factory after peft trained 0 steps and overwrote its adapter). On a cluster volume (`mount`,
+    the kubeflow target's), a relative folder is on the volume."""
+    return on_volume(str(PurePosixPath(output_dir, variant, target)), mount)
+
+
+def on_volume(path: str, mount: str | None) -> str:
+    """A path as a pod sees it: a relative path is under the volume's mount path; absolute paths and URIs
+    stay as written."""
+    if not mount or "://" in path or path.startswith("/"):
+        return path
+    return str(PurePosixPath(mount, path))
+
+
+def volume_mount(spec: dict[str, Any], target: Target) -> str | None:
+    """The mount path relative paths are under, for a target that runs on a cluster volume (its
+    declaration says `on_volume`) when the experiment names one; else None."""
+    resources = spec.get("resources", {})
+    if not target.data.get("on_volume") or not resources.get("volume"):
+        return None
+    return resources.get("mount_path")
+
+
 TRANSFORMS = {
     "float": float,
     "peft_targets": peft_targets,
@@ -113,6 +138,12 @@ TRANSFORMS = {
     "comma_targets": comma_targets,
     "upper": lambda value: str(value).upper(),
     "dns_label": dns_label,
+}
+# Transforms of checks that depend on where the run is placed: (value, IR document, target) -> expected.
+PLACED_TRANSFORMS = {
+    "output_folder": lambda value, ir, target: output_folder(value, ir["metadata"]["name"], target.name,
+                                                             volume_mount(ir["spec"], target)),
+    "on_volume": lambda value, ir, target: on_volume(value, volume_mount(ir["spec"], target)),
 }
 FILTERS = {"json": to_json, "yaml": to_yaml, "yaml_block": to_yaml_block, "py": to_python, "sh": to_shell,
            "comment": comment, **TRANSFORMS}
@@ -175,6 +206,9 @@ def context(exp: ResolvedExperiment, target: Target, folder: str, to_root: str =
     values["to_root"] = PurePosixPath(to_root).as_posix()
     values["target"] = target.data
     values["relative_to_folder"] = lambda path: relative_to(path, folder)
+    mount = volume_mount(values["spec"], target)
+    values["output_folder"] = output_folder(values["output_dir"], values["name"], target.name, mount)
+    values["data_path"] = lambda path: on_volume(path, mount)
     return values
 
 
@@ -215,7 +249,7 @@ def compiled_checks(target: Target, output: str, method: str | None) -> list[tup
     found = _checks.get(key)
     if found is None:
         checks = {**target.checks.get(output, {}), **target.method_checks.get(method, {}).get(output, {})}
-        found = _checks[key] = [(emitted, _split_path(emitted), _compile_expected(expected))
+        found = _checks[key] = [(emitted, _split_path(emitted), _compile_expected(expected, target))
                                 for emitted, expected in checks.items()]
     return found
 
@@ -315,8 +349,9 @@ def _python_spec(tree: ast.Module) -> Any:
     return {}
 
 
-def verify(text: str, format: str, checks: dict[str, str], ir: dict[str, Any], label: str) -> None:
-    compiled = [(emitted, _split_path(emitted), _compile_expected(expected)) for emitted, expected in checks.items()]
+def verify(text: str, format: str, checks: dict[str, str], ir: dict[str, Any], label: str,
+           target: Target | None = None) -> None:
+    compiled = [(emitted, _split_path(emitted), _compile_expected(expected, target)) for emitted, expected in checks.items()]
     verify_compiled(text, format, compiled, ir, label)
 
 
@@ -338,20 +373,25 @@ def verify_compiled(text: str, format: str, checks: list[tuple], ir: dict[str, A
 _ABSENT = object()
 
 
-def _compile_expected(expression: str):
+def _compile_expected(expression: str, target: Target | None = None):
     if expression.startswith("="):
         literal = json.loads(expression[1:])
         return lambda ir: literal
     path, _, transform = expression.partition("|")
     from_top = path.startswith("@")
     parts = _split_path(path[1:] if from_top else path)
-    apply = TRANSFORMS[transform] if transform else None
+    placed = PLACED_TRANSFORMS.get(transform)
+    if placed is not None and target is None:
+        raise VerificationError(f"the check `{expression}` needs the target it belongs to")
+    apply = None if placed is not None or not transform else TRANSFORMS[transform]
 
     def expected(ir: dict[str, Any]) -> Any:
         value = _follow(ir if from_top else ir["spec"], parts)
-        if value is _ABSENT or apply is None:
+        if value is _ABSENT:
             return value
-        return apply(value)
+        if placed is not None:
+            return placed(value, ir, target)
+        return value if apply is None else apply(value)
 
     return expected
 

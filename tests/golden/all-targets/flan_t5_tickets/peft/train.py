@@ -26,7 +26,7 @@ SPEC = {
         "prompt_tuning_init_text": 'Classify the support ticket as billing, technical, shipping or account.',
     },
     "training": {
-        "output_dir": 'runs/flan_t5_tickets',
+        "output_dir": 'runs/flan_t5_tickets/flan_t5_tickets/peft',
         "per_device_train_batch_size": 16,
         "gradient_accumulation_steps": 16,
         "learning_rate": 0.3,

@@ -27,7 +27,7 @@ SPEC = {
     },
     "prompt_tuning": None,
     "training": {
-        "output_dir": 'runs/llama70b_qlora',
+        "output_dir": 'runs/llama70b_qlora/llama70b_qlora/peft',
         "per_device_train_batch_size": 2,
         "gradient_accumulation_steps": 1,
         "learning_rate": 0.0001,

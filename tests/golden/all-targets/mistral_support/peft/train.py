@@ -22,7 +22,7 @@ SPEC = {
     "lora": None,
     "prompt_tuning": None,
     "training": {
-        "output_dir": 'runs/mistral_support',
+        "output_dir": 'runs/mistral_support/mistral_support/peft',
         "per_device_train_batch_size": 4,
         "gradient_accumulation_steps": 4,
         "learning_rate": 1e-05,

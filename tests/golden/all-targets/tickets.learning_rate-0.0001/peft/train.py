@@ -27,7 +27,7 @@ SPEC = {
     },
     "prompt_tuning": None,
     "training": {
-        "output_dir": 'runs/tickets',
+        "output_dir": 'runs/tickets/tickets.learning_rate-0.0001/peft',
         "per_device_train_batch_size": 8,
         "gradient_accumulation_steps": 1,
         "learning_rate": 0.0001,
