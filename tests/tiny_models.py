@@ -92,13 +92,14 @@ def portable_tokenizer_config(folder: Path) -> None:
 
 
 def build_llama(folder: Path, tokenizer) -> Path:
-    """A two-layer Llama (grouped-query attention, gated MLP): the layer names of the llama family."""
+    """A two-layer Llama (grouped-query attention, gated MLP): the layer names of the llama family. Its
+    widths are multiples of 64, the block size of bitsandbytes' 4-bit quantization on the CPU."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=False,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )

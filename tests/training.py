@@ -46,7 +46,7 @@ def needs(backend: str):
                                                    f".ci/run trains with it in an environment of its own")
 
 
-def model_declaration(name: str, folder: Path, family: str, decoder_only: bool) -> str:
+def model_declaration(name: str, folder: Path, family: str, decoder_only: bool, hidden_size: int) -> str:
     """A `model` declaration for a tiny model. Its checkpoint is a local folder: `hf_id` names it, as
     `from_pretrained` takes a folder wherever it takes a Hub id."""
     return (f'model "{name}" {{\n'
@@ -54,7 +54,7 @@ def model_declaration(name: str, folder: Path, family: str, decoder_only: bool) 
             f"  context_window = 256\n"
             f"  decoder_only   = {'true' if decoder_only else 'false'}\n"
             f"  parameters     = 60_000\n"
-            f"  hidden_size    = 32\n"
+            f"  hidden_size    = {hidden_size}\n"
             f"  num_layers     = 2\n"
             f"  methods        = [prompt_tuning, lora, qlora, full]\n"
             f"  hf_id          = {json.dumps(str(folder))}\n"
@@ -70,8 +70,8 @@ class TrainingProject:
         self.root = root
         (root / "tunespec.toml").write_text("", encoding="utf-8")
         (root / "models.tune").write_text(
-            model_declaration("tiny-llama", models["llama"], "llama", True)
-            + model_declaration("tiny-t5", models["t5"], "t5", False), encoding="utf-8")
+            model_declaration("tiny-llama", models["llama"], "llama", True, 64)
+            + model_declaration("tiny-t5", models["t5"], "t5", False, 32), encoding="utf-8")
         tiny_models.write_jsonl(root / "data" / "train.jsonl", tiny_models.records(self.TRAIN))
         tiny_models.write_jsonl(root / "data" / "validation.jsonl", tiny_models.records(self.VALIDATION, offset=100))
 

@@ -67,9 +67,14 @@ class Trace:
         mask = inputs.get("attention_mask")
         rows = []
         for row in range(ids.shape[0]):
-            keep = mask[row].bool() if mask is not None and mask.dim() == 2 else slice(None)
-            rows.append({"input_ids": ids[row][keep].tolist(),
-                         "labels": labels[row][keep].tolist() if labels is not None else None})
+            keep = mask[row].bool() if mask is not None and mask.shape == ids.shape else slice(None)
+            if labels is None:
+                target = None
+            elif labels.shape == ids.shape:  # a decoder: labels align with the input
+                target = labels[row][keep].tolist()
+            else:  # an encoder-decoder: the decoder's labels, padded with -100
+                target = [token for token in labels[row].tolist() if token != -100]
+            rows.append({"input_ids": ids[row][keep].tolist(), "labels": target})
         self.data["batches"].append(rows)
 
     def log(self, trainer, logs) -> None:

@@ -1,0 +1,149 @@
+"""Jobs that train what the experiment says: the emitted `run.sh` of each backend, run end to end on the CPU.
+
+Each test writes an experiment on a tiny random model built offline (tests/tiny_models.py), builds it for
+one target, runs its `run.sh` as a user would, and checks from inside the run (tests/training_trace) that the
+trainer took the expected number of optimizer steps, evaluated at the configured cadence when validation data
+is given, and saved an adapter or a model into the variant's own folder `<output_dir>/<variant>/<target>`.
+
+A test runs where its backend is installed and is skipped, saying so, elsewhere: the README's `pytest` needs
+no torch. `.ci/run` runs them for real, one environment per backend (their pins conflict).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.training import TrainingProject, needs, optimizer_steps, saved_files
+
+BATCH, ACCUMULATE, EPOCHS = 2, 2, 2
+ADAPTER = {"adapter_model.safetensors", "adapter_config.json"}
+MODEL = {"model.safetensors", "config.json"}
+
+
+
+def training(lr: float) -> str:
+    return (f"  training {{\n    batch_size = {BATCH}\n    accumulate_steps = {ACCUMULATE}\n"
+            f"    learning_rate = {lr}\n    epochs = {EPOCHS}\n    max_seq_length = 64\n  }}\n")
+
+LORA = '  lora {\n    rank = 4\n    alpha = 8\n    dropout = 0.0\n    target_modules = ["q_proj", "v_proj"]\n  }\n'
+PROMPT = '  prompt {\n    init_method = text\n    init_text = "Classify the ticket:"\n    num_virtual_tokens = 4\n  }\n'
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """The tiny Llama and T5 (with their tokenizer), built once per session."""
+    for module in ("torch", "transformers", "tokenizers", "safetensors"):
+        pytest.importorskip(module, reason=f"{module} is not installed here: the training tests need it")
+    from tests import tiny_models as tiny
+
+    return tiny.build_all(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture
+def project(tmp_path, tiny_models, monkeypatch) -> TrainingProject:
+    monkeypatch.chdir(tmp_path)
+    return TrainingProject(tmp_path, tiny_models)
+
+
+def experiment(method: str, model: str = "tiny-llama", validation: bool = True, lr: float = 1e-3) -> str:
+    data = '    train = "data/train.jsonl"\n' + ('    validation = "data/validation.jsonl"\n' if validation else "")
+    body = (f'  model = "{model}"\n  method = {method}\n  task = classification\n'
+            f'  data {{\n{data}  }}\n' + training(lr))
+    if method in ("lora", "qlora"):
+        body += LORA
+    if method == "prompt_tuning":
+        body += PROMPT
+    return body
+
+
+def train(project: TrainingProject, name: str, body: str, target: str, *arguments: str):
+    """Build one experiment for one target and run its run.sh; (the run, its trainer output folder)."""
+    written = project.build(project.experiment(name, body), target)
+    [script] = [path for path in written if path.name == "run.sh"]
+    run = project.run(script, *arguments)
+    return run, project.root / "runs" / name / name / target
+
+
+def check_trained(project: TrainingProject, run, folder: Path, saved: set[str], validation: bool = True) -> None:
+    """The expected steps, the evaluations, and the files saved in the variant's own folder, nowhere else."""
+    steps = optimizer_steps(TrainingProject.TRAIN, BATCH, ACCUMULATE, EPOCHS)
+    assert run.steps == steps and run.state["max_steps"] == steps, run.state
+    assert run.micro_batches == steps * ACCUMULATE  # every batch of every epoch went through the model
+    assert run.trace["data"]["train"] == TrainingProject.TRAIN
+    per_epoch = steps // EPOCHS
+    if validation:
+        assert run.trace["data"]["eval"] == TrainingProject.VALIDATION
+        assert [step for step, _ in run.evaluations()] == [per_epoch * (epoch + 1) for epoch in range(EPOCHS)]
+    else:
+        assert run.evaluations() == []
+    assert saved <= saved_files(folder), f"{folder} holds {sorted(saved_files(folder))}"
+    trainers = sorted(str(path.relative_to(project.root)) for path in (project.root / "runs").glob("*/*/*"))
+    assert trainers == [str(folder.relative_to(project.root))]
+
+
+# --- peft: train.py with transformers, PEFT and TRL --------------------------------------------------------
+
+@needs("peft")
+def test_peft_lora_trains_evaluates_and_saves_its_adapter(project):
+    run, folder = train(project, "lora", experiment("lora"), "peft")
+    check_trained(project, run, folder, ADAPTER)
+    assert run.model["peft"]["r"] == 4 and run.model["peft"]["lora_alpha"] == 8
+    assert run.model["lora_modules"] == ["q_proj", "v_proj"]
+
+
+@needs("peft")
+def test_peft_qlora_trains_a_4_bit_model(project):
+    pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed: QLoRA cannot run here")
+    run, folder = train(project, "qlora", experiment("qlora"), "peft")
+    check_trained(project, run, folder, ADAPTER)
+    assert run.model["quantized_4bit"] and run.model["lora_modules"] == ["q_proj", "v_proj"]
+
+
+@needs("peft")
+def test_peft_full_fine_tuning_trains_and_saves_the_model(project):
+    run, folder = train(project, "full", experiment("full", lr=1e-4), "peft")
+    check_trained(project, run, folder, MODEL)
+    assert "peft" not in run.model
+
+
+@needs("peft")
+def test_peft_prompt_tuning_on_t5(project):
+    run, folder = train(project, "prompt_t5", experiment("prompt_tuning", model="tiny-t5", lr=0.3), "peft")
+    check_trained(project, run, folder, ADAPTER)
+    assert run.model["peft"]["num_virtual_tokens"] == 4 and run.model["peft"]["task_type"] == "SEQ_2_SEQ_LM"
+
+
+@needs("peft")
+def test_peft_prompt_tuning_on_a_decoder(project):
+    run, folder = train(project, "prompt_llama", experiment("prompt_tuning", lr=0.3), "peft")
+    check_trained(project, run, folder, ADAPTER)
+    assert run.model["peft"]["num_virtual_tokens"] == 4 and run.model["peft"]["task_type"] == "CAUSAL_LM"
+
+
+# --- fms-hf-tuning 3.2.2: sft_trainer -----------------------------------------------------------------------
+
+# flash-attn does not run on a CPU: run.sh takes the override for this machine; config.json keeps the default.
+NO_FLASH_ATTENTION = "use_flash_attn=false"
+
+
+@needs("fms-hf-tuning")
+@pytest.mark.parametrize("method, saved", [("lora", ADAPTER), ("full", MODEL)])
+def test_fms_hf_tuning_trains_evaluates_and_saves(project, method, saved):
+    run, folder = train(project, f"fms_{method}", experiment(method, lr=1e-3 if method == "lora" else 1e-4),
+                        "fms-hf-tuning", NO_FLASH_ATTENTION)
+    check_trained(project, run, folder, saved)
+    config = json.loads((project.root / "out" / f"fms_{method}" / "fms-hf-tuning" / "config.json").read_text())
+    assert "use_flash_attn" not in config  # the override stayed out of the spec
+
+
+# --- LLaMA-Factory 0.9.5: llamafactory-cli train ----------------------------------------------------------
+
+@needs("llama-factory")
+@pytest.mark.parametrize("method, saved", [("lora", ADAPTER), ("full", MODEL)])
+def test_llama_factory_trains_evaluates_and_saves(project, method, saved):
+    run, folder = train(project, f"lf_{method}", experiment(method, lr=1e-3 if method == "lora" else 1e-4),
+                        "llama-factory")
+    check_trained(project, run, folder, saved)
