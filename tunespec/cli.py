@@ -231,7 +231,9 @@ def command_rule(args: argparse.Namespace) -> int:
         names = [r.code for r in REGISTRY] + [r.name for r in REGISTRY]
         hint = did_you_mean(args.rule, names)
         raise UsageError(f"unknown rule `{args.rule}`" + (f"; {hint}" if hint else "; `tunespec rules` lists them"))
-    print(f"# {found.code} {found.name} ({found.severity.value})\n\n{found.summary}.\n\n{found.doc}")
+    from tunespec.rules.docs import page
+
+    print(page(found))
     return EXIT_OK
 
 
