@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--format", choices=["text", "markdown"], default="text")
     one = commands.add_parser("rule", help="one rule's documentation")
     one.add_argument("rule", metavar="CODE|NAME")
+    server = commands.add_parser("server", help="the language server for editors (LSP on stdin and stdout; "
+                                                "needs `pip install 'tunespec[lsp]'`)")
+    server.add_argument("--stdio", action="store_true", help="accepted for editors that pass it; stdio is the only transport")
     return parser
 
 
@@ -412,6 +415,18 @@ def command_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_server(args: argparse.Namespace) -> int:
+    """Only this command imports the server (and pygls): no other command's start-up pays for it."""
+    try:
+        from tunespec.server.app import serve
+    except ImportError as error:
+        if error.name not in ("pygls", "lsprotocol") and not str(error.name or "").startswith(("pygls.", "lsprotocol.")):
+            raise
+        raise UsageError("the language server needs pygls: pip install 'tunespec[lsp]'") from None
+    serve()
+    return EXIT_OK
+
+
 COMMANDS = {
     "lint": command_lint,
     "show": command_show,
@@ -422,4 +437,5 @@ COMMANDS = {
     "schema": command_schema,
     "rules": command_rules,
     "rule": command_rule,
+    "server": command_server,
 }

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tunespec.api import LintResult, configuration, lint_text
 from tunespec.compiler.ast import Assignment, Block, Comment, Declaration, Import, Module, Span
-from tunespec.compiler.loader import PROJECT_MARKERS, SourceFile
+from tunespec.compiler.loader import PROJECT_MARKERS, SourceFile, normalised
 from tunespec.config import Config, ConfigError, find_config
 from tunespec.diagnostics import Diagnostic
 from tunespec.record import Record
@@ -56,6 +56,11 @@ class Analysis(Record, eq=False):
     def module(self) -> Module | None:
         source = self.source
         return source.module if source is not None else None
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines of the text as the parser reads it (what spans count in)."""
+        return normalised(self.text).split("\n")
 
     def diagnostics(self) -> list[Diagnostic]:
         """The diagnostics about the buffer itself (not about the files it imports)."""
