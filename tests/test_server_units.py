@@ -135,3 +135,21 @@ def test_lint_imports_neither_the_server_nor_pygls():
     loaded = modules_loaded_by_lint(EXAMPLES / "experiments" / "tickets.tune")
     assert not {name for name in loaded if name.split(".")[0] in ("pygls", "lsprotocol", "pygments")}
     assert not {name for name in loaded if name.startswith("tunespec.server") or name == "tunespec.pygments_lexer"}
+
+
+def test_a_buffer_is_linted_from_its_project_folder_so_per_file_ignores_apply(project, tmp_path_factory, monkeypatch):
+    """The editor's process runs anywhere; the buffer is linted as `tunespec lint` run beside the config."""
+    (project.root / "tunespec.toml").write_text('[per-file-ignores]\n"exp/*.tune" = ["TS004"]\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    analysis = analyse('experiment x { seed = 1.5 }\n', project.root / "exp" / "x.tune")
+    assert analysis.cwd == project.root and analysis.display == "exp/x.tune"
+    assert "TS004" not in {d.code for d in analysis.diagnostics()}
+    other = analyse('experiment y { seed = 1.5 }\n', project.root / "y.tune")
+    assert "TS004" in {d.code for d in other.diagnostics()}
+
+
+def test_a_broken_configuration_is_reported_and_the_defaults_stand_in(project):
+    (project.root / "tunespec.toml").write_text("selct = []\n", encoding="utf-8")
+    analysis = analyse('experiment x { seed = 1.5 }\n', project.root / "x.tune")
+    assert "unknown option `selct`" in analysis.config_problem
+    assert "TS004" in {d.code for d in analysis.diagnostics()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from lsprotocol import types as lsp
@@ -111,7 +112,7 @@ class TuneServer(LanguageServer):
 def document_path(uri: str) -> Path:
     """The file a buffer will be saved as; an unsaved new buffer is taken to live in the current folder."""
     path = to_fs_path(uri) if uri.startswith("file:") else None
-    return Path(path).absolute() if path else Path.cwd() / (uri.rpartition("/")[2] or "untitled.tune")
+    return Path(path).absolute() if path else Path.cwd() / (re.split(r"[:/]", uri)[-1] or "untitled.tune")
 
 
 server = TuneServer()
