@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import REPO
+from tests.editor_samples import LONG, LONG_ESCAPES, LONG_NUMBERS, TUNE_FILES
 
 pygments = pytest.importorskip("pygments", reason="the pygments extra (tunespec[pygments]) is not installed")
 
@@ -17,17 +18,7 @@ from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Punc
 
 from tunespec.pygments_lexer import TuneLexer  # noqa: E402
 
-TUNE_FILES = sorted(EXAMPLES.rglob("*.tune")) + sorted((REPO / "tests").rglob("*.tune"))
 README_BLOCKS = re.findall(r"```tune\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), re.S)
-LONG = '''experiment long {
-  description = """A "quoted" word,
-a second line with # no comment and \\n no escape,
-"" and two quotes"""
-  prompt { init_text = "Classify:\\t\\"this\\" \\u00e9" }
-  seed = -3
-  training { learning_rate = sweep [1e-5, 3.5E+2, 0.000_1, 10_000] }
-}
-'''
 
 
 def tokens(text: str) -> list[tuple]:
@@ -69,8 +60,8 @@ def test_long_strings_escapes_and_numbers():
     inside = found[long:closing + 1]
     assert all(kind in String for kind, _ in inside)
     assert "".join(value for _, value in inside).count("\n") == 2  # one token run over three lines
-    assert [value for kind, value in found if kind is String.Escape] == ["\\t", '\\"', '\\"', "\\u00e9"]
-    assert [value for kind, value in found if kind in Number] == ["-3", "1e-5", "3.5E+2", "0.000_1", "10_000"]
+    assert [value for kind, value in found if kind is String.Escape] == LONG_ESCAPES
+    assert [value for kind, value in found if kind in Number] == LONG_NUMBERS
     assert ("model" in [v for k, v in tokens('model "acme/x" {}\n') if k is Keyword.Declaration])
     assert ("model" in [v for k, v in tokens('experiment e { model = "x" }\n') if k is Name.Attribute])
     assert [v for k, v in tokens("experiment e { targets = [fms-hf-tuning, import-ish] }\n") if k is Name.Constant] \

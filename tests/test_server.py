@@ -15,7 +15,7 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES
 from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.schema import BLOCK_ORDER, METHODS, fields_in
 
@@ -68,6 +68,22 @@ async def publish(client: LanguageClient, path: Path, text: str) -> list[lsp.Dia
 
 def cli(project: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tunespec", *args], cwd=project, capture_output=True, text=True)
+
+
+async def hover_at(client: LanguageClient, path: Path, position: lsp.Position) -> lsp.Hover | None:
+    return await client.text_document_hover_async(lsp.HoverParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=position))
+
+
+async def definition_at(client: LanguageClient, path: Path, position: lsp.Position):
+    return await client.text_document_definition_async(lsp.DefinitionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=position))
+
+
+async def formatting(client: LanguageClient, path: Path):
+    return await client.text_document_formatting_async(lsp.DocumentFormattingParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri(path)),
+        options=lsp.FormattingOptions(tab_size=2, insert_spaces=True)))
 
 
 def at(text: str, needle: str, offset: int = 0) -> lsp.Position:
@@ -128,8 +144,7 @@ async def test_hover_on_a_field_shows_its_range_defaults_source_and_resolved_val
     path = project / "experiments" / "tickets.tune"
     text = path.read_text(encoding="utf-8")
     await publish(client, path, text)
-    hover = await client.text_document_hover_async(lsp.HoverParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=at(text, "learning_rate", 3)))
+    hover = await hover_at(client, path, at(text, "learning_rate", 3))
     value = hover.contents.value
     assert "`training.learning_rate`" in value and "0.00001–0.5" in value
     assert "watsonx.ai: Parameters for tuning foundation models" in value
@@ -147,8 +162,7 @@ async def test_hover_on_an_inherited_field_names_the_preset_it_comes_from(client
     path = project / "experiments" / "tickets.tune"
     text = path.read_text(encoding="utf-8")
     await publish(client, path, text)
-    hover = await client.text_document_hover_async(lsp.HoverParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=at(text, "task")))
+    hover = await hover_at(client, path, at(text, "task"))
     assert "classification" in hover.contents.value and "experiments/tickets.tune:5:16" in hover.contents.value
     assert "one of `classification`" in hover.contents.value
 
@@ -161,8 +175,7 @@ async def test_hover_on_a_rule_code_in_noqa_is_the_rules_page(client, project):
     diagnostics = await publish(client, path, text)
     assert "TS101" not in {d.code for d in diagnostics}
     for word, code in (("TS101", "TS101"), ("learning-rate-far-above-typical", "TS302")):
-        hover = await client.text_document_hover_async(lsp.HoverParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=at(text, word, 2)))
+        hover = await hover_at(client, path, at(text, word, 2))
         assert hover.contents.value == cli(project, "rule", code).stdout.rstrip("\n")
 
 
@@ -214,13 +227,11 @@ async def test_definition_of_a_base_and_of_an_import(client, project):
     path = project / "experiments" / "tickets.tune"
     text = path.read_text(encoding="utf-8")
     await publish(client, path, text)
-    base = await client.text_document_definition_async(lsp.DefinitionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=at(text, "granite_lora", 4)))
+    base = await definition_at(client, path, at(text, "granite_lora", 4))
     preset = project / "common" / "granite.tune"
     assert base.uri == uri(preset)
     assert base.range.start == at(preset.read_text(encoding="utf-8"), "granite_lora")
-    imported = await client.text_document_definition_async(lsp.DefinitionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=at(text, "common/granite")))
+    imported = await definition_at(client, path, at(text, "common/granite"))
     assert imported.uri == uri(preset) and imported.range.start == lsp.Position(line=0, character=0)
 
 
@@ -228,8 +239,7 @@ async def test_definition_of_a_declared_model(client, project):
     path = project / "experiments" / "acme_lora.tune"
     text = path.read_text(encoding="utf-8")
     await publish(client, path, text)
-    found = await client.text_document_definition_async(lsp.DefinitionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri(path)), position=at(text, '"acme/support-llama-3b"', 3)))
+    found = await definition_at(client, path, at(text, '"acme/support-llama-3b"', 3))
     assert found.uri == uri(project / "models" / "acme.tune")
 
 
@@ -241,17 +251,13 @@ async def test_formatting_is_fmt_and_refuses_a_buffer_with_a_syntax_error(client
     path = project / "experiments" / "format.tune"
     messy = 'experiment f {\nmodel="ibm/granite-3-1-8b-base"   # the model\n    training { epochs=3\nbatch_size = 8 }\n}\n'
     await publish(client, path, messy)
-    options = lsp.FormattingOptions(tab_size=2, insert_spaces=True)
-    edits = await client.text_document_formatting_async(lsp.DocumentFormattingParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri(path)), options=options))
+    edits = await formatting(client, path)
     assert len(edits) == 1 and edits[0].new_text == formatted_or_raise(messy)
     assert edits[0].range.start == lsp.Position(line=0, character=0)
     await publish(client, path, edits[0].new_text)
-    again = await client.text_document_formatting_async(lsp.DocumentFormattingParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri(path)), options=options))
+    again = await formatting(client, path)
     assert list(again) == []
     await publish(client, path, 'experiment f {\n  model = \n}\n')
-    refused = await client.text_document_formatting_async(lsp.DocumentFormattingParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri(path)), options=options))
+    refused = await formatting(client, path)
     assert refused is None
     assert "TS001" in client.messages[-1].message and "not formatted" in client.messages[-1].message

@@ -11,23 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import REPO
+from tests.editor_samples import LONG, LONG_ESCAPES, LONG_NUMBERS, TUNE_FILES
 
 NODE = shutil.which("node")
 VSCODE = REPO / "editors" / "vscode"
 TEST_DIR = VSCODE / "test"
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed: the grammar is tokenised by "
                                                      "vscode-textmate under node")
-TUNE_FILES = sorted(EXAMPLES.rglob("*.tune")) + sorted((REPO / "tests").rglob("*.tune"))
-LONG = '''experiment long {
-  description = """A "quoted" word,
-a second line with # no comment and \\n no escape,
-"" and two quotes"""
-  prompt { init_text = "Classify:\\t\\"this\\" \\u00e9" }
-  seed = -3
-  training { learning_rate = sweep [1e-5, 3.5E+2, 0.000_1, 10_000] }
-}
-'''
 BAD = {
     "number": "experiment e { seed = 8b }\n",
     "colon": "experiment e { task: lora }\n",
@@ -96,10 +87,10 @@ def test_long_strings_escapes_and_numbers(tokenised):
         [(2, column) for column in range(len(lines[2]))] + [(3, column) for column in range(len(lines[3]))]
     assert all("string.quoted.triple.tune" in scopes[place] for place in inside)
     escapes = [lines[t["line"]][t["start"]:t["end"]] for t in file["tokens"] if "constant.character.escape.tune" in t["scopes"]]
-    assert escapes == ["\\t", '\\"', '\\"', "\\u00e9"]
+    assert escapes == LONG_ESCAPES
     numbers = [lines[t["line"]][t["start"]:t["end"]] for t in file["tokens"]
                if any(s.startswith("constant.numeric") for s in t["scopes"])]
-    assert numbers == ["-3", "1e-5", "3.5E+2", "0.000_1", "10_000"]
+    assert numbers == LONG_NUMBERS
     assert file["depth"] == 1
 
 

@@ -21,7 +21,7 @@ from tunespec.compiler.ast import Span
 from tunespec.compiler.loader import normalised
 from tunespec.diagnostics import Diagnostic, Severity
 from tunespec.server.complete import candidates, context_at
-from tunespec.server.documents import Analysis, analyse, place_at
+from tunespec.server.documents import Analysis, Place, analyse, place_at
 from tunespec.server.hover import hover_text
 
 log = logging.getLogger("tunespec.server")
@@ -100,6 +100,14 @@ class TuneServer(LanguageServer):
         return lsp.Diagnostic(range=self.range(lines, span), severity=SEVERITIES[item.severity], code=item.code,
                               source="tunespec", message=item.message + (f"\nhelp: {item.help}" if item.help else ""))
 
+    def place_of(self, params: lsp.TextDocumentPositionParams) -> tuple[Analysis, Place] | tuple[None, None]:
+        """What is written at the request's position in the buffer's current text (which must parse)."""
+        analysis = self.current(params.text_document.uri)
+        if analysis is None:
+            return None, None
+        place = place_at(analysis.module, *self.place(analysis.lines, params.position))
+        return (analysis, place) if place is not None else (None, None)
+
     def current(self, uri: str) -> Analysis | None:
         """The analysis of the buffer's current text, when that text parsed."""
         analysis = self.analyses.get(uri)
@@ -146,25 +154,17 @@ def did_close(ls: TuneServer, params: lsp.DidCloseTextDocumentParams) -> None:
 
 @server.feature(lsp.TEXT_DOCUMENT_HOVER)
 def hover(ls: TuneServer, params: lsp.HoverParams) -> lsp.Hover | None:
-    analysis = ls.current(params.text_document.uri)
-    if analysis is None:
-        return None
-    lines = analysis.lines
-    place = place_at(analysis.module, *ls.place(lines, params.position))
+    analysis, place = ls.place_of(params)
     text = hover_text(analysis, place) if place is not None else None
     if text is None:
         return None
     return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text),
-                     range=ls.range(lines, place.span))
+                     range=ls.range(analysis.lines, place.span))
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
 def definition(ls: TuneServer, params: lsp.DefinitionParams) -> lsp.Location | None:
-    analysis = ls.current(params.text_document.uri)
-    if analysis is None:
-        return None
-    lines = analysis.lines
-    place = place_at(analysis.module, *ls.place(lines, params.position))
+    analysis, place = ls.place_of(params)
     if place is None:
         return None
     if place.kind == "import":
