@@ -249,7 +249,8 @@ async def test_formatting_is_fmt_and_refuses_a_buffer_with_a_syntax_error(client
     from tunespec.format import formatted_or_raise
 
     path = project / "experiments" / "format.tune"
-    messy = 'experiment f {\nmodel="ibm/granite-3-1-8b-base"   # the model\n    training { epochs=3\nbatch_size = 8 }\n}\n'
+    messy = ('experiment f {\nmodel="ibm/granite-3-1-8b-base"   # the model\n'
+             '    training { epochs=3\nbatch_size = 8 }\n}\n')
     await publish(client, path, messy)
     edits = await formatting(client, path)
     assert len(edits) == 1 and edits[0].new_text == formatted_or_raise(messy)

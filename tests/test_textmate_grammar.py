@@ -86,7 +86,8 @@ def test_long_strings_escapes_and_numbers(tokenised):
     inside = [(1, column) for column in range(first, len(lines[1]))] + \
         [(2, column) for column in range(len(lines[2]))] + [(3, column) for column in range(len(lines[3]))]
     assert all("string.quoted.triple.tune" in scopes[place] for place in inside)
-    escapes = [lines[t["line"]][t["start"]:t["end"]] for t in file["tokens"] if "constant.character.escape.tune" in t["scopes"]]
+    escapes = [lines[t["line"]][t["start"]:t["end"]] for t in file["tokens"]
+               if "constant.character.escape.tune" in t["scopes"]]
     assert escapes == LONG_ESCAPES
     numbers = [lines[t["line"]][t["start"]:t["end"]] for t in file["tokens"]
                if any(s.startswith("constant.numeric") for s in t["scopes"])]
@@ -153,7 +154,8 @@ def test_the_extension_declares_the_language_the_grammar_and_the_comment_syntax(
 @needs_node
 @pytest.mark.parametrize("settings, command", [
     (None, {"command": "tunespec", "args": ["server"]}),
-    ({"tunespec.server.command": [".venv/bin/tunespec", "server"]}, {"command": ".venv/bin/tunespec", "args": ["server"]}),
+    ({"tunespec.server.command": [".venv/bin/tunespec", "server"]},
+     {"command": ".venv/bin/tunespec", "args": ["server"]}),
     ({"tunespec.server.command": []}, None),
 ])
 def test_the_extension_starts_the_server_command_of_its_settings(settings, command):

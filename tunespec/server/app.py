@@ -89,7 +89,8 @@ class TuneServer(LanguageServer):
         if analysis.config_problem and analysis.config_problem not in self.config_problems_shown:
             self.config_problems_shown.add(analysis.config_problem)
             self.window_show_message(lsp.ShowMessageParams(
-                type=lsp.MessageType.Warning, message=f"tunespec: {analysis.config_problem} (linting with the defaults)"))
+                type=lsp.MessageType.Warning,
+                message=f"tunespec: {analysis.config_problem} (linting with the defaults)"))
         lines = analysis.lines
         diagnostics = [self.diagnostic(lines, item) for item in analysis.diagnostics()]
         self.text_document_publish_diagnostics(
