@@ -59,11 +59,18 @@ def experiment(method: str, model: str = "tiny-llama", validation: bool = True, 
     return body
 
 
-def train(project: TrainingProject, name: str, body: str, target: str, *arguments: str):
+# What this machine needs that the experiment does not say, given to run.sh as its documented KEY=VALUE
+# overrides (the spec stays as built): a CPU, no GPU (transformers refuses bf16 without one unless told to use
+# the CPU), and no flash-attn (fms-hf-tuning asks for it by default).
+ON_THIS_CPU = {"peft": ("use_cpu=true",), "fms-hf-tuning": ("use_flash_attn=false", "use_cpu=true"),
+               "llama-factory": ("use_cpu=true",)}
+
+
+def train(project: TrainingProject, name: str, body: str, target: str):
     """Build one experiment for one target and run its run.sh; (the run, its trainer output folder)."""
     written = project.build(project.experiment(name, body), target)
     [script] = [path for path in written if path.name == "run.sh"]
-    run = project.run(script, *arguments)
+    run = project.run(script, *ON_THIS_CPU.get(target, ()))
     return run, project.root / "runs" / name / name / target
 
 
@@ -92,6 +99,9 @@ def test_peft_lora_trains_evaluates_and_saves_its_adapter(project):
     check_trained(project, run, folder, ADAPTER)
     assert run.model["peft"]["r"] == 4 and run.model["peft"]["lora_alpha"] == 8
     assert run.model["lora_modules"] == ["q_proj", "v_proj"]
+    # bf16 (the default precision): the frozen base in bf16, the adapter in fp32, autocast in bf16
+    assert set(run.model["frozen"]) == {"bfloat16"} and set(run.model["trainable"]) == {"float32"}
+    assert run.arguments["bf16"] is True and run.model["gradient_checkpointing"] is True
 
 
 @needs("peft")
@@ -100,6 +110,9 @@ def test_peft_qlora_trains_a_4_bit_model(project):
     run, folder = train(project, "qlora", experiment("qlora"), "peft")
     check_trained(project, run, folder, ADAPTER)
     assert run.model["quantized_4bit"] and run.model["lora_modules"] == ["q_proj", "v_proj"]
+    # 4-bit weights (stored as uint8), the rest upcast by prepare_model_for_kbit_training; TRL casts the
+    # adapters of a 4-bit model to the compute dtype, as the QLoRA reference does
+    assert "uint8" in run.model["frozen"] and set(run.model["trainable"]) == {"bfloat16"}
 
 
 @needs("peft")
@@ -107,6 +120,8 @@ def test_peft_full_fine_tuning_trains_and_saves_the_model(project):
     run, folder = train(project, "full", experiment("full", lr=1e-4), "peft")
     check_trained(project, run, folder, MODEL)
     assert "peft" not in run.model
+    # fp32 master weights, bf16 mixed precision: every weight trains, in fp32
+    assert run.model["frozen"] == {} and set(run.model["trainable"]) == {"float32"} and run.arguments["bf16"] is True
 
 
 @needs("peft")
@@ -125,15 +140,11 @@ def test_peft_prompt_tuning_on_a_decoder(project):
 
 # --- fms-hf-tuning 3.2.2: sft_trainer -----------------------------------------------------------------------
 
-# flash-attn does not run on a CPU: run.sh takes the override for this machine; config.json keeps the default.
-NO_FLASH_ATTENTION = "use_flash_attn=false"
-
-
 @needs("fms-hf-tuning")
 @pytest.mark.parametrize("method, saved", [("lora", ADAPTER), ("full", MODEL)])
 def test_fms_hf_tuning_trains_evaluates_and_saves(project, method, saved):
     run, folder = train(project, f"fms_{method}", experiment(method, lr=1e-3 if method == "lora" else 1e-4),
-                        "fms-hf-tuning", NO_FLASH_ATTENTION)
+                        "fms-hf-tuning")
     check_trained(project, run, folder, saved)
     config = json.loads((project.root / "out" / f"fms_{method}" / "fms-hf-tuning" / "config.json").read_text())
     assert "use_flash_attn" not in config  # the override stayed out of the spec

@@ -131,8 +131,48 @@ def volume_mount(spec: dict[str, Any], target: Target) -> str | None:
     return resources.get("mount_path")
 
 
+# tunespec's optimizers by the names of transformers' `optim` (OptimizerNames, the same in 4.55 and 5.x).
+HF_OPTIMIZERS = {"adamw": "adamw_torch", "adamw_8bit": "adamw_bnb_8bit", "paged_adamw": "paged_adamw_32bit",
+                 "paged_adamw_8bit": "paged_adamw_8bit", "sgd": "sgd", "adafactor": "adafactor"}
+TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+def model_source(model: dict, mount: str | None = None) -> str:
+    """Where a target loads the model from: a declared local `path` (relative to the build root, or on the
+    cluster volume), else its Hugging Face id."""
+    if model.get("path"):
+        return on_volume(model["path"], mount)
+    return model.get("hf_id", model.get("id"))
+
+
+def world_size(resources: dict) -> int:
+    return resources.get("nodes", 1) * resources.get("gpus_per_node", 1)
+
+
+def accelerate_distributed(resources: dict) -> str:
+    """accelerate's `distributed_type` for resources.strategy (DDP on one process is no distribution)."""
+    strategy = resources.get("strategy", "ddp")
+    if strategy == "ddp":
+        return "MULTI_GPU" if world_size(resources) > 1 else "NO"
+    return "FSDP" if strategy == "fsdp" else "DEEPSPEED"
+
+
+def zero_stage(strategy: str) -> Any:
+    """The ZeRO stage of a DeepSpeed strategy (absent for the others)."""
+    return {"deepspeed_zero2": 2, "deepspeed_zero3": 3}.get(strategy, _ABSENT)
+
+
 TRANSFORMS = {
     "float": float,
+    "nodes": lambda resources: resources.get("nodes", 1),
+    "world_size": world_size,
+    "accelerate_distributed": accelerate_distributed,
+    "accelerate_precision": {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}.__getitem__,
+    "zero_stage": zero_stage,
+    "hf_optimizer": HF_OPTIMIZERS.__getitem__,
+    "torch_dtype": TORCH_DTYPES.__getitem__,
+    "is_bf16": lambda precision: precision == "bf16",
+    "is_fp16": lambda precision: precision == "fp16",
     "peft_targets": peft_targets,
     "listed_targets": listed_targets,
     "comma_targets": comma_targets,
@@ -144,6 +184,7 @@ PLACED_TRANSFORMS = {
     "output_folder": lambda value, ir, target: output_folder(value, ir["metadata"]["name"], target.name,
                                                              volume_mount(ir["spec"], target)),
     "on_volume": lambda value, ir, target: on_volume(value, volume_mount(ir["spec"], target)),
+    "model_source": lambda value, ir, target: model_source(value, volume_mount(ir["spec"], target)),
 }
 FILTERS = {"json": to_json, "yaml": to_yaml, "yaml_block": to_yaml_block, "py": to_python, "sh": to_shell,
            "comment": comment, **TRANSFORMS}
@@ -209,6 +250,7 @@ def context(exp: ResolvedExperiment, target: Target, folder: str, to_root: str =
     mount = volume_mount(values["spec"], target)
     values["output_folder"] = output_folder(values["output_dir"], values["name"], target.name, mount)
     values["data_path"] = lambda path: on_volume(path, mount)
+    values["model_source"] = model_source(values["model"], mount)
     return values
 
 
