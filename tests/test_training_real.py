@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.tiny_models import EOS_ID
 from tests.training import TrainingProject, needs, optimizer_steps, saved_files
 
 BATCH, ACCUMULATE, EPOCHS = 2, 2, 2
@@ -74,6 +75,17 @@ def train(project: TrainingProject, name: str, body: str, target: str):
     return run, project.root / "runs" / name / name / target
 
 
+def check_precision(run, method: str) -> None:
+    """bf16, the default: full fine-tuning trains fp32 master weights under bf16 autocast; LoRA keeps the
+    frozen base in bf16 and trains the adapter in fp32; gradient checkpointing on."""
+    assert run.arguments["bf16"] is True and run.arguments["fp16"] is False
+    assert run.model["gradient_checkpointing"] is True
+    if method == "full":
+        assert run.model["frozen"] == {} and set(run.model["trainable"]) == {"float32"}, run.model
+    elif method in ("lora", "prompt_tuning"):
+        assert set(run.model["frozen"]) == {"bfloat16"} and set(run.model["trainable"]) == {"float32"}, run.model
+
+
 def check_trained(project: TrainingProject, run, folder: Path, saved: set[str], validation: bool = True) -> None:
     """The expected steps, the evaluations, and the files saved in the variant's own folder, nowhere else."""
     steps = optimizer_steps(TrainingProject.TRAIN, BATCH, ACCUMULATE, EPOCHS)
@@ -86,6 +98,8 @@ def check_trained(project: TrainingProject, run, folder: Path, saved: set[str], 
         assert [step for step, _ in run.evaluations()] == [per_epoch * (epoch + 1) for epoch in range(EPOCHS)]
     else:
         assert run.evaluations() == []
+    # every example the model learned from ends with EOS, so it learns to stop
+    assert all(labels[-1] == EOS_ID for _, labels in run.sequences()), run.sequences()[:2]
     assert saved <= saved_files(folder), f"{folder} holds {sorted(saved_files(folder))}"
     trainers = sorted(str(path.relative_to(project.root)) for path in (project.root / "runs").glob("*/*/*"))
     assert trainers == [str(folder.relative_to(project.root))]
@@ -99,9 +113,7 @@ def test_peft_lora_trains_evaluates_and_saves_its_adapter(project):
     check_trained(project, run, folder, ADAPTER)
     assert run.model["peft"]["r"] == 4 and run.model["peft"]["lora_alpha"] == 8
     assert run.model["lora_modules"] == ["q_proj", "v_proj"]
-    # bf16 (the default precision): the frozen base in bf16, the adapter in fp32, autocast in bf16
-    assert set(run.model["frozen"]) == {"bfloat16"} and set(run.model["trainable"]) == {"float32"}
-    assert run.arguments["bf16"] is True and run.model["gradient_checkpointing"] is True
+    check_precision(run, "lora")
 
 
 @needs("peft")
@@ -120,8 +132,7 @@ def test_peft_full_fine_tuning_trains_and_saves_the_model(project):
     run, folder = train(project, "full", experiment("full", lr=1e-4), "peft")
     check_trained(project, run, folder, MODEL)
     assert "peft" not in run.model
-    # fp32 master weights, bf16 mixed precision: every weight trains, in fp32
-    assert run.model["frozen"] == {} and set(run.model["trainable"]) == {"float32"} and run.arguments["bf16"] is True
+    check_precision(run, "full")
 
 
 @needs("peft")
@@ -129,6 +140,7 @@ def test_peft_prompt_tuning_on_t5(project):
     run, folder = train(project, "prompt_t5", experiment("prompt_tuning", model="tiny-t5", lr=0.3), "peft")
     check_trained(project, run, folder, ADAPTER)
     assert run.model["peft"]["num_virtual_tokens"] == 4 and run.model["peft"]["task_type"] == "SEQ_2_SEQ_LM"
+    check_precision(run, "prompt_tuning")
 
 
 @needs("peft")
@@ -136,6 +148,7 @@ def test_peft_prompt_tuning_on_a_decoder(project):
     run, folder = train(project, "prompt_llama", experiment("prompt_tuning", lr=0.3), "peft")
     check_trained(project, run, folder, ADAPTER)
     assert run.model["peft"]["num_virtual_tokens"] == 4 and run.model["peft"]["task_type"] == "CAUSAL_LM"
+    check_precision(run, "prompt_tuning")
 
 
 # --- fms-hf-tuning 3.2.2: sft_trainer -----------------------------------------------------------------------
@@ -146,6 +159,7 @@ def test_fms_hf_tuning_trains_evaluates_and_saves(project, method, saved):
     run, folder = train(project, f"fms_{method}", experiment(method, lr=1e-3 if method == "lora" else 1e-4),
                         "fms-hf-tuning")
     check_trained(project, run, folder, saved)
+    check_precision(run, method)
     config = json.loads((project.root / "out" / f"fms_{method}" / "fms-hf-tuning" / "config.json").read_text())
     assert "use_flash_attn" not in config  # the override stayed out of the spec
 
@@ -158,3 +172,4 @@ def test_llama_factory_trains_evaluates_and_saves(project, method, saved):
     run, folder = train(project, f"lf_{method}", experiment(method, lr=1e-3 if method == "lora" else 1e-4),
                         "llama-factory")
     check_trained(project, run, folder, saved)
+    check_precision(run, method)

@@ -6,7 +6,9 @@ are small enough that a run of a few epochs takes seconds on one CPU core, and r
 backend loads them as it loads a checkpoint from the Hub (`config.json`, `model.safetensors`, tokenizer
 files, in one folder).
 
-Imported only by tests that need torch; the module itself imports nothing heavy at import time.
+The weights are stored in bf16, as most checkpoints on the Hub are (LLaMA-Factory, for one, keeps the frozen
+weights in the checkpoint's dtype). Imported only by tests that need torch; the module itself imports
+nothing heavy at import time.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ CHAT_TEMPLATE = (
 )
 SPECIAL_TOKENS = ["<pad>", "</s>", "<s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>"]
 PAD, EOS, BOS, UNK = SPECIAL_TOKENS[:4]
+EOS_ID = SPECIAL_TOKENS.index(EOS)  # special tokens take the first ids, in order
 
 LABELS = ["billing", "shipping", "login", "refund"]
 SUBJECTS = ["invoice", "parcel", "password", "money", "account", "order", "card", "address"]
@@ -76,6 +79,7 @@ def build_tokenizer(folder: Path):
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD,
                                    unk_token=UNK, model_max_length=256, padding_side="right")
     fast.chat_template = CHAT_TEMPLATE
+    assert fast.eos_token_id == EOS_ID and fast.pad_token_id == 0
     fast.save_pretrained(folder)
     portable_tokenizer_config(folder)
     return fast
@@ -103,7 +107,7 @@ def build_llama(folder: Path, tokenizer) -> Path:
         num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=False,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )
-    model = LlamaForCausalLM(config).to(torch.float32)
+    model = LlamaForCausalLM(config).to(torch.bfloat16)  # as checkpoints on the Hub are
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     portable_tokenizer_config(folder)
@@ -122,7 +126,7 @@ def build_t5(folder: Path, tokenizer) -> Path:
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.pad_token_id,
     )
-    model = T5ForConditionalGeneration(config).to(torch.float32)
+    model = T5ForConditionalGeneration(config).to(torch.bfloat16)
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     portable_tokenizer_config(folder)

@@ -162,8 +162,20 @@ def zero_stage(strategy: str) -> Any:
     return {"deepspeed_zero2": 2, "deepspeed_zero3": 3}.get(strategy, _ABSENT)
 
 
+# tunespec's named chat templates by the names of LLaMA-Factory's (data/template.py); other names pass as given.
+LLAMA_FACTORY_TEMPLATES = {"llama3": "llama3", "chatml": "chatml", "mistral": "mistral", "qwen2": "qwen",
+                           "granite": "granite3"}
+
+
+def llama_factory_template(name: str) -> Any:
+    """LLaMA-Factory's `template` for data.chat_template: none for `model` (it reads the tokenizer's own)."""
+    return _ABSENT if name == "model" else LLAMA_FACTORY_TEMPLATES.get(name, name)
+
+
 TRANSFORMS = {
     "float": float,
+    "negated": lambda value: not value,
+    "llama_factory_template": llama_factory_template,
     "nodes": lambda resources: resources.get("nodes", 1),
     "world_size": world_size,
     "accelerate_distributed": accelerate_distributed,
@@ -185,6 +197,7 @@ PLACED_TRANSFORMS = {
                                                              volume_mount(ir["spec"], target)),
     "on_volume": lambda value, ir, target: on_volume(value, volume_mount(ir["spec"], target)),
     "model_source": lambda value, ir, target: model_source(value, volume_mount(ir["spec"], target)),
+    "unless_messages": lambda value, ir, target: _ABSENT if ir["spec"]["data"].get("format") == "messages" else value,
 }
 FILTERS = {"json": to_json, "yaml": to_yaml, "yaml_block": to_yaml_block, "py": to_python, "sh": to_shell,
            "comment": comment, **TRANSFORMS}
@@ -269,6 +282,8 @@ def render_target(exp: ResolvedExperiment, target: Target, folder: str, to_root:
     values = context(exp, target, folder, to_root, variant)
     rendered: dict[str, str] = {}
     for file in target.files:
+        if not file.applies(values["spec"]):
+            continue
         try:
             text = env.get_template(file.template).render(values)
         except jinja2.exceptions.SecurityError as error:

@@ -31,6 +31,17 @@ class TargetFile(Record):
     template: str
     output: str
     format: str  # json, yaml, python, shell
+    when: dict = Factory(dict)  # IR path -> the values for which the file is written (e.g. a DeepSpeed config)
+
+    def applies(self, spec: dict) -> bool:
+        """Whether this variant gets the file: every `when` path of the IR's spec holds one of its values."""
+        for path, values in self.when.items():
+            value: Any = spec
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value not in values:
+                return False
+        return True
 
 
 class Target(Record):
@@ -72,7 +83,7 @@ def load_target(folder: Path, sandboxed: bool = False) -> Target:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise TargetError(f"{path}: invalid target declaration: {error}") from None
     try:
-        files = [TargetFile(f["template"], f["output"], f["format"]) for f in data["files"]]
+        files = [TargetFile(f["template"], f["output"], f["format"], dict(f.get("when", {}))) for f in data["files"]]
         target = Target(
             name=data.get("name", folder.name), summary=data["summary"], folder=folder, files=files,
             methods=tuple(data["methods"]),
