@@ -172,8 +172,13 @@ def llama_factory_template(name: str) -> Any:
     return _ABSENT if name == "model" else LLAMA_FACTORY_TEMPLATES.get(name, name)
 
 
+# data.chat_template by the names of Axolotl 0.19's (utils/schemas/enums.py ChatTemplate).
+AXOLOTL_CHAT_TEMPLATES = {"model": "tokenizer_default", "llama3": "llama3", "chatml": "chatml", "mistral": "mistral_v1",
+                          "qwen2": "qwen_25"}
+
 TRANSFORMS = {
     "float": float,
+    "axolotl_chat_template": lambda name: AXOLOTL_CHAT_TEMPLATES.get(name, "tokenizer_default"),
     "negated": lambda value: not value,
     "llama_factory_template": llama_factory_template,
     "nodes": lambda resources: resources.get("nodes", 1),
@@ -455,10 +460,10 @@ def _compile_expected(expression: str, target: Target | None = None):
 
 def _follow(data: Any, parts: list[str]) -> Any:
     for part in parts:
-        if part == "|json":
+        if part in ("|json", "|yaml"):  # a document held in a string (a ConfigMap's files)
             try:
-                data = json.loads(data)
-            except (TypeError, ValueError):
+                data = json.loads(data) if part == "|json" else yaml.load(data, Loader=YAML_LOADER)
+            except (TypeError, ValueError, yaml.YAMLError):
                 return _ABSENT
             continue
         if isinstance(data, list) and part.isdigit() and int(part) < len(data):
@@ -471,5 +476,5 @@ def _follow(data: Any, parts: list[str]) -> Any:
 
 
 def _split_path(path: str) -> list[str]:
-    parts = re.findall(r'"([^"]*)"|(\|json)|([^."|]+)', path)
+    parts = re.findall(r'"([^"]*)"|(\|json|\|yaml)|([^."|]+)', path)
     return [quoted or marker or plain for quoted, marker, plain in parts]

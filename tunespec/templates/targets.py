@@ -58,6 +58,7 @@ class Target(Record):
     constraints: dict
     checks: dict  # output file -> {emitted dotted path: IR path with optional |transform}
     method_checks: dict  # method -> output file -> checks that hold only for that method
+    values: dict = Factory(dict)  # method (or "all") -> IR field -> {"only": [values it can express], "why": ...}
     data: dict = Factory(dict)  # anything else the templates read (e.g. torchtune's builders per model)
     sandboxed: bool = False  # a user's --template-dir target: rendered in Jinja2's sandbox
     source: str = ""
@@ -91,7 +92,8 @@ def load_target(folder: Path, sandboxed: bool = False) -> Target:
             requires={key: list(values) for key, values in data.get("requires", {}).items()},
             implicit=dict(data.get("implicit", {})), deprecated=dict(data.get("deprecated", {})),
             removed={method: str(day) for method, day in data.get("removed", {}).items()},
-            constraints=dict(data.get("constraints", {})), checks=dict(data.get("checks", {})),
+            constraints=dict(data.get("constraints", {})), values=dict(data.get("values", {})),
+            checks=dict(data.get("checks", {})),
             method_checks=dict(data.get("method_checks", {})),
             data=dict(data.get("data", {})), sandboxed=sandboxed, source=data.get("source", ""),
         )
@@ -158,12 +160,27 @@ def target_findings(exp: ResolvedExperiment, target: Target) -> Iterator[Finding
                       "set it in the experiment or a preset it extends")
     yield from _local_paths_without_volume(exp, target)
     yield from _partial_layer_groups(exp, target)
+    yield from _inexpressible_values(exp, target, method)
     for field in _set_fields(exp):
         if not target.can_express(method, field) and exp.values[field] != target.implicit.get(field, object()):
             yield Finding("TS501", exp.location_of(field),
                           f"`{target.name}` cannot express `{field}` ({_shown(exp.values[field])}): it is dropped "
                           f"from {', '.join(f.output for f in target.files)}",
                           "leave it out for this target, or choose a target that can express it")
+
+
+def _inexpressible_values(exp: ResolvedExperiment, target: Target, method: str) -> Iterator[Finding]:
+    """TS501 for a value, set or a default, that a target expresses only for some values (torchtune has no
+    fp16; Axolotl cannot keep fp32 master weights under autocast): its declaration says what it emits instead."""
+    for scope in ("all", method):
+        for field, limit in target.values.get(scope, {}).items():
+            value = exp.values.get(field)
+            if value is None or value in limit["only"]:
+                continue
+            yield Finding("TS501", exp.location_of(field),
+                          f"`{target.name}` cannot express `{field}` = {_shown(value)}"
+                          f"{f' for {method}' if scope == method else ''}: {limit['why']}",
+                          f"set `{field}` to {' or '.join(_shown(v) for v in limit['only'])}, or choose another target")
 
 
 def _local_paths_without_volume(exp: ResolvedExperiment, target: Target) -> Iterator[Finding]:

@@ -5,7 +5,15 @@
 
 Needs torch, transformers (4.55 or 5.x), peft, trl (0.20 or later: `max_length`), datasets, accelerate, and
 for qlora on a 16-bit model bitsandbytes (a GPTQ checkpoint needs gptqmodel or auto-gptq instead).
-Start it with run.sh, from the folder that the data paths below are relative to.
+Start it with run.sh, from the folder that the data paths below are relative to. Arguments KEY=VALUE
+(VALUE in JSON) override trainer arguments for this run only, e.g. `report_to='"tensorboard"'`.
+
+Precision: full fine-tuning loads fp32 weights (the master copy the optimizer updates) and computes in
+mixed precision; LoRA and prompt tuning store the frozen base weights in the compute dtype, and PEFT keeps
+the trainable weights in fp32; QLoRA stores the base in 4 bits and computes in the compute dtype.
+Data: `input_output` records are a prompt and a completion, joined as written, the EOS token after the
+completion (TRL appends it; the seq2seq path here does); `messages` records are formatted with the
+tokenizer's chat template, the last assistant turn the completion.
 """
 
 SPEC = {
@@ -14,16 +22,22 @@ SPEC = {
     "task_type": 'CAUSAL_LM',
     # qlora on a 16-bit model: quantize to 4-bit NF4 while loading; a quantized (GPTQ) checkpoint loads as it is
     "load_in_4bit": False,
+    "precision": 'bf16',
+    "format": 'input_output',
     "train_file": 'examples/data/support/train.jsonl',
     "validation_file": None,
     "input_field": 'input',
     "output_field": 'output',
+    "messages_field": 'messages',
     "max_length": 512,
+    "packing": False,
     "lora": {
         "r": 32,
         "lora_alpha": 64,
         "lora_dropout": 0.05,
         "target_modules": ['q_proj', 'v_proj'],
+        "use_rslora": False,
+        "use_dora": False,
     },
     "prompt_tuning": None,
     "training": {
@@ -32,13 +46,27 @@ SPEC = {
         "gradient_accumulation_steps": 1,
         "learning_rate": 1e-05,
         "num_train_epochs": 5.0,
+        "lr_scheduler_type": 'linear',
+        "warmup_steps": 0,
+        "weight_decay": 0.0,
+        "optim": 'adamw_torch',
+        "bf16": True,
+        "fp16": False,
+        "gradient_checkpointing": True,
+        "eval_strategy": 'no',
+        "save_strategy": 'epoch',
+        "logging_strategy": "steps",
+        "logging_steps": 10,
+        "report_to": 'none',
     },
 }
 
+DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
-def build_configs():
+
+def build_configs(overrides=None):
     """The PEFT config (None for full fine-tuning), the quantization config (None unless the model is
-    quantized to 4 bits while loading) and the trainer arguments."""
+    quantized to 4 bits while loading) and the trainer arguments (with `overrides`)."""
     import peft
     from transformers import BitsAndBytesConfig
 
@@ -54,33 +82,54 @@ def build_configs():
     quantization_config = None
     if SPEC["load_in_4bit"]:
         quantization_config = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype="bfloat16",
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=DTYPES[SPEC["precision"]],
             bnb_4bit_use_double_quant=True,
         )
-    return peft_config, quantization_config, trainer_arguments()
+    return peft_config, quantization_config, trainer_arguments(overrides)
 
 
-def trainer_arguments():
-    common = dict(SPEC["training"], eval_strategy="epoch" if SPEC["validation_file"] else "no", logging_steps=10,
-                  report_to="none", bf16=bf16_available())
+def trainer_arguments(overrides=None):
+    """TRL's SFTConfig for a decoder, Seq2SeqTrainingArguments for an encoder-decoder: SPEC's training
+    arguments, then `overrides` (run.sh's KEY=VALUE arguments)."""
+    import dataclasses
+
+    options = dict(SPEC["training"])
+    if SPEC["training"]["gradient_checkpointing"]:
+        # re-entrant checkpointing loses the gradient of inputs that PEFT's frozen embeddings give it
+        options["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
     if SPEC["task_type"] == "CAUSAL_LM":
-        from trl import SFTConfig
+        from trl import SFTConfig as Arguments
 
-        return SFTConfig(**common, max_length=SPEC["max_length"])
-    from transformers import Seq2SeqTrainingArguments
+        options.update(max_length=SPEC["max_length"], packing=SPEC["packing"])
+    else:
+        from transformers import Seq2SeqTrainingArguments as Arguments
 
-    return Seq2SeqTrainingArguments(**common)
+        if SPEC["packing"]:
+            raise SystemExit("packing needs a decoder: this model is an encoder-decoder")
+    fields = {field.name for field in dataclasses.fields(Arguments)}
+    if "warmup_ratio" in options and "warmup_ratio" not in fields:
+        options["warmup_steps"] = options.pop("warmup_ratio")  # transformers 5: a float below 1 is a ratio
+    options.update(overrides or {})
+    return Arguments(**options)
 
 
-def bf16_available():
-    """bf16 where the GPU has it (TRL's default asks for it everywhere, and fails on a CPU)."""
-    import torch
+def command_line_overrides(arguments):
+    """{KEY: VALUE} from KEY=VALUE arguments, VALUE in JSON."""
+    import json
 
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    overrides = {}
+    for argument in arguments:
+        key, equals, value = argument.partition("=")
+        if not equals:
+            raise SystemExit(f"expected KEY=VALUE, got {argument!r}")
+        overrides[key] = json.loads(value)
+    return overrides
 
 
 def load_data():
-    """The training and validation sets as prompt/completion pairs (TRL's prompt-completion format)."""
+    """The training and validation sets as prompt/completion pairs (TRL's prompt-completion format; for
+    chat data, conversational: the turns before the last as the prompt, the last assistant turn as the
+    completion)."""
     from datasets import load_dataset
 
     files = {"train": SPEC["train_file"]}
@@ -89,6 +138,11 @@ def load_data():
     data = load_dataset("json", data_files=files)
 
     def pair(example):
+        if SPEC["format"] == "messages":
+            messages = example[SPEC["messages_field"]]
+            if not messages or messages[-1]["role"] != "assistant":
+                raise ValueError(f"a conversation in {SPEC['messages_field']!r} does not end with an assistant turn")
+            return {"prompt": messages[:-1], "completion": messages[-1:]}
         return {"prompt": example[SPEC["input_field"]], "completion": example[SPEC["output_field"]]}
 
     data = data.map(pair, remove_columns=data["train"].column_names)
@@ -97,14 +151,20 @@ def load_data():
 
 def load_model(quantization_config):
     import torch
+    import transformers
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
+    # full fine-tuning: fp32 master weights, mixed precision; else the frozen base in the compute dtype
+    dtype = torch.float32 if SPEC["method"] == "full" else getattr(torch, DTYPES[SPEC["precision"]])
     loader = AutoModelForCausalLM if SPEC["task_type"] == "CAUSAL_LM" else AutoModelForSeq2SeqLM
-    model = loader.from_pretrained(SPEC["model"], quantization_config=quantization_config, torch_dtype=torch.bfloat16)
+    dtype_argument = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"  # 4.55: torch_dtype
+    model = loader.from_pretrained(SPEC["model"], quantization_config=quantization_config, **{dtype_argument: dtype})
     if quantization_config is not None:
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model)
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=SPEC["training"]["gradient_checkpointing"],
+            gradient_checkpointing_kwargs={"use_reentrant": False})
     return model
 
 
@@ -123,9 +183,14 @@ def train_seq2seq(model, peft_config, args, train, validation):
     tokenizer = AutoTokenizer.from_pretrained(SPEC["model"])
     length = SPEC["max_length"] or tokenizer.model_max_length
 
+    def with_eos(ids):
+        """The target ends with EOS, as TRL ends a completion (T5's tokenizer adds it; not every one does)."""
+        return ids if ids and ids[-1] == tokenizer.eos_token_id else ids[:length - 1] + [tokenizer.eos_token_id]
+
     def tokenize(batch):
         encoded = tokenizer(batch["prompt"], max_length=length, truncation=True)
-        encoded["labels"] = tokenizer(text_target=batch["completion"], max_length=length, truncation=True)["input_ids"]
+        targets = tokenizer(text_target=batch["completion"], max_length=length, truncation=True)["input_ids"]
+        encoded["labels"] = [with_eos(ids) for ids in targets]
         return encoded
 
     train = train.map(tokenize, batched=True, remove_columns=["prompt", "completion"])
@@ -140,8 +205,12 @@ def train_seq2seq(model, peft_config, args, train, validation):
 
 
 def main():
-    peft_config, quantization_config, args = build_configs()
+    import sys
+
+    peft_config, quantization_config, args = build_configs(command_line_overrides(sys.argv[1:]))
     train, validation = load_data()
+    if SPEC["format"] == "messages" and SPEC["task_type"] != "CAUSAL_LM":
+        raise SystemExit("chat data (format = messages) needs a decoder with a chat template")
     model = load_model(quantization_config)
     run = train_causal if SPEC["task_type"] == "CAUSAL_LM" else train_seq2seq
     run(model, peft_config, args, train, validation)
