@@ -12,6 +12,7 @@ no torch. `.ci/run` runs them for real, one environment per backend (their pins 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -63,8 +64,11 @@ def experiment(method: str, model: str = "tiny-llama", validation: bool = True, 
 # What this machine needs that the experiment does not say, given to run.sh as its documented KEY=VALUE
 # overrides (the spec stays as built): a CPU, no GPU (transformers refuses bf16 without one unless told to use
 # the CPU), and no flash-attn (fms-hf-tuning asks for it by default).
+# Axolotl has no key for transformers' `use_cpu` (without it bf16 is refused on a CPU), so there it trains in
+# fp32, and its Triton LoRA kernels, which need a GPU, are off.
 ON_THIS_CPU = {"peft": ("use_cpu=true",), "fms-hf-tuning": ("use_flash_attn=false", "use_cpu=true"),
-               "llama-factory": ("use_cpu=true",)}
+               "llama-factory": ("use_cpu=true",),
+               "axolotl": ("--no-lora-qkv-kernel", "--no-lora-o-kernel", "--no-lora-mlp-kernel", "--bf16=False")}
 
 
 def train(project: TrainingProject, name: str, body: str, target: str):
@@ -86,8 +90,11 @@ def check_precision(run, method: str) -> None:
         assert set(run.model["frozen"]) == {"bfloat16"} and set(run.model["trainable"]) == {"float32"}, run.model
 
 
-def check_trained(project: TrainingProject, run, folder: Path, saved: set[str], validation: bool = True) -> None:
-    """The expected steps, the evaluations, and the files saved in the variant's own folder, nowhere else."""
+def check_trained(project: TrainingProject, run, folder: Path, saved: set[str], validation: bool = True,
+                  evaluates_first: bool = False) -> None:
+    """The expected steps, the evaluations, and the files saved in the variant's own folder, nowhere else.
+    `evaluates_first`: the backend also evaluates before training (Axolotl sets `eval_on_start` whenever it
+    evaluates, core/builders/base.py, with no key to turn it off)."""
     steps = optimizer_steps(TrainingProject.TRAIN, BATCH, ACCUMULATE, EPOCHS)
     assert run.steps == steps and run.state["max_steps"] == steps, run.state
     assert run.micro_batches == steps * ACCUMULATE  # every batch of every epoch went through the model
@@ -95,7 +102,8 @@ def check_trained(project: TrainingProject, run, folder: Path, saved: set[str], 
     per_epoch = steps // EPOCHS
     if validation:
         assert run.trace["data"]["eval"] == TrainingProject.VALIDATION
-        assert [step for step, _ in run.evaluations()] == [per_epoch * (epoch + 1) for epoch in range(EPOCHS)]
+        first = [0] if evaluates_first else []
+        assert [step for step, _ in run.evaluations()] == first + [per_epoch * (epoch + 1) for epoch in range(EPOCHS)]
     else:
         assert run.evaluations() == []
     # every example the model learned from ends with EOS, so it learns to stop
@@ -173,3 +181,57 @@ def test_llama_factory_trains_evaluates_and_saves(project, method, saved):
                         "llama-factory")
     check_trained(project, run, folder, saved)
     check_precision(run, method)
+
+
+# --- Axolotl 0.19.0: axolotl train -------------------------------------------------------------------------
+
+@needs("axolotl")
+@pytest.mark.parametrize("method, saved", [("lora", ADAPTER), ("full", MODEL)])
+def test_axolotl_trains_evaluates_and_saves(project, method, saved):
+    run, folder = train(project, f"axolotl_{method}", experiment(method, lr=1e-3 if method == "lora" else 1e-4),
+                        "axolotl")
+    check_trained(project, run, folder, saved, evaluates_first=True)
+    assert run.model["gradient_checkpointing"] is True
+    if method == "full":  # Axolotl cannot autocast fp32 weights: full fine-tuning trains in fp32 (TS501 says so)
+        assert run.model["frozen"] == {} and set(run.model["trainable"]) == {"float32"}
+        assert run.arguments["bf16"] is False
+
+
+# --- the same experiment on peft, fms-hf-tuning and LLaMA-Factory ------------------------------------------
+
+# Every step sees the whole training set (batch 8 of 8 examples), so the losses do not depend on the order a
+# trainer draws the examples in; two warmup steps and a linear decay make the schedule visible in the logged
+# learning rates; a loss is logged every step; fp32, so that losses compare to rounding, and Axolotl, which
+# cannot use bf16 on a CPU, takes part.
+EQUIVALENCE_TRAIN, EQUIVALENCE_VALIDATION = 8, 4
+EQUIVALENCE_TARGETS = ("peft", "fms-hf-tuning", "llama-factory", "axolotl")
+
+
+def equivalence_experiment(method: str) -> str:
+    data = '    train = "data/train.jsonl"\n    validation = "data/validation.jsonl"\n'
+    body = (f'  model = "tiny-llama"\n  method = {method}\n  task = classification\n  seed = 7\n'
+            f'  data {{\n{data}  }}\n'
+            "  training {\n    batch_size = 8\n    accumulate_steps = 1\n"
+            f"    learning_rate = {1e-3 if method == 'lora' else 1e-4}\n    epochs = 4\n    max_seq_length = 64\n"
+            "    warmup_steps = 2\n    logging_steps = 1\n    precision = fp32\n  }\n")
+    if method == "lora":
+        body += ('  lora {\n    rank = 4\n    alpha = 8\n    dropout = 0.05\n'
+                 '    target_modules = ["q_proj", "k_proj", "v_proj", "o_proj"]\n  }\n')
+    return body
+
+
+@pytest.mark.parametrize("target", [pytest.param(target, marks=needs(target)) for target in EQUIVALENCE_TARGETS])
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_the_equivalence_experiment_runs(tmp_path, tiny_models, monkeypatch, target, method):
+    """One run of the cross-backend experiment; with TUNESPEC_TRAINING_TRACES set (.ci/run sets it), its trace
+    is kept there for tests/test_training_equivalence.py, which compares the backends."""
+    monkeypatch.chdir(tmp_path)
+    project = TrainingProject(tmp_path, tiny_models, EQUIVALENCE_TRAIN, EQUIVALENCE_VALIDATION)
+    run, folder = train(project, "equivalence", equivalence_experiment(method), target)
+    assert run.steps == 4 and run.micro_batches == 4 and len(run.losses()) == 4
+    assert [step for step, _ in run.evaluations() if step > 0] == [1, 2, 3, 4]
+    assert saved_files(folder) >= (ADAPTER if method == "lora" else MODEL)
+    keep = os.environ.get("TUNESPEC_TRAINING_TRACES")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / f"{method}-{target}.json").write_text(json.dumps(run.trace), encoding="utf-8")

@@ -66,14 +66,15 @@ class TrainingProject:
 
     TRAIN, VALIDATION = 16, 4
 
-    def __init__(self, root: Path, models: dict[str, Path]) -> None:
+    def __init__(self, root: Path, models: dict[str, Path], train: int = TRAIN, validation: int = VALIDATION) -> None:
         self.root = root
+        self.train, self.validation = train, validation
         (root / "tunespec.toml").write_text("", encoding="utf-8")
         (root / "models.tune").write_text(
             model_declaration("tiny-llama", models["llama"], "llama", True, 64)
             + model_declaration("tiny-t5", models["t5"], "t5", False, 32), encoding="utf-8")
-        tiny_models.write_jsonl(root / "data" / "train.jsonl", tiny_models.records(self.TRAIN))
-        tiny_models.write_jsonl(root / "data" / "validation.jsonl", tiny_models.records(self.VALIDATION, offset=100))
+        tiny_models.write_jsonl(root / "data" / "train.jsonl", tiny_models.records(train))
+        tiny_models.write_jsonl(root / "data" / "validation.jsonl", tiny_models.records(validation, offset=100))
 
     def experiment(self, name: str, body: str) -> Path:
         path = self.root / f"{name}.tune"
@@ -95,7 +96,7 @@ class TrainingProject:
             PYTHONPATH=str(TRACE_HOOK), TUNESPEC_TRACE=str(trace), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
             TRANSFORMERS_OFFLINE="1", HF_HOME=str(home / "hf"), XDG_CACHE_HOME=str(home / "cache"),
             TRITON_CACHE_DIR=str(home / "triton"), CUDA_VISIBLE_DEVICES="", TOKENIZERS_PARALLELISM="false",
-            WANDB_MODE="disabled", OMP_NUM_THREADS="1", PYTHONHASHSEED="0",
+            WANDB_MODE="disabled", OMP_NUM_THREADS="1", PYTHONHASHSEED="0", AXOLOTL_DO_NOT_TRACK="1", DO_NOT_TRACK="1",
         )
         result = subprocess.run(["sh", str(script), *arguments], cwd=self.root, env=environment, capture_output=True,
                                 text=True, timeout=timeout)

@@ -23,7 +23,8 @@ ARGUMENTS = (
     "max_steps", "per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps",
     "eval_strategy", "eval_steps", "save_strategy", "save_steps", "logging_strategy", "logging_steps", "bf16", "fp16",
     "tf32", "gradient_checkpointing", "weight_decay", "optim", "adam_beta1", "adam_beta2", "adam_epsilon",
-    "max_grad_norm", "seed", "report_to", "max_length", "max_seq_length", "packing", "completion_only_loss",
+    "max_grad_norm", "seed", "report_to", "max_length", "max_seq_length", "sequence_len", "packing",
+    "completion_only_loss",
 )
 
 

@@ -58,7 +58,7 @@ class Target(Record):
     constraints: dict
     checks: dict  # output file -> {emitted dotted path: IR path with optional |transform}
     method_checks: dict  # method -> output file -> checks that hold only for that method
-    values: dict = Factory(dict)  # method (or "all") -> IR field -> {"only": [values it can express], "why": ...}
+    values: dict = Factory(dict)  # method or "all" -> IR field -> {"only" | "never": [values], "why": ...}
     data: dict = Factory(dict)  # anything else the templates read (e.g. torchtune's builders per model)
     sandboxed: bool = False  # a user's --template-dir target: rendered in Jinja2's sandbox
     source: str = ""
@@ -175,12 +175,14 @@ def _inexpressible_values(exp: ResolvedExperiment, target: Target, method: str) 
     for scope in ("all", method):
         for field, limit in target.values.get(scope, {}).items():
             value = exp.values.get(field)
-            if value is None or value in limit["only"]:
+            if value is None or ("only" in limit and value in limit["only"]) or value not in limit.get("never", (value,)):
                 continue
+            fix = f"set `{field}` to {' or '.join(_shown(v) for v in limit['only'])}" if "only" in limit else \
+                f"set `{field}` to another value"
             yield Finding("TS501", exp.location_of(field),
                           f"`{target.name}` cannot express `{field}` = {_shown(value)}"
                           f"{f' for {method}' if scope == method else ''}: {limit['why']}",
-                          f"set `{field}` to {' or '.join(_shown(v) for v in limit['only'])}, or choose another target")
+                          f"{fix}, or choose another target")
 
 
 def _local_paths_without_volume(exp: ResolvedExperiment, target: Target) -> Iterator[Finding]:
