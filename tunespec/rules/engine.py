@@ -23,6 +23,7 @@ SCOPE_VARIANT = "variant"  # called once per resolved variant
 SCOPE_EXPERIMENT = "experiment"  # called once per declaration, with all its variants
 SCOPE_ENGINE = "engine"  # reported by the engine itself (TS901, about suppressions)
 SCOPE_TARGETS = "targets"  # reported from the targets' declarations (TS5xx)
+SCOPE_RUN = "run"  # reported once every file of the run is resolved (TS015: folders shared across files)
 
 DOC_HEADINGS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Source")
 
