@@ -14,7 +14,7 @@ from tunespec.compiler.schema import EXPERIMENT_FIELDS, LORA_METHODS, REQUIRED_A
 from tunespec.diagnostics import Finding, Severity
 from tunespec.rules.engine import SCOPE_EXPERIMENT, RuleContext, compiler_rule, rule
 
-DESIGN = "tunespec: DESIGN.md §1, the `.tune` language"
+DESIGN = "tunespec README: The language in a page"
 
 SYNTAX_ERROR = compiler_rule("TS001", "syntax-error", Severity.ERROR, "The file is not valid `.tune` syntax", """
     ## What it does
@@ -46,7 +46,7 @@ SYNTAX_ERROR = compiler_rule("TS001", "syntax-error", Severity.ERROR, "The file 
     ```
 
     ## Source
-    """ + DESIGN + " (§1.1 lexical rules, §1.2 declarations).")
+    """ + DESIGN + " (values, declarations).")
 
 UNKNOWN_FIELD = compiler_rule("TS002", "unknown-field", Severity.ERROR, "Unknown field or block", """
     ## What it does
@@ -78,7 +78,7 @@ UNKNOWN_FIELD = compiler_rule("TS002", "unknown-field", Severity.ERROR, "Unknown
     ```
 
     ## Source
-    """ + DESIGN + " (§1.3 fields).")
+    """ + DESIGN + " (fields).")
 
 DUPLICATE_FIELD = compiler_rule("TS003", "duplicate-field", Severity.ERROR, "A field or block is given twice in one body", """
     ## What it does
@@ -111,7 +111,7 @@ DUPLICATE_FIELD = compiler_rule("TS003", "duplicate-field", Severity.ERROR, "A f
     ```
 
     ## Source
-    """ + DESIGN + " (§1.3).")
+    """ + DESIGN + " (fields).")
 
 WRONG_TYPE = compiler_rule("TS004", "wrong-type", Severity.ERROR, "A value of the wrong type", """
     ## What it does
@@ -141,7 +141,7 @@ WRONG_TYPE = compiler_rule("TS004", "wrong-type", Severity.ERROR, "A value of th
     ```
 
     ## Source
-    """ + DESIGN + " (§1.3 types).")
+    """ + DESIGN + " (values and fields).")
 
 UNKNOWN_VALUE = compiler_rule("TS005", "unknown-enum-value", Severity.ERROR, "An identifier the field does not accept", """
     ## What it does
@@ -173,7 +173,7 @@ UNKNOWN_VALUE = compiler_rule("TS005", "unknown-enum-value", Severity.ERROR, "An
     ```
 
     ## Source
-    """ + DESIGN + " (§1.3); watsonx.ai: Parameters for tuning foundation models (`type = none` is full fine tuning).")
+    """ + DESIGN + " (fields); watsonx.ai: Parameters for tuning foundation models (`type = none` is full fine tuning).")
 
 BAD_IMPORT = compiler_rule("TS006", "bad-import", Severity.ERROR, "An import that cannot be followed", """
     ## What it does
@@ -199,7 +199,7 @@ BAD_IMPORT = compiler_rule("TS006", "bad-import", Severity.ERROR, "An import tha
     ```
 
     ## Source
-    """ + DESIGN + " (§1.2 `import`).")
+    """ + DESIGN + " (declarations: `import`).")
 
 IMPORT_CYCLE = compiler_rule("TS007", "import-cycle", Severity.ERROR, "Files import each other in a cycle", """
     ## What it does
@@ -226,7 +226,7 @@ IMPORT_CYCLE = compiler_rule("TS007", "import-cycle", Severity.ERROR, "Files imp
     ```
 
     ## Source
-    """ + DESIGN + " (§1.2).")
+    """ + DESIGN + " (declarations: `extends`).")
 
 UNKNOWN_BASE = compiler_rule("TS008", "unknown-base", Severity.ERROR, "`extends` names no preset or experiment in scope", """
     ## What it does
@@ -251,7 +251,7 @@ UNKNOWN_BASE = compiler_rule("TS008", "unknown-base", Severity.ERROR, "`extends`
     ```
 
     ## Source
-    """ + DESIGN + " (§1.4 step 1: names are scoped per file).")
+    """ + DESIGN + " (declarations: names are scoped per file).")
 
 INHERITANCE_CYCLE = compiler_rule("TS009", "inheritance-cycle", Severity.ERROR, "`extends` chains form a cycle", """
     ## What it does
@@ -274,7 +274,7 @@ INHERITANCE_CYCLE = compiler_rule("TS009", "inheritance-cycle", Severity.ERROR, 
     ```
 
     ## Source
-    """ + DESIGN + " (§1.4 step 2).")
+    """ + DESIGN + " (resolution: `extends` chains).")
 
 DUPLICATE_NAME = compiler_rule("TS010", "duplicate-name", Severity.ERROR, "Two declarations share a name", """
     ## What it does
@@ -299,7 +299,7 @@ DUPLICATE_NAME = compiler_rule("TS010", "duplicate-name", Severity.ERROR, "Two d
     ```
 
     ## Source
-    """ + DESIGN + " (§1.2: presets, experiments and model declarations share one namespace).")
+    """ + DESIGN + " (declarations: presets, experiments and model declarations share one namespace).")
 
 INVALID_SWEEP = compiler_rule("TS012", "invalid-sweep", Severity.ERROR, "A sweep that cannot be expanded", """
     ## What it does
@@ -331,7 +331,7 @@ INVALID_SWEEP = compiler_rule("TS012", "invalid-sweep", Severity.ERROR, "A sweep
     ```
 
     ## Source
-    """ + DESIGN + " (§1.4 step 4).")
+    """ + DESIGN + " (resolution: sweeps).")
 
 UNKNOWN_MODEL = compiler_rule("TS013", "unknown-model", Severity.WARNING, "The model is neither in the catalog nor declared", """
     ## What it does
@@ -364,7 +364,7 @@ UNKNOWN_MODEL = compiler_rule("TS013", "unknown-model", Severity.WARNING, "The m
     ```
 
     ## Source
-    """ + DESIGN + " (§1.2 model declarations); RULES.md \"Documented facts\".")
+    """ + DESIGN + " (model declarations); the model catalog, `tunespec/compiler/catalog/models.toml`.")
 
 UNREADABLE_FILE = compiler_rule("TS014", "unreadable-file", Severity.ERROR, "The file is not UTF-8, unreadable, or not a file", """
     ## What it does
@@ -385,7 +385,7 @@ UNREADABLE_FILE = compiler_rule("TS014", "unreadable-file", Severity.ERROR, "The
     ```
 
     ## Source
-    """ + DESIGN + " (§1.1: UTF-8 text).")
+    """ + DESIGN + " (values: UTF-8 text).")
 
 
 @rule("TS011", "incomplete-experiment", Severity.ERROR,
@@ -429,7 +429,7 @@ def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleConte
     ```
 
     ## Source
-    tunespec: DESIGN.md §1.4 step 3 ("nothing else is invented"); watsonx.ai: Parameters for tuning
+    tunespec README: The language in a page, resolution ("nothing else is invented"); watsonx.ai: Parameters for tuning
     foundation models (the documented defaults).
     """
     first = variants[0]
