@@ -24,7 +24,7 @@ import jinja2
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
-from tunespec.compiler.ir import document
+from tunespec.compiler.ir import document, run_folder, run_folder_of
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.templates import yamltext
 from tunespec.templates.targets import BUILTIN, Target
@@ -106,12 +106,13 @@ def dns_label(name: str) -> str:
     return label
 
 
-def output_folder(output_dir: str, variant: str, target: str, mount: str | None = None) -> str:
-    """The trainer's output folder of one variant and target: `<output_dir>/<variant>/<target>`. Each
-    variant × target writes its own: a trainer that finds another's checkpoint in its folder resumes from it
-    (LLaMA-Factory after peft trained 0 steps and overwrote its adapter). On a cluster volume (`mount`,
-    the kubeflow target's), a relative folder is on the volume."""
-    return on_volume(str(PurePosixPath(output_dir, variant, target)), mount)
+def output_folder(run_folder: str, target: str, mount: str | None = None) -> str:
+    """The trainer's output folder of one variant and target: `<output_dir>/<variant>/<target>`
+    (`compiler.ir.run_folder` and the target's name). Each variant × target writes its own: a trainer that
+    finds another's checkpoint in its folder resumes from it (LLaMA-Factory after peft trained 0 steps and
+    overwrote its adapter). On a cluster volume (`mount`, the kubeflow target's), a relative folder is on the
+    volume."""
+    return on_volume(f"{run_folder}/{target}", mount)
 
 
 def on_volume(path: str, mount: str | None) -> str:
@@ -198,8 +199,9 @@ TRANSFORMS = {
 }
 # Transforms of checks that depend on where the run is placed: (value, IR document, target) -> expected.
 PLACED_TRANSFORMS = {
-    "output_folder": lambda value, ir, target: output_folder(value, ir["metadata"]["name"], target.name,
-                                                             volume_mount(ir["spec"], target)),
+    "output_folder": lambda value, ir, target: output_folder(
+        run_folder_of(value, ir["metadata"]["name"], ir["metadata"]["experiment"]), target.name,
+        volume_mount(ir["spec"], target)),
     "on_volume": lambda value, ir, target: on_volume(value, volume_mount(ir["spec"], target)),
     "model_source": lambda value, ir, target: model_source(value, volume_mount(ir["spec"], target)),
     "unless_messages": lambda value, ir, target: _ABSENT if ir["spec"]["data"].get("format") == "messages" else value,
@@ -250,7 +252,7 @@ def variant_context(exp: ResolvedExperiment) -> dict[str, Any]:
         "description": spec.get("description"),
         "data": spec.get("data", {}), "training": spec.get("training", {}), "lora": spec.get("lora", {}),
         "prompt": spec.get("prompt", {}), "resources": resources,
-        "output_dir": spec.get("output_dir"), "seed": spec.get("seed"),
+        "output_dir": spec.get("output_dir"), "run_folder": run_folder(exp), "seed": spec.get("seed"),
         "quantized": bool(model.get("quantized")), "decoder_only": model.get("decoder_only", True) is not False,
         "nodes": nodes, "gpus_per_node": per_node, "gpus": nodes * per_node,
     }
@@ -266,7 +268,7 @@ def context(exp: ResolvedExperiment, target: Target, folder: str, to_root: str =
     values["target"] = target.data
     values["relative_to_folder"] = lambda path: relative_to(path, folder)
     mount = volume_mount(values["spec"], target)
-    values["output_folder"] = output_folder(values["output_dir"], values["name"], target.name, mount)
+    values["output_folder"] = output_folder(values["run_folder"], target.name, mount)  # this target's trainer output
     values["data_path"] = lambda path: on_volume(path, mount)
     values["model_source"] = model_source(values["model"], mount)
     return values
