@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.tiny_models import EOS_ID
 from tests.training import TrainingProject, needs, optimizer_steps, saved_files
+from tunespec.api import build
+from tunespec.config import Config
 
 BATCH, ACCUMULATE, EPOCHS = 2, 2, 2
 ADAPTER = {"adapter_model.safetensors", "adapter_config.json"}
@@ -190,8 +194,14 @@ EQUIVALENCE_TRAIN, EQUIVALENCE_VALIDATION = 8, 4
 EQUIVALENCE_TARGETS = ("peft", "fms-hf-tuning", "llama-factory", "axolotl")
 
 
-def equivalence_experiment(method: str) -> str:
+def equivalence_experiment(kind: str) -> str:
+    """`lora` and `full` on input/output records; `chat`: LoRA on the same examples as conversations, formatted
+    with the tokenizer's chat template."""
     data = '    train = "data/train.jsonl"\n    validation = "data/validation.jsonl"\n'
+    if kind == "chat":
+        data = ('    train = "data/chat_train.jsonl"\n    validation = "data/chat_validation.jsonl"\n'
+                '    format = messages\n')
+    method = "lora" if kind == "chat" else kind
     body = (f'  model = "tiny-llama"\n  method = {method}\n  task = classification\n  seed = 7\n'
             f'  data {{\n{data}  }}\n'
             "  training {\n    batch_size = 8\n    accumulate_steps = 1\n"
@@ -203,23 +213,71 @@ def equivalence_experiment(method: str) -> str:
     return body
 
 
-@pytest.mark.parametrize("target", [pytest.param(target, marks=needs(target)) for target in EQUIVALENCE_TARGETS])
-@pytest.mark.parametrize("method", ["lora", "full"])
-def test_the_equivalence_experiment_runs(tmp_path, tiny_models, monkeypatch, target, method):
+# fms-hf-tuning formats input/output records only (its chat handling needs the template's markers): no chat run.
+EQUIVALENCE_RUNS = [pytest.param(kind, target, marks=needs(target), id=f"{kind}-{target}")
+                    for kind in ("lora", "full", "chat") for target in EQUIVALENCE_TARGETS
+                    if not (kind == "chat" and target == "fms-hf-tuning")]
+
+
+@pytest.mark.parametrize("kind, target", EQUIVALENCE_RUNS)
+def test_the_equivalence_experiment_runs(tmp_path, tiny_models, monkeypatch, kind, target):
     """One run of the cross-backend experiment; with TUNESPEC_TRAINING_TRACES set (.ci/run sets it), its trace
     is kept there for tests/test_training_equivalence.py, which compares the backends."""
     monkeypatch.chdir(tmp_path)
     project = TrainingProject(tmp_path, tiny_models, EQUIVALENCE_TRAIN, EQUIVALENCE_VALIDATION)
-    run, folder = train(project, "equivalence", equivalence_experiment(method), target)
+    run, folder = train(project, "equivalence", equivalence_experiment(kind), target)
     assert run.steps == 4 and run.micro_batches == 4 and len(run.losses()) == 4
     # Axolotl also evaluates before training (it sets `eval_on_start` whenever it evaluates,
     # core/builders/base.py, with no key to turn it off)
     assert [step for step, _ in run.evaluations() if step > 0] == [1, 2, 3, 4]
-    assert all(labels[-1] == EOS_ID for _, labels in run.sequences())
-    assert saved_files(folder) >= (ADAPTER if method == "lora" else MODEL)
+    # every response the model learns ends with EOS (in chat, the template's end of turn may follow it)
+    assert all(EOS_ID in labels[-2:] for _, labels in run.sequences())
+    assert saved_files(folder) >= (MODEL if kind == "full" else ADAPTER)
     assert [path.relative_to(project.root) for path in (project.root / "runs").glob("*/*/*")] == \
         [folder.relative_to(project.root)]
     keep = os.environ.get("TUNESPEC_TRAINING_TRACES")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
-        (Path(keep) / f"{method}-{target}.json").write_text(json.dumps(run.trace), encoding="utf-8")
+        (Path(keep) / f"{kind}-{target}.json").write_text(json.dumps(run.trace), encoding="utf-8")
+
+
+# --- torchtune 0.6.1: tune run ----------------------------------------------------------------------------------
+
+@needs("torchtune")
+def test_torchtune_trains_with_the_emitted_config(tmp_path, monkeypatch):
+    """The emitted config and run.sh of a LoRA run on Llama 3.1 8B, its checkpoint folder holding a tiny model
+    of the same layout (so run.sh finds it and downloads nothing); `tune run` is told the tiny architecture
+    (torchtune's catalog builder is the 8B's) and the CPU on the command line, run.sh's overrides. Everything
+    else trains as emitted: data, batch, accumulation, epochs, optimizer, schedule, clipping, dtype, logging."""
+    from tests import tiny_models
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tunespec.toml").write_text("", encoding="utf-8")
+    tiny_models.write_jsonl(tmp_path / "data" / "train.jsonl", tiny_models.records(TrainingProject.TRAIN))
+    checkpoint = tiny_models.build_llama3_layout(tmp_path / "models" / "meta-llama" / "Llama-3.1-8B")
+    source = tmp_path / "tt.tune"
+    source.write_text('experiment tt {\n  model = "meta-llama/llama-3-1-8b"\n  method = lora\n  task = classification\n'
+                      '  data { train = "data/train.jsonl" }\n' + training(1e-3).replace("  }\n", "    logging_steps = 1\n  }\n")
+                      + LORA + "}\n", encoding="utf-8")
+    result = build([str(source)], targets=["torchtune"], out=tmp_path / "out", config=Config(), root=tmp_path)
+    assert not result.refused, result.refused
+    architecture = [f"model.{key}={value}" for key, value in tiny_models.LLAMA3_ARCHITECTURE.items()]
+    environment = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                       HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HOME=str(tmp_path / ".hf"),
+                       CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1")
+    run = subprocess.run(["sh", str(tmp_path / "out" / "tt" / "torchtune" / "run.sh"), "device=cpu",
+                          "model._component_=torchtune.models.llama3.lora_llama3", *architecture,
+                          "checkpointer.checkpoint_files=[model.safetensors]",
+                          f"tokenizer.special_tokens_path={checkpoint / 'tokenizer.json'}"],
+                         cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+    folder = tmp_path / "runs" / "tt" / "tt" / "torchtune"
+    [log] = (folder / "logs").glob("log_*.txt")
+    steps = [line for line in log.read_text(encoding="utf-8").splitlines() if line.startswith("Step ")]
+    expected = optimizer_steps(TrainingProject.TRAIN, BATCH, ACCUMULATE, EPOCHS)
+    assert len(steps) == expected and steps[-1].startswith(f"Step {expected} ")
+    # the linear schedule the spec asks for, from 1e-3 to 0 over the run (torchtune logs the rate of the next step)
+    learning_rates = [float(line.split("lr:")[1].split()[0]) for line in steps]
+    assert learning_rates == pytest.approx([1e-3 * (1 - step / expected) for step in range(1, expected + 1)])
+    assert (folder / f"epoch_{EPOCHS - 1}" / "adapter_model.safetensors").is_file()
+    assert [path.relative_to(tmp_path) for path in (tmp_path / "runs").glob("*/*/*")] == [folder.relative_to(tmp_path)]

@@ -137,3 +137,68 @@ def build_all(root: Path) -> dict[str, Path]:
     """{"llama": folder, "t5": folder} under `root`, each a complete local checkpoint."""
     tokenizer = build_tokenizer(root / "tokenizer")
     return {"llama": build_llama(root / "tiny-llama", tokenizer), "t5": build_t5(root / "tiny-t5", tokenizer)}
+
+
+# --- a Llama 3 layout, for torchtune ------------------------------------------------------------------------
+
+# The special tokens torchtune's Llama 3 tokenizer requires (torchtune/models/llama3/_tokenizer.py), with the
+# small ids of a tiny vocabulary (read from tokenizer.json's added tokens: `special_tokens_path`).
+LLAMA3_SPECIAL_TOKENS = ["<|begin_of_text|>", "<|end_of_text|>", "<|finetune_right_pad_id|>", "<|step_id|>",
+                         "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>", "<|eot_id|>", "<|python_tag|>",
+                         "<|image|>"]
+# What the torchtune test tells `tune run` about this checkpoint (torchtune's builders take the architecture
+# as arguments; the catalog's builder is Llama 3.1 8B's).
+LLAMA3_ARCHITECTURE = {"vocab_size": 384, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2, "embed_dim": 64,
+                       "max_seq_len": 256, "intermediate_dim": 128, "norm_eps": 1e-5, "rope_base": 500000}
+
+
+def build_llama3_layout(folder: Path) -> Path:
+    """A tiny Llama with a Llama 3 checkpoint's layout: model.safetensors and config.json, tokenizer.json,
+    and original/tokenizer.model, the tiktoken ranks torchtune's tokenizer reads (each token's bytes, ranked
+    by id: a byte-level BPE's ids follow its merges)."""
+    import base64
+
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=LLAMA3_ARCHITECTURE["vocab_size"], special_tokens=LLAMA3_SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tokenizer.train_from_iterator(corpus(), trainer)
+    (folder / "original").mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    to_byte = {character: byte for byte, character in _bytes_to_unicode().items()}
+    ranks = [f"{base64.b64encode(bytes(to_byte[c] for c in token)).decode()} {index}"
+             for token, index in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+             if token not in LLAMA3_SPECIAL_TOKENS]
+    (folder / "original" / "tokenizer.model").write_text("\n".join(ranks) + "\n", encoding="utf-8")
+    architecture = LLAMA3_ARCHITECTURE
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=architecture["vocab_size"], hidden_size=architecture["embed_dim"],
+        intermediate_size=architecture["intermediate_dim"], num_hidden_layers=architecture["num_layers"],
+        num_attention_heads=architecture["num_heads"], num_key_value_heads=architecture["num_kv_heads"],
+        max_position_embeddings=architecture["max_seq_len"], rms_norm_eps=architecture["norm_eps"],
+        rope_theta=float(architecture["rope_base"]), tie_word_embeddings=False,
+        bos_token_id=LLAMA3_SPECIAL_TOKENS.index("<|begin_of_text|>"),
+        eos_token_id=LLAMA3_SPECIAL_TOKENS.index("<|end_of_text|>"),
+    )
+    LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's map of bytes to the printable characters byte-level BPE vocabularies are written in."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    characters = printable[:]
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            characters.append(256 + extra)
+            extra += 1
+    return dict(zip(printable, map(chr, characters)))

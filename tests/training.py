@@ -29,7 +29,7 @@ BACKEND_MODULES = {
     "peft": ("torch", "transformers", "peft", "trl", "datasets", "accelerate"),
     "fms-hf-tuning": ("torch", "transformers", "tuning", "accelerate"),
     "llama-factory": ("torch", "transformers", "llamafactory"),
-    "torchtune": ("torch", "torchtune", "torchao"),
+    "torchtune": ("torch", "torchtune", "torchao", "transformers", "tokenizers"),
     "axolotl": ("torch", "transformers", "axolotl"),
 }
 
@@ -75,6 +75,8 @@ class TrainingProject:
             + model_declaration("tiny-t5", models["t5"], "t5", False, 32), encoding="utf-8")
         tiny_models.write_jsonl(root / "data" / "train.jsonl", tiny_models.records(train))
         tiny_models.write_jsonl(root / "data" / "validation.jsonl", tiny_models.records(validation, offset=100))
+        tiny_models.write_jsonl(root / "data" / "chat_train.jsonl", tiny_models.chat_records(train))
+        tiny_models.write_jsonl(root / "data" / "chat_validation.jsonl", tiny_models.chat_records(validation, offset=100))
 
     def experiment(self, name: str, body: str) -> Path:
         path = self.root / f"{name}.tune"
