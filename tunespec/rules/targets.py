@@ -17,11 +17,16 @@ FIELD_DROPPED = Rule("TS501", "target-cannot-express-field", Severity.WARNING,
     warns about every field with a value that the target's declaration says it cannot express: that value
     is dropped from the job spec. It points at the value, or at the experiment's name when the value is a
     documented default. Values a backend assumes anyway (one node; `input` and `output` columns) and
-    tunespec's own labels (`description`, `task`, `targets`, `gpu_memory_gb`) are not reported.
+    tunespec's own labels (`description`, `task`, `targets`, `gpu_memory_gb`) are not reported. It also
+    warns about a value, set or a default, that a target expresses for some values only (its declaration's
+    `[values]`, with what the spec does instead): torchtune and Axolotl keep full fine-tuning in fp32 rather
+    than train bf16 weights with no fp32 copy, torchtune has no fp16 and no schedule for full fine-tuning,
+    Axolotl turns a one-step warmup into two.
 
     ## Why is this bad?
     The job would silently run without it: torchtune's recipes have no validation set, watsonx.ai prompt
-    tuning has no single sequence length, Axolotl has no prompt tuning fields.
+    tuning has no single sequence length, Axolotl has no prompt tuning fields; or it would run otherwise than
+    the experiment says, and the same experiment would train differently on another target.
 
     ## Example
     ```tune
