@@ -49,9 +49,11 @@ def records(count: int, offset: int = 0) -> list[dict[str, str]]:
 
 
 def chat_records(count: int, offset: int = 0) -> list[dict]:
-    """The same examples as chat conversations (`messages`: a user turn and an assistant turn)."""
-    return [{"messages": [{"role": "user", "content": r["input"]}, {"role": "assistant", "content": r["output"].strip()}]}
-            for r in records(count, offset)]
+    """The same examples as chat conversations (`messages`: a user turn and an assistant turn). They keep
+    their `input` and `output` too, which the backends ignore for chat data: tunespec's data rules (TS403)
+    still ask for them when `data.format = messages`."""
+    return [{"messages": [{"role": "user", "content": r["input"]}, {"role": "assistant", "content": r["output"].strip()}],
+             **r} for r in records(count, offset)]
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
