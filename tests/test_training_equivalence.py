@@ -135,3 +135,23 @@ def test_losses_agree_where_the_tokens_agree(method):
         expected = [entry["eval_loss"] for entry in reference["logs"] if "eval_loss" in entry and entry["step"] > 0]
         count = 4 if method == "full" else 1
         assert evaluations[:count] == pytest.approx(expected[:count], rel=1e-4)
+
+
+def test_chat_data_is_formatted_alike_by_the_tokenizers_template():
+    """Chat records (`data.format = messages`, the tokenizer's own chat template): TRL and LLaMA-Factory
+    train on the same tokens and agree on the loss; Axolotl gives the model the same tokens but does not
+    train on what the template writes after EOS (its `train_on_eos: turn` ends a turn's labels at EOS)."""
+    found = traces("chat")
+    sequences = {target: first_step_sequences(trace) for target, trace in found.items()}
+    if "peft" in sequences and "llama-factory" in sequences:
+        assert sequences["llama-factory"] == sequences["peft"]
+        assert losses(found["llama-factory"])[:2] == pytest.approx(losses(found["peft"])[:2], rel=1e-4)
+    if "axolotl" in sequences:
+        reference = sequences.get("peft") or sequences.get("llama-factory")
+        if reference is not None:
+            assert [ids for ids, _ in sequences["axolotl"]] == [ids for ids, _ in reference]
+            for (ids, ours), (_, theirs) in zip(sequences["axolotl"], reference):
+                end = max(index for index, token in enumerate(theirs) if token != -100)
+                eos = end - 1  # the template writes one token after EOS
+                assert ours[:end] == theirs[:end] and ours[eos] == ids[eos] and ours[end] == -100
+    assert all(effective(trace)["lora"]["r"] == 4 for trace in found.values())
