@@ -50,7 +50,7 @@ def output(reader: Reader, draft: Draft, key: tuple | str = "output_dir") -> Non
         put(reader, draft, key, "output_dir")
         return
     output_dir, variant = split_output_folder(folder, draft.backend)
-    if variant is None:
+    if variant is None or (draft.generated_by is not None and variant.partition(".")[0] != draft.generated_by):
         put(reader, draft, key, "output_dir")
         return
     put(reader, draft, key, "output_dir", lambda _: output_dir,

@@ -52,6 +52,7 @@ class Draft:
         self.fields: dict[str, Entry] = {}
         self.model: ModelDraft | None = None
         self.name: str | None = None
+        self.generated_by: str | None = None  # the experiment a tunespec-built config names in its header
         self.notes: list[str] = []  # comment lines for the top of the file
 
     def set(self, path: str, value: Any, origin: str) -> None:
