@@ -291,3 +291,18 @@ def test_ts015_refuses_to_build_the_second_variant(project):
     result = build(["a.tune", "b.tune"], targets=["yaml"], out="out", config=Config())
     assert result.refused == ["other (yaml): not built, its output folder is taken (TS015)"]
     assert [Path(p).parts[-3] for p in result.written] == ["tickets"]
+
+
+def test_ts013_is_reported_before_its_knock_on_ts011(project):
+    """Issue 12: an unknown model is the cause of the missing defaults; TS011 follows TS013 and names it."""
+    project.write("a.tune", 'experiment e {\n  model = "acme/falcon-mini"\n  method = lora\n}\n')
+    found = [(d.code, d.line, d.column) for d in project.lint("a.tune") if d.code in ("TS011", "TS013")]
+    assert found == [("TS013", 2, 11), ("TS011", 2, 28)]
+    assert "model `acme/falcon-mini` is unknown, see TS013" in [d for d in project.lint("a.tune") if d.code == "TS011"][0].message
+
+
+def test_ts011_for_an_unknown_model_of_a_preset_stays_at_each_experiments_name(project):
+    project.write("a.tune", 'preset p {\n  model = "acme/falcon-mini"\n  method = lora\n}\n'
+                  'experiment a extends p { }\nexperiment b extends p { }\n')
+    found = [(d.code, d.line) for d in project.lint("a.tune") if d.code == "TS011"]
+    assert found == [("TS011", 5), ("TS011", 6)]

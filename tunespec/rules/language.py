@@ -11,7 +11,8 @@ from typing import Iterator
 
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LORA_METHODS, REQUIRED_ALWAYS, REQUIRED_BY_METHOD
-from tunespec.diagnostics import Finding, Severity
+from tunespec.compiler.ast import Span
+from tunespec.diagnostics import Finding, Location, Severity
 from tunespec.rules.engine import SCOPE_EXPERIMENT, RuleContext, compiler_rule, rule
 
 DESIGN = "tunespec README: The language in a page"
@@ -397,7 +398,8 @@ def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleConte
     needs: `model`, `method`, `data.train`, `training.batch_size`, `training.accumulate_steps`,
     `training.learning_rate` and `training.epochs`; for lora and qlora also `lora.rank`, `lora.alpha`,
     `lora.dropout` and `lora.target_modules`; for prompt tuning `prompt.init_method`. One finding, at the
-    experiment's name, lists everything missing (across all its variants).
+    experiment's name, lists everything missing (across all its variants). When the model is unknown
+    (TS013), the finding follows TS013: it points at the end of the `model` value and names it as the cause.
 
     Documented defaults fill in what they can: LoRA on granite-3-1-8b-base and llama-3-1-8b, prompt tuning
     on flan-t5-xl-3b, and prompt tuning on granite-13b-instruct-v2 once `task` is set. Presets need not be
@@ -443,8 +445,15 @@ def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleConte
     if missing:
         ordered = [path for path in EXPERIMENT_FIELDS if path in missing]
         listed = ", ".join(f"`{path}`" for path in ordered)
-        yield Finding("TS011", first.name_location,
-                      f"experiment `{first.experiment}` lacks {listed} (no documented default)",
+        where, why = first.name_location, "no documented default"
+        setting = first.settings.get("model")
+        if first.model is None and setting is not None and setting.owner.decl is first.ref.decl:
+            # The unknown model (TS013) is the cause: report this knock-on after it, at the end of its value.
+            span = first.provenance["model"].location.span
+            where = Location(first.provenance["model"].location.path,
+                             Span(span.end_line, span.end_column - 1, span.end_line, span.end_column))
+            why = f"no documented default: model `{first.values['model']}` is unknown, see TS013"
+        yield Finding("TS011", where, f"experiment `{first.experiment}` lacks {listed} ({why})",
                       _missing_help(first, ordered))
 
 
