@@ -423,7 +423,10 @@ def command_import(args: argparse.Namespace) -> int:
     report = sys.stdout if output else sys.stderr
     if output is not None:
         try:
+            output.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(output, result.text.encode("utf-8"), 0o644)
+        except OSError as error:
+            raise UsageError(f"cannot write {output}: {(error.strerror or str(error)).lower()}") from None
         except WriteError as error:
             raise UsageError(str(error)) from None
     else:

@@ -61,6 +61,9 @@ REASONS = {
     "datasets[].split": "a slice of the dataset: tunespec trains on the whole file",
     "test_datasets[].split": "a slice of the dataset: tunespec validates on the whole file",
     "datasets[].name": "a configuration of a Hub dataset: tunespec reads a dataset's default one",
+    "datasets[].message_property_mappings": "records with other keys than role and content: tunespec's messages "
+                                            "are {role, content}",
+    "datasets[].roles_to_train": "tunespec has no field for whose turns are trained on",
     "gradient_checkpointing_kwargs": "tunespec's gradient checkpointing takes no settings",
     "wandb_project": "tunespec's report_to names the tracker; projects and run names are the tracker's settings",
 }

@@ -91,7 +91,8 @@ def hf_training(reader: Reader, draft: Draft, title: str, defaults: dict[str, An
     put(reader, draft, "weight_decay", "training.weight_decay")
     put(reader, draft, "optim", "training.optimizer", choose(OPTIMIZERS, "optimizer"))
     if not put(reader, draft, "logging_steps", "training.logging_steps") and not reader.has("logging_steps"):
-        draft.default("training.logging_steps", defaults["logging_steps"], "logging_steps", title)
+        if defaults.get("logging_steps") is not None:
+            draft.default("training.logging_steps", defaults["logging_steps"], "logging_steps", title)
     cadence(reader, draft, "eval", defaults, title)
     cadence(reader, draft, "save", defaults, title)
     put(reader, draft, "report_to", "training.report_to", trackers)

@@ -26,7 +26,7 @@ HF_DEFAULTS = (
     ("num_train_epochs", "training.epochs", 3),
 )
 # tuning/config/configs.py: saves and logs every epoch, evaluates never.
-RUN_DEFAULTS = {"logging_steps": 500, "eval_strategy": "no", "save_strategy": "epoch"}
+RUN_DEFAULTS = {"logging_steps": None, "eval_strategy": "no", "save_strategy": "epoch"}
 # peft_config.py: LoraConfig and PromptTuningConfig defaults.
 LORA_DEFAULTS = (("r", "lora.rank", 8), ("lora_alpha", "lora.alpha", 32), ("lora_dropout", "lora.dropout", 0.05))
 PROMPT_TEXT = "Classify if the tweet is a complaint or not:"
@@ -67,6 +67,7 @@ def read(reader: Reader, draft: Draft) -> None:
     for key, field, default in HF_DEFAULTS:
         if not reader.has(key):
             draft.default(field, default, key, "Hugging Face")
+    _logging(reader, draft)
     put(reader, draft, "max_seq_length", "training.max_seq_length")
     put(reader, draft, "packing", "training.packing")
     _precision(reader, draft)
@@ -167,6 +168,24 @@ def _precision(reader: Reader, draft: Draft) -> None:
         origin = f"torch_dtype: {dtype}" if reader.has("torch_dtype") else "torch_dtype unset: bfloat16"
         draft.set("training.precision", DTYPES[dtype], origin)
         reader.take("torch_dtype"), reader.take("bf16"), reader.take("fp16")
+
+
+def _logging(reader: Reader, draft: Draft) -> None:
+    """fms-hf-tuning logs every epoch unless `logging_strategy` is `steps`; tunespec logs every
+    `logging_steps` steps, so a log per epoch cannot be said."""
+    strategy = reader.value("logging_strategy", default="epoch")
+    if strategy == "steps":
+        reader.take("logging_strategy")
+        draft.default("training.logging_steps", 500, "logging_steps", "Hugging Face")
+        return
+    if "training.logging_steps" in draft.fields:
+        del draft.fields["training.logging_steps"]
+        reader.lose(("logging_steps",), "fms-hf-tuning reads it only with logging_strategy steps", housekeeping=True)
+    if reader.has("logging_strategy"):
+        reader.lose(("logging_strategy",), "tunespec logs every logging_steps steps, not every epoch", housekeeping=True)
+    else:
+        draft.notes.append("fms-hf-tuning logs every epoch when logging_strategy is unset; tunespec logs every "
+                           "logging_steps steps (10 unless set).")
 
 
 def _launch(reader: Reader, draft: Draft) -> None:

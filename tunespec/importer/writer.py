@@ -82,7 +82,12 @@ def string(text: str) -> str:
     """A `.tune` string literal: JSON's escapes, and \\u escapes for what would be invisible or unsafe in a
     file (control and format characters, line separators, lone surrogates)."""
     quoted = json.dumps(text, ensure_ascii=False)
-    return "".join(f"\\u{ord(char):04x}" if _hidden(char) else char for char in quoted)
+    return "".join(_escaped(char) if _hidden(char) else char for char in quoted)
+
+
+def _escaped(char: str) -> str:
+    """`\\uXXXX`, as a UTF-16 surrogate pair beyond the Basic Multilingual Plane (as JSON writes it)."""
+    return json.dumps(char)[1:-1] if ord(char) > 0xFFFF else f"\\u{ord(char):04x}"
 
 
 def _hidden(char: str) -> bool:
