@@ -281,7 +281,7 @@ def test_json_findings(capsys, monkeypatch):
     report = json.loads(err)
     assert code == 1 and report["backend"] == "fms-hf-tuning" and report["experiment"] == "lora"
     assert report["not_imported"][0] == {"key": "response_template", "value": "\n### Label:", "line": 9, "column": 3,
-                                         "reason": report["not_imported"][0]["reason"], "housekeeping": False}
+                                         "reason": report["not_imported"][0]["reason"], "kind": "training"}
 
 
 @pytest.mark.parametrize("args, message", [

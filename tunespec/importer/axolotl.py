@@ -33,12 +33,22 @@ DEFAULTS = {
 }
 # Keys about where logs, caches and checkpoints go, and how the run is watched: not what is trained.
 HOUSEKEEPING_PREFIXES = ("wandb_", "mlflow_", "trackio_", "comet_", "hub_", "swanlab_", "dataloader_", "loss_watchdog_")
-HOUSEKEEPING = {
+HOUSEKEEPING_KEYS = {
     "dataset_prepared_path", "resume_from_checkpoint", "push_dataset_to_hub", "save_total_limit",
     "dataset_processes", "save_first_step", "debug", "strict", "logging_dir", "include_tokens_per_second",
     "save_only_model", "eval_table_size", "eval_max_new_tokens", "profiler_steps", "use_wandb", "gc_steps",
     "dataset_num_proc", "skip_prepare_dataset", "shuffle_merged_datasets", "auto_resume_from_checkpoints",
-    "save_safetensors",
+    "save_safetensors", "trust_remote_code", "remove_unused_columns",
+}
+# Keys that change how fast or in how much memory the same training runs (kernels, attention implementations,
+# sharding details), not what is learned.
+PERFORMANCE_PREFIXES = ("liger_", "torch_compile", "flash_attn_")
+PERFORMANCE_KEYS = {
+    "attn_implementation", "flash_attention", "sdp_attention", "xformers_attention", "tf32", "activation_offloading",
+    "gradient_checkpointing_kwargs", "lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel", "use_kernels",
+    "cut_cross_entropy", "pad_to_sequence_len", "ddp_find_unused_parameters", "fsdp_config", "dp_shard_size",
+    "context_parallel_size", "tensor_parallel_size", "experimental_skip_move_to_device", "eval_sample_packing",
+    "deepspeed", "fsdp_version", "fused_attn_kernel", "use_scattermoe", "use_sonicmoe", "experts_implementation",
 }
 REASONS = {
     "tf32": "tunespec has no field for TF32 matrix multiplication",
@@ -361,7 +371,4 @@ def _strategy(reader: Reader, draft: Draft) -> None:
         draft.set("resources.strategy", "fsdp", origin)
         reader.take("fsdp"), reader.take("fsdp_version")
 
-
-def housekeeping(name: str) -> bool:
-    return name in HOUSEKEEPING or name.startswith(HOUSEKEEPING_PREFIXES)
 

@@ -12,7 +12,7 @@ from typing import Any
 from tunespec.importer import common
 from tunespec.importer.draft import Draft, Unexpressible, put
 from tunespec.importer.models import set_model
-from tunespec.importer.reader import Reader
+from tunespec.importer.reader import HOUSEKEEPING, Reader
 
 NAME = "fms-hf-tuning"
 TITLE = "fms-hf-tuning"
@@ -38,7 +38,9 @@ DEFAULTS = {
     "use_rslora": False, "use_dora": False, "max_grad_norm": 1.0, "logging_strategy": "epoch",
     "flash_attn_implementation": "flash_attention_2", "include_tokens_per_second": False,
 }
-HOUSEKEEPING = {
+PERFORMANCE_KEYS = {"use_flash_attn", "flash_attn_implementation", "accelerate_launch_args", "padding_free",
+                    "gradient_checkpointing_kwargs", "fast_moe", "fused_lora", "fast_kernels"}
+HOUSEKEEPING_KEYS = {
     "include_tokens_per_second", "log_level", "save_model_dir", "trackers", "aim_experiment", "aim_repo",
     "logging_strategy", "save_total_limit", "cache_dir", "tokenizer_name_or_path", "per_device_eval_batch_size",
     "trainer_controller_config_file", "file_logger_config", "run_name", "logging_dir", "exp_metadata",
@@ -180,9 +182,9 @@ def _logging(reader: Reader, draft: Draft) -> None:
         return
     if "training.logging_steps" in draft.fields:
         del draft.fields["training.logging_steps"]
-        reader.lose(("logging_steps",), "fms-hf-tuning reads it only with logging_strategy steps", housekeeping=True)
+        reader.lose(("logging_steps",), "fms-hf-tuning reads it only with logging_strategy steps", kind=HOUSEKEEPING)
     if reader.has("logging_strategy"):
-        reader.lose(("logging_strategy",), "tunespec logs every logging_steps steps, not every epoch", housekeeping=True)
+        reader.lose(("logging_strategy",), "tunespec logs every logging_steps steps, not every epoch", kind=HOUSEKEEPING)
     else:
         draft.notes.append("fms-hf-tuning logs every epoch when logging_strategy is unset; tunespec logs every "
                            "logging_steps steps (10 unless set).")
@@ -202,6 +204,3 @@ def _launch(reader: Reader, draft: Draft) -> None:
         draft.set("resources.strategy", "fsdp", "accelerate_launch_args.use_fsdp")
         reader.take(*key, "use_fsdp")
 
-
-def housekeeping(name: str) -> bool:
-    return name in HOUSEKEEPING

@@ -42,7 +42,14 @@ DEFAULTS = {
     "mix_strategy": "concat", "flash_attn": "auto", "do_eval": False, "do_predict": False,
     "lr_scheduler_kwargs": {}, "max_grad_norm": 1.0, "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-8,
 }
-HOUSEKEEPING = {
+PERFORMANCE_PREFIXES = ("kt_",)
+PERFORMANCE_KEYS = {
+    "flash_attn", "use_unsloth", "use_unsloth_gc", "enable_liger_kernel", "use_v1_kernels", "use_kt",
+    "tensor_model_parallel_size", "pipeline_model_parallel_size", "sequence_parallel", "use_distributed_optimizer",
+    "overlap_grad_reduce", "overlap_param_gather", "bias_activation_fusion", "apply_rope_fusion", "use_reentrant_gc",
+    "low_cpu_mem_usage", "cp_size", "cp_mode", "expert_model_parallel_size", "deepspeed",
+}
+HOUSEKEEPING_KEYS = {
     "overwrite_output_dir", "plot_loss", "save_only_model", "ddp_timeout", "logging_dir", "run_name",
     "preprocessing_num_workers", "dataloader_num_workers", "overwrite_cache", "resume_from_checkpoint",
     "trust_remote_code", "cache_dir", "save_total_limit", "logging_first_step", "hf_hub_token", "tokenized_path",
@@ -298,6 +305,3 @@ def _precision(reader: Reader, draft: Draft) -> None:
     reader.take("bf16"), reader.take("fp16")
     draft.set("training.precision", "fp32", origin or "bf16 and fp16 unset: fp32, Hugging Face's default")
 
-
-def housekeeping(name: str) -> bool:
-    return name in HOUSEKEEPING

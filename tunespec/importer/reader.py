@@ -13,6 +13,7 @@ from tunespec.importer.source import Key, Source
 from tunespec.record import Record
 
 MISSING = object()
+TRAINING, PERFORMANCE, HOUSEKEEPING = "training", "performance", "housekeeping"
 
 
 class Lost(Record):
@@ -23,7 +24,9 @@ class Lost(Record):
     line: int
     column: int
     reason: str
-    housekeeping: bool = False  # where logs, caches or checkpoints go: not what is trained
+    # what it changes: "training" (what is learned), "performance" (how fast or in how much memory the same
+    # training runs) or "housekeeping" (where logs, caches and checkpoints go; how the run is watched)
+    kind: str = TRAINING
 
     @property
     def name(self) -> str:
@@ -68,12 +71,12 @@ class Reader:
     def mark(self, key: Key) -> tuple[int, int]:
         return self.source.mark(key)
 
-    def lose(self, key: Key, reason: str, value: Any = MISSING, housekeeping: bool = False) -> None:
+    def lose(self, key: Key, reason: str, value: Any = MISSING, kind: str = TRAINING) -> None:
         """Report `key` as not imported (and take it, so it is reported once)."""
         key = tuple(key)
         self.used.add(key)
         shown = self.value(*key) if value is MISSING else value
-        self.lost.append(Lost(key, shown, *self.mark(key), reason, housekeeping))
+        self.lost.append(Lost(key, shown, *self.mark(key), reason, kind))
 
     def is_used(self, key: Key) -> bool:
         return any(key[:length] in self.used for length in range(1, len(key) + 1))

@@ -27,5 +27,5 @@ def document(result: Imported, path: str) -> dict:
         "path": path, "backend": result.backend, "experiment": result.name, "imported": result.imported,
         "at_default": result.same,
         "not_imported": [{"key": item.name, "value": item.value, "line": item.line, "column": item.column,
-                          "reason": item.reason, "housekeeping": item.housekeeping} for item in result.lost],
+                          "reason": item.reason, "kind": item.kind} for item in result.lost],
     }

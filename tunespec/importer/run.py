@@ -9,7 +9,7 @@ from types import ModuleType
 from typing import Any
 
 from tunespec.importer.draft import Draft, experiment_name
-from tunespec.importer.reader import Lost, Reader, key_name
+from tunespec.importer.reader import HOUSEKEEPING, PERFORMANCE, TRAINING, Lost, Reader, key_name
 from tunespec.importer.source import ConfigProblem, read_source
 from tunespec.importer.writer import write
 from tunespec.record import Record
@@ -100,8 +100,18 @@ def _settle_leftovers(reader: Reader, module: ModuleType) -> int:
         top = str(key[0])
         general = re.sub(r"\[\d+\]", "[]", name)
         reason = module.REASONS.get(name) or module.REASONS.get(general) or module.REASONS.get(top, NO_FIELD)
-        reader.lose(key, reason, housekeeping=module.housekeeping(top))
+        reader.lose(key, reason, kind=_kind(module, name) if name != top and _kind(module, name) != TRAINING
+                    else _kind(module, top))
     return same
+
+
+def _kind(module: ModuleType, name: str) -> str:
+    """What a key not imported changes, by the backend's declarations (by default: what is trained)."""
+    if name in module.HOUSEKEEPING_KEYS or name.startswith(getattr(module, "HOUSEKEEPING_PREFIXES", ())):
+        return HOUSEKEEPING
+    if name in module.PERFORMANCE_KEYS or name.startswith(getattr(module, "PERFORMANCE_PREFIXES", ())):
+        return PERFORMANCE
+    return TRAINING
 
 
 def _equal(default: Any, value: Any) -> bool:

@@ -12,7 +12,7 @@ import re
 from tunespec.importer import common
 from tunespec.importer.draft import Draft, choose, model_entry, put, whole
 from tunespec.importer.models import catalog_model, set_model
-from tunespec.importer.reader import Reader
+from tunespec.importer.reader import HOUSEKEEPING, Reader
 
 NAME = "torchtune"
 TITLE = "torchtune"
@@ -40,7 +40,11 @@ DEFAULTS = {
     "checkpointer._component_": "torchtune.training.FullModelHFCheckpointer", "checkpointer.output_dir": "${output_dir}",
     "optimizer.fused": True, "profiler.enabled": False, "dataset.train_on_input": False,
 }
-HOUSEKEEPING = {"metric_logger", "log_peak_memory_stats", "log_level", "profiler", "checkpointer", "output_dir",
+PERFORMANCE_KEYS = {"compile", "enable_activation_offloading", "optimizer_in_bwd", "custom_sharded_layers",
+                    "fsdp_cpu_offload", "low_cpu_ram", "tensor_parallel_dim", "tensor_parallel_plan", "optimizer.fused",
+                    "fsdp_reshard_after_forward", "data_parallel_shard_dim", "data_parallel_replicate_dim",
+                    "memory_efficient_fsdp_wrap", "ac_mode", "ac_option", "batch_size_val", "fsdp"}
+HOUSEKEEPING_KEYS = {"metric_logger", "log_peak_memory_stats", "log_level", "profiler", "checkpointer", "output_dir",
                 "resume_from_checkpoint", "save_adapter_weights_only", "log_dir"}
 REASONS = {
     "clip_grad_norm": "tunespec has no field for gradient clipping",
@@ -49,6 +53,7 @@ REASONS = {
     "enable_activation_offloading": "tunespec has no field for activation offloading",
     "optimizer_in_bwd": "tunespec has no field for fusing the optimizer step into the backward pass",
     "dataset": "a dataset builder of torchtune's: tunespec's data are files (instruct_dataset, chat_dataset)",
+    "dataset_val": "a dataset builder of torchtune's: tunespec's data are files (instruct_dataset, chat_dataset)",
     "loss": "tunespec trains with cross-entropy on the responses (supervised fine-tuning) only",
     "quantizer": "tunespec has no field for quantization-aware training",
 }
@@ -128,7 +133,7 @@ def _checkpoint(reader: Reader, draft: Draft, known_model: str | None) -> None:
         builders = _target()["models"][known_model]
         if folder != expected:
             reader.lose(("checkpointer", "checkpoint_dir"), f"tunespec's torchtune config reads the checkpoint from "
-                        f"{expected}, where its run.sh downloads it", housekeeping=True)
+                        f"{expected}, where its run.sh downloads it", kind=HOUSEKEEPING)
             return
         same = {"checkpoint_files": builders.get("checkpoint_files"), "model_type": builders.get("model_type")}
     elif declared:
@@ -138,7 +143,7 @@ def _checkpoint(reader: Reader, draft: Draft, known_model: str | None) -> None:
         same = {key: reader.value("checkpointer", key) for key in ("checkpoint_files", "model_type")}
     else:
         reader.lose(("checkpointer", "checkpoint_dir"), f"{draft.model.id} is a catalog model, whose checkpoint "
-                    "tunespec's torchtune run.sh downloads itself", housekeeping=True)
+                    "tunespec's torchtune run.sh downloads itself", kind=HOUSEKEEPING)
         return
     reader.take("checkpointer", "checkpoint_dir")
     for key, value in same.items():
@@ -179,7 +184,10 @@ def _lora(reader: Reader, draft: Draft) -> None:
     if not put(reader, draft, ("model", "lora_dropout"), "lora.dropout") and not reader.has("model", "lora_dropout"):
         draft.default("lora.dropout", 0.0, "model.lora_dropout", TITLE)
     put(reader, draft, ("model", "use_dora"), "lora.use_dora")
-    if reader.value("model", "quantize_base") is (draft.get("method") == "qlora"):
+    quantize = reader.value("model", "quantize_base")
+    if quantize is True and draft.get("method") == "lora":  # a LoRA builder told to quantize: QLoRA (QDoRA)
+        draft.set("method", "qlora", f"{draft.fields['method'].origin}, model.quantize_base: true")
+    if quantize is (draft.get("method") == "qlora"):
         reader.take("model", "quantize_base")
     _targets(reader, draft)
 
@@ -193,6 +201,7 @@ def _targets(reader: Reader, draft: Draft) -> None:
     layers = [ATTENTION[name] for name in attention] + (MLP if mlp else [])
     if reader.value("model", "apply_lora_to_output") is True:
         layers.append("lm_head")
+        reader.take("model", "apply_lora_to_output")
     draft.set("lora.target_modules", layers, "model.lora_attn_modules, apply_lora_to_mlp")
     reader.take("model", "lora_attn_modules"), reader.take("model", "apply_lora_to_mlp")
 
@@ -290,7 +299,4 @@ def _scheduler(reader: Reader, draft: Draft) -> None:
     put(reader, draft, ("lr_scheduler", "_component_"), "training.scheduler", lambda _: "cosine")
     put(reader, draft, ("lr_scheduler", "num_warmup_steps"), "training.warmup_steps")
 
-
-def housekeeping(name: str) -> bool:
-    return name in HOUSEKEEPING
 
