@@ -304,3 +304,16 @@ def test_lint_does_not_load_the_importer_and_the_templates_do_not_import_it():
     for stage in ("grammar", "compiler", "rules", "templates"):
         for path in (REPO / "tunespec" / stage).rglob("*.py"):
             assert "tunespec.importer" not in path.read_text(encoding="utf-8"), path
+
+
+def test_the_readme_example_is_what_import_prints(capsys, tmp_path, monkeypatch):
+    import re
+
+    from tests.conftest import REPO
+
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Importing a trainer's config")[1]
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```$", section.split("\n## ")[0], re.M | re.S)
+    config, experiment, report = (text for language, text in blocks if language in ("yaml", "tune", ""))
+    (tmp_path / "qlora.yml").write_text(config, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "qlora.yml") == (1, experiment, report)
