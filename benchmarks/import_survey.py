@@ -55,8 +55,8 @@ def files(project: str, root: Path, scratch: Path) -> list[Path]:
     if project == "torchtune":
         return _under(root, "recipes/configs", (".yaml", ".yml"))
     found = _under(root, "examples", SUFFIXES)
-    for folder in ("tests/build", "tests/artifacts/predefined_data_configs", "tests/artifacts/testdata/trainercontroller"):
-        found += _under(root, folder, SUFFIXES)
+    for folder in ("build", "artifacts/predefined_data_configs", "artifacts/testdata/trainercontroller"):
+        found += _under(root, f"tests/{folder}", SUFFIXES)
     return [*(path for path in found if not _config_map(path, scratch)), *_config_maps(found, scratch),
             *_markdown_configs(root, scratch)]
 

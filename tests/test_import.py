@@ -66,7 +66,8 @@ def test_the_output_is_canonical_commented_and_lints_only_with_findings_true_of_
     values = [line for line in result.text.splitlines() if " = " in line and not line.lstrip().startswith("#")]
     assert values and all("  # " in line for line in values), "every value names the key it came from"
     assert len([c for c in module.comments if "not imported:" in c.text]) == len(result.lost)
-    diagnostics = lint_text(result.text, DATA / name.split("/")[0] / "imported.tune", Config(ignore=["TS401"])).diagnostics
+    where = DATA / name.split("/")[0] / "imported.tune"
+    diagnostics = lint_text(result.text, where, Config(ignore=["TS401"])).diagnostics
     language = {d.code for d in diagnostics if d.code < "TS100"}
     # TS013: a model the catalog lacks; TS011: a required value the config could not give (epochs = 1.5)
     assert language <= {"TS013", "TS011"}, [(d.code, d.message) for d in diagnostics]
@@ -317,3 +318,47 @@ def test_the_readme_example_is_what_import_prints(capsys, tmp_path, monkeypatch)
     (tmp_path / "qlora.yml").write_text(config, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     assert run(capsys, "qlora.yml") == (1, experiment, report)
+
+
+# --- any values under the keys the importers read -------------------------------------------------------------
+
+def _keys_read() -> list[str]:
+    """The keys the backend modules name (top-level and nested), from their source: the fuzz puts values of
+    every type under each."""
+    import re
+
+    from tests.conftest import REPO
+
+    names = set()
+    for path in (REPO / "tunespec" / "importer").glob("*.py"):
+        names |= set(re.findall(r'"([a-z_][a-z0-9_]*)"', path.read_text(encoding="utf-8")))
+    return sorted(names)
+
+
+KEYS = _keys_read()
+ANY = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | st.sampled_from(KEYS),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(KEYS), children, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(KEYS), ANY, min_size=1, max_size=12),
+       st.sampled_from([None, "axolotl", "llama-factory", "fms-hf-tuning", "torchtune"]), st.booleans())
+def test_any_values_under_the_keys_read_import_or_are_one_error(tmp_path_factory, data, backend, as_json):
+    import yaml
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = folder / ("c.json" if as_json else "c.yaml")
+    try:
+        text = json.dumps(data) if as_json else yaml.safe_dump(data)
+    except ValueError:  # NaN in JSON is not JSON
+        return
+    path.write_text(text, encoding="utf-8")
+    try:
+        result = import_config(path, source_backend=backend, root=folder, folder=folder)
+    except ConfigProblem as problem:
+        assert problem.message and problem.line >= 1
+        return
+    assert format_text(result.text) == result.text
+    assert all(item.line >= 1 and item.column >= 1 and item.reason for item in result.lost)

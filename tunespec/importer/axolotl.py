@@ -7,9 +7,9 @@ gradient checkpointing, no evaluation unless asked), so that it trains as the co
 from __future__ import annotations
 
 from tunespec.importer import common
-from tunespec.importer.draft import Draft, choose, put
+from tunespec.importer.draft import Draft, choose, put, put_or_default
 from tunespec.importer.models import family_of_architecture, set_model
-from tunespec.importer.reader import Reader
+from tunespec.importer.reader import Reader, key_name
 
 NAME = "axolotl"
 TITLE = "Axolotl"
@@ -178,11 +178,10 @@ def _columns(reader: Reader, draft: Draft, key: tuple) -> None:
 
 def _input_output(reader: Reader, draft: Draft, key: tuple) -> None:
     """A custom format (`type: {field_instruction: ..., field_output: ...}`), with Axolotl's defaults."""
-    draft.set("data.format", "input_output", f"{_name(key)}: a custom format")
+    draft.set("data.format", "input_output", f"{key_name(key)}: a custom format")
     for column, field, default in (("field_instruction", "data.input_field", "instruction"),
                                    ("field_output", "data.output_field", "output")):
-        if not put(reader, draft, key + (column,), field):
-            draft.default(field, default, _name(key + (column,)), TITLE)
+        put_or_default(reader, draft, key + (column,), field, default, TITLE)
     for template in ("format", "no_input_format"):
         if reader.value(*key, template) == PROMPT_FORMAT:
             reader.take(*key, template)
@@ -199,25 +198,17 @@ def _messages(reader: Reader, draft: Draft, key: tuple) -> None:
         reader.take(*key, "message_property_mappings")
 
 
-def _name(key: tuple) -> str:
-    from tunespec.importer.reader import key_name
-
-    return key_name(key)
-
-
 # --- training ----------------------------------------------------------------------------------------------
 
 def _training(reader: Reader, draft: Draft) -> None:
     for key, field, default in (("micro_batch_size", "training.batch_size", 1),
                                 ("gradient_accumulation_steps", "training.accumulate_steps", 1),
                                 ("num_epochs", "training.epochs", 1)):
-        if not put(reader, draft, key, field) and not reader.has(key):
-            draft.default(field, default, key, TITLE)
+        put_or_default(reader, draft, key, field, default, TITLE)
     put(reader, draft, "learning_rate", "training.learning_rate")
     put(reader, draft, "sequence_len", "training.max_seq_length")
-    if not put(reader, draft, "lr_scheduler", "training.scheduler", choose(common.SCHEDULERS, "scheduler")):
-        if not reader.has("lr_scheduler"):
-            draft.default("training.scheduler", "cosine", "lr_scheduler", TITLE)
+    put_or_default(reader, draft, "lr_scheduler", "training.scheduler", "cosine", TITLE,
+                   choose(common.SCHEDULERS, "scheduler"))
     common.warmup(reader, draft, "warmup_steps", "warmup_ratio", TITLE)
     put(reader, draft, "weight_decay", "training.weight_decay")
     put(reader, draft, "optimizer", "training.optimizer", choose(OPTIMIZERS, "optimizer"))
@@ -226,9 +217,7 @@ def _training(reader: Reader, draft: Draft) -> None:
     _saving(reader, draft)
     put(reader, draft, "logging_steps", "training.logging_steps")
     _precision(reader, draft)
-    if not put(reader, draft, "gradient_checkpointing", "training.gradient_checkpointing"):
-        if not reader.has("gradient_checkpointing"):
-            draft.default("training.gradient_checkpointing", False, "gradient_checkpointing", TITLE)
+    put_or_default(reader, draft, "gradient_checkpointing", "training.gradient_checkpointing", False, TITLE)
 
 
 def _evaluation(reader: Reader, draft: Draft) -> None:
@@ -307,8 +296,7 @@ def _lora(reader: Reader, draft: Draft) -> None:
         return
     put(reader, draft, "lora_r", "lora.rank")
     put(reader, draft, "lora_alpha", "lora.alpha")
-    if not put(reader, draft, "lora_dropout", "lora.dropout") and not reader.has("lora_dropout"):
-        draft.default("lora.dropout", 0.0, "lora_dropout", TITLE)
+    put_or_default(reader, draft, "lora_dropout", "lora.dropout", 0.0, TITLE)
     _targets(reader, draft)
     put(reader, draft, "peft_use_rslora", "lora.use_rslora")
     put(reader, draft, "peft_use_dora", "lora.use_dora")

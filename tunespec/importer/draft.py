@@ -93,6 +93,14 @@ def put(reader: Reader, draft: Draft, key: tuple | str, path: str, how: Callable
     return True
 
 
+def put_or_default(reader: Reader, draft: Draft, key: tuple | str, path: str, default: Any, title: str,
+                   how: Callable[[Any], Any] | None = None) -> None:
+    """`put`, or `title`'s default when the config leaves `key` unset (not when its value was not imported)."""
+    key = (key,) if isinstance(key, str) else tuple(key)
+    if not put(reader, draft, key, path, how) and not reader.has(*key):
+        draft.default(path, default, key_name(key), title)
+
+
 # --- conversions to the language's kinds ------------------------------------------------------------------
 
 def convert(spec: FieldSpec, value: Any) -> Any:

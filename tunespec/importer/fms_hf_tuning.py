@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tunespec.importer import common
-from tunespec.importer.draft import Draft, Unexpressible, put
+from tunespec.importer.draft import Draft, Unexpressible, put, put_or_default
 from tunespec.importer.models import set_model
 from tunespec.importer.reader import HOUSEKEEPING, Reader
 
@@ -73,9 +73,7 @@ def read(reader: Reader, draft: Draft) -> None:
     put(reader, draft, "max_seq_length", "training.max_seq_length")
     put(reader, draft, "packing", "training.packing")
     _precision(reader, draft)
-    if not put(reader, draft, "gradient_checkpointing", "training.gradient_checkpointing"):
-        if not reader.has("gradient_checkpointing"):
-            draft.default("training.gradient_checkpointing", False, "gradient_checkpointing", "Hugging Face")
+    put_or_default(reader, draft, "gradient_checkpointing", "training.gradient_checkpointing", False, "Hugging Face")
     _launch(reader, draft)
     common.output(reader, draft)
 
@@ -116,8 +114,7 @@ def _method(reader: Reader, draft: Draft) -> None:
 
 def _lora(reader: Reader, draft: Draft) -> None:
     for key, field, default in LORA_DEFAULTS:
-        if not put(reader, draft, key, field) and not reader.has(key):
-            draft.default(field, default, key, TITLE)
+        put_or_default(reader, draft, key, field, default, TITLE)
     if not put(reader, draft, "target_modules", "lora.target_modules", _targets):
         if not reader.has("target_modules"):
             draft.set("lora.target_modules", [], "target_modules unset: the architecture's default layers (PEFT)")
@@ -135,12 +132,10 @@ def _targets(value: Any) -> list[str]:
 
 def _prompt(reader: Reader, draft: Draft) -> None:
     init = reader.value("prompt_tuning_init", default="TEXT")
-    if put(reader, draft, "prompt_tuning_init", "prompt.init_method", _init) is False and not reader.has("prompt_tuning_init"):
-        draft.default("prompt.init_method", "text", "prompt_tuning_init", TITLE)
-    if str(init).upper() == "TEXT" and not put(reader, draft, "prompt_tuning_init_text", "prompt.init_text"):
-        draft.default("prompt.init_text", PROMPT_TEXT, "prompt_tuning_init_text", TITLE)
-    if not put(reader, draft, "num_virtual_tokens", "prompt.num_virtual_tokens"):
-        draft.default("prompt.num_virtual_tokens", 8, "num_virtual_tokens", TITLE)
+    put_or_default(reader, draft, "prompt_tuning_init", "prompt.init_method", "text", TITLE, _init)
+    if str(init).upper() == "TEXT":
+        put_or_default(reader, draft, "prompt_tuning_init_text", "prompt.init_text", PROMPT_TEXT, TITLE)
+    put_or_default(reader, draft, "num_virtual_tokens", "prompt.num_virtual_tokens", 8, TITLE)
 
 
 def _init(value: Any) -> str:
@@ -184,7 +179,8 @@ def _logging(reader: Reader, draft: Draft) -> None:
         del draft.fields["training.logging_steps"]
         reader.lose(("logging_steps",), "fms-hf-tuning reads it only with logging_strategy steps", kind=HOUSEKEEPING)
     if reader.has("logging_strategy"):
-        reader.lose(("logging_strategy",), "tunespec logs every logging_steps steps, not every epoch", kind=HOUSEKEEPING)
+        reader.lose(("logging_strategy",), "tunespec logs every logging_steps steps, not every epoch",
+                    kind=HOUSEKEEPING)
     else:
         draft.notes.append("fms-hf-tuning logs every epoch when logging_strategy is unset; tunespec logs every "
                            "logging_steps steps (10 unless set).")

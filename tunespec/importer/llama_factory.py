@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from tunespec.importer import common
-from tunespec.importer.draft import Draft, Unexpressible, choose, put
+from tunespec.importer.draft import Draft, Unexpressible, choose, put, put_or_default
 from tunespec.importer.models import quantized, set_model
 from tunespec.importer.reader import Reader
 
@@ -126,13 +126,11 @@ def _lora(reader: Reader, draft: Draft) -> None:
     if draft.get("method") not in ("lora", "qlora"):
         return
     rank = reader.value("lora_rank", default=8)
-    if not put(reader, draft, "lora_rank", "lora.rank"):
-        draft.default("lora.rank", 8, "lora_rank", TITLE)
+    put_or_default(reader, draft, "lora_rank", "lora.rank", 8, TITLE)
     if not put(reader, draft, "lora_alpha", "lora.alpha") and not reader.has("lora_alpha"):
         if isinstance(rank, int):
             draft.set("lora.alpha", rank * 2, f"lora_alpha unset: {TITLE} uses twice lora_rank")
-    if not put(reader, draft, "lora_dropout", "lora.dropout") and not reader.has("lora_dropout"):
-        draft.default("lora.dropout", 0.0, "lora_dropout", TITLE)
+    put_or_default(reader, draft, "lora_dropout", "lora.dropout", 0.0, TITLE)
     if not put(reader, draft, "lora_target", "lora.target_modules", _targets) and not reader.has("lora_target"):
         draft.set("lora.target_modules", ["all-linear"], f"lora_target unset: {TITLE}'s default, all")
     put(reader, draft, "use_rslora", "lora.use_rslora")
@@ -213,7 +211,7 @@ def _dataset(reader: Reader, draft: Draft, key: str, field: str, name: str, info
     if field == "data.train":
         for problem in _columns(draft, entry):
             reader.lose((key,), f"`{name}` in {DATASET_INFO}: {problem}", value=name)
-    elif _columns_of(entry) != _columns_of(info.get(_names(reader.value("dataset"))[0] if reader.has("dataset") else "", {})):
+    elif _columns_of(entry) != _columns_of(info.get(next(iter(_names(reader.value("dataset"))), ""))):
         reader.lose((key,), f"`{name}` in {DATASET_INFO}: tunespec reads the validation data with the training "
                             "data's fields", value=name)
 

@@ -60,7 +60,8 @@ def read_source(path: Path, display: str, format: str | None = None) -> Source:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[:error.start].count(b"\n") + 1
-        raise ConfigProblem("the file is not UTF-8 text", line, error.start - raw.rfind(b"\n", 0, error.start)) from None
+        column = error.start - raw.rfind(b"\n", 0, error.start)
+        raise ConfigProblem("the file is not UTF-8 text", line, column) from None
     format = format or ("json" if path.suffix.lower() == ".json" else "yaml")
     data, marks = (_read_json if format == "json" else _read_yaml)(text)
     if not isinstance(data, dict):
@@ -107,7 +108,8 @@ def _yaml_marks(loader, node, key: Key, marks: dict, count: list[int]) -> None:
         node, key = pending.pop()
         count[0] += 1
         if count[0] > MAX_NODES:
-            raise ConfigProblem(f"the YAML holds more than {MAX_NODES:,} values (through aliases?): not a trainer config")
+            raise ConfigProblem(f"the YAML holds more than {MAX_NODES:,} values (through aliases?): "
+                                "not a trainer config")
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):

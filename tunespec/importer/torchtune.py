@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from tunespec.importer import common
-from tunespec.importer.draft import Draft, choose, model_entry, put, whole
+from tunespec.importer.draft import Draft, choose, model_entry, put, put_or_default, whole
 from tunespec.importer.models import catalog_model, set_model
 from tunespec.importer.reader import HOUSEKEEPING, Reader
 
@@ -37,7 +37,8 @@ DEFAULTS = {
     "device": "cuda", "shuffle": True, "compile": False, "resume_from_checkpoint": False,
     "save_adapter_weights_only": False, "optimizer_in_bwd": False,
     "enable_activation_offloading": False, "model.apply_lora_to_output": False, "dataset.split": "train",
-    "checkpointer._component_": "torchtune.training.FullModelHFCheckpointer", "checkpointer.output_dir": "${output_dir}",
+    "checkpointer._component_": "torchtune.training.FullModelHFCheckpointer",
+    "checkpointer.output_dir": "${output_dir}",
     "optimizer.fused": True, "profiler.enabled": False, "dataset.train_on_input": False,
 }
 PERFORMANCE_KEYS = {"compile", "enable_activation_offloading", "optimizer_in_bwd", "custom_sharded_layers",
@@ -107,7 +108,9 @@ def _model(reader: Reader, draft: Draft) -> None:
     draft.set("method", method, f"model._component_: {builder.rsplit('.', 1)[-1]}")
     reader.take("model", "_component_")
     module = parts.group(1) if parts else None
-    facts = {"family": (FAMILIES[module], f"model._component_: torchtune.models.{module}")} if module in FAMILIES else {}
+    facts = {}
+    if module in FAMILIES:
+        facts["family"] = (FAMILIES[module], f"model._component_: torchtune.models.{module}")
     download = DOWNLOAD.search(reader.source.text)
     folder = reader.value("checkpointer", "checkpoint_dir")
     if download is not None:
@@ -181,8 +184,7 @@ def _lora(reader: Reader, draft: Draft) -> None:
         return
     put(reader, draft, ("model", "lora_rank"), "lora.rank")
     put(reader, draft, ("model", "lora_alpha"), "lora.alpha", lambda alpha: whole(alpha, "alpha"))
-    if not put(reader, draft, ("model", "lora_dropout"), "lora.dropout") and not reader.has("model", "lora_dropout"):
-        draft.default("lora.dropout", 0.0, "model.lora_dropout", TITLE)
+    put_or_default(reader, draft, ("model", "lora_dropout"), "lora.dropout", 0.0, TITLE)
     put(reader, draft, ("model", "use_dora"), "lora.use_dora")
     quantize = reader.value("model", "quantize_base")
     if quantize is True and draft.get("method") == "lora":  # a LoRA builder told to quantize: QLoRA (QDoRA)
@@ -196,7 +198,8 @@ def _targets(reader: Reader, draft: Draft) -> None:
     attention = reader.value("model", "lora_attn_modules", default=[])
     mlp = reader.value("model", "apply_lora_to_mlp", default=False)
     if not isinstance(attention, list) or any(name not in ATTENTION for name in attention) or not isinstance(mlp, bool):
-        reader.lose(("model", "lora_attn_modules"), "torchtune's attention modules are q_proj, k_proj, v_proj, output_proj")
+        reader.lose(("model", "lora_attn_modules"),
+                    "torchtune's attention modules are q_proj, k_proj, v_proj and output_proj")
         return
     layers = [ATTENTION[name] for name in attention] + (MLP if mlp else [])
     if reader.value("model", "apply_lora_to_output") is True:
@@ -261,9 +264,7 @@ def _training(reader: Reader, draft: Draft) -> None:
     _scheduler(reader, draft)
     put(reader, draft, "log_every_n_steps", "training.logging_steps")
     put(reader, draft, "dtype", "training.precision", choose(PRECISIONS, "precision"))
-    if not put(reader, draft, "enable_activation_checkpointing", "training.gradient_checkpointing"):
-        if not reader.has("enable_activation_checkpointing"):
-            draft.default("training.gradient_checkpointing", False, "enable_activation_checkpointing", TITLE)
+    put_or_default(reader, draft, "enable_activation_checkpointing", "training.gradient_checkpointing", False, TITLE)
     put(reader, draft, ("metric_logger", "_component_"), "training.report_to", choose(LOGGERS, "report_to"))
     if reader.has("run_val_every_n_steps") and "data.validation" in draft.fields:
         if put(reader, draft, "run_val_every_n_steps", "training.eval_steps"):
@@ -280,8 +281,9 @@ def _training(reader: Reader, draft: Draft) -> None:
 def _optimizer(reader: Reader, draft: Draft) -> None:
     put(reader, draft, ("optimizer", "_component_"), "training.optimizer", choose(OPTIMIZERS, "optimizer"))
     put(reader, draft, ("optimizer", "lr"), "training.learning_rate")
+    adamw = reader.value("optimizer", "_component_") == "torch.optim.AdamW"
     if not put(reader, draft, ("optimizer", "weight_decay"), "training.weight_decay"):
-        if reader.value("optimizer", "_component_") == "torch.optim.AdamW" and not reader.has("optimizer", "weight_decay"):
+        if adamw and not reader.has("optimizer", "weight_decay"):  # torch's AdamW decays by 0.01 by default
             draft.default("training.weight_decay", 0.01, "optimizer.weight_decay", "torch.optim.AdamW")
 
 
