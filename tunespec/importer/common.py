@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 from tunespec.compiler.schema import is_uri
@@ -55,6 +57,7 @@ def output(reader: Reader, draft: Draft, key: tuple | str = "output_dir") -> Non
         return
     put(reader, draft, key, "output_dir", lambda _: output_dir,
         f"{'.'.join(map(str, key))}: {folder}, the folder tunespec builds for variant {variant}")
+    draft.variant = variant
     if draft.name is None:
         draft.name = experiment_name(variant.partition(".")[0])
 
@@ -137,9 +140,14 @@ def trackers(value: Any) -> list[str]:
     return names
 
 
-def deepspeed_strategy(value: Any) -> str:
-    """A DeepSpeed config named by path: ZeRO stage 2 or 3 by its file name (`ds_z3_config.json`,
-    `zero2.json`), or by its `zero_optimization.stage` when given inline."""
+def deepspeed_strategy(value: Any, root: Path | None = None) -> str:
+    """A DeepSpeed config: its `zero_optimization.stage` when given inline or in a file that can be read (from
+    `root`, where the trainer runs), else the stage its file name says (`ds_z3_config.json`, `zero2.json`)."""
+    if isinstance(value, str) and root is not None and (root / value).is_file():
+        try:
+            value = json.loads((root / value).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            pass
     if isinstance(value, dict):
         stage = (value.get("zero_optimization") or {}).get("stage")
     elif "offload" in str(value).lower():

@@ -53,6 +53,7 @@ class Draft:
         self.model: ModelDraft | None = None
         self.name: str | None = None
         self.generated_by: str | None = None  # the experiment a tunespec-built config names in its header
+        self.variant: str | None = None  # the variant a tunespec-built config's output folder names
         self.notes: list[str] = []  # comment lines for the top of the file
 
     def set(self, path: str, value: Any, origin: str) -> None:
@@ -85,12 +86,25 @@ def put(reader: Reader, draft: Draft, key: tuple | str, path: str, how: Callable
         return False
     raw = reader.value(*key)
     try:
-        draft.set(path, how(raw) if how else raw, origin or key_name(key))
+        value = convert(EXPERIMENT_FIELDS[path], how(raw) if how else raw)
     except Unexpressible as problem:
         reader.lose(key, problem.reason)
         return False
     reader.take(*key)
+    if UNSET_MEANS.get(path, MISSING) != value:
+        draft.set(path, value, origin or key_name(key))
     return True
+
+
+# What a field left unset means where the language gives it no IR default and every backend agrees
+# (LANGUAGE-v2): a config that says so explicitly (`peft_use_dora: false`, `report_to: none`) imports as unset,
+# so that the experiment resolves to the same IR as one that never mentions it.
+UNSET_MEANS = {
+    "training.warmup_steps": 0, "training.warmup_ratio": 0.0, "training.weight_decay": 0.0,
+    "training.packing": False, "training.report_to": [], "lora.use_rslora": False, "lora.use_dora": False,
+    "data.messages_field": "messages",
+}
+MISSING = object()
 
 
 def put_or_default(reader: Reader, draft: Draft, key: tuple | str, path: str, default: Any, title: str,

@@ -9,6 +9,7 @@ from types import ModuleType
 from typing import Any
 
 from tunespec.importer.draft import Draft, experiment_name
+from tunespec.importer.rebuild import MISSING_VALUE, rebuilt_config, value_at
 from tunespec.importer.reader import HOUSEKEEPING, PERFORMANCE, TRAINING, Lost, Reader, key_name
 from tunespec.importer.source import ConfigProblem, read_source
 from tunespec.importer.writer import write
@@ -79,22 +80,25 @@ def import_config(path: Path, *, display: str | None = None, source_backend: str
     draft.generated_by = header.group(1) if header else None
     reader = Reader(source)
     module.read(reader, draft)
-    same = _settle_leftovers(reader, module)
     draft.name = name or draft.name or draft.generated_by or experiment_name(path.name.partition(".")[0])
     draft.set("targets", [module.NAME], f"imported from a config for {module.TITLE}")
+    same = _settle_leftovers(reader, module, rebuilt_config(draft, write(draft, [], display, ""), path))
     lost = sorted(reader.lost, key=lambda item: (item.line, item.column))
     text = write(draft, lost, display, f"a config for {module.TITLE}")
     imported = len(draft.fields) - 1 + (draft.model is not None)
     return Imported(text, module.NAME, module.TITLE, draft.name, lost, imported, same)
 
 
-def _settle_leftovers(reader: Reader, module: ModuleType) -> int:
-    """Report every key the backend did not take, unless it holds the backend's own default (which says
-    nothing). Returns how many keys were at their default."""
+def _settle_leftovers(reader: Reader, module: ModuleType, rebuilt: Any) -> int:
+    """Report every key the backend did not take, unless it holds what tunespec's own config for the
+    experiment holds (`rebuilt`), or, for a key that config leaves out, the backend's own default: either
+    way the key says nothing tunespec does not. Returns how many keys were so."""
     same = 0
     for key, value in list(reader.leftovers()):
         name = key_name(key)
-        if name in module.DEFAULTS and _equal(module.DEFAULTS[name], value):
+        written = value_at(rebuilt, key) if rebuilt is not None else MISSING_VALUE
+        expected = written if written is not MISSING_VALUE else module.DEFAULTS.get(name, MISSING_VALUE)
+        if expected is not MISSING_VALUE and _equal(expected, value):
             reader.take(*key)
             same += 1
             continue
@@ -115,11 +119,15 @@ def _kind(module: ModuleType, name: str) -> str:
     return TRAINING
 
 
-def _equal(default: Any, value: Any) -> bool:
-    """Equal as config values: `0 == 0.0`, but `false` is not `0`."""
-    if isinstance(default, bool) or isinstance(value, bool):
-        return type(default) is type(value) and default == value
-    return default == value
+def _equal(expected: Any, value: Any) -> bool:
+    """Equal as config values: `0 == 0.0`, but `false` is not `0` (in lists and mappings too)."""
+    if isinstance(expected, bool) or isinstance(value, bool):
+        return type(expected) is type(value) and expected == value
+    if isinstance(expected, list) and isinstance(value, list):
+        return len(expected) == len(value) and all(_equal(a, b) for a, b in zip(expected, value))
+    if isinstance(expected, dict) and isinstance(value, dict):
+        return expected.keys() == value.keys() and all(_equal(expected[k], value[k]) for k in expected)
+    return expected == value
 
 
 __all__ = ["BACKENDS", "ConfigProblem", "Imported", "Lost", "detect", "import_config"]
