@@ -353,7 +353,8 @@ def _reporting(reader: Reader, draft: Draft) -> None:
 
 def _strategy(reader: Reader, draft: Draft) -> None:
     if reader.has("deepspeed"):
-        put(reader, draft, "deepspeed", "resources.strategy", lambda value: common.deepspeed_strategy(value, draft.root))
+        put(reader, draft, "deepspeed", "resources.strategy",
+            lambda value: common.deepspeed_strategy(value, draft.root))
     elif reader.has("fsdp") or reader.has("fsdp_version") or reader.has("fsdp_config"):
         origin = "fsdp_version" if reader.has("fsdp_version") else ("fsdp" if reader.has("fsdp") else "fsdp_config")
         draft.set("resources.strategy", "fsdp", origin)

@@ -284,7 +284,8 @@ def _training(reader: Reader, draft: Draft) -> None:
     _precision(reader, draft)
     put(reader, draft, "disable_gradient_checkpointing", "training.gradient_checkpointing", lambda off: not off)
     if reader.has("deepspeed"):
-        put(reader, draft, "deepspeed", "resources.strategy", lambda value: common.deepspeed_strategy(value, draft.root))
+        put(reader, draft, "deepspeed", "resources.strategy",
+            lambda value: common.deepspeed_strategy(value, draft.root))
 
 
 def _precision(reader: Reader, draft: Draft) -> None:

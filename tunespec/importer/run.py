@@ -124,7 +124,7 @@ def _equal(expected: Any, value: Any) -> bool:
     if isinstance(expected, bool) or isinstance(value, bool):
         return type(expected) is type(value) and expected == value
     if isinstance(expected, list) and isinstance(value, list):
-        return len(expected) == len(value) and all(_equal(a, b) for a, b in zip(expected, value))
+        return len(expected) == len(value) and all(_equal(a, b) for a, b in zip(expected, value, strict=True))
     if isinstance(expected, dict) and isinstance(value, dict):
         return expected.keys() == value.keys() and all(_equal(expected[k], value[k]) for k in expected)
     return expected == value
