@@ -57,7 +57,12 @@ class Draft:
         self.notes: list[str] = []  # comment lines for the top of the file
 
     def set(self, path: str, value: Any, origin: str) -> None:
-        self.fields[path] = Entry(convert(EXPERIMENT_FIELDS[path], value), origin)
+        """Set `path`; a value that means what leaving it unset means is left unset (see UNSET_MEANS)."""
+        value = convert(EXPERIMENT_FIELDS[path], value)
+        if UNSET_MEANS.get(path, MISSING) == value and type(UNSET_MEANS[path]) is type(value):
+            self.fields.pop(path, None)
+            return
+        self.fields[path] = Entry(value, origin)
 
     def default(self, path: str, value: Any, key: str, title: str) -> None:
         """A required or differing value the config leaves to the backend's default: written, so that the
@@ -91,8 +96,7 @@ def put(reader: Reader, draft: Draft, key: tuple | str, path: str, how: Callable
         reader.lose(key, problem.reason)
         return False
     reader.take(*key)
-    if UNSET_MEANS.get(path, MISSING) != value:
-        draft.set(path, value, origin or key_name(key))
+    draft.set(path, value, origin or key_name(key))
     return True
 
 
