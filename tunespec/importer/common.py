@@ -99,6 +99,18 @@ def hf_training(reader: Reader, draft: Draft, title: str, defaults: dict[str, An
     cadence(reader, draft, "eval", defaults, title)
     cadence(reader, draft, "save", defaults, title)
     put(reader, draft, "report_to", "training.report_to", trackers)
+    put(reader, draft, "fsdp", "resources.strategy", fsdp_strategy)
+
+
+def fsdp_strategy(value: Any) -> str:
+    """`TrainingArguments.fsdp`: FSDP options (`full_shard auto_wrap`, or a list); `offload` is more than
+    tunespec's `fsdp` says."""
+    options = value if isinstance(value, list) else str(value).split()
+    if "offload" in options:
+        raise Unexpressible("tunespec's fsdp strategy does not offload to the CPU")
+    if not options or value is False:
+        raise Unexpressible("no FSDP option")
+    return "fsdp"
 
 
 def cadence(reader: Reader, draft: Draft, kind: str, defaults: dict[str, Any], title: str) -> None:

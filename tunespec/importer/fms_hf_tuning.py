@@ -7,6 +7,7 @@ loads the model in bfloat16, and tunes with its own LoRA and prompt-tuning defau
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tunespec.importer import common
@@ -74,7 +75,7 @@ def read(reader: Reader, draft: Draft) -> None:
     put(reader, draft, "packing", "training.packing")
     _precision(reader, draft)
     put_or_default(reader, draft, "gradient_checkpointing", "training.gradient_checkpointing", False, "Hugging Face")
-    _launch(reader, draft)
+    _launch(reader, draft, reader.source.path)
     common.output(reader, draft)
 
 
@@ -167,6 +168,36 @@ def _precision(reader: Reader, draft: Draft) -> None:
         reader.take("torch_dtype"), reader.take("bf16"), reader.take("fp16")
 
 
+ACCELERATE = "accelerate.yaml"
+DISTRIBUTED = {"FSDP": "fsdp", "MULTI_GPU": "ddp", "NO": "ddp"}
+ZERO = {2: "deepspeed_zero2", 3: "deepspeed_zero3"}
+
+
+def _accelerate_config(draft: Draft, config: Path) -> None:
+    """The strategy and GPU count of the accelerate config beside `config` (it is not the file imported, so
+    its other keys are not reported)."""
+    import yaml
+
+    path = config.parent / ACCELERATE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = None
+    if not isinstance(data, dict):
+        return
+    origin = f"{ACCELERATE} beside the config"
+    kind, deepspeed = data.get("distributed_type"), data.get("deepspeed_config")
+    stage = deepspeed.get("zero_stage") if isinstance(deepspeed, dict) else None
+    strategy = ZERO.get(stage) if kind == "DEEPSPEED" else DISTRIBUTED.get(kind)
+    if strategy is not None:
+        draft.set("resources.strategy", strategy, f"{origin}: distributed_type {kind}")
+    processes, machines = data.get("num_processes"), data.get("num_machines", 1)
+    if isinstance(processes, int) and isinstance(machines, int) and machines > 0 and processes % machines == 0:
+        draft.set("resources.gpus_per_node", processes // machines, f"{origin}: num_processes")
+        if machines != 1:
+            draft.set("resources.nodes", machines, f"{origin}: num_machines")
+
+
 def _logging(reader: Reader, draft: Draft) -> None:
     """fms-hf-tuning logs every epoch unless `logging_strategy` is `steps`; tunespec logs every
     `logging_steps` steps, so a log per epoch cannot be said."""
@@ -186,10 +217,14 @@ def _logging(reader: Reader, draft: Draft) -> None:
                            "logging_steps steps (10 unless set).")
 
 
-def _launch(reader: Reader, draft: Draft) -> None:
-    """`accelerate_launch_args`, which fms-hf-tuning's launcher (build/accelerate_launch.py) reads from the
-    same file: the number of processes and FSDP."""
+def _launch(reader: Reader, draft: Draft, config: Path) -> None:
+    """How the run is spread over GPUs: `accelerate_launch_args`, which fms-hf-tuning's launcher
+    (build/accelerate_launch.py) reads from the same file, else the accelerate config beside the file, as
+    tunespec's fms-hf-tuning target writes it."""
     key = ("accelerate_launch_args",)
+    if not reader.has(*key):
+        _accelerate_config(draft, config)
+        return
     processes, machines = reader.value(*key, "num_processes"), reader.value(*key, "num_machines", default=1)
     if isinstance(processes, int) and isinstance(machines, int) and machines > 0 and processes % machines == 0:
         draft.set("resources.gpus_per_node", processes // machines, "accelerate_launch_args.num_processes")
