@@ -336,16 +336,17 @@ def _run(reader: Reader, draft: Draft) -> None:
 
 
 def _reporting(reader: Reader, draft: Draft) -> None:
-    """Axolotl reports to W&B when `wandb_project` is set, to TensorBoard and MLflow when `use_*` says."""
+    """Axolotl reports to W&B when `use_wandb` says or `wandb_project` is set, to MLflow and TensorBoard when
+    `use_*` says (core/builders/base.py)."""
     trackers, origins = [], []
-    for key, tracker in (("wandb_project", "wandb"), ("use_mlflow", "mlflow"), ("use_tensorboard", "tensorboard")):
+    keys = (("use_wandb", "wandb"), ("wandb_project", "wandb"), ("use_mlflow", "mlflow"),
+            ("use_tensorboard", "tensorboard"))
+    for key, tracker in keys:
         value = reader.value(key)
-        if value not in (None, False, ""):
+        if value not in (None, False, "") and tracker not in trackers:
             trackers.append(tracker)
             origins.append(key)
-            if key.startswith("use_"):
-                reader.take(key)
-        elif value is False:
+        if key.startswith("use_") and isinstance(value, bool):
             reader.take(key)
     if trackers:
         draft.set("training.report_to", trackers, ", ".join(origins))

@@ -107,6 +107,8 @@ UNSET_MEANS = {
     "training.warmup_steps": 0, "training.warmup_ratio": 0.0, "training.weight_decay": 0.0,
     "training.packing": False, "training.report_to": [], "lora.use_rslora": False, "lora.use_dora": False,
     "data.messages_field": "messages",
+    # the tokenizer's own template, which the targets use when none is named
+    "data.chat_template": "model",
 }
 MISSING = object()
 

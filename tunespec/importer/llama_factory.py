@@ -21,6 +21,8 @@ TITLE = "LLaMA-Factory"
 SIGNATURE = ("stage", "finetuning_type", "cutoff_len", "template", "dataset", "lora_target", "lora_rank",
              "do_train", "dataset_dir", "quantization_bit", "train_dataset", "model_class")
 DATASET_INFO = "dataset_info.json"
+# The template that joins a prompt and its response as they are (with EOS), as tunespec's input_output data is.
+NO_TEMPLATE = "fewshot"
 # LLaMA-Factory's templates (data/template.py) that tunespec names.
 CHAT_TEMPLATES = {"llama3": "llama3", "chatml": "chatml", "mistral": "mistral", "qwen": "qwen2", "granite3": "granite"}
 # Hugging Face `TrainingArguments` defaults that tunespec's differ from.
@@ -162,6 +164,8 @@ def _data(reader: Reader, draft: Draft) -> None:
             reader.lose((key,), f"tunespec {'trains' if key == 'dataset' else 'validates'} on one dataset: "
                                 f"{', '.join(names[1:])} not imported", value=reader.value(key))
         _dataset(reader, draft, key, field, names[0], info, folder)
+    if reader.value("template") == NO_TEMPLATE and draft.get("data.format") != "messages":
+        reader.take("template")  # input/output records joined as they are: no chat template
     put(reader, draft, "template", "data.chat_template", choose(CHAT_TEMPLATES, "chat_template"))
     put(reader, draft, "cutoff_len", "training.max_seq_length")
     put(reader, draft, "packing", "training.packing")

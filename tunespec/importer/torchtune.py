@@ -265,7 +265,9 @@ def _training(reader: Reader, draft: Draft) -> None:
     put(reader, draft, "log_every_n_steps", "training.logging_steps")
     put(reader, draft, "dtype", "training.precision", choose(PRECISIONS, "precision"))
     put_or_default(reader, draft, "enable_activation_checkpointing", "training.gradient_checkpointing", False, TITLE)
-    put(reader, draft, ("metric_logger", "_component_"), "training.report_to", choose(LOGGERS, "report_to"))
+    loggers = {component: [tracker] for component, tracker in _declared("loggers", {}).items()}
+    put(reader, draft, ("metric_logger", "_component_"), "training.report_to",
+        choose({**LOGGERS, **loggers}, "report_to"))
     if reader.has("run_val_every_n_steps") and "data.validation" in draft.fields:
         if put(reader, draft, "run_val_every_n_steps", "training.eval_steps"):
             draft.set("training.eval_strategy", "steps", "run_val_every_n_steps")
@@ -278,8 +280,16 @@ def _training(reader: Reader, draft: Draft) -> None:
         reader.take("loss", "_component_")
 
 
+def _declared(name: str, own: dict) -> dict:
+    """A table of components -> tunespec's values: the torchtune target's (its `[data]` `name`, the other way
+    round), over this module's own."""
+    declared = {str(component).lower(): value for value, component in _target().get(name, {}).items()}
+    return {**own, **declared}
+
+
 def _optimizer(reader: Reader, draft: Draft) -> None:
-    put(reader, draft, ("optimizer", "_component_"), "training.optimizer", choose(OPTIMIZERS, "optimizer"))
+    put(reader, draft, ("optimizer", "_component_"), "training.optimizer",
+        choose(_declared("optimizers", OPTIMIZERS), "optimizer"))
     put(reader, draft, ("optimizer", "lr"), "training.learning_rate")
     adamw = reader.value("optimizer", "_component_") == "torch.optim.AdamW"
     if not put(reader, draft, ("optimizer", "weight_decay"), "training.weight_decay"):
@@ -287,18 +297,35 @@ def _optimizer(reader: Reader, draft: Draft) -> None:
             draft.default("training.weight_decay", 0.01, "optimizer.weight_decay", "torch.optim.AdamW")
 
 
+SCHEDULERS = {
+    "torchtune.training.lr_schedulers.get_cosine_schedule_with_warmup": "cosine",
+    "transformers.get_cosine_schedule_with_warmup": "cosine",
+    "transformers.get_linear_schedule_with_warmup": "linear",
+    "transformers.get_constant_schedule_with_warmup": "constant_with_warmup",
+    "transformers.get_constant_schedule": "constant",
+}
+POLYNOMIAL = "transformers.get_polynomial_decay_schedule_with_warmup"
+
+
 def _scheduler(reader: Reader, draft: Draft) -> None:
-    """The recipes schedule with `lr_scheduler` when given (cosine with warmup is the one torchtune has),
-    else keep the learning rate constant."""
-    component = reader.value("lr_scheduler", "_component_")
+    """The recipes schedule with `lr_scheduler` when given, else keep the learning rate constant. A
+    polynomial decay of power 0 to 0 is constant after its warmup, of power 1 linear."""
+    key = ("lr_scheduler",)
+    component = reader.value(*key, "_component_")
     if component is None:
         draft.set("training.scheduler", "constant", "lr_scheduler unset: a constant learning rate")
         return
-    if component != "torchtune.training.lr_schedulers.get_cosine_schedule_with_warmup":
-        reader.lose(("lr_scheduler", "_component_"), "tunespec's schedulers are linear, cosine, constant and "
-                                                     "constant_with_warmup")
+    name = SCHEDULERS.get(component)
+    if component == POLYNOMIAL and reader.value(*key, "lr_end", default=1e-7) in (0, 0.0):
+        warmup = reader.value(*key, "num_warmup_steps") not in (None, 0)
+        name = {0: "constant_with_warmup" if warmup else "constant", 1: "linear"}.get(reader.value(*key, "power"))
+        if name is not None:
+            reader.take(*key, "power"), reader.take(*key, "lr_end")
+    if name is None:
+        reader.lose(key + ("_component_",), "tunespec's schedulers are linear, cosine, constant and "
+                                           "constant_with_warmup")
         return
-    put(reader, draft, ("lr_scheduler", "_component_"), "training.scheduler", lambda _: "cosine")
-    put(reader, draft, ("lr_scheduler", "num_warmup_steps"), "training.warmup_steps")
+    put(reader, draft, key + ("_component_",), "training.scheduler", lambda _: name)
+    put(reader, draft, key + ("num_warmup_steps",), "training.warmup_steps")
 
 
