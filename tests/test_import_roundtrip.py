@@ -85,6 +85,8 @@ def assert_same(original, imported, backend: str, text: str) -> None:
     for field in EXPERIMENT_FIELDS:
         if field in ("model", "method", "output_dir") or field in LAUNCHER or not target.can_express(method, field):
             continue
+        if not _value_expressed(target, method, field, original.values.get(field)):
+            continue
         expected, actual = original.values.get(field), imported.values.get(field)
         if field == "lora.target_modules":
             expected, actual = _layers(original, original.model), _layers(imported, original.model)
@@ -94,6 +96,17 @@ def assert_same(original, imported, backend: str, text: str) -> None:
         if field == "training.report_to":  # a set: Axolotl says it with one flag per tracker
             expected, actual = sorted(expected), sorted(actual)
         assert actual == expected, (field, expected, actual, text)
+
+
+def _value_expressed(target, method: str, field: str, value) -> bool:
+    """Whether the target expresses this value of the field (a target.toml `[values]` limit, where it declares
+    one: Axolotl trains full fine-tuning in fp32 only)."""
+    limits = getattr(target, "values", {})
+    for scope in ("all", method):
+        limit = limits.get(scope, {}).get(field)
+        if limit is not None and value is not None and value not in limit["only"]:
+            return False
+    return True
 
 
 def _layers(exp, model) -> list[str]:

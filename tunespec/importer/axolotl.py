@@ -15,8 +15,6 @@ NAME = "axolotl"
 TITLE = "Axolotl"
 SIGNATURE = ("base_model", "micro_batch_size", "sequence_len", "num_epochs", "adapter", "lora_r",
              "sample_packing", "load_in_4bit")
-# What tunespec's own Axolotl config writes for `input_output` data (the prompt is the input field as it is).
-PROMPT_FORMAT = "{instruction}\n"
 # Axolotl's chat templates (ChatTemplate in schemas/enums.py) that tunespec names.
 CHAT_TEMPLATES = {"tokenizer_default": "model", "chatml": "chatml", "llama3": "llama3", "mistral_v1": "mistral",
                   "qwen_25": "qwen2"}
@@ -71,6 +69,9 @@ REASONS = {
     "datasets[].split": "a slice of the dataset: tunespec trains on the whole file",
     "test_datasets[].split": "a slice of the dataset: tunespec validates on the whole file",
     "datasets[].name": "a configuration of a Hub dataset: tunespec reads a dataset's default one",
+    # (a prompt template that tunespec's own Axolotl config writes is recognised as such, see rebuild.py)
+    "datasets[].type.format": "a prompt template: tunespec's input_output data is used as it is",
+    "datasets[].type.no_input_format": "a prompt template: tunespec's input_output data is used as it is",
     "datasets[].message_property_mappings": "records with other keys than role and content: tunespec's messages "
                                             "are {role, content}",
     "datasets[].roles_to_train": "tunespec has no field for whose turns are trained on",
@@ -182,11 +183,6 @@ def _input_output(reader: Reader, draft: Draft, key: tuple) -> None:
     for column, field, default in (("field_instruction", "data.input_field", "instruction"),
                                    ("field_output", "data.output_field", "output")):
         put_or_default(reader, draft, key + (column,), field, default, TITLE)
-    for template in ("format", "no_input_format"):
-        if reader.value(*key, template) == PROMPT_FORMAT:
-            reader.take(*key, template)
-        elif reader.has(*key, template):
-            reader.lose(key + (template,), "a prompt template: tunespec's input_output data is used as it is")
 
 
 def _messages(reader: Reader, draft: Draft, key: tuple) -> None:
