@@ -224,6 +224,8 @@ def split_output_folder(folder: str, target: str) -> tuple[str, str | None]:
 
 def experiment_name(text: str) -> str:
     """An experiment name from a file or variant name: `qlora-1b.yml` -> `qlora-1b`."""
+    if IDENT.match(text) and text not in RESERVED:
+        return text
     name = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_-") or "imported"
     if not IDENT.match(name) or name in RESERVED:
         name = f"exp_{name}"

@@ -166,7 +166,8 @@ def _data(reader: Reader, draft: Draft) -> None:
         _dataset(reader, draft, key, field, names[0], info, folder)
     if reader.value("template") == NO_TEMPLATE and draft.get("data.format") != "messages":
         reader.take("template")  # input/output records joined as they are: no chat template
-    put(reader, draft, "template", "data.chat_template", choose(CHAT_TEMPLATES, "chat_template"))
+    else:
+        put(reader, draft, "template", "data.chat_template", choose(CHAT_TEMPLATES, "chat_template"))
     put(reader, draft, "cutoff_len", "training.max_seq_length")
     put(reader, draft, "packing", "training.packing")
 
