@@ -236,8 +236,8 @@ def report(tallies: dict[str, Tally], commits: dict[str, str]) -> str:
         lines += [f"{index}. `{key}`: {clean} configs" for index, (key, clean) in enumerate(greedy(tally), 1)]
         lines += ["", f"The {TOP} keys lost most often:", "",
                   "| key | configs | changes | why (the most common reason) |", "|---|---:|---|---|"]
-        for name, count in tally.keys.most_common(TOP):
-            reason = tally.reasons[name].most_common(1)[0][0]
+        for name, count in sorted(tally.keys.items(), key=lambda item: (-item[1], item[0]))[:TOP]:
+            reason = min(tally.reasons[name].items(), key=lambda item: (-item[1], item[0]))[0]
             lines.append(f"| `{name}` | {count} | {tally.kinds[name]} | {reason.replace('|', '/')} |")
     return "\n".join(lines) + "\n"
 
