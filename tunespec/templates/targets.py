@@ -67,6 +67,16 @@ class Target(Record):
         everywhere = self.expresses.get("all", ())
         return "*" in everywhere or field in everywhere or field in self.expresses.get(method or "", ())
 
+    def value_limit(self, method: str | None, field: str, value: Any) -> dict | None:
+        """The `[values]` limit this value of the field breaks (for this method or all), else None."""
+        for scope in ("all", method or ""):
+            limit = self.values.get(scope, {}).get(field)
+            if limit is None or value is None:
+                continue
+            if ("only" in limit and value not in limit["only"]) or value in limit.get("never", ()):
+                return {**limit, "scope": scope}
+        return None
+
     def required(self, method: str | None) -> list[str]:
         return [*self.requires.get("all", ()), *self.requires.get(method or "", ())]
 
@@ -172,17 +182,18 @@ def target_findings(exp: ResolvedExperiment, target: Target) -> Iterator[Finding
 def _inexpressible_values(exp: ResolvedExperiment, target: Target, method: str) -> Iterator[Finding]:
     """TS501 for a value, set or a default, that a target expresses only for some values (torchtune has no
     fp16; Axolotl cannot keep fp32 master weights under autocast): its declaration says what it emits instead."""
-    for scope in ("all", method):
-        for field, limit in target.values.get(scope, {}).items():
-            value = exp.values.get(field)
-            if value is None or ("only" in limit and value in limit["only"]) or value not in limit.get("never", (value,)):
-                continue
-            fix = f"set `{field}` to {' or '.join(_shown(v) for v in limit['only'])}" if "only" in limit else \
-                f"set `{field}` to another value"
-            yield Finding("TS501", exp.location_of(field),
-                          f"`{target.name}` cannot express `{field}` = {_shown(value)}"
-                          f"{f' for {method}' if scope == method else ''}: {limit['why']}",
-                          f"{fix}, or choose another target")
+    fields = {field for scope in ("all", method) for field in target.values.get(scope, {})}
+    for field in sorted(fields):
+        value = exp.values.get(field)
+        limit = target.value_limit(method, field, value)
+        if limit is None:
+            continue
+        fix = f"set `{field}` to {' or '.join(_shown(v) for v in limit['only'])}" if "only" in limit else \
+            f"set `{field}` to another value"
+        yield Finding("TS501", exp.location_of(field),
+                      f"`{target.name}` cannot express `{field}` = {_shown(value)}"
+                      f"{f' for {method}' if limit['scope'] == method else ''}: {limit['why']}",
+                      f"{fix}, or choose another target")
 
 
 def _local_paths_without_volume(exp: ResolvedExperiment, target: Target) -> Iterator[Finding]:

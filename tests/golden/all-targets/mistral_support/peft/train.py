@@ -51,6 +51,7 @@ SPEC = {
         "logging_strategy": "steps",
         "logging_steps": 10,
         "report_to": 'none',
+        "seed": 42,
     },
 }
 

@@ -58,6 +58,7 @@ SPEC = {
         "logging_strategy": "steps",
         "logging_steps": 10,
         "report_to": 'none',
+        "seed": 42,
     },
 }
 
