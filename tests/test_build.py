@@ -247,7 +247,7 @@ def test_causal_only_targets_refuse_encoder_decoder_models(project, target):
 
 @pytest.mark.parametrize("target", ["peft", "fms-hf-tuning", "kubeflow", "axolotl", "llama-factory"])
 def test_hugging_face_targets_refuse_models_without_a_checkpoint(project, target):
-    source = 'experiment e {\n  model = "ibm/granite-13b-instruct-v2"\n  method = full\n  data { train = "s3://b/t.jsonl" }\n' \
+    source = 'experiment e {\n  model = "ibm/granite-13b-instruct-v2"\n  method = full\n  data { train = "hf://acme/tickets" }\n' \
              '  training { batch_size = 2  accumulate_steps = 1  learning_rate = 0.00001  epochs = 2 }\n' \
              '  resources { image = "i" }\n}\n'
     project.write("e.tune", source)

@@ -181,3 +181,116 @@ def test_chat_data_is_refused_where_a_backend_cannot_format_it(project):
     chat = 'data { train = "data/train.jsonl"  format = messages }'
     found = codes(project, experiment(LLAMA, "lora", chat, TRAINING % "", LORA, "targets = [fms-hf-tuning]"))
     assert [m for code, m in found if code == "TS501" and "data.format" in m]
+
+
+# --- what the import round trip (tests/test_import_roundtrip.py) found ---------------------------------------------
+
+TRAINERS = {"peft": ("train.py", None), "fms-hf-tuning": ("config.json", "output_dir"),
+            "llama-factory": ("config.yaml", "output_dir"), "axolotl": ("config.yaml", "output_dir"),
+            "torchtune": ("config.yaml", "output_dir")}
+
+
+@pytest.mark.parametrize("target", sorted(TRAINERS))
+def test_a_uri_output_folder_keeps_its_scheme(project, target):
+    """`s3://bucket/runs` is not a path to normalise (`s3:/bucket/...`): each trainer writes under the URI."""
+    file, key = TRAINERS[target]
+    text = built_text(project, lora('output_dir = "s3://bucket/runs/"'), target, file)
+    if key is None:
+        assert "\"output_dir\": 's3://bucket/runs/e/peft'," in text
+    else:
+        values = json.loads(text) if file.endswith(".json") else yaml.safe_load(text)
+        assert values[key] == "s3://bucket/runs/e/" + target
+
+
+def test_axolotl_saves_a_named_chat_template_with_input_output_data(project):
+    """Axolotl sets the tokenizer's chat template from `chat_template` whatever the data (loaders/tokenizer.py):
+    on input/output records, which are joined as written, it is the template the model is saved with."""
+    data = 'data { train = "data/train.jsonl"  chat_template = "chatml" }'
+    config = yaml.safe_load(built_text(project, experiment(LLAMA, "lora", data, TRAINING % "", LORA), "axolotl",
+                                       "config.yaml"))
+    assert config["chat_template"] == "chatml" and config["datasets"][0]["type"]["format"] == "{instruction}"
+    assert "chat_template" not in yaml.safe_load(built_text(project, lora(), "axolotl", "config.yaml"))
+
+
+def test_llama_factory_refuses_a_named_chat_template_on_input_output_data(project):
+    """Input/output records need `fewshot` (joined as written, then EOS): a named chat template is TS501, and
+    the config keeps `fewshot`; on chat records the template is LLaMA-Factory's of that name."""
+    data = 'data { train = "data/train.jsonl"  chat_template = "chatml" }'
+    source = experiment(LLAMA, "lora", data, TRAINING % "", LORA, "targets = [llama-factory]")
+    found = [m for code, m in codes(project, source) if code == "TS501" and "data.chat_template" in m]
+    assert found and 'with `data.format` = "input_output"' in found[0]
+    assert yaml.safe_load(built_text(project, source, "llama-factory", "config.yaml"))["template"] == "fewshot"
+    chat = source.replace('chat_template = "chatml"', 'chat_template = "chatml"  format = messages')
+    assert not [m for code, m in codes(project, chat) if code == "TS501"]
+    assert yaml.safe_load(built_text(project, chat, "llama-factory", "config.yaml"))["template"] == "chatml"
+
+
+def test_no_trackers_is_none_for_the_hugging_face_trainers(project):
+    """`report_to = []` is transformers' "none" (the trainers' own spelling), and no tracker elsewhere."""
+    source = lora(training="report_to = [] ")
+    assert "\"report_to\": 'none'," in built_text(project, source, "peft", "train.py")
+    assert json.loads(built_text(project, source, "fms-hf-tuning", "config.json"))["report_to"] == "none"
+    assert yaml.safe_load(built_text(project, source, "llama-factory", "config.yaml"))["report_to"] == "none"
+    axolotl = yaml.safe_load(built_text(project, source, "axolotl", "config.yaml"))
+    assert not (axolotl["use_tensorboard"] or axolotl["use_wandb"] or axolotl["use_mlflow"])
+    torchtune = yaml.safe_load(built_text(project, source, "torchtune", "config.yaml"))
+    assert torchtune["metric_logger"]["_component_"] == "torchtune.training.metric_logging.DiskLogger"
+    tracked = lora(training="report_to = [tensorboard] ")
+    assert yaml.safe_load(built_text(project, tracked, "llama-factory", "config.yaml"))["report_to"] == ["tensorboard"]
+
+
+def test_torchtune_reads_chat_records_from_their_field(project):
+    data = 'data { train = "data/train.jsonl"  format = messages  messages_field = "conversation" }'
+    dataset = yaml.safe_load(built_text(project, experiment(LLAMA, "lora", data, TRAINING % "", LORA), "torchtune",
+                                        "config.yaml"))["dataset"]
+    assert dataset["_component_"] == "torchtune.datasets.chat_dataset" and "column_map" not in dataset
+    assert dataset["conversation_column"] == "conversation" and dataset["conversation_style"] == "openai"
+
+
+@pytest.mark.parametrize("target", ["axolotl", "llama-factory", "torchtune", "peft"])
+def test_a_messages_field_on_input_output_data_builds(project, target):
+    """A field of the chat format on input/output records changes nothing the target writes."""
+    data = 'data { train = "data/train.jsonl"  messages_field = "conversation" }'
+    project.write("main.tune", experiment(LLAMA, "lora", data, TRAINING % "", LORA))
+    assert build(["main.tune"], out="out", targets=[target], config=Config()).written
+
+
+def test_torchtune_full_fine_tuning_warms_up_and_schedules(project):
+    """The 0.6.1 full fine-tuning recipes take an `lr_scheduler` as the LoRA ones do (`_setup_lr_scheduler`)."""
+    source = full(training="warmup_steps = 3  scheduler = cosine  precision = fp32 ")
+    config = yaml.safe_load(built_text(project, source, "torchtune", "config.yaml"))
+    assert config["lr_scheduler"] == {"_component_": "torchtune.training.lr_schedulers.get_cosine_schedule_with_warmup",
+                                      "num_warmup_steps": 3}
+    source = full("targets = [torchtune]", training="warmup_steps = 3  scheduler = cosine  precision = fp32 ")
+    assert not [m for code, m in codes(project, source) if code == "TS501" and "`training." in m]
+
+
+def test_torchtune_constant_ignores_warmup_as_transformers_does(project):
+    """transformers' `constant` ignores warmup (get_constant_schedule), `constant_with_warmup` warms up: the two
+    build different configs, and warmup given to `constant` is TS501 on torchtune (its config says 0)."""
+    schedules = {}
+    for scheduler in ("constant", "constant_with_warmup"):
+        source = lora(training=f"warmup_steps = 3  scheduler = {scheduler} ")
+        schedules[scheduler] = yaml.safe_load(built_text(project, source, "torchtune", "config.yaml"))["lr_scheduler"]
+    assert schedules["constant"]["num_warmup_steps"] == 0 and schedules["constant_with_warmup"]["num_warmup_steps"] == 3
+    assert schedules["constant"]["power"] == schedules["constant_with_warmup"]["power"] == 0.0
+    found = codes(project, lora("targets = [torchtune]", training="warmup_steps = 3  scheduler = constant "))
+    assert [m for code, m in found if code == "TS501" and "warmup_steps" in m and "constant" in m]
+    found = codes(project, lora("targets = [torchtune]", training="warmup_steps = 3  scheduler = constant_with_warmup "))
+    assert not [m for code, m in found if code == "TS501" and "`training." in m]
+
+
+def test_llama_factory_reads_hf_data_from_the_hub_and_refuses_other_uris(project):
+    data = 'data { train = "hf://acme/tickets"  validation = "data/validation.jsonl" }'
+    info = json.loads(files(project, experiment(LLAMA, "lora", data, TRAINING % "", LORA), "llama-factory")
+                      ["dataset_info.json"])
+    assert info["train"]["hf_hub_url"] == "acme/tickets" and "file_name" not in info["train"]
+    assert info["validation"]["file_name"] == "../../../data/validation.jsonl"
+    for uri in ("s3://bucket/train.jsonl", "https://example.com/train.jsonl"):
+        source = experiment(LLAMA, "lora", f'data {{ train = "{uri}" }}', TRAINING % "", LORA)
+        project.write("main.tune", source)
+        result = build(["main.tune"], out="out", targets=["llama-factory"], config=Config())
+        found = [d for d in result.lint.diagnostics if d.code == "TS504"]
+        assert result.refused and found and found[0].line == 4 and "hf://" in found[0].message
+        assert not [d for d in build(["main.tune"], out="out", targets=["peft"], config=Config()).lint.diagnostics
+                    if d.code == "TS504"]

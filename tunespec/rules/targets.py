@@ -19,9 +19,11 @@ FIELD_DROPPED = Rule("TS501", "target-cannot-express-field", Severity.WARNING,
     documented default. Values a backend assumes anyway (one node; `input` and `output` columns) and
     tunespec's own labels (`description`, `task`, `targets`, `gpu_memory_gb`) are not reported. It also
     warns about a value, set or a default, that a target expresses for some values only (its declaration's
-    `[values]`, with what the spec does instead): torchtune and Axolotl keep full fine-tuning in fp32 rather
-    than train bf16 weights with no fp32 copy, torchtune has no fp16 and no schedule for full fine-tuning,
-    Axolotl turns a one-step warmup into two.
+    `[values]`, with what the spec does instead, possibly only together with another field's value):
+    torchtune and Axolotl keep full fine-tuning in fp32 rather than train bf16 weights with no fp32 copy,
+    torchtune has no fp16 and warms up no constant schedule (transformers' `constant` ignores warmup),
+    Axolotl turns a one-step warmup into two, LLaMA-Factory formats input/output records with its `fewshot`
+    template and so with no named chat template.
 
     ## Why is this bad?
     The job would silently run without it: torchtune's recipes have no validation set, watsonx.ai prompt
@@ -138,15 +140,18 @@ METHOD_DEPRECATED = Rule("TS503", "target-method-deprecated", Severity.WARNING,
     10 Sep 2026).
     """), scope=SCOPE_TARGETS)
 
-VALUE_REQUIRED = Rule("TS504", "target-needs-value", Severity.ERROR, "The target needs a value that is unset", dedent("""
+VALUE_REQUIRED = Rule("TS504", "target-needs-value", Severity.ERROR,
+                      "The target needs a value that is unset, or data it can read", dedent("""
     ## What it does
     Reports, at the experiment's name, a value the target requires and the experiment leaves unset:
     `resources.image` for Kubeflow, `task` for watsonx.ai, `prompt.num_virtual_tokens` for prompt tuning
     with PEFT; and `resources.volume` for Kubeflow when a data path is a local file (the pods see the
-    repository's files only through a mounted volume).
+    repository's files only through a mounted volume). It also reports, at the path, a data URI of a scheme
+    the target cannot read (its declaration's `data_uri_schemes`): LLaMA-Factory's `dataset_info.json`
+    names local files and Hugging Face Hub datasets (`hf://org/name`), not `s3://`, `cos://` or `https://`.
 
     ## Why is this bad?
-    The backend has no usable default for it: the job spec could not run.
+    The backend has no usable default for it, or cannot load the data: the job spec could not run.
 
     ## Example
     ```tune
@@ -174,7 +179,8 @@ VALUE_REQUIRED = Rule("TS504", "target-needs-value", Severity.ERROR, "The target
 
     ## Source
     kubeflow/trainer v1.9.4: the PyTorchJob webhook requires a container image; PEFT `PromptTuningConfig` needs
-    `num_virtual_tokens`; watsonx.ai's prompt tuning requires `task_id`.
+    `num_virtual_tokens`; watsonx.ai's prompt tuning requires `task_id`; LLaMA-Factory 0.9.5
+    `data/parser.py` (`file_name`, `hf_hub_url`).
     """), scope=SCOPE_TARGETS)
 
 RULES = [FIELD_DROPPED, METHOD_UNSUPPORTED, METHOD_DEPRECATED, VALUE_REQUIRED]

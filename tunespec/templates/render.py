@@ -138,6 +138,12 @@ HF_OPTIMIZERS = {"adamw": "adamw_torch", "adamw_8bit": "adamw_bnb_8bit", "paged_
 TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
+def hf_report_to(trackers: list | None) -> Any:
+    """transformers' `report_to` for training.report_to: the trackers, or "none" for none (an empty list
+    would do for TrainingArguments, but "none" is what every backend's documentation writes)."""
+    return list(trackers) if trackers else "none"
+
+
 def model_source(model: dict, mount: str | None = None) -> str:
     """Where a target loads the model from: a declared local `path` (relative to the build root, or on the
     cluster volume), else its Hugging Face id."""
@@ -168,6 +174,12 @@ LLAMA_FACTORY_TEMPLATES = {"llama3": "llama3", "chatml": "chatml", "mistral": "m
                            "granite": "granite3"}
 
 
+def hub_dataset(path: str) -> Any:
+    """The Hugging Face Hub dataset an `hf://` data path names (`hf://org/name` -> `org/name`); absent for
+    any other path."""
+    return path[len("hf://"):] if path.startswith("hf://") else _ABSENT
+
+
 def llama_factory_template(name: str) -> Any:
     """LLaMA-Factory's `template` for data.chat_template: none for `model` (it reads the tokenizer's own)."""
     return _ABSENT if name == "model" else LLAMA_FACTORY_TEMPLATES.get(name, name)
@@ -182,12 +194,14 @@ TRANSFORMS = {
     "axolotl_chat_template": lambda name: AXOLOTL_CHAT_TEMPLATES.get(name, "tokenizer_default"),
     "negated": lambda value: not value,
     "llama_factory_template": llama_factory_template,
+    "hub_dataset": hub_dataset,
     "nodes": lambda resources: resources.get("nodes", 1),
     "world_size": world_size,
     "accelerate_distributed": accelerate_distributed,
     "accelerate_precision": {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}.__getitem__,
     "zero_stage": zero_stage,
     "hf_optimizer": HF_OPTIMIZERS.__getitem__,
+    "hf_report_to": hf_report_to,
     "torch_dtype": TORCH_DTYPES.__getitem__,
     "is_bf16": lambda precision: precision == "bf16",
     "is_fp16": lambda precision: precision == "fp16",
@@ -205,6 +219,13 @@ PLACED_TRANSFORMS = {
     "on_volume": lambda value, ir, target: on_volume(value, volume_mount(ir["spec"], target)),
     "model_source": lambda value, ir, target: model_source(value, volume_mount(ir["spec"], target)),
     "unless_messages": lambda value, ir, target: _ABSENT if ir["spec"]["data"].get("format") == "messages" else value,
+    "for_messages": lambda value, ir, target: value if ir["spec"]["data"].get("format") == "messages" else _ABSENT,
+    # the warmup a schedule runs: none for `constant`, which ignores it as transformers' does (TS501 when set)
+    "warmup_of_schedule": lambda value, ir, target: 0 if ir["spec"]["training"].get("scheduler") == "constant" else value,
+    "declared_scheduler": lambda value, ir, target: target.data["schedulers"][value],
+    # input/output records take `fewshot` whatever the chat template (TS501 when one is named)
+    "llama_factory_template_for_data": lambda value, ir, target: (
+        llama_factory_template(value) if ir["spec"]["data"].get("format") == "messages" else "fewshot"),
 }
 FILTERS = {"json": to_json, "yaml": to_yaml, "yaml_block": to_yaml_block, "py": to_python, "sh": to_shell,
            "comment": comment, **TRANSFORMS}

@@ -12,7 +12,7 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from tunespec.compiler.resolve import DATA_PATH_FIELDS, ResolvedExperiment
 from tunespec.compiler.schema import is_uri
@@ -58,7 +58,7 @@ class Target(Record):
     constraints: dict
     checks: dict  # output file -> {emitted dotted path: IR path with optional |transform}
     method_checks: dict  # method -> output file -> checks that hold only for that method
-    values: dict = Factory(dict)  # method or "all" -> IR field -> {"only" | "never": [values], "why": ...}
+    values: dict = Factory(dict)  # method or "all" -> IR field -> {"only" | "never": [values], "why", "when"?}
     data: dict = Factory(dict)  # anything else the templates read (e.g. torchtune's builders per model)
     sandboxed: bool = False  # a user's --template-dir target: rendered in Jinja2's sandbox
     source: str = ""
@@ -67,11 +67,16 @@ class Target(Record):
         everywhere = self.expresses.get("all", ())
         return "*" in everywhere or field in everywhere or field in self.expresses.get(method or "", ())
 
-    def value_limit(self, method: str | None, field: str, value: Any) -> dict | None:
-        """The `[values]` limit this value of the field breaks (for this method or all), else None."""
+    def value_limit(self, values: Mapping[str, Any], field: str) -> dict | None:
+        """The `[values]` limit (for the experiment's method or all) that the experiment's value of the field
+        breaks, else None. `values` are the experiment's resolved values; a limit with `when` holds only where
+        each of its fields has one of the values listed (LLaMA-Factory's chat template on input/output data)."""
+        value, method = values.get(field), values.get("method")
+        if value is None:
+            return None
         for scope in ("all", method or ""):
             limit = self.values.get(scope, {}).get(field)
-            if limit is None or value is None:
+            if limit is None or any(values.get(path) not in allowed for path, allowed in limit.get("when", {}).items()):
                 continue
             if ("only" in limit and value not in limit["only"]) or value in limit.get("never", ()):
                 return {**limit, "scope": scope}
@@ -169,6 +174,7 @@ def target_findings(exp: ResolvedExperiment, target: Target) -> Iterator[Finding
                       f"`{target.name}` needs {', '.join(f'`{f}`' for f in missing)}, which is unset",
                       "set it in the experiment or a preset it extends")
     yield from _local_paths_without_volume(exp, target)
+    yield from _unreadable_uris(exp, target)
     yield from _partial_layer_groups(exp, target)
     yield from _inexpressible_values(exp, target, method)
     for field in _set_fields(exp):
@@ -184,15 +190,15 @@ def _inexpressible_values(exp: ResolvedExperiment, target: Target, method: str) 
     fp16; Axolotl cannot keep fp32 master weights under autocast): its declaration says what it emits instead."""
     fields = {field for scope in ("all", method) for field in target.values.get(scope, {})}
     for field in sorted(fields):
-        value = exp.values.get(field)
-        limit = target.value_limit(method, field, value)
+        limit = target.value_limit(exp.values, field)
         if limit is None:
             continue
         fix = f"set `{field}` to {' or '.join(_shown(v) for v in limit['only'])}" if "only" in limit else \
             f"set `{field}` to another value"
+        where = "".join(f" with `{path}` = {_shown(exp.values.get(path))}" for path in limit.get("when", {}))
         yield Finding("TS501", exp.location_of(field),
-                      f"`{target.name}` cannot express `{field}` = {_shown(value)}"
-                      f"{f' for {method}' if limit['scope'] == method else ''}: {limit['why']}",
+                      f"`{target.name}` cannot express `{field}` = {_shown(exp.values[field])}"
+                      f"{f' for {method}' if limit['scope'] == method else ''}{where}: {limit['why']}",
                       f"{fix}, or choose another target")
 
 
@@ -207,6 +213,21 @@ def _local_paths_without_volume(exp: ResolvedExperiment, target: Target) -> Iter
                       f"{' and '.join(f'`{p}`' for p in local)} without `resources.volume`",
                       "set `resources.volume` (a PersistentVolumeClaim holding the data, mounted at "
                       "`resources.mount_path`), or give the data as URIs")
+
+
+def _unreadable_uris(exp: ResolvedExperiment, target: Target) -> Iterator[Finding]:
+    """A data URI of a scheme the target cannot read (TS504): its declaration's `data_uri_schemes`, where it
+    has one, lists those it can (LLaMA-Factory: Hugging Face Hub datasets)."""
+    schemes = target.constraints.get("data_uri_schemes")
+    if schemes is None:
+        return
+    for path in DATA_PATH_FIELDS:
+        value = exp.values.get(path)
+        if isinstance(value, str) and is_uri(value) and not value.startswith(tuple(schemes)):
+            yield Finding("TS504", exp.location_of(path),
+                          f"`{target.name}` cannot read `{path}` = {_shown(value)}: it reads local files and "
+                          f"{', '.join(f'`{scheme}`' for scheme in schemes)} URIs",
+                          "give the data as a local file (or a listed URI), or choose another target")
 
 
 def today() -> str:
