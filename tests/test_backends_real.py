@@ -271,3 +271,20 @@ def test_axolotl_knows_every_key_it_is_given(examples):
         config = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         assert set(config) <= known, (path, set(config) - known)
         schema.AxolotlInputConfig(**config)
+
+
+def test_llama_factory_reads_a_hub_dataset_and_no_trackers(project):
+    """An `hf://org/name` data path is the Hub dataset `org/name` in dataset_info.json (`hf_hub_url`: nothing
+    is downloaded to read the list); `report_to = []` parses as no integration."""
+    pytest.importorskip("llamafactory")
+    from llamafactory.data.parser import get_dataset_list
+
+    path = llama_factory_variant(project, "h", data='train = "hf://acme/tickets"  validation = "data/validation.jsonl"',
+                                 training="report_to = [] ")
+    _, data, training, _, _ = llama_factory_args(path)
+    assert training.report_to == []
+    [train] = get_dataset_list(data.dataset, data.dataset_dir)
+    [validation] = get_dataset_list(data.eval_dataset, data.dataset_dir)
+    assert (train.load_from, train.dataset_name) == ("hf_hub", "acme/tickets")
+    assert validation.load_from == "file" and (Path(data.dataset_dir) / validation.dataset_name).resolve() == \
+        (project.root / "data" / "validation.jsonl").resolve()

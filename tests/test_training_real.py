@@ -243,9 +243,17 @@ def test_the_equivalence_experiment_runs(tmp_path, tiny_models, monkeypatch, kin
 
 # --- torchtune 0.6.1: tune run ----------------------------------------------------------------------------------
 
+TORCHTUNE_RUNS = {  # method: (what the experiment adds, tune run's model for the tiny architecture)
+    "lora": (LORA, "torchtune.models.llama3.lora_llama3"),
+    # the full fine-tuning recipe schedules too (0.6.1 `_setup_lr_scheduler`): two warmup steps here
+    "full": ("", "torchtune.models.llama3.llama3"),
+}
+
+
 @needs("torchtune")
-def test_torchtune_trains_with_the_emitted_config(tmp_path, monkeypatch):
-    """The emitted config and run.sh of a LoRA run on Llama 3.1 8B, its checkpoint folder holding a tiny model
+@pytest.mark.parametrize("method", sorted(TORCHTUNE_RUNS))
+def test_torchtune_trains_with_the_emitted_config(tmp_path, monkeypatch, method):
+    """The emitted config and run.sh of a run on Llama 3.1 8B, its checkpoint folder holding a tiny model
     of the same layout (so run.sh finds it and downloads nothing); `tune run` is told the tiny architecture
     (torchtune's catalog builder is the 8B's) and the CPU on the command line, run.sh's overrides. Everything
     else trains as emitted: data, batch, accumulation, epochs, optimizer, schedule, clipping, dtype, logging."""
@@ -255,10 +263,14 @@ def test_torchtune_trains_with_the_emitted_config(tmp_path, monkeypatch):
     (tmp_path / "tunespec.toml").write_text("", encoding="utf-8")
     tiny_models.write_jsonl(tmp_path / "data" / "train.jsonl", tiny_models.records(TrainingProject.TRAIN))
     checkpoint = tiny_models.build_llama3_layout(tmp_path / "models" / "meta-llama" / "Llama-3.1-8B")
+    extra, component = TORCHTUNE_RUNS[method]
+    warmup = 2 if method == "full" else 0
+    settings = f"    logging_steps = 1\n    warmup_steps = {warmup}\n" + ("    precision = fp32\n" if method == "full" else "")
+    lr = 1e-3 if method == "lora" else 1e-4
     source = tmp_path / "tt.tune"
-    source.write_text('experiment tt {\n  model = "meta-llama/llama-3-1-8b"\n  method = lora\n  task = classification\n'
-                      '  data { train = "data/train.jsonl" }\n' + training(1e-3).replace("  }\n", "    logging_steps = 1\n  }\n")
-                      + LORA + "}\n", encoding="utf-8")
+    source.write_text(f'experiment tt {{\n  model = "meta-llama/llama-3-1-8b"\n  method = {method}\n  task = classification\n'
+                      '  data { train = "data/train.jsonl" }\n' + training(lr).replace("  }\n", settings + "  }\n")
+                      + extra + "}\n", encoding="utf-8")
     result = build([str(source)], targets=["torchtune"], out=tmp_path / "out", config=Config(), root=tmp_path)
     assert not result.refused, result.refused
     architecture = [f"model.{key}={value}" for key, value in tiny_models.LLAMA3_ARCHITECTURE.items()]
@@ -266,7 +278,7 @@ def test_torchtune_trains_with_the_emitted_config(tmp_path, monkeypatch):
                        HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HOME=str(tmp_path / ".hf"),
                        CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1")
     run = subprocess.run(["sh", str(tmp_path / "out" / "tt" / "torchtune" / "run.sh"), "device=cpu",
-                          "model._component_=torchtune.models.llama3.lora_llama3", *architecture,
+                          f"model._component_={component}", *architecture,
                           "checkpointer.checkpoint_files=[model.safetensors]",
                           f"tokenizer.special_tokens_path={checkpoint / 'tokenizer.json'}"],
                          cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=900)
@@ -276,8 +288,12 @@ def test_torchtune_trains_with_the_emitted_config(tmp_path, monkeypatch):
     steps = [line for line in log.read_text(encoding="utf-8").splitlines() if line.startswith("Step ")]
     expected = optimizer_steps(TrainingProject.TRAIN, BATCH, ACCUMULATE, EPOCHS)
     assert len(steps) == expected and steps[-1].startswith(f"Step {expected} ")
-    # the linear schedule the spec asks for, from 1e-3 to 0 over the run (torchtune logs the rate of the next step)
+    # the linear schedule the spec asks for, up over the warmup, then down to 0 over the rest of the run
+    # (torchtune logs the rate of the next step)
     learning_rates = [float(line.split("lr:")[1].split()[0]) for line in steps]
-    assert learning_rates == pytest.approx([1e-3 * (1 - step / expected) for step in range(1, expected + 1)])
-    assert (folder / f"epoch_{EPOCHS - 1}" / "adapter_model.safetensors").is_file()
+    assert learning_rates == pytest.approx([lr * (step / warmup if step < warmup else (expected - step) / (expected - warmup))
+                                            for step in range(1, expected + 1)])
+    saved = {path.name for path in (folder / f"epoch_{EPOCHS - 1}").iterdir()}
+    assert "adapter_model.safetensors" in saved if method == "lora" else \
+        [name for name in saved if name.endswith(".safetensors")], saved
     assert [path.relative_to(tmp_path) for path in (tmp_path / "runs").glob("*/*/*")] == [folder.relative_to(tmp_path)]
