@@ -196,7 +196,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                     continue
                 variant = variant or variant_context(exp)
                 outputs = render_outputs(exp, target, placement, variant)
-                files = check_outputs(outputs) if plan.check else stage_outputs(outputs)
+                files = check_outputs(outputs) if plan.check else stage_outputs(outputs, placement)
                 built.append(Built(placement.folder(exp.name, name), f"{exp.source} (experiment {exp.experiment})",
                                    label, files=files))
     except BaseException:

@@ -120,12 +120,29 @@ FILTERS = {"json": to_json, "yaml": to_yaml, "yaml_block": to_yaml_block, "py": 
 
 # --- environments --------------------------------------------------------------------------------------
 
+class ConfinedLoader(jinja2.FileSystemLoader):
+    """Templates from the folders it is given and from nowhere else: Jinja2's own loader refuses `..` in a
+    template's name but follows symbolic links, so that `{% include "linked/secret" %}` through a linked
+    subfolder (or a template file that is itself a link) would read outside. The resolved path of every
+    template must lie inside the resolved folder it was found in."""
+
+    def get_source(self, environment: jinja2.Environment, template: str):
+        source, filename, uptodate = super().get_source(environment, template)
+        real = os.path.realpath(filename)
+        found_in = next(folder for folder in self.searchpath
+                        if os.path.normpath(filename).startswith(os.path.normpath(folder) + os.sep))
+        if real.startswith(os.path.realpath(found_in) + os.sep):
+            return source, filename, uptodate
+        raise jinja2.exceptions.SecurityError(
+            f"template `{template}` resolves to {real}, outside the template folder (through a symbolic link)")
+
+
 def environment(target: Target) -> jinja2.Environment:
     # auto_reload off: templates do not change during a run, and checking costs a stat per file rendered
     options = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
                    lstrip_blocks=True, autoescape=False, auto_reload=False)
     if target.sandboxed:
-        env = SandboxedEnvironment(loader=jinja2.FileSystemLoader(str(target.folder)), **options)
+        env = SandboxedEnvironment(loader=ConfinedLoader(str(target.folder)), **options)
     else:
         # built-in targets may include each other's templates (kubeflow wraps fms-hf-tuning's config)
         env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(target.folder), str(BUILTIN)]), **options)

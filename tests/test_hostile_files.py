@@ -1,0 +1,144 @@
+"""Hostile files and paths (issue 11): what a user target, a symbolic link or a strange file name could make
+tunespec read or write outside the places it was given. Each attack is refused with one line or a
+diagnostic, and nothing outside is read or written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import granite
+from tests.test_build import user_target
+from tunespec.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "internal error" not in err, err
+    return code, out, err
+
+
+def files_in(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# --- item 1: a user target's output paths stay inside the variant's folder ----------------------------
+
+@pytest.mark.parametrize("output", ["/ABSOLUTE/victim.sh", "../../victim.sh", "../victim.sh", "a/../../victim.sh",
+                                    "", ".", "a//b.sh", "a\\b.sh", "a/./b.sh", "nul\u0000.sh"])
+def test_a_user_target_cannot_write_outside_its_folder(project, capsys, output):
+    victim = project.root / "victim.sh"
+    victim.write_text("original\n")
+    output = output.replace("/ABSOLUTE", str(project.root))
+    project.write("t.tune", granite(""))
+    templates = user_target(project.root / "templates", "echo hi\n")
+    declaration = templates / "mine" / "target.toml"
+    declaration.write_text(declaration.read_text().replace('output = "out.txt"', f"output = {json_string(output)}"))
+    code, out, err = run(capsys, "build", "t.tune", "--template-dir", str(templates), "--target", "mine")
+    assert code == 2 and err.count("\n") == 1 and "target.toml" in err and "output" in err, err
+    assert victim.read_text() == "original\n" and not (project.root / "out").exists()
+
+
+def json_string(text: str) -> str:
+    import json
+
+    return json.dumps(text)
+
+
+@pytest.mark.parametrize("field, value", [("name", "../escape"), ("name", "a/b"), ("name", ".."),
+                                          ("template", "../../../etc/passwd"), ("template", "/etc/passwd")])
+def test_a_user_target_name_and_template_are_plain_relative_names(project, capsys, field, value):
+    project.write("t.tune", granite(""))
+    templates = user_target(project.root / "templates", "echo hi\n")
+    declaration = templates / "mine" / "target.toml"
+    text = declaration.read_text()
+    text = text.replace('name = "mine"', f"name = {json_string(value)}") if field == "name" else \
+        text.replace('template = "out.txt.j2"', f"template = {json_string(value)}")
+    declaration.write_text(text)
+    code, out, err = run(capsys, "build", "t.tune", "--template-dir", str(templates))
+    assert code == 2 and err.count("\n") == 1 and field in err, err
+    assert not (project.root / "out").exists()
+
+
+def test_a_user_target_may_write_into_a_subfolder_of_its_own(project):
+    project.write("t.tune", granite(""))
+    templates = user_target(project.root / "templates", "echo hi\n")
+    declaration = templates / "mine" / "target.toml"
+    declaration.write_text(declaration.read_text().replace('output = "out.txt"', 'output = "conf/run.sh"'))
+    assert main(["build", "t.tune", "--template-dir", str(templates), "--target", "mine"]) == 0
+    written = project.root / "out" / "tickets" / "mine" / "conf" / "run.sh"
+    assert written.read_text() == "echo hi\n"
+
+
+# --- item 4: templates include only templates inside their folder ---------------------------------------
+
+def test_an_include_through_a_symlinked_subfolder_is_refused(project, capsys, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "secret.txt").write_text("TOP SECRET\n")
+    project.write("t.tune", granite(""))
+    templates = user_target(project.root / "templates", "{% include 'linked/secret.txt' %}\n")
+    os.symlink(outside, templates / "mine" / "linked")
+    code, out, err = run(capsys, "build", "t.tune", "--template-dir", str(templates), "--target", "mine")
+    assert code == 2 and err.count("\n") == 1 and "outside" in err, err
+    assert "TOP SECRET" not in out + err and not (project.root / "out").exists()
+
+
+def test_a_template_file_that_is_a_symlink_out_of_the_folder_is_refused(project, capsys, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "secret.j2").write_text("TOP SECRET {{ 1 }}\n")
+    project.write("t.tune", granite(""))
+    templates = user_target(project.root / "templates", "")
+    (templates / "mine" / "out.txt.j2").unlink()
+    os.symlink(outside / "secret.j2", templates / "mine" / "out.txt.j2")
+    code, out, err = run(capsys, "build", "t.tune", "--template-dir", str(templates), "--target", "mine")
+    assert code == 2 and err.count("\n") == 1 and "outside" in err, err
+    assert not (project.root / "out").exists()
+
+
+def test_a_symlink_inside_the_template_folder_to_a_template_beside_it_is_fine(project):
+    project.write("t.tune", granite(""))
+    templates = user_target(project.root / "templates", "")
+    (templates / "mine" / "real.j2").write_text("echo {{ model.hf_id | sh }}\n")
+    (templates / "mine" / "out.txt.j2").unlink()
+    os.symlink("real.j2", templates / "mine" / "out.txt.j2")
+    assert main(["build", "t.tune", "--template-dir", str(templates), "--target", "mine"]) == 0
+
+
+# --- item 22: build never writes through a symbolic link inside --out ----------------------------------
+
+@pytest.mark.parametrize("link", ["tickets", "tickets/yaml"])
+def test_build_refuses_to_write_through_a_symlinked_folder_inside_out(project, capsys, tmp_path_factory, link):
+    outside = tmp_path_factory.mktemp("outside")
+    project.write("t.tune", granite(""))
+    (project.root / "out" / link).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(outside, project.root / "out" / link)
+    code, out, err = run(capsys, "build", "t.tune", "--target", "yaml,json")
+    assert code == 2 and err.count("\n") == 1 and "symbolic link" in err, err
+    assert files_in(outside) == {} and not list(outside.iterdir())
+    assert not [p for p in (project.root / "out").rglob("*") if p.is_file()]
+
+
+def test_an_output_file_that_is_a_symlink_is_replaced_not_written_through(project, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    victim = outside / "victim.yaml"
+    victim.write_text("original\n")
+    project.write("t.tune", granite(""))
+    assert main(["build", "t.tune"]) == 0
+    written = project.root / "out" / "tickets" / "yaml" / "experiment.yaml"
+    content = written.read_bytes()
+    written.unlink()
+    victim.write_bytes(content)  # the same content: a build that only compared would leave the link
+    os.symlink(victim, written)
+    assert main(["build", "t.tune"]) == 0
+    assert not written.is_symlink() and written.read_bytes() == content and victim.read_bytes() == content
+
+
+def test_out_itself_may_be_a_symlink(project, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("specs")
+    os.symlink(elsewhere, project.root / "out")
+    project.write("t.tune", granite(""))
+    assert main(["build", "t.tune"]) == 0
+    assert (elsewhere / "tickets" / "yaml" / "experiment.yaml").is_file()
