@@ -142,3 +142,66 @@ def test_out_itself_may_be_a_symlink(project, tmp_path_factory):
     project.write("t.tune", granite(""))
     assert main(["build", "t.tune"]) == 0
     assert (elsewhere / "tickets" / "yaml" / "experiment.yaml").is_file()
+
+
+# --- item 3: a symbolic link never leads a read out of the project ---------------------------------------
+
+SECRET = "SECRET-FIRST-LINE: the contents of a file outside the project\n"
+
+
+@pytest.fixture
+def outside(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("outside")
+    (folder / "secret.txt").write_text(SECRET)
+    (folder / "presets.tune").write_text("preset outside_preset { seed = 1 }\n")
+    return folder
+
+
+def test_an_import_of_a_symlink_to_a_file_outside_is_ts006_and_reads_nothing(project, capsys, outside):
+    os.symlink(outside / "secret.txt", project.root / "secret.tune")
+    project.write("main.tune", 'import "secret.tune"\n' + granite(""))
+    code, out, _ = run(capsys, "lint", "main.tune")
+    assert code == 1 and "TS006" in out and "outside the project" in out and "SECRET" not in out
+    assert "TS001" not in out
+
+
+def test_an_import_through_a_symlinked_folder_outside_is_ts006(project, capsys, outside):
+    os.symlink(outside, project.root / "shared")
+    project.write("main.tune", 'import "shared/presets.tune"\n'
+                               'experiment e extends outside_preset { method = lora }\n')
+    code, out, _ = run(capsys, "lint", "main.tune")
+    assert code == 1 and "TS006" in out and "outside the project" in out
+
+
+@pytest.mark.parametrize("command", [["lint", "."], ["lint", "evil.tune"], ["lint", "--", "evil.tune"],
+                                     ["show", "evil.tune"], ["fmt", "."], ["fmt", "--check", "evil.tune"],
+                                     ["build", "."]])
+def test_a_tune_file_that_links_outside_the_project_is_not_read(project, capsys, outside, command):
+    os.symlink(outside / "secret.txt", project.root / "evil.tune")
+    code, out, err = run(capsys, *command)
+    assert code == 1 and "SECRET" not in out + err, out + err
+    assert "TS014" in out + err and "outside the project" in out + err
+    assert (outside / "secret.txt").read_text() == SECRET
+
+
+def test_symlinks_that_stay_inside_the_project_are_followed(project, capsys):
+    project.write("common/presets.tune", "preset base { seed = 3 }\n")
+    os.symlink("common", project.root / "linked")
+    os.symlink("common/presets.tune", project.root / "alias.tune")
+    project.write("main.tune", 'import "linked/presets.tune"\n' + granite("").replace("experiment tickets {",
+                                                                                       "experiment tickets extends base {"))
+    code, out, _ = run(capsys, "lint", "main.tune", "alias.tune")
+    assert code == 0, out
+
+
+# --- item 7: fmt writes through a symbolic link to its target ----------------------------------------------
+
+def test_fmt_of_a_symlinked_file_formats_its_target_and_keeps_the_link(project, capsys):
+    target = project.write("real/t.tune", granite("").replace(" = ", "="))
+    link = project.root / "t.tune"
+    os.symlink("real/t.tune", link)
+    code, out, _ = run(capsys, "fmt", "t.tune")
+    assert code == 0 and "1 file reformatted" in out
+    assert link.is_symlink() and os.readlink(link) == "real/t.tune"
+    assert " = " in target.read_text() and link.read_text() == target.read_text()
+    assert not [p for p in project.root.rglob("*tunespec-tmp*")]

@@ -39,8 +39,10 @@ class LintResult(Record):
         known = self.lines.get(path, {})
         if number in known:
             return known[number]
-        from tunespec.compiler.loader import read_text
+        from tunespec.compiler.loader import read_text, symlink_problem
 
+        if symlink_problem(path, Path.cwd()) is not None:
+            return None
         text, _ = read_text(Path(path))
         lines = text.split("\n") if text is not None else []
         return lines[number - 1] if 0 < number <= len(lines) else None

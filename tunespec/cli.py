@@ -299,7 +299,7 @@ def command_fmt(args: argparse.Namespace) -> int:
     import stat
 
     from tunespec.api import expand_paths
-    from tunespec.compiler.loader import read_text
+    from tunespec.compiler.loader import read_text, symlink_problem
     from tunespec.files import WriteError, write_atomically
     from tunespec.format import formatted_or_raise
     from tunespec.grammar import SyntaxProblem
@@ -307,7 +307,11 @@ def command_fmt(args: argparse.Namespace) -> int:
     changed, unchanged, problems, failed = [], 0, 0, False
     for name, display in expand_paths(args.paths):
         path = Path(name)
-        text, reason = read_text(path)
+        text, reason = None, symlink_problem(path, Path.cwd())
+        if reason is not None:
+            reason = f"cannot read the file: {reason}"
+        else:
+            text, reason = read_text(path)
         if reason is not None:
             print(f"{display}:1:1: TS014 error: {reason}")
             problems += 1
@@ -335,8 +339,8 @@ def command_fmt(args: argparse.Namespace) -> int:
             print(f"tunespec: cannot write {display}: the file is read-only", file=sys.stderr)
             failed = True
             continue
-        try:
-            write_atomically(path, formatted.encode("utf-8"), mode, exact_mode=True)
+        try:  # through a symbolic link to the file it names, which stays a link
+            write_atomically(Path(os.path.realpath(path)), formatted.encode("utf-8"), mode, exact_mode=True)
         except WriteError as error:
             print(f"tunespec: {error}", file=sys.stderr)
             failed = True

@@ -104,7 +104,12 @@ class Program:
         return os.path.relpath(absolute, self.cwd)
 
     def _read_and_parse(self, source: SourceFile) -> None:
-        text, problem = read_text(source.path)
+        text, problem = None, None
+        if os.path.islink(source.path):
+            problem = link_problem(source.path, self.project_root(source.path.parent), self.cwd)
+            problem = problem and f"cannot read the file: {problem}"
+        if problem is None:
+            text, problem = read_text(source.path)
         if problem is not None:
             self.findings.append(Finding("TS014", source.location(FILE_START), problem))
             return
@@ -148,14 +153,15 @@ class Program:
             shown = os.path.relpath(root, self.cwd)
             return (f"cannot import `{raw}`: it leaves the project root `{shown}` "
                     f"(the nearest folder above holding {', '.join(PROJECT_MARKERS)})")
+        problem = link_problem(target, root, self.cwd)
+        if problem is not None:
+            return f"cannot import `{raw}`: {problem}"
         return None
 
     def project_root(self, folder: Path) -> Path:
         """The nearest folder at or above `folder` with a project marker; else the current directory."""
         if folder not in self._project_roots:
-            found = next((parent for parent in (folder, *folder.parents)
-                          if any((parent / marker).exists() for marker in PROJECT_MARKERS)), self.cwd)
-            self._project_roots[folder] = found
+            self._project_roots[folder] = project_root(folder, self.cwd)
         return self._project_roots[folder]
 
     # --- after loading: cycles and scopes ------------------------------------------------------------
@@ -211,6 +217,40 @@ class Program:
             f"`{name}` is declared twice: at {first.location} and at {ref.location}",
             "presets, experiments and model declarations share one namespace; rename one of them",
         ))
+
+
+def project_root(folder: Path, default: Path) -> Path:
+    """The nearest folder at or above `folder` holding a project marker; else `default`."""
+    return next((parent for parent in (folder, *folder.parents)
+                 if any((parent / marker).exists() for marker in PROJECT_MARKERS)), default)
+
+
+def link_problem(path: str | os.PathLike, root: Path, cwd: Path) -> str | None:
+    """Why a file may not be read because symbolic links lead it out of its project, or None.
+
+    Confinement is by the resolved path: a link inside the project (`secret.tune -> ../../etc/...`, a
+    folder `shared -> /elsewhere`) must not carry a read outside the project root, where a diagnostic
+    would echo what it found (TS001 quotes the line it fails on)."""
+    try:
+        real_root, real = os.path.realpath(root), os.path.realpath(path)
+    except ValueError:  # a NUL character: no such file, which the read reports
+        return None
+    if real == real_root or real.startswith(os.path.join(real_root, "")):
+        return None
+    return (f"through a symbolic link it leads outside the project root `{os.path.relpath(root, cwd)}`, "
+            "which tunespec does not read")
+
+
+def symlink_problem(path: str | os.PathLike, cwd: Path) -> str | None:
+    """`link_problem` for a file named on the command line (or found in a folder): checked only when
+    the file itself is a link, so that the common case costs one `lstat`."""
+    absolute = Path(os.path.normpath(cwd / path))
+    try:
+        if not os.path.islink(absolute):
+            return None
+    except ValueError:
+        return None
+    return link_problem(absolute, project_root(absolute.parent, cwd), cwd)
 
 
 def _import_help(raw: str) -> str | None:
