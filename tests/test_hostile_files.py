@@ -205,3 +205,54 @@ def test_fmt_of_a_symlinked_file_formats_its_target_and_keeps_the_link(project, 
     assert link.is_symlink() and os.readlink(link) == "real/t.tune"
     assert " = " in target.read_text() and link.read_text() == target.read_text()
     assert not [p for p in project.root.rglob("*tunespec-tmp*")]
+
+
+# --- item 18: only regular files are read, and only as much as `stat` says -------------------------------
+
+STAT_LIES = """
+import os, sys
+real_stat = os.stat
+def lying_stat(path, *args, **kwargs):  # the file turned into a FIFO between `stat` and `open`
+    info = real_stat(path, *args, **kwargs)
+    if str(path).endswith(("pipe.tune", "pipe.jsonl", "pipe.toml")):
+        return os.stat_result((0o100644,) + tuple(info)[1:])
+    return info
+os.stat = lying_stat
+from tunespec.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("argv, code, words", [
+    (["lint", "pipe.tune"], 1, "TS014 error: cannot read the file: it is a named pipe"),
+    (["fmt", "pipe.tune"], 1, "TS014 error: cannot read the file: it is a named pipe"),
+    (["lint", "data.tune"], 0, "TS401 warning: `data/pipe.jsonl` is not a file"),
+    (["lint", "--config", "pipe.toml", "data.tune"], 2, "pipe.toml: cannot read the configuration: it is a named pipe"),
+])
+def test_a_file_that_stat_calls_regular_but_would_block_is_never_waited_for(project, argv, code, words):
+    """A FIFO that `stat` reports as a regular file (as `/proc/kmsg` is one, or a FIFO swapped in after the
+    `stat`): opened without blocking, checked with `fstat`, refused."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    os.mkfifo(project.root / "pipe.tune")
+    os.mkfifo(project.root / "pipe.toml")
+    os.mkfifo(project.root / "data" / "pipe.jsonl")
+    project.write("data.tune", granite("").replace("data/train.jsonl", "data/pipe.jsonl"))
+    done = subprocess.run([sys.executable, "-c", STAT_LIES, *argv], cwd=project.root, capture_output=True, text=True,
+                          timeout=60, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == code and words in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+def test_a_regular_file_is_read_only_as_far_as_its_size(project, capsys):
+    """`/proc` files are regular files of size 0 whose reads produce text (or block, as `/proc/kmsg` does,
+    or consume something): tunespec reads what `stat` says is there, nothing past it."""
+    status = "/proc/self/status"
+    assert os.stat(status).st_size == 0 and open(status).read()
+    project.write("t.tune", granite("").replace("data/train.jsonl", status))
+    code, out, _ = run(capsys, "lint", "--select", "TS4", "t.tune")
+    assert "the file is empty" in out and "line 1: not JSON" not in out, out
+    code, out, _ = run(capsys, "lint", status)
+    assert code == 0 and "Name:" not in out and "TS001" not in out, out

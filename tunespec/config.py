@@ -87,9 +87,11 @@ def find_config(start: Path) -> Path | None:
 
 
 def _has_tunespec_table(path: Path) -> bool:
+    from tunespec.files import read_regular
+
     try:
-        return b"[tool.tunespec" in path.read_bytes()
-    except OSError:
+        return b"[tool.tunespec" in read_regular(path)
+    except (OSError, ValueError):
         return False
 
 
@@ -98,8 +100,10 @@ def load_config(path: Path | None, registry: Registry) -> Config:
         return Config()
     import tomllib
 
+    from tunespec.files import read_regular
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(path).decode("utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the configuration: {(error.strerror or str(error)).lower()}") from None
     except UnicodeDecodeError:

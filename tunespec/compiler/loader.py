@@ -16,6 +16,7 @@ from pathlib import Path
 from tunespec.record import Factory, Record
 from tunespec.compiler.ast import Declaration, Import, Module, Span, parse_module
 from tunespec.diagnostics import Finding, Location
+from tunespec.files import NotAFile, kind_of, read_regular
 from tunespec.grammar import SyntaxProblem
 
 PROJECT_MARKERS = ("pyproject.toml", "tunespec.toml", ".git")
@@ -288,7 +289,7 @@ def _unreadable(path: Path) -> str | None:
     except ValueError:  # a NUL character, which no file name can hold
         return f"cannot import `{_printable(path.name)}`: no file name holds a NUL character"
     if not stat.S_ISREG(info.st_mode):
-        return f"cannot import `{path.name}`: {_not_a_file(info.st_mode)}"
+        return f"cannot import `{path.name}`: {kind_of(info.st_mode)}"
     if not os.access(path, os.R_OK):
         return f"cannot import `{path.name}`: permission denied"
     return None
@@ -299,20 +300,16 @@ def _printable(name: str) -> str:
 
 
 def read_text(path: str | os.PathLike) -> tuple[str | None, str | None]:
-    """The decoded text of a `.tune` file (BOM dropped, CRLF made LF), or why it cannot be had."""
+    """The decoded text of a `.tune` file (BOM dropped, CRLF made LF), or why it cannot be had. Only a
+    regular file is read, without blocking, as far as its size (`tunespec.files.open_regular`)."""
     try:
-        info = os.stat(path)
+        data = read_regular(path)
+    except NotAFile as error:
+        return None, f"cannot read the file: {error}"
     except OSError as error:
         return None, f"cannot read the file: {_os_reason(error)}"
     except ValueError:
         return None, "cannot read the file: no file name holds a NUL character"
-    if not stat.S_ISREG(info.st_mode):
-        return None, f"cannot read the file: {_not_a_file(info.st_mode)}"
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        return None, f"cannot read the file: {_os_reason(error)}"
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -337,16 +334,6 @@ def _decode_problem(data: bytes, error: UnicodeDecodeError) -> str:
 
 def _os_reason(error: OSError) -> str:
     return (error.strerror or str(error)).lower()
-
-
-def _not_a_file(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "it is a directory, not a file"
-    if stat.S_ISFIFO(mode):
-        return "it is a named pipe, not a file"
-    if stat.S_ISSOCK(mode):
-        return "it is a socket, not a file"
-    return "it is not a regular file"
 
 
 def _cycles(roots: list[SourceFile]) -> list[list[SourceFile]]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import stat
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from tunespec.files import NotAFile, open_regular
 from tunespec.record import Factory, Record
 
 MAX_LINE_BYTES = 16 * 2**20
@@ -78,21 +77,20 @@ class DataFiles:
     def _read(self, path: Path, pairs: list[tuple[str, str]]) -> DataScan:
         scan = DataScan(path, fields={pair: FieldStats() for pair in pairs})
         try:
-            info = os.stat(path)
+            handle, scan.size = open_regular(path)
         except ValueError:  # a NUL in the path: no such file can exist
             scan.problem = "does not exist (the path holds a NUL character)"
+            return scan
+        except NotAFile:
+            scan.problem = "is not a file"
             return scan
         except OSError as error:
             scan.problem = "does not exist" if isinstance(error, FileNotFoundError) else \
                 f"cannot be read: {(error.strerror or str(error)).lower()}"
             return scan
-        if not stat.S_ISREG(info.st_mode):
-            scan.problem = "is not a file"
-            return scan
-        scan.size = info.st_size
         self.reads += 1
         try:
-            with open(path, "rb") as handle:
+            with handle:
                 self._read_records(handle, scan)
         except OSError as error:
             scan.problem = f"cannot be read: {(error.strerror or str(error)).lower()}"

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator
 
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.diagnostics import Finding
+from tunespec.files import read_regular
 from tunespec.record import Factory, Record
 
 BUILTIN = Path(__file__).parent
@@ -64,7 +65,7 @@ class TargetError(Exception):
 def load_target(folder: Path, sandboxed: bool = False) -> Target:
     path = folder / DECLARATION
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(path).decode("utf-8"))
     except OSError as error:
         raise TargetError(f"{path}: cannot read the target declaration: {(error.strerror or str(error)).lower()}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
