@@ -17,6 +17,7 @@ from tunespec.compiler.loader import Program
 from tunespec.compiler.resolve import ResolvedExperiment, Resolver
 from tunespec.config import Config, find_config, load_config
 from tunespec.diagnostics import Diagnostic
+from tunespec.printable import encodable
 from tunespec.rules import REGISTRY
 from tunespec.record import Factory, Record
 from tunespec.rules.engine import Selection
@@ -116,6 +117,21 @@ class BuildResult(Record):
         return 1 if self.refused or self.stale else 0
 
 
+def _check_folder_names(out: Path, root: Path) -> None:
+    """The job specs hold paths to and from the output folder, as UTF-8 text: a folder name that is not
+    UTF-8 (or holds a NUL) cannot be written into them."""
+    from tunespec.templates.build import BuildError
+
+    for what, folder in (("output folder", out), ("root folder", root.absolute())):
+        text = os.fspath(folder)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BuildError(f"the {what} {encodable(text)} is not UTF-8 text, which the job specs must hold") from None
+        if "\x00" in text:
+            raise BuildError(f"the {what} {encodable(text)!r} holds a NUL character")
+
+
 def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, out: str | os.PathLike | None = None,
           check: bool = False, *, config: Config | None = None, root: str | os.PathLike | None = None,
           template_dirs: Iterable[str] = (), selection: Selection | None = None, jobs: int = 1) -> BuildResult:
@@ -143,6 +159,7 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     root_path = Path(root).absolute() if root is not None else Path.cwd()
     selection = selection or config.selection(REGISTRY)
     out_path = Path(out if out is not None else config.out or DEFAULT_OUT)
+    _check_folder_names(out_path, root_path)
     plan = runner.BuildPlan(out_path, check, list(targets) if targets else None)
     job = Job(config, selection, Path.cwd(), root_path, targets, template_dirs, False, plan)
     result = runner.run(paths, job, jobs)

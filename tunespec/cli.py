@@ -12,11 +12,22 @@ from pathlib import Path
 from typing import Sequence
 
 from tunespec import __version__
+from tunespec.printable import printable
 from tunespec.report import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 
 
 class UsageError(Exception):
     """A mistake in how tunespec was called: one line on stderr, exit 2."""
+
+
+def say(line: str) -> None:
+    """One line on stdout; what users wrote in it (names, values) is shown with visible escapes."""
+    print(printable(line))
+
+
+def complain(line: str) -> None:
+    """One line on stderr, likewise escaped."""
+    print(printable(line), file=sys.stderr)
 
 
 def _selectors(values: list[str] | None) -> list[str] | None:
@@ -119,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as error:
-        print(f"tunespec: {error}", file=sys.stderr)
+        complain(f"tunespec: {error}")
         return EXIT_USAGE
     except BrokenPipeError:
         _silence_stdout()
@@ -130,9 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the promise: one line, never a traceback, never a lost file
         if os.environ.get("TUNESPEC_DEBUG"):
             raise
-        print(f"tunespec: internal error: {type(error).__name__}: {error} "
-              "(this is a bug in tunespec; please report it with TUNESPEC_DEBUG=1 set for a traceback)",
-              file=sys.stderr)
+        complain(f"tunespec: internal error: {type(error).__name__}: {error} "
+                 "(this is a bug in tunespec; please report it with TUNESPEC_DEBUG=1 set for a traceback)")
         return EXIT_USAGE
 
 
@@ -167,6 +177,8 @@ def command_lint(args: argparse.Namespace) -> int:
     from tunespec.report import Report
     from tunespec.rules import REGISTRY
 
+    if args.output_file:
+        _refuse_report_over_tune_file(args.output_file)
     config = _config(args)
     try:
         selection = config.selection(REGISTRY, _selectors(args.select), _selectors(args.ignore))
@@ -178,6 +190,7 @@ def command_lint(args: argparse.Namespace) -> int:
     if args.output_file:
         from tunespec.files import WriteError, write_atomically
 
+        _refuse_report_over_input(args.output_file, [*result.roots, *([config.path] if config.path else [])])
         try:
             write_atomically(Path(args.output_file), text.encode("utf-8"), 0o644)
         except WriteError as error:
@@ -185,6 +198,24 @@ def command_lint(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK if args.exit_zero else report.exit_code
+
+
+def _refuse_report_over_tune_file(output: str) -> None:
+    """`-o` never writes a `.tune` file (nor, through a link, into one): a file name pre-commit passed
+    without `--`, such as `-oexperiments.tune`, would otherwise replace an experiment with its report."""
+    if output.lower().endswith(".tune") or os.path.realpath(output).lower().endswith(".tune"):
+        raise UsageError(f"refusing to write the report to {output}: it is a .tune file "
+                         "(to lint a file whose name starts with `-`, put `--` before the file names)")
+
+
+def _refuse_report_over_input(output: str, inputs: list) -> None:
+    """`-o` never replaces a file the run read: a linted file or the configuration."""
+    from tunespec.compiler.loader import identity
+
+    target = identity(output)
+    for name in inputs:
+        if identity(name) == target:
+            raise UsageError(f"refusing to write the report to {output}: it is {name}, which this run reads")
 
 
 def command_show(args: argparse.Namespace) -> int:
@@ -202,8 +233,7 @@ def command_show(args: argparse.Namespace) -> int:
     sys.stdout.write(render_json(variants) if args.format == "json" else render_text(variants))
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     for diagnostic in errors:
-        print(f"{diagnostic.path}:{diagnostic.line}:{diagnostic.column}: {diagnostic.code} {diagnostic.message}",
-              file=sys.stderr)
+        complain(f"{diagnostic.path}:{diagnostic.line}:{diagnostic.column}: {diagnostic.code} {diagnostic.message}")
     return EXIT_FINDINGS if errors else EXIT_OK
 
 
@@ -250,10 +280,10 @@ def command_build(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     _print_diagnostics(result.lint, args.format, with_summary=False)
     for line in result.refused:
-        print(line)
+        say(line)
     if result.checked:
         for path in result.stale:
-            print(f"stale: {path}")
+            say(f"stale: {path}")
         verdict = f"{len(result.stale)} stale or missing" if result.stale else "all up to date"
         print(f"Checked {len(result.stale) + len(result.unchanged)} files: {verdict}.")
     else:
@@ -313,13 +343,13 @@ def command_fmt(args: argparse.Namespace) -> int:
         else:
             text, reason = read_text(path)
         if reason is not None:
-            print(f"{display}:1:1: TS014 error: {reason}")
+            say(f"{display}:1:1: TS014 error: {reason}")
             problems += 1
             continue
         try:
             formatted = formatted_or_raise(text)
         except SyntaxProblem as error:
-            print(f"{display}:{error.line}:{error.column}: TS001 error: {error.message} (not formatted)")
+            say(f"{display}:{error.line}:{error.column}: TS001 error: {error.message} (not formatted)")
             problems += 1
             continue
         original = path.read_bytes()
@@ -328,21 +358,22 @@ def command_fmt(args: argparse.Namespace) -> int:
             continue
         changed.append(display)
         if args.diff:
-            sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), formatted.splitlines(True),
-                                                       f"{display} (original)", f"{display} (formatted)"))
+            for line in difflib.unified_diff(text.splitlines(True), formatted.splitlines(True),
+                                             f"{display} (original)", f"{display} (formatted)"):
+                sys.stdout.write(printable(line[:-1]) + "\n" if line.endswith("\n") else printable(line))
         if args.check or args.diff:
             if args.check:
-                print(f"would reformat {display}")
+                say(f"would reformat {display}")
             continue
         mode = stat.S_IMODE(path.stat().st_mode)
         if not mode & 0o222:
-            print(f"tunespec: cannot write {display}: the file is read-only", file=sys.stderr)
+            complain(f"tunespec: cannot write {display}: the file is read-only")
             failed = True
             continue
         try:  # through a symbolic link to the file it names, which stays a link
             write_atomically(Path(os.path.realpath(path)), formatted.encode("utf-8"), mode, exact_mode=True)
         except WriteError as error:
-            print(f"tunespec: {error}", file=sys.stderr)
+            complain(f"tunespec: {error}")
             failed = True
     verb = "would be reformatted" if (args.check or args.diff) else "reformatted"
     print(f"{len(changed)} file{'s' if len(changed) != 1 else ''} {verb}, {unchanged} left unchanged"
@@ -370,7 +401,7 @@ def command_new(args: argparse.Namespace) -> int:
         write_atomically(path, text.encode("utf-8"), 0o644)
     except WriteError as error:
         raise UsageError(str(error)) from None
-    print(f"wrote {path}")
+    say(f"wrote {path}")
     return EXIT_OK
 
 
@@ -384,16 +415,16 @@ def command_targets(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     fields = [field for field in EXPERIMENT_FIELDS if field not in TUNESPEC_ONLY]
     for target in targets.values():
-        print(f"{target.name}: {target.summary}")
-        print(f"  methods: {', '.join(target.methods)}")
-        print(f"  writes:  {', '.join(file.output for file in target.files)}")
+        say(f"{target.name}: {target.summary}")
+        say(f"  methods: {', '.join(target.methods)}")
+        say(f"  writes:  {', '.join(file.output for file in target.files)}")
         for method in target.methods:
             missing = [f for f in fields if _applies(f, method) and not target.can_express(method, f)
                        and f not in target.implicit]
-            print(f"  {method}: " + (f"cannot express {', '.join(missing)}" if missing else "expresses every field"))
+            say(f"  {method}: " + (f"cannot express {', '.join(missing)}" if missing else "expresses every field"))
         required = sorted({f for method in target.methods for f in target.required(method)})
         if required:
-            print(f"  requires: {', '.join(required)}")
+            say(f"  requires: {', '.join(required)}")
         print()
     return EXIT_OK
 

@@ -9,6 +9,7 @@ from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.ir import document, provenance_document
 from tunespec.compiler.memory import PARTS, estimate
 from tunespec.compiler.resolve import ResolvedExperiment
+from tunespec.printable import encodable, printable
 
 MODEL_FACTS = ("hf_id", "watsonx_id", "family", "decoder_only", "quantized", "context_window")
 
@@ -51,13 +52,14 @@ def render_text(variants: list[ResolvedExperiment]) -> str:
             header += "  variant: " + ", ".join(f"{k} = {_value(v)}" for k, v in exp.variant.items())
         width_field = max((len(r[0]) for r in table), default=0)
         width_value = min(max((len(r[1]) for r in table), default=0), 48)
-        lines = [header]
-        lines += [f"  {name:<{width_field}}  {value:<{width_value}}  {origin}".rstrip() for name, value, origin in table]
+        lines = [printable(header)]
+        lines += [printable(f"  {name:<{width_field}}  {value:<{width_value}}  {origin}".rstrip())
+                  for name, value, origin in table]
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks) if blocks else "No experiments found.\n"
 
 
 def render_json(variants: list[ResolvedExperiment]) -> str:
-    items = [{"ir": document(exp), "provenance": provenance_document(exp), "memory_estimate": memory_document(exp)}
-             for exp in variants]
+    items = [{"ir": document(exp), "provenance": {path: encodable(origin) for path, origin in provenance_document(exp).items()},
+              "memory_estimate": memory_document(exp)} for exp in variants]
     return json.dumps(items, indent=2, ensure_ascii=False) + "\n"

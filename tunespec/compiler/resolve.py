@@ -20,6 +20,7 @@ from tunespec.compiler.layers import Layer, Provenance, Setting, build_layer, di
 from tunespec.compiler.loader import DeclRef, Program
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LANGUAGE_DEFAULTS, is_uri
 from tunespec.diagnostics import Finding, Location
+from tunespec.printable import encodable
 
 DEFAULT_MAX_VARIANTS = 256
 DATA_PATH_FIELDS = ("data.train", "data.validation")
@@ -127,7 +128,7 @@ class Resolver:
         if not self._variant_count_ok(sweeps, name):
             return []
         base = _Base(ref, tuple(chain), tuple(layers), merged, invalid, blocks, sweeps, complete,
-                     _relative(ref.file.path, self.root))
+                     encodable(_relative(ref.file.path, self.root)))
         for path in EXPERIMENT_FIELDS:
             setting = merged.get(path)
             if setting is not None and path not in sweeps:
