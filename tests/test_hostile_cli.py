@@ -182,3 +182,14 @@ def test_a_tune_file_name_that_is_not_utf8(latin1_name, capsys, argv):
 def test_an_output_folder_that_is_not_utf8_is_one_line(latin1_name, capsys):
     code, out, err = run(capsys, "build", "--out", os.fsdecode(b"out\xff"), ".")
     assert code == 2 and err.count("\n") == 1 and "UTF-8" in err
+
+
+def test_a_data_path_through_a_folder_whose_name_is_not_utf8_is_not_built(project, capsys):
+    folder = os.fsencode(project.root) + b"/d\xe9"
+    os.mkdir(folder)
+    with open(folder + b"/t.tune", "w") as handle:
+        handle.write(granite("training { max_seq_length = 512 }").replace("data/train.jsonl", "train.jsonl"))
+    code, out, err = run(capsys, "build", ".")
+    assert code == 1 and "d\\xe9/train.jsonl is not UTF-8" in out
+    code, out, err = run(capsys, "show", "--format", "json", ".")
+    assert json.loads(out)[0]["ir"]["spec"]["data"]["train"] == "d\\xe9/train.jsonl"

@@ -22,6 +22,7 @@ from tunespec.compiler.loader import Program, find_tune_files, identity
 from tunespec.compiler.resolve import ResolvedExperiment, Resolver
 from tunespec.config import Config
 from tunespec.diagnostics import Diagnostic, Severity
+from tunespec.printable import encodable
 from tunespec.record import Factory, Record
 from tunespec.rules import REGISTRY
 from tunespec.rules.engine import Engine, Noqa, RuleContext, Selection, noqa_maps
@@ -187,6 +188,11 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
             if not exp.complete or _errors_inside(exp, errors):
                 built.append(Built("", "", exp.name, f"{exp.name}: not built, it has errors"))
                 continue
+            unwritable = _not_utf8(exp)
+            if unwritable:
+                built.append(Built("", "", exp.name, f"{exp.name}: not built, the path {unwritable} is not UTF-8 "
+                                                     "text, which a job spec must hold"))
+                continue
             variant = None
             for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
                 label = f"{exp.name} ({name})"
@@ -203,6 +209,18 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
         discard_built(built)
         raise
     return built
+
+
+def _not_utf8(exp: ResolvedExperiment) -> str | None:
+    """A data path (relative to the root) that passes through a folder whose name is not UTF-8."""
+    for field in ("data.train", "data.validation"):
+        value = exp.values.get(field)
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return encodable(value)
+    return None
 
 
 def discard_built(built: list[Built]) -> None:

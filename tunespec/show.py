@@ -60,6 +60,17 @@ def render_text(variants: list[ResolvedExperiment]) -> str:
 
 
 def render_json(variants: list[ResolvedExperiment]) -> str:
-    items = [{"ir": document(exp), "provenance": {path: encodable(origin) for path, origin in provenance_document(exp).items()},
-              "memory_estimate": memory_document(exp)} for exp in variants]
-    return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+    items = [{"ir": document(exp), "provenance": provenance_document(exp), "memory_estimate": memory_document(exp)}
+             for exp in variants]
+    return json.dumps(_encodable(items), indent=2, ensure_ascii=False) + "\n"
+
+
+def _encodable(data: Any) -> Any:
+    """Paths hold the bytes of file names that are not UTF-8 as lone surrogates: written as `\\xNN`."""
+    if isinstance(data, str):
+        return encodable(data)
+    if isinstance(data, dict):
+        return {key: _encodable(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_encodable(value) for value in data]
+    return data
