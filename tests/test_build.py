@@ -140,6 +140,9 @@ def built_text(project, source: str, target: str, file: str, name: str = "main.t
     return Path(path).read_text(encoding="utf-8")
 
 
+GPTQ = 'model "acme/llama-gptq" { family = llama  quantized = true  hf_id = "acme/llama-gptq" }'
+
+
 def test_peft_gets_all_linear_as_a_string(project):
     text = built_text(project, granite("training { max_seq_length = 512 }"), "peft", "train.py")
     assert parse_back(text, "python")["SPEC"]["lora"]["target_modules"] == "all-linear"
@@ -152,12 +155,13 @@ def test_trl_gets_max_length_not_max_seq_length(project):
 
 @pytest.mark.parametrize("method, expected", [("lora", "lora"), ("qlora", "lora"), ("prompt_tuning", "pt"), ("full", None)])
 def test_fms_peft_method_is_exact(project, method, expected):
-    model = "meta-llama/llama-3-1-70b-gptq" if method == "qlora" else "google/flan-t5-xl" if method == "prompt_tuning" \
-        else "mistralai/Mistral-7B-v0.1"
+    model = "acme/llama-gptq" if method == "qlora" else "mistralai/Mistral-7B-v0.1"
     body = 'training { batch_size = 2  accumulate_steps = 1  learning_rate = 0.0001  epochs = 2 }'
     if method in ("lora", "qlora"):
         body += '\n  lora { rank = 8  alpha = 16  dropout = 0.05  target_modules = ["q_proj", "v_proj"] }'
-    source = f'experiment e {{\n  model = "{model}"\n  method = {method}\n  data {{ train = "data/train.jsonl" }}\n  {body}\n}}\n'
+    if method == "prompt_tuning":
+        body += '\n  prompt { init_method = random  num_virtual_tokens = 8 }'
+    source = f'{GPTQ}\nexperiment e {{\n  model = "{model}"\n  method = {method}\n  data {{ train = "data/train.jsonl" }}\n  {body}\n}}\n'
     config = json.loads(built_text(project, source, "fms-hf-tuning", "config.json"))
     assert config.get("peft_method") == expected and config["output_dir"] == "runs/e"
     assert ("auto_gptq" in config) == (method == "qlora")
@@ -176,7 +180,7 @@ def test_qlora_on_a_16_bit_model_quantizes_at_load_in_every_backend(project):
 
 
 def test_qlora_on_a_gptq_model_loads_it_as_it_is(project):
-    source = 'experiment e {\n  model = "meta-llama/llama-3-1-70b-gptq"\n  method = qlora\n  data { train = "data/train.jsonl" }\n' \
+    source = GPTQ + '\nexperiment e {\n  model = "acme/llama-gptq"\n  method = qlora\n  data { train = "data/train.jsonl" }\n' \
              '  training { batch_size = 2  accumulate_steps = 1  learning_rate = 0.0001  epochs = 2 }\n' \
              '  lora { rank = 8  alpha = 16  dropout = 0.05  target_modules = ["q_proj", "v_proj"] }\n}\n'
     axolotl = yaml.safe_load(built_text(project, source, "axolotl", "config.yaml"))
@@ -203,7 +207,8 @@ def test_llama_factory_dataset_info_points_at_the_data_from_its_folder(project):
         (project.root / "data" / "train.jsonl").resolve()
 
 
-def test_watsonx_bodies_by_method(project):
+def test_watsonx_bodies_by_method(project, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1780000000")  # 2026-05-28: before watsonx.ai removed LoRA
     pt = 'experiment e {\n  model = "google/flan-t5-xl"\n  method = prompt_tuning\n  task = classification\n' \
          '  data { train = "data/train.jsonl" }\n  prompt { init_method = text  init_text = "Classify:" }\n}\n'
     body = json.loads(built_text(project, pt, "watsonx", "request.json"))
@@ -214,6 +219,53 @@ def test_watsonx_bodies_by_method(project):
     lora = granite("task = classification").replace("experiment tickets", "experiment f")
     body = json.loads(built_text(project, lora, "watsonx", "request.json", "f.tune"))
     assert body["parameters"]["peft_parameters"]["type"] == "lora" and "prompt_tuning" not in body
+
+
+@pytest.mark.parametrize("epoch, refused", [("1780000000", False), ("1789000000", True)])  # 2026-05-28, 2026-09-10
+def test_watsonx_refuses_lora_from_its_removal_date(project, monkeypatch, epoch, refused):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+    project.write("f.tune", granite("task = classification"))
+    result = build(["f.tune"], targets=["watsonx"], out="out", config=Config())
+    assert bool(result.refused) is refused
+    ts503 = [d for d in result.lint.diagnostics if d.code == "TS503"]
+    assert [d.severity.value for d in ts503] == ["error" if refused else "warning"]
+    if refused:
+        assert "removed on 2026-09-10" in ts503[0].message
+
+
+@pytest.mark.parametrize("target", ["fms-hf-tuning", "kubeflow", "axolotl", "llama-factory", "torchtune"])
+def test_causal_only_targets_refuse_encoder_decoder_models(project, target):
+    source = 'experiment e {\n  model = "google/flan-t5-xl"\n  method = lora\n  data { train = "s3://b/train.jsonl" }\n' \
+             '  training { batch_size = 2  accumulate_steps = 1  learning_rate = 0.0001  epochs = 2 }\n' \
+             '  lora { rank = 8  alpha = 16  dropout = 0.05  target_modules = ["q", "v"] }\n' \
+             '  resources { image = "i" }\n}\n'
+    project.write("e.tune", source)
+    result = build(["e.tune"], targets=[target], out="out", config=Config())
+    ts502 = [d for d in result.lint.diagnostics if d.code == "TS502"]
+    assert result.refused and ts502 and ("encoder-decoder" in ts502[0].message or "no model builder" in ts502[0].message)
+
+
+@pytest.mark.parametrize("target", ["peft", "fms-hf-tuning", "kubeflow", "axolotl", "llama-factory"])
+def test_hugging_face_targets_refuse_models_without_a_checkpoint(project, target):
+    source = 'experiment e {\n  model = "ibm/granite-13b-instruct-v2"\n  method = full\n  data { train = "s3://b/t.jsonl" }\n' \
+             '  training { batch_size = 2  accumulate_steps = 1  learning_rate = 0.00001  epochs = 2 }\n' \
+             '  resources { image = "i" }\n}\n'
+    project.write("e.tune", source)
+    result = build(["e.tune"], targets=[target, "yaml"], out="out", config=Config())
+    assert [d.code for d in result.lint.diagnostics if d.severity.value == "error"] == ["TS502"]
+    assert result.refused == [f"e ({target}): not built, see the TS5xx error above"]
+    declared = 'model "ibm/granite-13b-instruct-v2" { family = gpt_bigcode  hf_id = "acme/granite-13b" }\n' + source
+    project.write("e.tune", declared)
+    assert not build(["e.tune"], targets=[target], out="out", config=Config()).refused
+
+
+def test_kubeflow_needs_a_volume_for_local_data(project):
+    source = granite('targets = [kubeflow]\n  resources { image = "i" }')
+    project.write("e.tune", source)
+    found = [d for d in build(["e.tune"], out="out", config=Config()).lint.diagnostics if d.code == "TS504"]
+    assert found and "resources.volume" in found[0].message
+    project.write("e.tune", source.replace('image = "i"', 'image = "i"  volume = "tuning"'))
+    assert not [d for d in build(["e.tune"], out="out", config=Config()).lint.diagnostics if d.code == "TS504"]
 
 
 def test_run_scripts_are_executable_and_cd_to_the_root(examples):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tunespec.api import resolve_paths
 from tunespec.compiler.ir import document
 from tunespec.compiler.resolve import variant_name
@@ -198,10 +200,61 @@ def test_ir_document_has_the_design_shape(project):
     assert list(doc) == ["apiVersion", "kind", "metadata", "spec"]
     assert doc["metadata"] == {"name": "tickets.learning_rate-3e-05", "experiment": "tickets",
                                "source": "main.tune", "variant": {"training.learning_rate": 3e-05}}
-    assert list(doc["spec"]) == ["model", "method", "task", "data", "training", "lora", "output_dir"]
+    assert list(doc["spec"]) == ["model", "method", "task", "data", "training", "lora", "resources", "output_dir"]
     assert doc["spec"]["lora"]["resolved_target_modules"][:2] == ["q_proj", "k_proj"]
     assert doc["spec"]["data"] == {"train": "data/tickets/train.jsonl", "input_field": "input",
-                                   "output_field": "output"}
+                                   "output_field": "output", "format": "input_output"}
+    # How the run trains is fixed in the IR, so that every target emits the same (issue 10).
+    training = doc["spec"]["training"]
+    assert {key: training[key] for key in ("precision", "gradient_checkpointing", "optimizer", "scheduler",
+                                           "eval_strategy", "save_strategy", "logging_steps")} == {
+        "precision": "bf16", "gradient_checkpointing": True, "optimizer": "adamw", "scheduler": "linear",
+        "eval_strategy": "no", "save_strategy": "epoch", "logging_steps": 10}
+    assert doc["spec"]["resources"] == {"strategy": "ddp"}
+
+
+@pytest.mark.parametrize("written, expected", [
+    ("", {"precision": "bf16", "eval_strategy": "no", "strategy": "ddp"}),
+    ('data { validation = "v.jsonl" }', {"eval_strategy": "epoch"}),
+    ("resources { nodes = 2  gpus_per_node = 4 }", {"strategy": "fsdp"}),
+    ('resources { volume = "tuning" }', {"mount_path": "/workspace"}),
+    ("training { eval_strategy = steps  precision = fp32 }  resources { strategy = deepspeed_zero3  gpus_per_node = 2 }",
+     {"eval_strategy": "steps", "precision": "fp32", "strategy": "deepspeed_zero3"}),
+])
+def test_run_defaults_follow_the_experiment(project, written, expected):
+    project.write("main.tune", f"""
+        experiment e {{
+          model = "mistralai/Mistral-7B-v0.1"
+          method = full
+          data {{ train = "t.jsonl" }}
+          {written}
+        }}
+    """)
+    spec = document(resolved(project)[0]["e"])["spec"]
+    found = {**spec["training"], **spec.get("resources", {})}
+    assert {key: found[key] for key in expected} == expected
+
+
+def test_qlora_on_a_gptq_checkpoint_defaults_to_fp16(project):
+    project.write("main.tune", """
+        model "acme/gptq" { family = llama  quantized = true }
+        experiment e { model = "acme/gptq"  method = qlora }
+    """)
+    exp = resolved(project)[0]["e"]
+    assert exp.values["training.precision"] == "fp16" and "GPTQ" in str(exp.provenance["training.precision"])
+
+
+def test_a_declared_models_path_is_relative_to_its_file_in_the_ir(project):
+    project.write("models/tiny.tune", 'model "acme/tiny" { family = llama  path = "../weights/tiny" }')
+    project.write("exp/main.tune", 'import "../models/tiny.tune"\nexperiment e { model = "acme/tiny" }')
+    _, _, [exp] = resolve_paths(["exp/main.tune"], Config())
+    assert document(exp)["spec"]["model"]["path"] == "weights/tiny"
+
+
+def test_catalog_models_without_a_hugging_face_checkpoint_have_no_hf_id(project):
+    project.write("main.tune", 'experiment e { model = "ibm/granite-13b-instruct-v2" }')
+    model = document(resolved(project)[0]["e"])["spec"]["model"]
+    assert "hf_id" not in model and model["watsonx_id"] == "ibm/granite-13b-instruct-v2"
 
 
 def test_unknown_model_keeps_its_id_for_both_backends(project):

@@ -50,6 +50,9 @@ TRIGGERS = [
     ("TS109", granite("training {\n    max_seq_length = 512\n    max_input_tokens = 500\n    max_output_tokens = 13\n  }"),
      (7, 24)),
     ("TS110", 'experiment e {\n  prompt { num_virtual_tokens = 0 }\n}', (2, 33)),
+    ("TS111", granite("training { warmup_ratio = 1 }"), (5, 29)),
+    ("TS111", granite("training { eval_steps = 0 }"), (5, 27)),
+    ("TS111", granite("training { weight_decay = -0.1 }"), (5, 29)),
 ]
 
 NEAR_MISSES = [
@@ -80,6 +83,7 @@ NEAR_MISSES = [
     ("TS108", granite("training { max_seq_length = 1 }")),
     ("TS109", granite("training {\n    max_seq_length = 512\n    max_input_tokens = 500\n    max_output_tokens = 12\n  }")),
     ("TS110", 'experiment e {\n  prompt { num_virtual_tokens = 1 }\n}'),
+    ("TS111", granite("training { warmup_ratio = 0.99  warmup_steps = 0  weight_decay = 0  logging_steps = 1 }")),
 ]
 
 

@@ -34,6 +34,11 @@ TRIGGERS = [
     ("TS211", experiment("acme/chat", "lora", declare=INSTRUCT), (4, 12)),
     ("TS212", experiment("ibm/granite-13b-instruct-v2", "full"), (1, 12)),
     ("TS213", experiment("acme/falcon", "lora", "lora { target_modules = [] }", declare=FALCON), (5, 27)),
+    ("TS214", granite('lora { target_modules = ["q_proj", "lm_head"] }'), (5, 38)),
+    ("TS215", granite("training { warmup_steps = 10  warmup_ratio = 0.1 }"), (5, 48)),
+    ("TS216", granite('data { validation = "v.jsonl" }\n  training { eval_strategy = steps }'), (6, 30)),
+    ("TS216", granite("training { save_strategy = steps }"), (5, 30)),
+    ("TS217", granite("training { eval_strategy = epoch }"), (5, 30)),
 ]
 
 NEAR_MISSES = [
@@ -54,6 +59,13 @@ NEAR_MISSES = [
     ("TS212", experiment("mistralai/Mistral-7B-v0.1", "full")),
     ("TS212", experiment("ibm/granite-13b-instruct-v2", "prompt_tuning")),
     ("TS213", experiment("mistralai/Mistral-7B-v0.1", "lora", "lora { target_modules = [] }")),
+    ("TS214", granite('lora { target_modules = ["q_proj", "v_proj"] }')),
+    ("TS214", experiment("acme/unknown", "lora", 'lora { target_modules = ["lm_head"] }')),
+    ("TS215", granite("training { warmup_ratio = 0.1 }")),
+    ("TS216", granite('data { validation = "v.jsonl" }\n  training { eval_strategy = steps  eval_steps = 5 }')),
+    ("TS216", granite("training { save_strategy = epoch }")),
+    ("TS217", granite('data { validation = "v.jsonl" }\n  training { eval_strategy = epoch }')),
+    ("TS217", granite("training { eval_strategy = no }")),
 ]
 
 
@@ -71,6 +83,12 @@ def test_near_miss_stays_silent(project, code, source):
 
 def message(project, source, code):
     return next(d for d in lint_source(project, source) if d.code == code)
+
+
+def test_lm_head_is_a_warning_not_an_unknown_layer(project):
+    """PEFT and fms-hf-tuning accept `lm_head`: TS208 leaves it to TS214, a warning (issue 10)."""
+    codes = [d.code for d in lint_source(project, granite('lora { target_modules = ["lm_head"] }'))]
+    assert "TS214" in codes and "TS208" not in codes
 
 
 def test_t5_layer_names_are_spelled_out(project):

@@ -86,6 +86,19 @@ def run_lint(paths: Iterable[str | os.PathLike], config: Config | None = None, *
     return LintResult(result.diagnostics, result.roots, result.lines, result.program, result.resolved)
 
 
+def lint_text(text: str, path: str | os.PathLike, config: Config | None = None, *,
+              cwd: Path | None = None) -> LintResult:
+    """Lint `text` as the content of the file at `path`: an editor's unsaved buffer. The file need not
+    exist nor hold `text`; what `text` imports is read from disk, relative to `path`. Diagnostics name
+    the file as `path` does (relative to `cwd`, the current directory by default, as on the command
+    line); the result keeps the program and the resolved variants."""
+    cwd = (cwd or Path.cwd()).absolute()
+    config = config if config is not None else configuration(cwd)
+    job = Job(config, config.selection(REGISTRY, cwd=cwd), cwd, keep=True, buffers={path: text})
+    result = runner.run([path], job)
+    return LintResult(result.diagnostics, result.roots, result.lines, result.program, result.resolved)
+
+
 def lint(paths: Iterable[str | os.PathLike], config: Config | None = None) -> list[Diagnostic]:
     """Diagnostics for the `.tune` files at `paths` (folders are searched), sorted by place."""
     return run_lint(paths, config).diagnostics

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--format", choices=["text", "markdown"], default="text")
     one = commands.add_parser("rule", help="one rule's documentation")
     one.add_argument("rule", metavar="CODE|NAME")
+    server = commands.add_parser("server", help="the language server for editors (LSP on stdin and stdout; "
+                                                "needs `pip install 'tunespec[lsp]'`)")
+    server.add_argument("--stdio", action="store_true", help="accepted for editors that pass it; stdio is the only transport")
     return parser
 
 
@@ -261,7 +264,9 @@ def command_rule(args: argparse.Namespace) -> int:
         names = [r.code for r in REGISTRY] + [r.name for r in REGISTRY]
         hint = did_you_mean(args.rule, names)
         raise UsageError(f"unknown rule `{args.rule}`" + (f"; {hint}" if hint else "; `tunespec rules` lists them"))
-    print(f"# {found.code} {found.name} ({found.severity.value})\n\n{found.summary}.\n\n{found.doc}")
+    from tunespec.rules.docs import page
+
+    print(page(found))
     return EXIT_OK
 
 
@@ -445,6 +450,18 @@ def command_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_server(args: argparse.Namespace) -> int:
+    """Only this command imports the server (and pygls): no other command's start-up pays for it."""
+    try:
+        from tunespec.server.app import serve
+    except ImportError as error:
+        if error.name not in ("pygls", "lsprotocol") and not str(error.name or "").startswith(("pygls.", "lsprotocol.")):
+            raise
+        raise UsageError("the language server needs pygls: pip install 'tunespec[lsp]'") from None
+    serve()
+    return EXIT_OK
+
+
 COMMANDS = {
     "lint": command_lint,
     "show": command_show,
@@ -455,4 +472,5 @@ COMMANDS = {
     "schema": command_schema,
     "rules": command_rules,
     "rule": command_rule,
+    "server": command_server,
 }

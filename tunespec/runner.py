@@ -50,6 +50,7 @@ class Job(Record):
     template_dirs: list = Factory(list)
     keep: bool = False  # keep the program and the resolved variants (show, the API): one batch, here
     build: BuildPlan | None = None
+    buffers: dict = Factory(dict)  # path -> text read instead of the file (an editor's unsaved buffer)
 
 
 class Built(Record):
@@ -109,7 +110,7 @@ def _shown(file: str) -> str:
 def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
     """Load, resolve and check `files` (and build them, for a build); `shared` lives as long as the process's
     part of the run (the data files' scans)."""
-    program = Program(job.cwd)
+    program = Program(job.cwd, job.buffers)
     for path, display in files:
         program.add_root(path, display)
     program.check_import_cycles()

@@ -7,11 +7,11 @@ from typing import Any
 
 from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.ir import document, provenance_document
-from tunespec.compiler.memory import PARTS, estimate
+from tunespec.compiler.memory import PARTS, estimate_for_targets
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.printable import encodable, printable
 
-MODEL_FACTS = ("hf_id", "watsonx_id", "family", "decoder_only", "quantized", "context_window")
+MODEL_FACTS = ("hf_id", "path", "watsonx_id", "family", "decoder_only", "quantized", "context_window")
 
 
 def _value(value: Any) -> str:
@@ -28,14 +28,14 @@ def rows(exp: ResolvedExperiment) -> list[tuple[str, str, str]]:
             model = document(exp)["spec"]["model"]
             origin = exp.model.origin if exp.model else "as written (model not in the catalog)"
             out.extend((f"model.{key}", _value(model[key]), origin) for key in MODEL_FACTS if key in model)
-    memory = estimate(exp, load_catalog())
+    memory = estimate_for_targets(exp, load_catalog())
     if memory is not None:
         out.append(("estimated peak GPU memory", memory.describe(), "estimate (tunespec rule TS309)"))
     return out
 
 
 def memory_document(exp: ResolvedExperiment) -> dict[str, Any] | None:
-    memory = estimate(exp, load_catalog())
+    memory = estimate_for_targets(exp, load_catalog())
     if memory is None:
         return None
     parts = {part: round(getattr(memory, part)) for part in PARTS}

@@ -21,7 +21,12 @@ def model_document(exp: ResolvedExperiment) -> dict[str, Any] | None:
     info = exp.model
     if info is None:
         return {"id": written, "hf_id": written, "watsonx_id": written}
-    document: dict[str, Any] = {"id": info.id, "hf_id": info.hf_id, "watsonx_id": info.watsonx_id}
+    document: dict[str, Any] = {"id": info.id}
+    if info.hf_id is not None:
+        document["hf_id"] = info.hf_id
+    if info.path is not None:
+        document["path"] = info.path
+    document["watsonx_id"] = info.watsonx_id
     facts = {"family": info.family, "decoder_only": info.decoder_only, "quantized": info.quantized,
              "context_window": info.context_window}
     document.update({key: value for key, value in facts.items() if value is not None})

@@ -33,10 +33,10 @@ def _closed(properties: dict[str, Any], required: list[str] = ()) -> dict[str, A
 
 
 MODEL = _closed({
-    "id": {"type": "string"}, "hf_id": {"type": "string"}, "watsonx_id": {"type": "string"},
-    "family": {"type": "string"}, "decoder_only": {"type": "boolean"}, "quantized": {"type": "boolean"},
-    "context_window": {"type": "integer"},
-}, ["id", "hf_id", "watsonx_id"])
+    "id": {"type": "string"}, "hf_id": {"type": "string"}, "path": {"type": "string"},
+    "watsonx_id": {"type": "string"}, "family": {"type": "string"}, "decoder_only": {"type": "boolean"},
+    "quantized": {"type": "boolean"}, "context_window": {"type": "integer"},
+}, ["id", "watsonx_id"])
 
 
 def ir_schema() -> dict[str, Any]:

@@ -68,8 +68,10 @@ class Scope(Record):
 class Program:
     """The files of one run: those named on the command line (roots) and all they import."""
 
-    def __init__(self, cwd: Path | None = None) -> None:
+    def __init__(self, cwd: Path | None = None, buffers: dict | None = None) -> None:
         self.cwd = (cwd or Path.cwd()).absolute()
+        # Texts read in place of the files at these paths (an editor's unsaved buffers), by absolute path.
+        self.buffers = {Path(os.path.normpath(self.cwd / path)): text for path, text in (buffers or {}).items()}
         self.files: dict[object, SourceFile] = {}
         self.roots: list[SourceFile] = []
         self.findings: list[Finding] = []
@@ -105,11 +107,12 @@ class Program:
         return os.path.relpath(absolute, self.cwd)
 
     def _read_and_parse(self, source: SourceFile) -> None:
-        text, problem = None, None
-        if os.path.islink(source.path):
+        buffer = self.buffers.get(source.path)
+        text, problem = (normalised(buffer), None) if buffer is not None else (None, None)
+        if buffer is None and os.path.islink(source.path):
             problem = link_problem(source.path, self.project_root(source.path.parent), self.cwd)
             problem = problem and f"cannot read the file: {problem}"
-        if problem is None:
+        if buffer is None and problem is None:
             text, problem = read_text(source.path)
         if problem is not None:
             self.findings.append(Finding("TS014", source.location(FILE_START), problem))
@@ -314,9 +317,14 @@ def read_text(path: str | os.PathLike) -> tuple[str | None, str | None]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         return None, _decode_problem(data, error)
+    return normalised(text), None
+
+
+def normalised(text: str) -> str:
+    """Decoded text as the parser reads it: without a byte order mark, every line ending in LF."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    return (_LINE_END.sub("\n", text) if "\r" in text else text), None
+    return _LINE_END.sub("\n", text) if "\r" in text else text
 
 
 # A line ends at LF; CRs just before it belong to the line end. All of them, not one: `\r\r\n` read as

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from tunespec.record import Factory, Record
 from tunespec.compiler.catalog import Catalog, ModelInfo, load_catalog
+from tunespec.compiler.defaults import run_defaults
 from tunespec.compiler.layers import Layer, Provenance, Setting, build_layer, did_you_mean
 from tunespec.compiler.loader import DeclRef, Program
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LANGUAGE_DEFAULTS, is_uri
@@ -208,7 +209,11 @@ class Resolver:
         key = id(ref.decl)
         if key not in self._declared_models:
             layer = self.layer(ref, None)
-            self._declared_models[key] = _model_from_layer(ref, layer, self.catalog)
+            model = _model_from_layer(ref, layer, self.catalog)
+            if model.path is not None and not os.path.isabs(model.path):
+                local = Path(os.path.normpath(ref.file.path.parent / model.path))
+                model = model.replace(path=_relative(local, self.root))
+            self._declared_models[key] = model
         return self._declared_models[key]
 
     # --- one variant ---------------------------------------------------------------------------------
@@ -293,8 +298,11 @@ class Resolver:
                 exp.values[path] = value
                 exp.provenance[path] = Provenance(origin="default")
         if not exp.is_set("output_dir"):
-            exp.values["output_dir"] = f"runs/{exp.name}"
-            exp.provenance["output_dir"] = Provenance(origin="default: runs/<variant name>")
+            exp.values["output_dir"] = f"runs/{exp.experiment}"
+            exp.provenance["output_dir"] = Provenance(origin="default: runs/<experiment name>")
+        for path, value, origin in run_defaults(exp.values, exp.model, exp.is_set):
+            exp.values[path] = value
+            exp.provenance[path] = Provenance(origin=origin)
 
     def _place_data_files(self, exp: ResolvedExperiment, base: "_Base") -> None:
         """Data paths are written relative to their file; the IR holds them relative to the root."""
@@ -380,15 +388,22 @@ def _model_from_layer(ref: DeclRef, layer: Layer, catalog: Catalog) -> ModelInfo
         id=model_id,
         hf_id=values.get("hf_id", model_id),
         watsonx_id=values.get("watsonx_id", model_id),
+        path=values.get("path"),
         family=values.get("family"),
         layers=listed("layers", family.layers if family else None),
         default_targets=listed("default_targets", family.default_targets if family else None),
         module_widths=dict(family.module_widths) if family else {},
+        ratios=dict(family.ratios) if family else {},
+        output_layer=family.output_layer if family else None,
         decoder_only=values.get("decoder_only", family.decoder_only if family else None),
         context_window=values.get("context_window"),
         parameters=values.get("parameters"),
         hidden_size=values.get("hidden_size"),
         num_layers=values.get("num_layers"),
+        vocab_size=values.get("vocab_size"),
+        intermediate_size=values.get("intermediate_size"),
+        num_attention_heads=values.get("num_attention_heads"),
+        num_key_value_heads=values.get("num_key_value_heads"),
         instruction_tuned=values.get("instruction_tuned", False),
         quantized=values.get("quantized", False),
         methods=listed("methods", None),

@@ -61,6 +61,13 @@ TASKS = ("classification", "generation", "summarization", "extraction", "questio
 INIT_METHODS = ("random", "text")
 LORA_METHODS = ("lora", "qlora")
 URI_SCHEMES = ("s3://", "cos://", "hf://", "https://")
+PRECISIONS = ("bf16", "fp16", "fp32")
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+OPTIMIZERS = ("adamw", "adamw_8bit", "paged_adamw", "paged_adamw_8bit", "sgd", "adafactor")
+CADENCES = ("no", "epoch", "steps")
+TRACKERS = ("tensorboard", "wandb", "mlflow")
+DATA_FORMATS = ("input_output", "messages")
+STRATEGIES = ("ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3")
 
 
 def _fields(*specs: FieldSpec) -> dict[str, FieldSpec]:
@@ -79,6 +86,9 @@ EXPERIMENT_FIELDS = _fields(
     FieldSpec("data.validation", Kind.STRING),
     FieldSpec("data.input_field", Kind.STRING),
     FieldSpec("data.output_field", Kind.STRING),
+    FieldSpec("data.format", Kind.IDENT, DATA_FORMATS),
+    FieldSpec("data.messages_field", Kind.STRING),
+    FieldSpec("data.chat_template", Kind.STRING),
     FieldSpec("training.batch_size", Kind.INT),
     FieldSpec("training.accumulate_steps", Kind.INT),
     FieldSpec("training.learning_rate", Kind.FLOAT),
@@ -86,10 +96,26 @@ EXPERIMENT_FIELDS = _fields(
     FieldSpec("training.max_seq_length", Kind.INT),
     FieldSpec("training.max_input_tokens", Kind.INT),
     FieldSpec("training.max_output_tokens", Kind.INT),
+    FieldSpec("training.precision", Kind.IDENT, PRECISIONS),
+    FieldSpec("training.gradient_checkpointing", Kind.BOOL),
+    FieldSpec("training.optimizer", Kind.IDENT, OPTIMIZERS),
+    FieldSpec("training.scheduler", Kind.IDENT, SCHEDULERS),
+    FieldSpec("training.warmup_steps", Kind.INT),
+    FieldSpec("training.warmup_ratio", Kind.FLOAT),
+    FieldSpec("training.weight_decay", Kind.FLOAT),
+    FieldSpec("training.packing", Kind.BOOL),
+    FieldSpec("training.eval_strategy", Kind.IDENT, CADENCES),
+    FieldSpec("training.eval_steps", Kind.INT),
+    FieldSpec("training.save_strategy", Kind.IDENT, CADENCES),
+    FieldSpec("training.save_steps", Kind.INT),
+    FieldSpec("training.logging_steps", Kind.INT),
+    FieldSpec("training.report_to", Kind.IDENT_LIST, TRACKERS),
     FieldSpec("lora.rank", Kind.INT),
     FieldSpec("lora.alpha", Kind.INT),
     FieldSpec("lora.dropout", Kind.FLOAT),
     FieldSpec("lora.target_modules", Kind.STRING_LIST),
+    FieldSpec("lora.use_rslora", Kind.BOOL),
+    FieldSpec("lora.use_dora", Kind.BOOL),
     FieldSpec("prompt.init_method", Kind.IDENT, INIT_METHODS),
     FieldSpec("prompt.init_text", Kind.STRING),
     FieldSpec("prompt.num_virtual_tokens", Kind.INT),
@@ -97,6 +123,9 @@ EXPERIMENT_FIELDS = _fields(
     FieldSpec("resources.gpus_per_node", Kind.INT),
     FieldSpec("resources.gpu_memory_gb", Kind.NUMBER),
     FieldSpec("resources.image", Kind.STRING),
+    FieldSpec("resources.strategy", Kind.IDENT, STRATEGIES),
+    FieldSpec("resources.volume", Kind.STRING),
+    FieldSpec("resources.mount_path", Kind.STRING),
 )
 
 MODEL_FIELDS = _fields(
@@ -110,6 +139,11 @@ MODEL_FIELDS = _fields(
     FieldSpec("parameters", Kind.NUMBER),
     FieldSpec("hidden_size", Kind.INT),
     FieldSpec("num_layers", Kind.INT),
+    FieldSpec("vocab_size", Kind.INT),
+    FieldSpec("intermediate_size", Kind.INT),
+    FieldSpec("num_key_value_heads", Kind.INT),
+    FieldSpec("num_attention_heads", Kind.INT),
+    FieldSpec("path", Kind.STRING),
     FieldSpec("methods", Kind.IDENT_LIST, METHODS),
     FieldSpec("hf_id", Kind.STRING),
     FieldSpec("watsonx_id", Kind.STRING),
@@ -131,8 +165,9 @@ REQUIRED_BY_METHOD = {
     "full": (),
 }
 
-# Values every experiment gets when it leaves them unset (DESIGN.md §1.4, step 3).
-LANGUAGE_DEFAULTS = {"data.input_field": "input", "data.output_field": "output"}
+# Values every experiment gets when it leaves them unset (DESIGN.md §1.4, step 3); those that depend on other
+# values are in `compiler/defaults.py`.
+LANGUAGE_DEFAULTS = {"data.input_field": "input", "data.output_field": "output", "data.format": "input_output"}
 
 
 def fields_in(block: str, table: dict[str, FieldSpec] = EXPERIMENT_FIELDS) -> list[str]:

@@ -9,7 +9,7 @@ import math
 from typing import Iterator
 
 from tunespec.compiler.layers import Layer
-from tunespec.compiler.memory import GIB, estimate
+from tunespec.compiler.memory import GIB, estimate_for_targets
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import LORA_METHODS
 from tunespec.diagnostics import Finding, Severity
@@ -123,8 +123,8 @@ def _number(value) -> str:
 def learning_rate_far_above_typical(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
     """
     ## What it does
-    Warns when `training.learning_rate` is above 0.001 for lora and qlora, or above 0.0001 for full
-    fine-tuning (the thresholds are in the catalog). Prompt tuning, which documents rates up to 0.3, is not
+    Warns when `training.learning_rate` is at or above 0.001 for lora and qlora, or at or above 0.0001 for
+    full fine-tuning (the thresholds are in the catalog). Prompt tuning, which documents rates up to 0.3, is not
     checked.
 
     ## Why is this bad?
@@ -158,9 +158,9 @@ def learning_rate_far_above_typical(exp: ResolvedExperiment, context: RuleContex
     method = exp.values.get("method")
     rate = exp.values.get(RATE)
     ceiling = context.catalog.advice["learning_rate_ceiling"].get(method)
-    if rate is not None and ceiling is not None and rate > ceiling:
+    if rate is not None and ceiling is not None and rate >= ceiling:
         yield Finding("TS302", exp.location_of(RATE),
-                      f"learning rate {exp.text_of(RATE)} is far above typical for `{method}` (above {ceiling!r})",
+                      f"learning rate {exp.text_of(RATE)} is far above typical for `{method}` (at or above {ceiling!r})",
                       f"start at or below {ceiling!r} and raise it gradually")
 
 
@@ -479,21 +479,29 @@ def gpu_memory_exceeded(exp: ResolvedExperiment, context: RuleContext) -> Iterat
     """
     ## What it does
     Estimates the peak GPU memory per GPU of each variant (shown by `tunespec show`) and warns when it is
-    above `resources.gpu_memory_gb`. The estimate needs the model's parameters, hidden size and layers
-    (catalog or declaration), the method, `batch_size` and `max_seq_length`.
+    above `resources.gpu_memory_gb` (GPU memory as vendors state it: an "80 GB" A100 holds 80 GiB). The
+    estimate needs the model's size and shape (catalog or declaration), the method, `batch_size` and
+    `max_seq_length`, and counts exactly what the targets emit: `training.precision`,
+    `training.gradient_checkpointing`, `training.optimizer` and `resources.strategy`.
 
-    The estimate models a mixed-precision AdamW run with gradient checkpointing:
-    weights at 2 bytes per parameter (0.5 for qlora's 4-bit weights); for each trainable parameter
-    (all of them for full; rank × (inputs + outputs) of each targeted module in each block for LoRA;
-    virtual tokens × hidden for prompt tuning) a 4-byte master copy, a 2-byte gradient and 8 bytes of AdamW
-    moments; activations of 2·s·b·h bytes per block kept for the backward pass plus 34·s·b·h for the
-    block being recomputed (s = max_seq_length, b = batch_size per GPU, h = hidden size). Weights,
-    gradients and optimizer states are sharded over `nodes × gpus_per_node` GPUs; activations are per GPU.
-    Logits and framework overhead are not counted, so it is a floor; 1 GB = 2^30 bytes.
+    - weights: full fine-tuning trains fp32 master weights; LoRA and prompt tuning keep the frozen model in
+      the training precision; qlora keeps the blocks' linear layers at 4 bits (with their quantization
+      constants) and the embeddings and output layer in 16 bits;
+    - trainable parameters (all of them for full; rank × (inputs + outputs) of each targeted module in each
+      block for LoRA, with the model's real widths; virtual tokens × hidden for prompt tuning) are fp32, with
+      an fp32 gradient and the optimizer's state (AdamW 8 bytes, 8-bit AdamW 2, SGD none);
+    - activations: with checkpointing 2·s·b·h bytes per block kept plus 34·s·b·h for the block being
+      recomputed, without it 34·s·b·h per block (s = max_seq_length, b = batch_size per GPU, h = hidden
+      size; twice as much in fp32);
+    - logits: batch × length × vocabulary, 10 bytes each in the Hugging Face trainers, 2 with torchtune's
+      chunked loss (the largest of the variant's targets is reported);
+    - sharding over `nodes × gpus_per_node` GPUs by `resources.strategy`: ddp none, ZeRO-2 gradients and
+      optimizer, FSDP and ZeRO-3 everything (plus two gathered blocks);
+    - overhead: the CUDA context and, for qlora, the 4-bit kernels' dequantization buffer.
 
-    It agrees with the published figures: an 8B model LoRA-tunes on one 80 GB GPU at batch 2 and length
-    512; LoRA on a 70B model at length 1,024 and batch 32 needs 8 GPUs; QLoRA fits a 65B model on one
-    48 GB GPU.
+    It lands within 15% of the QLoRA paper (65B on one 48 GB GPU), torchtune's published recipe memory
+    and LLaMA-Factory's hardware table (the test table in tests/test_memory.py holds them with their
+    sources). Sizes are printed in GiB (2^30 bytes).
 
     ## Why is this bad?
     An out-of-memory error comes after the model has loaded and the job has queued for a GPU: the most
@@ -522,14 +530,14 @@ def gpu_memory_exceeded(exp: ResolvedExperiment, context: RuleContext) -> Iterat
     ```
 
     ## Source
-    IBM Software Hub: Planning for foundation model tuning in IBM watsonx.ai (GPU needs by model size);
     Rajbhandari et al., ZeRO (16 bytes per trainable parameter); Korthikanti et al., Reducing Activation
-    Recomputation; Dettmers et al., QLoRA.
+    Recomputation; Dettmers et al., QLoRA; torchtune README (Memory and training speed); LLaMA-Factory
+    README (Hardware Requirement); IBM Software Hub: Planning for foundation model tuning in IBM watsonx.ai.
     """
     limit = exp.values.get("resources.gpu_memory_gb")
     if limit is None:
         return
-    found = estimate(exp, context.catalog)
+    found = estimate_for_targets(exp, context.catalog)
     if found is not None and found.total > limit * GIB:
         yield Finding("TS309", exp.name_location,
                       f"estimated peak GPU memory {found.describe()} is above `resources.gpu_memory_gb` = {limit}",

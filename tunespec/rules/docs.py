@@ -22,6 +22,11 @@ def anchor(rule) -> str:
     return f"{rule.code.lower()}-{rule.name}"
 
 
+def page(rule) -> str:
+    """One rule's documentation as `tunespec rule CODE` prints it (and the language server's hover shows)."""
+    return f"# {rule.code} {rule.name} ({rule.severity.value})\n\n{rule.summary}.\n\n{rule.doc}"
+
+
 def markdown(registry: Registry) -> str:
     rules = list(registry)
     lines = ["# tunespec rules", "",

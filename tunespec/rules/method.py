@@ -349,7 +349,7 @@ def unknown_target_module(exp: ResolvedExperiment, context: RuleContext) -> Iter
     if model is None or not model.layers or exp.values.get("method") not in LORA_METHODS:
         return
     for name, where in target_elements(exp):
-        if name == "all-linear" or name in model.layers:
+        if name == "all-linear" or name in model.layers or name == model.output_layer:
             continue
         help = did_you_mean(name, model.layers)
         if model.family == "t5":
@@ -587,9 +587,56 @@ def no_default_target_modules(exp: ResolvedExperiment, context: RuleContext) -> 
                       "name the layers, or declare `default_targets` in the model declaration")
 
 
+@rule("TS214", "lora-on-output-layer", Severity.WARNING, "`target_modules` names the output layer (`lm_head`)")
+def lora_on_output_layer(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Warns when `lora.target_modules` names the model's output layer (`lm_head`), which `all-linear` leaves
+    out on purpose.
+
+    ## Why is this bad?
+    PEFT and fms-hf-tuning accept it, so it is not an error; but the output layer maps the hidden size to the
+    whole vocabulary, so its adapter adds rank × (hidden + vocabulary) parameters (a 128K vocabulary makes it
+    larger than the adapters of all attention layers together), and adapting it rarely helps a fine-tune.
+    Tied input and output embeddings make it change the input embedding too.
+
+    ## Example
+    ```tune
+    experiment tickets {
+      model  = "meta-llama/llama-3-1-8b"
+      method = lora
+      data { train = "data/train.jsonl" }
+      lora { target_modules = ["q_proj", "v_proj", "lm_head"] }
+    }
+    ```
+
+    ## Use instead
+    ```tune
+    experiment tickets {
+      model  = "meta-llama/llama-3-1-8b"
+      method = lora
+      data { train = "data/train.jsonl" }
+      lora { target_modules = ["q_proj", "v_proj"] }
+    }
+    ```
+
+    ## Source
+    watsonx.ai: Parameters for tuning foundation models (`all-linear`: every linear layer except the output
+    layer); PEFT `LoraConfig.target_modules`; fms-hf-tuning `target_modules`.
+    """
+    model = exp.model
+    if model is None or model.output_layer is None or exp.values.get("method") not in LORA_METHODS:
+        return
+    for name, where in target_elements(exp):
+        if name == model.output_layer:
+            yield Finding("TS214", where, f"`{name}` is the output layer of {model.id}: its adapter maps the hidden "
+                          "size to the whole vocabulary, and `all-linear` leaves it out",
+                          f"leave `{name}` out unless you mean to adapt the output layer")
+
+
 RULES = [
     lora_block_without_lora, prompt_block_without_prompt_tuning, init_text_ignored, init_text_missing,
     prompt_tuning_deprecated, qlora_on_unquantized_model, lora_on_quantized_model, unknown_target_module,
     all_linear_not_decoder_only, all_linear_with_other_names, lora_on_instruction_tuned_model,
-    method_not_listed_for_model, no_default_target_modules,
+    method_not_listed_for_model, no_default_target_modules, lora_on_output_layer,
 ]

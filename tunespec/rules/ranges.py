@@ -29,7 +29,8 @@ def outside_range(exp: ResolvedExperiment, context: RuleContext, code: str, path
     if allowed.contains(value):
         return
     yield Finding(code, exp.location_of(path),
-                  f"`{path}` is {exp.text_of(path)}, outside the documented range {allowed.describe()}",
+                  f"`{path}` is {exp.text_of(path)}, outside the {'allowed' if allowed.rule else 'documented'} range "
+                  f"{allowed.describe()}",
                   help or f"use a value in {allowed.describe()}")
 
 
@@ -461,6 +462,47 @@ def num_virtual_tokens_below_one(exp: ResolvedExperiment, context: RuleContext) 
     yield from outside_range(exp, context, "TS110", "prompt.num_virtual_tokens")
 
 
+@rule("TS111", "training-setting-out-of-range", Severity.ERROR,
+      "A training setting (warmup, weight decay, eval/save/logging steps) outside its range")
+def training_setting_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Checks the settings of how a run trains against their ranges in the catalog: `warmup_steps` and
+    `weight_decay` not negative, `warmup_ratio` a fraction in [0, 1), and `eval_steps`, `save_steps`
+    and `logging_steps` at least 1.
+
+    ## Why is this bad?
+    The trainers reject these only after the job has started (a negative warmup, a ratio of 1.5), or
+    divide by them (a step count of 0).
+
+    ## Example
+    ```tune
+    experiment tickets {
+      model  = "ibm/granite-3-1-8b-base"
+      method = lora
+      data { train = "data/train.jsonl" }
+      training { warmup_ratio = 3 }
+    }
+    ```
+
+    ## Use instead
+    ```tune
+    experiment tickets {
+      model  = "ibm/granite-3-1-8b-base"
+      method = lora
+      data { train = "data/train.jsonl" }
+      training { warmup_ratio = 0.03 }
+    }
+    ```
+
+    ## Source
+    Hugging Face transformers: `TrainingArguments` (warmup_ratio is a fraction of the training steps).
+    """
+    for path, allowed in context.catalog.ranges.items():
+        if allowed.rule == "TS111":
+            yield from outside_range(exp, context, "TS111", path)
+
+
 def _fill_docs(*rules) -> list:
     """The docstrings share the relax-in-config paragraph and the source line."""
     filled = []
@@ -473,5 +515,5 @@ def _fill_docs(*rules) -> list:
 RULES = _fill_docs(
     batch_size_out_of_range, accumulate_steps_out_of_range, learning_rate_out_of_range, epochs_out_of_range,
     lora_rank_out_of_range, lora_dropout_out_of_range, lora_alpha_not_positive, max_seq_length_out_of_range,
-    token_split_exceeds_max_seq_length, num_virtual_tokens_below_one,
+    token_split_exceeds_max_seq_length, num_virtual_tokens_below_one, training_setting_out_of_range,
 )

@@ -56,8 +56,12 @@ METHOD_UNSUPPORTED = Rule("TS502", "target-cannot-run-method", Severity.ERROR,
     ## What it does
     Reports, at the experiment's name, a target that cannot run the experiment: its method is not one the
     target runs (prompt tuning on Axolotl, LLaMA-Factory or torchtune), or the model is not one it can
-    load (torchtune has a builder per model; watsonx.ai runs qlora only on quantized models; torchtune's
-    qlora cannot start from a GPTQ checkpoint). `build` writes nothing for that target.
+    load: torchtune has a builder per model; watsonx.ai runs qlora only on quantized models; torchtune's
+    qlora cannot start from a GPTQ checkpoint; fms-hf-tuning, Kubeflow (which runs fms-hf-tuning), Axolotl,
+    LLaMA-Factory and torchtune load causal language models only, so not encoder-decoder models such as
+    flan-t5; and every target built on Hugging Face libraries needs a Hugging Face checkpoint (`hf_id`) or
+    a local `path`, which watsonx.ai's own models (granite-13b-instruct-v2, llama-3-1-70b-gptq) do not
+    have. The declarations say which target needs what. `build` writes nothing for that target.
 
     ## Why is this bad?
     The job spec would be rejected by the backend, or worse, run something else.
@@ -85,7 +89,8 @@ METHOD_UNSUPPORTED = Rule("TS502", "target-cannot-run-method", Severity.ERROR,
 
     ## Source
     BACKENDS.md: Axolotl 0.19.0 and LLaMA-Factory 0.9.5 have no prompt tuning; torchtune 0.6.1 builders;
-    watsonx.ai: Parameters for tuning foundation models (qlora only for quantized models).
+    fms-hf-tuning 3.2.2 loads with `AutoModelForCausalLM`; watsonx.ai: Parameters for tuning foundation
+    models (qlora only for quantized models).
     """), scope=SCOPE_TARGETS)
 
 METHOD_DEPRECATED = Rule("TS503", "target-method-deprecated", Severity.WARNING,
@@ -93,10 +98,12 @@ METHOD_DEPRECATED = Rule("TS503", "target-method-deprecated", Severity.WARNING,
     ## What it does
     Warns at `method` when the target's documentation deprecates the method: on watsonx.ai prompt tuning
     is deprecated, fine tuning with LoRA and QLoRA is deprecated with removal on 2026-09-10, and full fine
-    tuning is not available on the SaaS service.
+    tuning is not available on the SaaS service. From the documented removal date on (the target's
+    declaration holds it) it is an error, and `build` writes nothing for that target. The date is today's,
+    or the one `SOURCE_DATE_EPOCH` gives, for reproducible runs.
 
     ## Why is this bad?
-    The job may stop being accepted; plan the move before it does.
+    The job may stop being accepted; plan the move before it does. After the removal date it is refused.
 
     ## Example
     ```tune
@@ -130,7 +137,8 @@ VALUE_REQUIRED = Rule("TS504", "target-needs-value", Severity.ERROR, "The target
     ## What it does
     Reports, at the experiment's name, a value the target requires and the experiment leaves unset:
     `resources.image` for Kubeflow, `task` for watsonx.ai, `prompt.num_virtual_tokens` for prompt tuning
-    with PEFT.
+    with PEFT; and `resources.volume` for Kubeflow when a data path is a local file (the pods see the
+    repository's files only through a mounted volume).
 
     ## Why is this bad?
     The backend has no usable default for it: the job spec could not run.
@@ -152,7 +160,10 @@ VALUE_REQUIRED = Rule("TS504", "target-needs-value", Severity.ERROR, "The target
       method  = lora
       targets = [kubeflow]
       data { train = "data/train.jsonl" }
-      resources { image = "registry.example.com/fms-hf-tuning:3.2.2" }
+      resources {
+        image  = "registry.example.com/fms-hf-tuning:3.2.2"
+        volume = "tuning"
+      }
     }
     ```
 

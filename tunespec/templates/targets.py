@@ -15,8 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from tunespec.compiler.resolve import ResolvedExperiment
-from tunespec.diagnostics import Finding
+from tunespec.compiler.resolve import DATA_PATH_FIELDS, ResolvedExperiment
+from tunespec.compiler.schema import is_uri
+from tunespec.diagnostics import Finding, Severity
 from tunespec.files import read_regular
 from tunespec.record import Factory, Record
 
@@ -44,6 +45,7 @@ class Target(Record):
     requires: dict  # method -> list of IR fields
     implicit: dict  # IR field -> the value a backend assumes when it is not expressed
     deprecated: dict  # method -> what the backend documents
+    removed: dict  # method -> the date (ISO) from which the backend no longer runs it
     constraints: dict
     checks: dict  # output file -> {emitted dotted path: IR path with optional |transform}
     method_checks: dict  # method -> output file -> checks that hold only for that method
@@ -52,7 +54,8 @@ class Target(Record):
     source: str = ""
 
     def can_express(self, method: str | None, field: str) -> bool:
-        return field in self.expresses.get("all", ()) or field in self.expresses.get(method or "", ())
+        everywhere = self.expresses.get("all", ())
+        return "*" in everywhere or field in everywhere or field in self.expresses.get(method or "", ())
 
     def required(self, method: str | None) -> list[str]:
         return [*self.requires.get("all", ()), *self.requires.get(method or "", ())]
@@ -78,6 +81,7 @@ def load_target(folder: Path, sandboxed: bool = False) -> Target:
             expresses={key: set(values) for key, values in data.get("expresses", {}).items()},
             requires={key: list(values) for key, values in data.get("requires", {}).items()},
             implicit=dict(data.get("implicit", {})), deprecated=dict(data.get("deprecated", {})),
+            removed={method: str(day) for method, day in data.get("removed", {}).items()},
             constraints=dict(data.get("constraints", {})), checks=dict(data.get("checks", {})),
             method_checks=dict(data.get("method_checks", {})),
             data=dict(data.get("data", {})), sandboxed=sandboxed, source=data.get("source", ""),
@@ -167,7 +171,12 @@ def target_findings(exp: ResolvedExperiment, target: Target) -> Iterator[Finding
     if problem:
         yield Finding("TS502", exp.name_location, problem[0], problem[1])
         return
-    if method in target.deprecated:
+    if method in target.removed and today() >= target.removed[method]:
+        yield Finding("TS503", exp.location_of("method"),
+                      f"`{target.name}` no longer runs `{method}`: removed on {target.removed[method]} "
+                      f"({target.deprecated.get(method, 'documented removal')})",
+                      "move the experiment to another target", severity=Severity.ERROR)
+    elif method in target.deprecated:
         yield Finding("TS503", exp.location_of("method"), f"`{target.name}`: {target.deprecated[method]}",
                       "plan the move to another method or target")
     missing = [field for field in target.required(method) if not exp.is_set(field)]
@@ -175,6 +184,7 @@ def target_findings(exp: ResolvedExperiment, target: Target) -> Iterator[Finding
         yield Finding("TS504", exp.name_location,
                       f"`{target.name}` needs {', '.join(f'`{f}`' for f in missing)}, which is unset",
                       "set it in the experiment or a preset it extends")
+    yield from _local_paths_without_volume(exp, target)
     yield from _partial_layer_groups(exp, target)
     for field in _set_fields(exp):
         if not target.can_express(method, field) and exp.values[field] != target.implicit.get(field, object()):
@@ -182,6 +192,29 @@ def target_findings(exp: ResolvedExperiment, target: Target) -> Iterator[Finding
                           f"`{target.name}` cannot express `{field}` ({_shown(exp.values[field])}): it is dropped "
                           f"from {', '.join(f.output for f in target.files)}",
                           "leave it out for this target, or choose a target that can express it")
+
+
+def _local_paths_without_volume(exp: ResolvedExperiment, target: Target) -> Iterator[Finding]:
+    """A job that runs in a cluster sees local files only through a mounted volume (TS504)."""
+    if not target.constraints.get("local_paths_need_volume") or exp.is_set("resources.volume"):
+        return
+    local = [path for path in DATA_PATH_FIELDS if isinstance(exp.values.get(path), str) and not is_uri(exp.values[path])]
+    if local:
+        yield Finding("TS504", exp.name_location,
+                      f"`{target.name}` runs in a cluster and cannot read the local "
+                      f"{' and '.join(f'`{p}`' for p in local)} without `resources.volume`",
+                      "set `resources.volume` (a PersistentVolumeClaim holding the data, mounted at "
+                      "`resources.mount_path`), or give the data as URIs")
+
+
+def today() -> str:
+    """The date removal dates are compared with (ISO); SOURCE_DATE_EPOCH fixes it for reproducible runs."""
+    import datetime
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).date().isoformat()
+    return datetime.date.today().isoformat()
 
 
 def _partial_layer_groups(exp: ResolvedExperiment, target: Target) -> Iterator[Finding]:
@@ -217,6 +250,12 @@ def _constraint_problem(exp: ResolvedExperiment, target: Target) -> tuple[str, s
         if rules.get("qlora_needs_unquantized_model") and model.quantized:
             return (f"`{target.name}` quantizes 16-bit weights itself and cannot train the already-quantized {model.id}",
                     "use the model's 16-bit checkpoint, or another target")
+    if rules.get("decoder_only") and model is not None and model.decoder_only is False:
+        return (f"`{target.name}` trains decoder-only (causal) language models, and {model.id} is an encoder-decoder model",
+                "use a target that runs encoder-decoder models (peft), or a decoder-only model")
+    if rules.get("needs_hf_id") and model is not None and model.hf_id is None and model.path is None:
+        return (f"`{target.name}` loads models from the Hugging Face Hub, and {model.id} has no Hugging Face checkpoint",
+                f'declare the checkpoint: `model "{model.id}" {{ hf_id = "..." }}` or `path = "..."`, or choose another target')
     if "models" in rules:
         known = {name.lower() for name in rules["models"]}
         if model is None or model.id.lower() not in known:

@@ -15,15 +15,17 @@ class Family(Record):
     layers: tuple[str, ...]
     default_targets: tuple[str, ...] | None
     decoder_only: bool | None
-    module_widths: dict[str, float]
+    module_widths: dict[str, str]
     sources: dict[str, str]
+    ratios: dict[str, float] = Factory(dict)
+    output_layer: str | None = None
 
 
 class ModelInfo(Record):
     """What model-aware checks and targets know of a model (catalog entry or `model "ID" { }`)."""
 
     id: str
-    hf_id: str
+    hf_id: str | None  # None: no Hugging Face checkpoint (the Hugging Face based targets refuse it)
     watsonx_id: str
     family: str | None
     layers: tuple[str, ...] | None
@@ -34,18 +36,46 @@ class ModelInfo(Record):
     parameters: float | None = None
     hidden_size: int | None = None
     num_layers: int | None = None
+    vocab_size: int | None = None
+    intermediate_size: int | None = None
+    num_attention_heads: int | None = None
+    num_key_value_heads: int | None = None
+    tie_word_embeddings: bool = False
+    path: str | None = None  # a local folder with the weights, relative to the build root (declared models)
     instruction_tuned: bool = False
     quantized: bool = False
     quantization: str | None = None
     methods: tuple[str, ...] | None = None
     aliases: tuple[str, ...] = ()
-    module_widths: dict[str, float] = Factory(dict)
+    output_layer: str | None = None  # the family's output layer (`lm_head`): a linear layer all-linear leaves out
+    module_widths: dict[str, str] = Factory(dict)  # module name -> "hidden + query", from the family
+    ratios: dict[str, float] = Factory(dict)  # family stand-ins for dimensions the model does not give
     sources: dict[str, str] = Factory(dict)
     declared_at: str | None = None  # "path:line:col" for a `model "ID" { }` declaration
 
     @property
     def origin(self) -> str:
         return f'model "{self.id}" at {self.declared_at}' if self.declared_at else f"catalog: {self.id}"
+
+    def dimensions(self) -> dict[str, float] | None:
+        """`hidden`, `query`, `key_value` and `intermediate` widths; None without a hidden size."""
+        hidden = self.hidden_size
+        if hidden is None:
+            return None
+        heads = self.num_attention_heads
+        head_size = hidden / heads if heads else None
+        key_value = (self.num_key_value_heads * head_size if self.num_key_value_heads and head_size
+                     else hidden * self.ratios.get("key_value", 1))
+        intermediate = self.intermediate_size or hidden * self.ratios.get("intermediate", 4)
+        return {"hidden": hidden, "query": hidden, "key_value": key_value, "intermediate": intermediate}
+
+    def module_width(self, name: str) -> float | None:
+        """Inputs + outputs of the linear module `name` in one block (summed when it occurs twice)."""
+        formula = self.module_widths.get(name)
+        dimensions = self.dimensions()
+        if formula is None or dimensions is None:
+            return None
+        return _evaluate_width(formula, dimensions)
 
 
 class Range(Record):
@@ -55,6 +85,7 @@ class Range(Record):
     min_exclusive: bool
     max_exclusive: bool
     source: str
+    rule: str | None = None  # a rule that checks several rows (TS111); None: the field's own rule
 
     def contains(self, value: float) -> bool:
         if self.min is not None and (value < self.min or (self.min_exclusive and value == self.min)):
@@ -89,6 +120,15 @@ class DefaultTable(Record):
         return f"catalog: {self.model} {self.method}{task} default"
 
 
+def _evaluate_width(formula: str, dimensions: dict[str, float]) -> float:
+    """"hidden + 2 * key_value": a sum of dimensions, each with an optional whole multiplier."""
+    total = 0.0
+    for term in formula.split("+"):
+        factor, _, name = term.strip().rpartition("*")
+        total += (int(factor) if factor.strip() else 1) * dimensions[name.strip()]
+    return total
+
+
 def _number(value: float) -> str:
     """`0.00001`, not `1e-05`: ranges are shown as the documentation writes them."""
     from decimal import Decimal
@@ -117,7 +157,7 @@ class Catalog:
         family = self.families.get(data.get("family"))
         return ModelInfo(
             id=model_id,
-            hf_id=data.get("hf_id", model_id),
+            hf_id=data.get("hf_id"),
             watsonx_id=data.get("watsonx_id", model_id),
             family=data.get("family"),
             layers=family.layers if family else None,
@@ -128,12 +168,19 @@ class Catalog:
             parameters=data.get("parameters"),
             hidden_size=data.get("hidden_size"),
             num_layers=data.get("num_layers"),
+            vocab_size=data.get("vocab_size"),
+            intermediate_size=data.get("intermediate_size"),
+            num_attention_heads=data.get("num_attention_heads"),
+            num_key_value_heads=data.get("num_key_value_heads"),
+            tie_word_embeddings=data.get("tie_word_embeddings", False),
             instruction_tuned=data.get("instruction_tuned", False),
             quantized=data.get("quantized", False),
             quantization=data.get("quantization"),
             methods=tuple(data["methods"]) if "methods" in data else None,
             aliases=tuple(data.get("aliases", ())),
             module_widths=dict(family.module_widths) if family else {},
+            ratios=dict(family.ratios) if family else {},
+            output_layer=family.output_layer if family else None,
             sources=dict(data.get("sources", {})),
         )
 
@@ -159,12 +206,13 @@ class Catalog:
 def _family(name: str, data: dict) -> Family:
     targets = data.get("default_targets")
     return Family(name, tuple(data["layers"]), tuple(targets) if targets is not None else None,
-                  data.get("decoder_only"), dict(data.get("module_widths", {})), dict(data.get("sources", {})))
+                  data.get("decoder_only"), dict(data.get("module_widths", {})), dict(data.get("sources", {})),
+                  dict(data.get("ratios", {})), data.get("output_layer"))
 
 
 def _range(name: str, data: dict) -> Range:
     return Range(name, data.get("min"), data.get("max"), data.get("min_exclusive", False),
-                 data.get("max_exclusive", False), data["source"])
+                 data.get("max_exclusive", False), data["source"], data.get("rule"))
 
 
 @lru_cache(maxsize=1)

@@ -27,7 +27,7 @@ SPEC = {
     },
     "prompt_tuning": None,
     "training": {
-        "output_dir": 'runs/qwen_tickets.rank-32',
+        "output_dir": 'runs/qwen_tickets',
         "per_device_train_batch_size": 8,
         "gradient_accumulation_steps": 2,
         "learning_rate": 0.0002,
