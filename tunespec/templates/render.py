@@ -69,6 +69,48 @@ def to_shell(value: Any) -> str:
     return shlex.quote(str(value))
 
 
+# OmegaConf (torchtune's reader) resolves `${...}` in every string it is asked for. It reads `\${` as a
+# literal `${`, and an even run of backslashes before `${` as half as many backslashes and then a real
+# interpolation; backslashes anywhere else, and strings without `${`, are left as they are (OmegaConf 2.1
+# to 2.4; the tests hold both functions to it, and to OmegaConf itself where it is installed).
+_INTERPOLATION = re.compile(r"(\\*)\$\{")
+
+
+class Interpolation(str):
+    """A string OmegaConf would resolve rather than read: never equal to what it was meant to be."""
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __ne__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+def omegaconf_escaped(value: Any) -> Any:
+    """`value` with every `${` written so that OmegaConf reads it as text (strings inside lists and
+    mappings too): the backslashes before it doubled, and one more."""
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+        return _INTERPOLATION.sub(lambda match: "\\" * (2 * len(match.group(1)) + 1) + "${", value)
+    if isinstance(value, list):
+        return [omegaconf_escaped(item) for item in value]
+    if isinstance(value, dict):
+        return {key: omegaconf_escaped(item) for key, item in value.items()}
+    return value
+
+
+def omegaconf_read(text: str) -> str:
+    """The string OmegaConf gives for `text` (an `Interpolation` when it would resolve something)."""
+    if "${" not in text:
+        return text
+    if any(len(match.group(1)) % 2 == 0 for match in _INTERPOLATION.finditer(text)):
+        return Interpolation(text)
+    return _INTERPOLATION.sub(lambda match: "\\" * (len(match.group(1)) // 2) + "${", text)
+
+
 def comment(text: str) -> str:
     """A one-line comment body: line breaks and other control characters replaced, so it stays a comment."""
     return re.sub(r"[\x00-\x1f\x7f\u0085\u2028\u2029]", " ", str(text))
@@ -137,7 +179,9 @@ class ConfinedLoader(jinja2.FileSystemLoader):
             f"template `{template}` resolves to {real}, outside the template folder (through a symbolic link)")
 
 
-def environment(target: Target) -> jinja2.Environment:
+def environment(target: Target, omegaconf: bool = False) -> jinja2.Environment:
+    """The environment a target's templates render in; for a file OmegaConf reads (`format = "omegaconf"`)
+    the YAML filters escape interpolations."""
     # auto_reload off: templates do not change during a run, and checking costs a stat per file rendered
     options = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
                    lstrip_blocks=True, autoescape=False, auto_reload=False)
@@ -147,16 +191,19 @@ def environment(target: Target) -> jinja2.Environment:
         # built-in targets may include each other's templates (kubeflow wraps fms-hf-tuning's config)
         env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(target.folder), str(BUILTIN)]), **options)
     env.filters.update(FILTERS)
+    if omegaconf:
+        env.filters.update(yaml=lambda value: to_yaml(omegaconf_escaped(value)),
+                           yaml_block=lambda value: to_yaml_block(omegaconf_escaped(value)))
     return env
 
 
 _environments: dict[tuple, jinja2.Environment] = {}
 
 
-def _environment_for(target: Target) -> jinja2.Environment:
-    key = (str(target.folder), target.sandboxed)
+def _environment_for(target: Target, format: str) -> jinja2.Environment:
+    key = (str(target.folder), target.sandboxed, format == "omegaconf")
     if key not in _environments:
-        _environments[key] = environment(target)
+        _environments[key] = environment(target, format == "omegaconf")
     return _environments[key]
 
 
@@ -206,10 +253,10 @@ def render_target(exp: ResolvedExperiment, target: Target, folder: str, to_root:
                   variant: dict[str, Any] | None = None) -> dict[str, str]:
     """{file name: text} of one target for one variant, each file verified. `variant` is the variant's
     `variant_context`, when the caller renders several targets of it."""
-    env = _environment_for(target)
     values = context(exp, target, folder, to_root, variant)
     rendered: dict[str, str] = {}
     for file in target.files:
+        env = _environment_for(target, file.format)
         try:
             text = env.get_template(file.template).render(values)
         except jinja2.exceptions.SecurityError as error:
@@ -242,12 +289,24 @@ def parse_back(text: str, format: str, trusted: bool = False) -> Any:
     target) lets a generated Python script be checked through its cached skeleton (`_python_data`)."""
     if format == "json":
         return json.loads(text)
-    if format == "yaml":
+    if format in ("yaml", "omegaconf"):
         documents = list(yaml.load_all(text, Loader=YAML_LOADER))
-        return documents[0] if len(documents) == 1 else documents
+        data = documents[0] if len(documents) == 1 else documents
+        return _omegaconf_strings(data) if format == "omegaconf" else data
     if format == "python":
         return _python_data(text) if trusted else _python_spec(ast.parse(text))
     return [_shell_words(line) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _omegaconf_strings(data: Any) -> Any:
+    """Parsed YAML as OmegaConf presents it: each string read with `omegaconf_read`."""
+    if isinstance(data, str):
+        return omegaconf_read(data)
+    if isinstance(data, list):
+        return [_omegaconf_strings(item) for item in data]
+    if isinstance(data, dict):
+        return {key: _omegaconf_strings(value) for key, value in data.items()}
+    return data
 
 
 _SPEC_OPENING, _SPEC_CLOSING = "SPEC = {", "}"

@@ -107,7 +107,7 @@ def load_target(folder: Path, sandboxed: bool = False) -> Target:
     return target
 
 
-FORMATS = ("json", "yaml", "python", "shell")
+FORMATS = ("json", "yaml", "omegaconf", "python", "shell")  # omegaconf: YAML that OmegaConf reads, resolving `${`
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 _UNSAFE_CHARACTER = re.compile(r"[\x00-\x1f\x7f\\:*?\"<>|]")
 
