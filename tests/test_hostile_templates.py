@@ -63,3 +63,60 @@ def test_targets_that_read_yaml_without_omegaconf_keep_the_value_as_written(proj
     for target in ("axolotl", "llama-factory"):
         config = yaml.safe_load((project.root / "out" / "tickets" / target / "config.yaml").read_text())
         assert config["output_dir"] == "runs/${oc.env:HOME}"
+
+
+# --- item 19: a user template has a time budget, and its errors are template errors ---------------------
+
+def build_user_template(project, capsys, template: str, includes: dict[str, str] | None = None):
+    project.write("t.tune", granite(""))
+    templates = user_target(project.root / "templates", template)
+    for name, text in (includes or {}).items():
+        (templates / "mine" / name).write_text(text)
+    code = main(["build", "t.tune", "--template-dir", str(templates), "--target", "mine"])
+    out, err = capsys.readouterr()
+    assert "internal error" not in err and "bug in tunespec" not in err, err
+    assert not (project.root / "out").exists()
+    return code, err
+
+
+@pytest.mark.parametrize("template, line, words", [
+    ("echo\n{{ 1 / 0 }}\n", 2, "ZeroDivisionError: division by zero"),
+    ("{% set x = [] %}\n\n{{ x[3] }}\n", 3, "no element 3"),
+    ("{{ model.hf_id + 1 }}\n", 1, "TypeError"),
+    ("{{ model.hf_id.nosuch() }}\n", 1, "nosuch"),
+    ("{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}\n{{ m(1) }}\n", 1, "RecursionError"),
+    ("{{ 10 ** 100000000 }}\n", 1, "too large"),
+    ("{{ (2 ** 4096) ** 4096 }}\n", 1, "too large"),
+    ("{{ 'x' * 10 ** 10 }}\n", 1, "too large"),
+    ("{{ [0] * 10 ** 10 }}\n", 1, "too large"),
+    ("{{ lipsum(10 ** 9) }}\n", 1, "lipsum"),
+])
+def test_a_failing_user_template_is_a_template_error_with_its_file_and_line(project, capsys, template, line, words):
+    code, err = build_user_template(project, capsys, template)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "template error" in err and f"out.txt.j2, line {line}" in err and words in err, err
+
+
+def test_an_error_in_an_included_template_names_that_template(project, capsys):
+    code, err = build_user_template(project, capsys, "{% include 'part.j2' %}\n", {"part.j2": "ok\n\n{{ 1 // 0 }}\n"})
+    assert code == 2 and "part.j2, line 3" in err and "ZeroDivisionError" in err, err
+
+
+def test_a_user_template_that_runs_too_long_is_stopped(project, capsys, monkeypatch):
+    import time
+
+    from tunespec.templates import sandbox
+
+    monkeypatch.setattr(sandbox, "TEMPLATE_SECONDS", 1.0)
+    started = time.monotonic()
+    code, err = build_user_template(project, capsys, "{% for i in range(100000) %}\n{% for j in range(100000) %}"
+                                                     "{% endfor %}\n{% endfor %}\n")
+    assert time.monotonic() - started < 30
+    assert code == 2 and err.count("\n") == 1 and "template error" in err and "time budget" in err, err
+    assert "out.txt.j2, line" in err
+
+
+def test_the_time_budget_is_documented_and_generous():
+    from tunespec.templates import sandbox
+
+    assert sandbox.TEMPLATE_SECONDS >= 5

@@ -22,11 +22,11 @@ from typing import Any
 
 import jinja2
 import yaml
-from jinja2.sandbox import SandboxedEnvironment
 
 from tunespec.compiler.ir import document
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.templates import yamltext
+from tunespec.templates.sandbox import BudgetedSandbox, ConfinedLoader, render_within_budget, template_error
 from tunespec.templates.targets import BUILTIN, Target
 
 
@@ -162,23 +162,6 @@ FILTERS = {"json": to_json, "yaml": to_yaml, "yaml_block": to_yaml_block, "py": 
 
 # --- environments --------------------------------------------------------------------------------------
 
-class ConfinedLoader(jinja2.FileSystemLoader):
-    """Templates from the folders it is given and from nowhere else: Jinja2's own loader refuses `..` in a
-    template's name but follows symbolic links, so that `{% include "linked/secret" %}` through a linked
-    subfolder (or a template file that is itself a link) would read outside. The resolved path of every
-    template must lie inside the resolved folder it was found in."""
-
-    def get_source(self, environment: jinja2.Environment, template: str):
-        source, filename, uptodate = super().get_source(environment, template)
-        real = os.path.realpath(filename)
-        found_in = next(folder for folder in self.searchpath
-                        if os.path.normpath(filename).startswith(os.path.normpath(folder) + os.sep))
-        if real.startswith(os.path.realpath(found_in) + os.sep):
-            return source, filename, uptodate
-        raise jinja2.exceptions.SecurityError(
-            f"template `{template}` resolves to {real}, outside the template folder (through a symbolic link)")
-
-
 def environment(target: Target, omegaconf: bool = False) -> jinja2.Environment:
     """The environment a target's templates render in; for a file OmegaConf reads (`format = "omegaconf"`)
     the YAML filters escape interpolations."""
@@ -186,7 +169,7 @@ def environment(target: Target, omegaconf: bool = False) -> jinja2.Environment:
     options = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
                    lstrip_blocks=True, autoescape=False, auto_reload=False)
     if target.sandboxed:
-        env = SandboxedEnvironment(loader=ConfinedLoader(str(target.folder)), **options)
+        env = BudgetedSandbox(loader=ConfinedLoader(str(target.folder)), **options)
     else:
         # built-in targets may include each other's templates (kubeflow wraps fms-hf-tuning's config)
         env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(target.folder), str(BUILTIN)]), **options)
@@ -257,17 +240,31 @@ def render_target(exp: ResolvedExperiment, target: Target, folder: str, to_root:
     rendered: dict[str, str] = {}
     for file in target.files:
         env = _environment_for(target, file.format)
-        try:
-            text = env.get_template(file.template).render(values)
-        except jinja2.exceptions.SecurityError as error:
-            raise RenderError(f"target `{target.name}`, {file.template}: the sandbox refused it: {error}") from None
-        except jinja2.TemplateError as error:
-            where = f", line {error.lineno}" if getattr(error, "lineno", None) else ""
-            raise RenderError(f"target `{target.name}`, {file.template}{where}: {error.message or error}") from None
+        text = _render_user(env, target, file.template, values) if target.sandboxed else \
+            _render_builtin(env, target, file.template, values)
         checks = compiled_checks(target, file.output, values["method"])
         verify_compiled(text, file.format, checks, values["ir"], f"{target.name}/{file.output}", not target.sandboxed)
         rendered[file.output] = text
     return rendered
+
+
+def _render_builtin(env: jinja2.Environment, target: Target, template: str, values: dict[str, Any]) -> str:
+    """A built-in template: tunespec's own code, so anything but a template error is a bug."""
+    try:
+        return env.get_template(template).render(values)
+    except jinja2.TemplateError as error:
+        where = f", line {error.lineno}" if getattr(error, "lineno", None) else ""
+        raise RenderError(f"target `{target.name}`, {template}{where}: {error.message or error}") from None
+
+
+def _render_user(env: jinja2.Environment, target: Target, template: str, values: dict[str, Any]) -> str:
+    """A `--template-dir` template: within its time budget, and whatever it raises is a template error
+    (one line naming the template file and line, exit 2), not an internal error of tunespec."""
+    folder = str(target.folder)
+    try:
+        return render_within_budget(env.get_template(template), values, folder)
+    except Exception as error:  # the user's code: any failure is theirs to fix, and said so
+        raise RenderError(template_error(error, target.name, template, folder)) from None
 
 
 _checks: dict[tuple, list] = {}
