@@ -193,3 +193,45 @@ def test_a_data_path_through_a_folder_whose_name_is_not_utf8_is_not_built(projec
     assert code == 1 and "d\\xe9/train.jsonl is not UTF-8" in out
     code, out, err = run(capsys, "show", "--format", "json", ".")
     assert json.loads(out)[0]["ir"]["spec"]["data"]["train"] == "d\\xe9/train.jsonl"
+
+
+# --- item 14: configuration and folder names with odd characters ------------------------------------------
+
+@pytest.mark.parametrize("name, text, words", [
+    ("tunespec.toml", 'out = "a\\u0000b"\n', "`out`"),
+    ("pyproject.toml", "# [tool.tunespec] is below\ntool = 5\n", "`tool`"),
+    ("pyproject.toml", "[tool]\ntunespec = 5  # not [tool.tunespec]\n", "table"),
+    ("tunespec.toml", "max-variants = 1e3\n", "max-variants"),
+])
+def test_a_broken_configuration_is_one_line(project, capsys, name, text, words):
+    (project.root / "tunespec.toml").unlink()
+    (project.root / name).write_text(text)
+    project.write("t.tune", granite(""))
+    for argv in (["lint", "t.tune"], ["build", "t.tune"], ["show", "t.tune"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1 and words in err and name in err, err
+    assert not (project.root / "out").exists()
+
+
+def test_a_line_break_in_a_model_id_or_the_output_folder_builds_and_reads_back(project, capsys):
+    project.write("t.tune", 'model "meta-llama/llama-3-1-8b" { family = llama  hf_id = "acme/x\\ny"  hidden_size = 4096 }\n'
+                  + granite('training { max_seq_length = 512 }\n  resources { image = "img" }')
+                  .replace("ibm/granite-3-1-8b-base", "meta-llama/llama-3-1-8b"))
+    targets = "peft,fms-hf-tuning,axolotl,llama-factory,torchtune"
+    for out in ("out", "o\nut"):
+        code, stdout, err = run(capsys, "build", "t.tune", "--target", targets, "--out", out)
+        assert code == 0 and "not built" not in stdout, stdout + err
+    script = (project.root / "o\nut" / "tickets" / "torchtune" / "run.sh").read_text()
+    assert "'acme/x\ny'" in script
+
+
+def test_a_build_that_fails_halfway_leaves_no_empty_folders(project, capsys):
+    from tests.test_build import user_target
+
+    project.write("a.tune", granite(""))
+    project.write("b.tune", granite("").replace("tickets", "zz_last"))
+    templates = user_target(project.root / "templates", "{{ 1 // (0 if name == 'zz_last' else 1) }}\n")
+    code, out, err = run(capsys, "build", "a.tune", "b.tune", "--template-dir", str(templates), "--target", "yaml,mine",
+                          "--out", "specs/run1")
+    assert code == 2 and "template error" in err
+    assert not (project.root / "specs").exists()

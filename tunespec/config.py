@@ -110,7 +110,12 @@ def load_config(path: Path | None, registry: Registry) -> Config:
         raise ConfigError(f"{path}: the configuration is not UTF-8") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
-    table = data.get("tool", {}).get("tunespec", {}) if path.name == "pyproject.toml" else data
+    table = data
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{path}: `tool` must be a table ([tool.tunespec] lives in it), not {tool!r}")
+        table = tool.get("tunespec", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.tunespec] must be a table")
     config = _config_from_table(table, path)
@@ -136,8 +141,9 @@ def _config_from_table(table: dict[str, Any], path: Path) -> Config:
     if "targets" in table:
         config.targets = _strings(table["targets"], "targets", where)
     if "out" in table:
-        if not isinstance(table["out"], str):
-            raise ConfigError(f"{where}`out` must be a string (a folder)")
+        if not isinstance(table["out"], str) or not table["out"] or "\x00" in table["out"]:
+            raise ConfigError(f"{where}`out` must be a string (a folder name, not empty, without NUL characters), "
+                              f"not {table['out']!r}")
         config.out = table["out"]
     max_variants = table.get("max-variants", 256)
     if isinstance(max_variants, bool) or not isinstance(max_variants, int) or max_variants < 1:

@@ -109,12 +109,13 @@ def discard_staged(results: list[Staged]) -> None:
         for temporary, _ in result.staged:
             discard(temporary)
         result.staged = []
+    made = {folder for result in results for folder in result.made}
+    for folder in sorted(made, key=lambda folder: folder.count(os.sep), reverse=True):  # deepest first
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass  # not empty: another variant's files, or another run's
     for result in results:
-        for folder in reversed(result.made):
-            try:
-                os.rmdir(folder)
-            except OSError:
-                pass  # not empty: another variant's files, or another run's
         result.made = []
 
 

@@ -292,7 +292,7 @@ def parse_back(text: str, format: str, trusted: bool = False) -> Any:
         return _omegaconf_strings(data) if format == "omegaconf" else data
     if format == "python":
         return _python_data(text) if trusted else _python_spec(ast.parse(text))
-    return [_shell_words(line) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return _shell_commands(text)
 
 
 def _omegaconf_strings(data: Any) -> Any:
@@ -378,6 +378,44 @@ def _shell_words(line: str) -> list[str]:
     if word is not None:
         words.append("".join(word))
     return words
+
+
+def _shell_commands(text: str) -> list[list[str]]:
+    """The words of each command of a script, as a POSIX shell splits them: a line break outside quotes
+    ends a command, `#` at the start of a word starts a comment, and a quoted word may span lines (a
+    value with a line break, a folder named so, quoted by `shlex.quote`). Each line's words are what
+    `_shell_words` (and `shlex.split`) make of it."""
+    commands: list[list[str]] = []
+    words: list[str] = []
+    word: list[str] | None = None
+    position, size = 0, len(text)
+    while position < size:
+        if word is None and text[position] == "#":
+            end = text.find("\n", position)
+            position = size if end < 0 else end
+            continue
+        piece = _SHELL_PIECE.match(text, position)
+        if piece is None:
+            raise ValueError("no closing quotation, or a backslash escaping nothing")
+        plain, single, double, escaped, blank = piece.groups()
+        position = piece.end()
+        if blank is not None or escaped == "\n":  # a backslash before a line break joins the lines
+            if word is not None and blank is not None:
+                words.append("".join(word))
+                word = None
+            if blank is not None and "\n" in blank and words:
+                commands.append(words)
+                words = []
+            continue
+        if word is None:
+            word = []
+        word.append(plain if plain is not None else single if single is not None else
+                    _DOUBLE_QUOTED_ESCAPE.sub(r"\1", double) if double is not None else escaped)
+    if word is not None:
+        words.append("".join(word))
+    if words:
+        commands.append(words)
+    return commands
 
 
 def _python_spec(tree: ast.Module) -> Any:
