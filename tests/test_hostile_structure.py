@@ -138,3 +138,30 @@ def test_a_long_string_costs_a_few_bytes_of_memory_per_byte(project, quote, unit
     size = write(4_000_000)
     peak = peak_memory(project.root, "lint", "--jobs", "1", "long.tune")
     assert (peak - base) / size <= 10, f"{(peak - base) / size:.1f} bytes per byte"
+
+
+# --- max-variants (issue 11, item 17) ---------------------------------------------------------------------
+
+SIX_SWEEPS = "experiment e {\n" + "".join(
+    f"  {field} = sweep [{', '.join(str(value) for value in range(1, 101))}]\n"
+    for field in ("seed",)) + "  training {\n" + "".join(
+    f"    {field} = sweep [{', '.join(str(value) for value in range(1, 101))}]\n"
+    for field in ("batch_size", "accumulate_steps", "epochs", "max_seq_length", "max_input_tokens")) + "  }\n}\n"
+
+
+def test_max_variants_has_a_documented_ceiling(project, capsys):
+    (project.root / "tunespec.toml").write_text(f"max-variants = {2 ** 63 - 1}\n")
+    project.write("six.tune", SIX_SWEEPS)
+    code, out, err = main(["lint", "six.tune"]), *capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and "max-variants" in err and "10000" in err.replace(",", "")
+
+
+def test_sweeps_are_counted_before_they_are_expanded_whatever_the_setting(project, capsys):
+    """Through the API a Config is not validated: 10**12 variants are still counted, not made."""
+    from tunespec.api import run_lint
+    from tunespec.config import Config
+
+    project.write("six.tune", SIX_SWEEPS)
+    diagnostics = run_lint(["six.tune"], Config(max_variants=2 ** 63 - 1)).diagnostics
+    [message] = [d.message for d in diagnostics if d.code == "TS012"]
+    assert "1000000000000 variants" in message and "10000" in message

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tunespec.compiler.resolve import MAX_VARIANTS_LIMIT
 from tunespec.record import Factory, Record
 from tunespec.diagnostics import Severity
 from tunespec.rules.engine import Registry, Selection, UnknownSelector
@@ -146,8 +147,9 @@ def _config_from_table(table: dict[str, Any], path: Path) -> Config:
                               f"not {table['out']!r}")
         config.out = table["out"]
     max_variants = table.get("max-variants", 256)
-    if isinstance(max_variants, bool) or not isinstance(max_variants, int) or max_variants < 1:
-        raise ConfigError(f"{where}`max-variants` must be a whole number of at least 1, not {max_variants!r}")
+    if isinstance(max_variants, bool) or not isinstance(max_variants, int) or not 1 <= max_variants <= MAX_VARIANTS_LIMIT:
+        raise ConfigError(f"{where}`max-variants` must be a whole number of at least 1 and at most {MAX_VARIANTS_LIMIT}, "
+                          f"not {max_variants!r}")
     config.max_variants = max_variants
     return config
 

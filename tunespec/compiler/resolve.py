@@ -24,6 +24,10 @@ from tunespec.diagnostics import Finding, Location
 from tunespec.printable import encodable
 
 DEFAULT_MAX_VARIANTS = 256
+# The ceiling of `max-variants`: each variant is a training job, and a file of sweeps that asks for more is
+# a mistake (and would take the memory of that many resolved experiments). Sweeps are counted, never
+# expanded, past whichever limit is lower.
+MAX_VARIANTS_LIMIT = 10_000
 DATA_PATH_FIELDS = ("data.train", "data.validation")
 
 
@@ -90,7 +94,7 @@ class Resolver:
         self.program = program
         self.catalog = catalog or load_catalog()
         self.root = (root or program.cwd).absolute()
-        self.max_variants = max_variants
+        self.max_variants = min(max_variants, MAX_VARIANTS_LIMIT)
         self.findings: list[tuple[Finding, str | None]] = []
         self._layers: dict[int, Layer] = {}
         self._chains: dict[int, tuple[list[DeclRef], bool]] = {}
@@ -227,7 +231,8 @@ class Resolver:
                 self.report(Finding(
                     "TS012", setting.location,
                     f"the sweeps of `{experiment}` make {total} variants, more than max-variants ({self.max_variants})",
-                    "sweep fewer values, split the experiment, or raise `max-variants` in [tool.tunespec]",
+                    "sweep fewer values, split the experiment, or raise `max-variants` in [tool.tunespec] "
+                    f"(at most {MAX_VARIANTS_LIMIT})",
                 ), experiment)
                 return False
         return True
