@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 from math import prod
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,6 +18,7 @@ from tunespec.compiler.catalog import Catalog, ModelInfo, load_catalog
 from tunespec.compiler.defaults import run_defaults
 from tunespec.compiler.layers import Layer, Provenance, Setting, build_layer, did_you_mean
 from tunespec.compiler.loader import DeclRef, Program
+from tunespec.compiler.names import variant_name
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LANGUAGE_DEFAULTS, is_uri
 from tunespec.diagnostics import Finding, Location
 from tunespec.printable import encodable
@@ -141,8 +141,8 @@ class Resolver:
                 base.provenance[path] = setting.provenance()
         choices = [dict(zip(sweeps, choice))
                    for choice in itertools.product(*(range(len(s.value)) for s in sweeps.values()))]
-        names = _unique([variant_name(name, {path: sweeps[path].value[index] for path, index in choice.items()})
-                         for choice in choices])
+        names = [variant_name(name, {path: sweeps[path].value[index] for path, index in choice.items()})
+                 for choice in choices]
         return [self._variant(base, choice, variant) for choice, variant in zip(choices, names)]
 
     # --- declarations, chains, layers ---------------------------------------------------------------
@@ -414,44 +414,6 @@ def _model_from_layer(ref: DeclRef, layer: Layer, catalog: Catalog) -> ModelInfo
         methods=listed("methods", None),
         declared_at=str(ref.location),
     )
-
-
-# --- variant names ------------------------------------------------------------------------------------
-
-UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
-MAX_TOKEN = 40
-
-
-def variant_name(experiment: str, variant: dict[str, Any]) -> str:
-    """`tickets.learning_rate-3e-05`: deterministic, safe as a file name, and says what was swept."""
-    parts = [experiment]
-    for path, value in variant.items():
-        parts.append(f"{path.rpartition('.')[2]}-{_token(value)}")
-    return ".".join(parts)
-
-
-def _token(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    text = UNSAFE.sub("_", str(value)) or "_"
-    if len(text) > MAX_TOKEN:
-        import hashlib
-
-        digest = hashlib.sha1(str(value).encode("utf-8", "surrogatepass")).hexdigest()[:8]
-        text = f"{text[:MAX_TOKEN - 9]}-{digest}"
-    return text
-
-
-def _unique(names: list[str]) -> list[str]:
-    """Two string values can make the same safe token ("a/b", "a_b"); number the later ones."""
-    seen: dict[str, int] = {}
-    unique = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        unique.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
-    return unique
 
 
 def _relative(path: Path, root: Path) -> str:
