@@ -61,6 +61,7 @@ class Built(Record):
     label: str  # "variant (target)"
     refused: str | None = None
     files: Any = None  # templates.build.Staged
+    names: tuple = ()  # (target, name) pairs no other variant of the build may have (a Kubernetes job's)
 
 
 class BatchResult(Record):
@@ -174,7 +175,7 @@ def _with_targets(exp: ResolvedExperiment, names: list[str]) -> ResolvedExperime
 def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], job: Job,
                 by_target: dict) -> list[Built]:
     from tunespec.templates.build import Placement, check_outputs, render_outputs, stage_outputs
-    from tunespec.templates.render import variant_context
+    from tunespec.templates.render import unique_names, variant_context
     from tunespec.templates.targets import all_targets
 
     plan = job.build
@@ -205,7 +206,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                 outputs = render_outputs(exp, target, placement, variant)
                 files = check_outputs(outputs) if plan.check else stage_outputs(outputs, placement)
                 built.append(Built(placement.folder(exp.name, name), f"{exp.source} (experiment {exp.experiment})",
-                                   label, files=files))
+                                   label, files=files, names=unique_names(target, variant["ir"])))
     except BaseException:
         discard_built(built)
         raise
@@ -359,6 +360,7 @@ class _Merge:
         self.resolved: list = []
         self.built: list[Built] = []
         self.owners: dict[str, str] = {}
+        self.named: dict[tuple, str] = {}  # (target, unique name) -> who has it
 
     def add(self, batch: BatchResult) -> None:
         for diagnostic in batch.diagnostics:
@@ -382,13 +384,22 @@ class _Merge:
             self._claim(item)
 
     def _claim(self, item: Built) -> None:
-        """Two variants may not write one folder: the first in file order does."""
+        """Two variants may not write one folder, nor take one name that a target says is unique (a
+        Kubernetes job's): the first in file order does; the second is refused, naming the first."""
+        refused = None
         if item.refused is None and item.folder in self.owners:
+            refused = f"{item.label}: not built, {self.owners[item.folder]} has the same variant name"
+        taken = [name for name in item.names if name in self.named] if item.refused is None else []
+        if refused is None and taken:
+            target, name = taken[0]
+            refused = (f"{item.label}: not built, its Kubernetes name `{name}` is also the name of "
+                       f"{self.named[taken[0]]}")
+        if refused is not None:
             discard_built([item])
-            item = item.replace(refused=f"{item.label}: not built, {self.owners[item.folder]} has the same "
-                                        "variant name", files=None)
+            item = item.replace(refused=refused, files=None)
         elif item.refused is None:
             self.owners[item.folder] = item.owner
+            self.named.update({name: f"{item.label}, {item.owner}" for name in item.names})
         self.built.append(item)
 
     def result(self) -> BatchResult:

@@ -138,14 +138,19 @@ def comma_targets(lora: dict) -> str:
 
 
 def dns_label(name: str) -> str:
-    """A DNS-1035 label (Kubernetes object names): lower-case letters, digits and `-`, at most 63."""
+    """A DNS-1035 label (Kubernetes object names): lower-case letters, digits and `-`, at most 63.
+
+    A name that is one already is kept; any other gets a digest of itself after its readable part, so
+    that names the mapping makes alike (`tickets_v2`, `Tickets_V2`) stay apart: one job would otherwise
+    replace another in the cluster. (A build also refuses two variants of one name: `unique` in
+    kubeflow's target.toml.)"""
     label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "experiment"
     if not label[0].isalpha():
         label = "t-" + label
-    if len(label) > 63:
-        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
-        label = f"{label[:54].rstrip('-')}-{digest}"
-    return label
+    if label == name and len(label) <= 63:
+        return label
+    digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{label[:54].rstrip('-')}-{digest}"
 
 
 TRANSFORMS = {
@@ -265,6 +270,11 @@ def _render_user(env: jinja2.Environment, target: Target, template: str, values:
         return render_within_budget(env.get_template(template), values, folder)
     except Exception as error:  # the user's code: any failure is theirs to fix, and said so
         raise RenderError(template_error(error, target.name, template, folder)) from None
+
+
+def unique_names(target: Target, ir: dict[str, Any]) -> tuple:
+    """(target, value) of each of the target's `unique` expressions, for the variant's IR."""
+    return tuple((target.name, _compile_expected(expression)(ir)) for expression in target.unique)
 
 
 _checks: dict[tuple, list] = {}

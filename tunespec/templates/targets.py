@@ -49,6 +49,7 @@ class Target(Record):
     constraints: dict
     checks: dict  # output file -> {emitted dotted path: IR path with optional |transform}
     method_checks: dict  # method -> output file -> checks that hold only for that method
+    unique: list = Factory(list)  # IR expressions (as in checks) whose value two variants of a build may not share
     data: dict = Factory(dict)  # anything else the templates read (e.g. torchtune's builders per model)
     sandboxed: bool = False  # a user's --template-dir target: rendered in Jinja2's sandbox
     source: str = ""
@@ -83,7 +84,7 @@ def load_target(folder: Path, sandboxed: bool = False) -> Target:
             implicit=dict(data.get("implicit", {})), deprecated=dict(data.get("deprecated", {})),
             removed={method: str(day) for method, day in data.get("removed", {}).items()},
             constraints=dict(data.get("constraints", {})), checks=dict(data.get("checks", {})),
-            method_checks=dict(data.get("method_checks", {})),
+            method_checks=dict(data.get("method_checks", {})), unique=list(data.get("unique", [])),
             data=dict(data.get("data", {})), sandboxed=sandboxed, source=data.get("source", ""),
         )
     except (KeyError, TypeError, ValueError) as error:
