@@ -4,6 +4,8 @@ or a hang. (The benchmark measures the time of a realistic 10 MB file; here each
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tunespec.cli import main
 
@@ -102,12 +104,16 @@ try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, file=sys.stderr)
+try:  # this program's own peak; ru_maxrss keeps the parent's from before the exec
+    peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(peak * 1024, file=sys.stderr)
 """
 
 
 def peak_memory(cwd, *argv: str) -> int:
-    """Peak resident memory (bytes, Linux's ru_maxrss) of one tunespec command in a fresh interpreter."""
+    """Peak resident memory (bytes: Linux's VmHWM) of one tunespec command in a fresh interpreter."""
     import subprocess
     import sys
 
@@ -165,3 +171,100 @@ def test_sweeps_are_counted_before_they_are_expanded_whatever_the_setting(projec
     diagnostics = run_lint(["six.tune"], Config(max_variants=2 ** 63 - 1)).diagnostics
     [message] = [d.message for d in diagnostics if d.code == "TS012"]
     assert "1000000000000 variants" in message and "10000" in message
+
+
+# --- deep nesting in data files and blocks (issue 11, item 13) -------------------------------------------
+
+@pytest.mark.parametrize("shape", ["jsonl", "array", "jsonl-object"])
+def test_json_nested_thousands_deep_in_a_data_file_is_ts402(project, capsys, shape):
+    deep = "[" * 5000 + "]" * 5000
+    if shape == "jsonl":
+        text = '{"input": "a", "output": "b"}\n' + deep + "\n"
+    elif shape == "array":
+        text = '[{"input": "a", "output": "b"}, ' + deep + "]\n"
+    else:
+        text = '{"input": "a", "output": ' + '{"x": ' * 5000 + "1" + "}" * 5000 + "}\n"
+    (project.root / "data" / "deep.jsonl").write_text(text)
+    project.write("t.tune", 'experiment e {\n  model = "ibm/granite-3-1-8b-base"\n  method = lora\n'
+                            '  data { train = "data/deep.jsonl" }\n}\n')
+    code, out, _ = run(capsys, "lint", "--select", "TS4", "t.tune")
+    assert code == 1 and "TS402" in out and "nested too deep" in out, out
+
+
+@pytest.mark.parametrize("command", [["lint"], ["show"], ["fmt", "--check"], ["fmt"], ["build", "--out", "out"]])
+def test_blocks_nested_500_deep_are_one_syntax_error_for_every_command(project, capsys, command):
+    nested = "".join(f"b{index} {{\n" for index in range(500)) + "x = 1\n" + "}\n" * 500
+    project.write("blocks.tune", f"experiment e {{\n{nested}}}\n")
+    before = (project.root / "blocks.tune").read_bytes()
+    code, out, err = run(capsys, *command, "blocks.tune")
+    assert code == 1 and "blocks nested more than 100 deep" in out + err
+    assert (project.root / "blocks.tune").read_bytes() == before
+
+
+def test_blocks_nested_100_deep_are_unknown_fields_and_fmt_keeps_them(project, capsys):
+    nested = "".join(f"b{index} {{\n" for index in range(99)) + "x = 1\n" + "}\n" * 99
+    project.write("blocks.tune", f"experiment e {{\n{nested}}}\n")
+    code, out, _ = run(capsys, "lint", "blocks.tune")
+    assert code == 1 and "TS002" in out and "TS001" not in out
+    assert run(capsys, "fmt", "blocks.tune")[0] == 0
+    assert run(capsys, "fmt", "--check", "blocks.tune")[1].startswith("0 files would be reformatted")
+
+
+# --- JSON array data files are streamed (issue 11, item 15) -----------------------------------------------
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                           | st.text(max_size=12),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+                           max_leaves=12)
+
+
+def streamed(text: str, chunk: int):
+    import io
+
+    from tunespec.rules import datafiles
+
+    datafiles.CHUNK_BYTES = chunk
+    stream = datafiles._ArrayStream(io.BytesIO(text.encode("utf-8")))
+    try:
+        return [value for _, value in stream.elements()]
+    except datafiles._Malformed:
+        return "malformed"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(JSON_VALUES, max_size=8), st.sampled_from(["", " ", "\n  ", "\t\r\n"]), st.integers(1, 40),
+       st.integers(0, 300))
+def test_a_streamed_array_is_what_json_loads_reads(values, blank, chunk, cut):
+    """Whatever the chunk size (a number, a string or white space cut at its edge), the elements are those
+    of `json.loads`; and a text cut short or doubled is malformed for both."""
+    import json
+
+    from tunespec.rules import datafiles
+
+    original = datafiles.CHUNK_BYTES
+    try:
+        text = "[" + blank + ("," + blank).join(json.dumps(value) for value in values) + blank + "]" + blank
+        assert streamed(text, chunk) == json.loads(text)
+        broken = text[:cut] if cut < len(text) else text + text
+        try:
+            expected = json.loads(broken)
+        except ValueError:
+            expected = "malformed"
+        assert streamed(broken, chunk) == expected
+    finally:
+        datafiles.CHUNK_BYTES = original
+
+
+def test_a_large_json_array_is_read_in_constant_memory(project):
+    """30 MB of records: lint's peak memory grows by a few megabytes, not by the file (once 4 bytes a byte)."""
+    import json
+
+    record = json.dumps({"input": "my invoice is wrong and nobody answers " * 4, "output": "billing"})
+    project.write("t.tune", 'experiment e {\n  model = "ibm/granite-3-1-8b-base"\n  method = lora\n'
+                            '  data { train = "data/big.json" }\n  training { max_seq_length = 512 }\n}\n')
+    (project.root / "data" / "big.json").write_text("[" + record + "]\n")
+    base = peak_memory(project.root, "lint", "--jobs", "1", "t.tune")
+    count = 30_000_000 // len(record)
+    (project.root / "data" / "big.json").write_text("[\n" + ",\n".join([record] * count) + "\n]\n")
+    peak = peak_memory(project.root, "lint", "--jobs", "1", "t.tune")
+    assert peak - base < 20 * 2**20, f"{(peak - base) / 2**20:.0f} MB more for a 30 MB array"

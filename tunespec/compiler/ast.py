@@ -72,9 +72,10 @@ class Sweep(Record):
     depth: int = 1
 
 
-# No field takes a list of lists, so nesting serves no program; like Python's parser ("too many nested
-# parentheses" at 200) the language stops it early, which bounds the recursion of everything that walks
-# values (the formatter, `show`, the comparisons of values) however hostile the input.
+# No field takes a list of lists, nor a block inside a block inside a block, so nesting serves no program;
+# like Python's parser ("too many nested parentheses" at 200) the language stops it early, which bounds
+# the recursion of everything that walks values and bodies (the formatter, `show`, the comparisons of
+# values, the layers) however hostile the input.
 MAX_NESTING = 100
 
 
@@ -94,6 +95,7 @@ class Block(Record):
     name_span: Span
     members: tuple[Union[Assignment, "Block"], ...]
     span: Span
+    depth: int = 1  # how many blocks deep: 1 for a block of assignments
 
 
 Member = Union[Assignment, Block]
@@ -308,7 +310,11 @@ class AstBuilder:
     def block(self, name, body):
         members, close = body
         span = Span.of(name)
-        return Block(name.value, span, members, span.to(Span.of(close)))
+        depth = 1 + max((member.depth for member in members if isinstance(member, Block)), default=0)
+        if depth > MAX_NESTING:
+            raise _problem(f"blocks nested more than {MAX_NESTING} deep", name.line, name.column, len(name.value),
+                           help="fields live in a declaration or in one of its blocks (`training { ... }`)")
+        return Block(name.value, span, members, span.to(Span.of(close)), depth)
 
     def string(self, token):
         if token.type == "LONG_STRING":
