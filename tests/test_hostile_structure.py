@@ -268,3 +268,42 @@ def test_a_large_json_array_is_read_in_constant_memory(project):
     (project.root / "data" / "big.json").write_text("[\n" + ",\n".join([record] * count) + "\n]\n")
     peak = peak_memory(project.root, "lint", "--jobs", "1", "t.tune")
     assert peak - base < 20 * 2**20, f"{(peak - base) / 2**20:.0f} MB more for a 30 MB array"
+
+
+# --- a long `extends` chain is resolved in linear time (issue 11, item 16) ----------------------------------
+
+def extends_chain(project, depth: int) -> str:
+    chain = ["preset p0 { seed = 1  lora { alpha = 8 }  training { learning_rate = 1e-4 } }"]
+    chain += [f"preset p{i} extends p{i - 1} {{ seed = {i}  lora {{ alpha = {8 + i % 3} }}  "
+              f"training {{ learning_rate = {1 + i % 3}e-4 }} }}" for i in range(1, depth)]
+    chain.append(f"experiment e extends p{depth - 1} {{ method = lora }}")
+    project.write(f"chain{depth}.tune", "\n".join(chain) + "\n")
+    return f"chain{depth}.tune"
+
+
+def test_a_deep_extends_chain_takes_time_linear_in_its_depth(project, capsys):
+    """Every preset of the chain is resolved and checked; a list of bases per preset and a merge of them
+    made that quadratic (a 10,000-deep chain took 93 s). Four times the depth: well under 16 times the time."""
+    import time
+
+    def seconds(depth: int) -> float:
+        name = extends_chain(project, depth)
+        best = float("inf")
+        for _ in range(2):
+            started = time.perf_counter()
+            run(capsys, "lint", "--jobs", "1", name)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    shallow, deep = seconds(1500), seconds(6000)
+    assert deep / shallow < 8, f"{deep / shallow:.1f} times the time for 4 times the depth"
+
+
+def test_every_declaration_of_a_deep_chain_reports_what_it_writes_once(project, capsys):
+    name = extends_chain(project, 3000)
+    code, out, _ = run(capsys, "lint", "--jobs", "1", "--format", "json", name)
+    import json
+
+    found = json.loads(out)
+    ts301 = [d for d in found if d["code"] == "TS301"]
+    assert len(ts301) == 2999 and len({(d["line"], d["column"]) for d in ts301}) == 2999

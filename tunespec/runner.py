@@ -12,6 +12,7 @@ would write the same folder are caught in file order.
 
 from __future__ import annotations
 
+import bisect
 import gc
 import os
 from pathlib import Path
@@ -180,14 +181,14 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
 
     plan = job.build
     known = all_targets(job.template_dirs)
-    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    errors = _ErrorPlaces(diagnostics)
     placement = Placement(plan.out, (job.root or job.cwd).absolute())
     built: list[Built] = []
     try:
         for exp in resolved:
             if exp.is_preset:
                 continue
-            if not exp.complete or _errors_inside(exp, errors):
+            if not exp.complete or errors.inside(exp):
                 built.append(Built("", "", exp.name, f"{exp.name}: not built, it has errors"))
                 continue
             unwritable = _not_utf8(exp)
@@ -231,18 +232,40 @@ def discard_built(built: list[Built]) -> None:
     discard_staged([item.files for item in built if item.files is not None])
 
 
-def _errors_inside(exp: ResolvedExperiment, errors: list[Diagnostic]) -> bool:
-    """Whether an error points into one of the declarations the variant is made from (TS5xx aside:
-    those refuse one target, not the experiment)."""
-    spans = [(ref.file.display, ref.decl.span) for ref in exp.chain]
-    for diagnostic in errors:
-        if diagnostic.code.startswith("TS5"):
-            continue
-        place = (diagnostic.line, diagnostic.column)
-        for path, span in spans:
-            if diagnostic.path == path and (span.line, span.column) <= place < (span.end_line, span.end_column):
-                return True
-    return False
+class _ErrorPlaces:
+    """Where the batch's errors are (TS5xx aside: those refuse one target, not the experiment), to ask
+    whether one points into a declaration a variant is made from: once per declaration, each answer
+    reused by the declarations that extend it (a long `extends` chain stays linear)."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.places: dict[str, list[tuple[int, int]]] = {}
+        for d in diagnostics:
+            if d.severity is Severity.ERROR and not d.code.startswith("TS5"):
+                self.places.setdefault(d.path, []).append((d.line, d.column))
+        for places in self.places.values():
+            places.sort()
+        self.known: dict[int, bool] = {}  # id(lineage node) -> an error inside it or below
+
+    def inside(self, exp: ResolvedExperiment) -> bool:
+        unknown = []
+        answer = False
+        for node in exp.lineage or ():
+            if id(node) in self.known:
+                answer = self.known[id(node)]
+                break
+            unknown.append(node)
+        for node in reversed(unknown):
+            answer = answer or self._in_declaration(node.ref)
+            self.known[id(node)] = answer
+        return answer
+
+    def _in_declaration(self, ref) -> bool:
+        places = self.places.get(ref.file.display)
+        if not places:
+            return False
+        span = ref.decl.span
+        index = bisect.bisect_left(places, (span.line, span.column))
+        return index < len(places) and places[index] < (span.end_line, span.end_column)
 
 
 def _target_refuses(exp: ResolvedExperiment, target, selection: Selection, by_target: dict) -> bool:

@@ -9,7 +9,6 @@ one sweep can make one token (`"a/b"` and `"a_b"`); that is a TS012 error where 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
@@ -32,6 +31,8 @@ def variant_token(value: Any) -> str:
         return repr(value)
     text = UNSAFE.sub("_", str(value)) or "_"
     if len(text) > MAX_TOKEN:
+        import hashlib  # rarely needed: not worth its import time in every lint
+
         digest = hashlib.sha1(str(value).encode("utf-8", "surrogatepass")).hexdigest()[:8]
         text = f"{text[:MAX_TOKEN - 9]}-{digest}"
     return text

@@ -17,6 +17,7 @@ from tunespec.record import Factory, Record
 from tunespec.compiler.catalog import Catalog, ModelInfo, load_catalog
 from tunespec.compiler.defaults import run_defaults
 from tunespec.compiler.layers import Layer, Provenance, Setting, build_layer, did_you_mean
+from tunespec.compiler.lineage import Lineage
 from tunespec.compiler.loader import DeclRef, Program
 from tunespec.compiler.names import variant_name
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LANGUAGE_DEFAULTS, is_uri
@@ -41,8 +42,7 @@ class ResolvedExperiment(Record):
     variant: dict[str, Any] = Factory(dict)
     invalid: dict[str, Location] = Factory(dict)
     model: ModelInfo | None = None
-    chain: tuple[DeclRef, ...] = ()
-    layers: tuple[Layer, ...] = ()
+    lineage: Lineage | None = None  # the declaration and its bases along `extends`, child first
     sweeps: dict[str, Setting] = Factory(dict)
     settings: dict[str, Setting] = Factory(dict)  # what was written (after inheritance), shared by variants
     blocks: dict[str, Location] = Factory(dict)
@@ -57,6 +57,16 @@ class ResolvedExperiment(Record):
     @property
     def is_preset(self) -> bool:
         return self.ref.decl.kind == "preset"
+
+    @property
+    def chain(self) -> Iterator[DeclRef]:
+        """The declaration and its bases, child first."""
+        return self.lineage.refs() if self.lineage is not None else iter(())
+
+    @property
+    def layers(self) -> Iterator[Layer]:
+        """What each of `chain` writes."""
+        return self.lineage.layers() if self.lineage is not None else iter(())
 
     @property
     def name_location(self) -> Location:
@@ -97,7 +107,7 @@ class Resolver:
         self.max_variants = min(max_variants, MAX_VARIANTS_LIMIT)
         self.findings: list[tuple[Finding, str | None]] = []
         self._layers: dict[int, Layer] = {}
-        self._chains: dict[int, tuple[list[DeclRef], bool]] = {}
+        self._lineages: dict[int, Lineage] = {}
         self._declared_models: dict[int, ModelInfo] = {}
         self._models: dict[tuple, ModelInfo | None] = {}
         self._placed: dict[tuple, tuple[Path, str]] = {}
@@ -125,15 +135,13 @@ class Resolver:
 
     def resolve(self, ref: DeclRef) -> list[ResolvedExperiment]:
         name = ref.decl.name.value
-        chain, chain_ok = self.chain(ref, name)
-        layers = [self.layer(link, name) for link in chain]
-        complete = chain_ok and all(self.program.scope(link.file).complete for link in chain)
-        merged, invalid, blocks = _merge(layers)
+        lineage = self.lineage(ref, name)
+        merged = lineage.merged
         sweeps = {path: merged[path] for path in EXPERIMENT_FIELDS if path in merged and merged[path].swept}
         if not self._variant_count_ok(sweeps, name):
             return []
-        base = _Base(ref, tuple(chain), tuple(layers), merged, invalid, blocks, sweeps, complete,
-                     encodable(_relative(ref.file.path, self.root)))
+        base = _Base(ref, lineage, merged, lineage.invalid, lineage.blocks, sweeps,
+                     lineage.followed and lineage.complete, encodable(_relative(ref.file.path, self.root)))
         for path in EXPERIMENT_FIELDS:
             setting = merged.get(path)
             if setting is not None and path not in sweeps:
@@ -155,16 +163,16 @@ class Resolver:
                 self.report(finding, experiment)
         return self._layers[key]
 
-    def chain(self, ref: DeclRef, experiment: str) -> tuple[list[DeclRef], bool]:
-        """The declaration and its bases, child first; False when an `extends` could not be followed."""
-        key = id(ref.decl)
-        if key not in self._chains:
-            self._chains[key] = self._follow_extends(ref, experiment)
-        return self._chains[key]
+    def lineage(self, ref: DeclRef, experiment: str) -> Lineage:
+        """The declaration's lineage, made once per declaration (and shared by all that extend it).
 
-    def _follow_extends(self, ref: DeclRef, experiment: str) -> tuple[list[DeclRef], bool]:
-        chain = [ref]
-        position = {id(ref.decl): 0}
+        The walk up `extends` stops at the first declaration whose lineage is known, at the root of the
+        chain, at a base that cannot be followed (TS008) or at a cycle (TS009: the cycle's last member
+        gets no base); the nodes are then made from the top down. A loop, not a recursion."""
+        found = self._lineages.get(id(ref.decl))
+        if found is not None:
+            return found
+        path, position, top, followed = [ref], {id(ref.decl): 0}, None, True
         current = ref
         while current.decl.extends is not None:
             base = current.decl.extends
@@ -175,14 +183,24 @@ class Resolver:
                 if problem:
                     message, help = problem
                     self.report(Finding("TS008", current.file.location(base.span), message, help), experiment)
-                return chain, False
+                followed = False
+                break
+            top = self._lineages.get(id(target.decl))
+            if top is not None:
+                break
             if id(target.decl) in position:
-                self._report_cycle(chain[position[id(target.decl)]:], experiment)
-                return chain, False
-            position[id(target.decl)] = len(chain)
-            chain.append(target)
+                self._report_cycle(path[position[id(target.decl)]:], experiment)
+                followed = False
+                break
+            position[id(target.decl)] = len(path)
+            path.append(target)
             current = target
-        return chain, True
+        for index in range(len(path) - 1, -1, -1):
+            link = path[index]
+            top = Lineage(link, self.layer(link, experiment), top, followed or index < len(path) - 1,
+                          self.program.scope(link.file).complete)
+            self._lineages[id(link.decl)] = top
+        return top
 
     def _extends_problem(self, current: DeclRef, target: DeclRef | None, scope_complete: bool):
         """None when `target` may be extended; () to stop quietly; else (message, help) for TS008."""
@@ -246,8 +264,8 @@ class Resolver:
             provenance[path] = setting.provenance(index)
         exp = ResolvedExperiment(
             name=name, ref=base.ref, values=values, provenance=provenance,
-            variant={path: values[path] for path in choice}, invalid=dict(base.invalid), chain=base.chain,
-            layers=base.layers, sweeps=base.sweeps, settings=base.merged, blocks=base.blocks, complete=base.complete,
+            variant={path: values[path] for path in choice}, invalid=dict(base.invalid), lineage=base.lineage,
+            sweeps=base.sweeps, settings=base.merged, blocks=base.blocks, complete=base.complete,
             source=base.source,
         )
         exp.model = self._model(exp, base, base.ref.decl.name.value)
@@ -327,8 +345,7 @@ class _Base(Record):
     """What all variants of one declaration share."""
 
     ref: DeclRef
-    chain: tuple[DeclRef, ...]
-    layers: tuple[Layer, ...]
+    lineage: Lineage
     merged: dict[str, Setting]
     invalid: dict[str, Location]
     blocks: dict[str, Location]
@@ -337,22 +354,6 @@ class _Base(Record):
     source: str
     values: dict[str, Any] = Factory(dict)  # what every variant shares, in field order
     provenance: dict[str, Provenance] = Factory(dict)
-
-
-def _merge(layers: list[Layer]) -> tuple[dict[str, Setting], dict[str, Location], dict[str, Location]]:
-    """Child over base, field by field: a block merges, a list or a sweep replaces."""
-    merged: dict[str, Setting] = {}
-    invalid: dict[str, Location] = {}
-    blocks: dict[str, Location] = {}
-    for layer in reversed(layers):
-        for path, location in layer.invalid.items():
-            merged.pop(path, None)
-            invalid[path] = location
-        for path, setting in layer.settings.items():
-            invalid.pop(path, None)
-            merged[path] = setting
-        blocks.update(layer.blocks)
-    return merged, invalid, blocks
 
 
 # The language's field order, with the derived `lora.resolved_target_modules` after `target_modules`.
