@@ -112,7 +112,7 @@ def _shown(file: str) -> str:
 def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
     """Load, resolve and check `files` (and build them, for a build); `shared` lives as long as the process's
     part of the run (the data files' scans)."""
-    program = Program(job.cwd, job.buffers)
+    program = Program(job.cwd, job.buffers, shared.setdefault("loader", {}))
     for path, display in files:
         program.add_root(path, display)
     program.check_import_cycles()
@@ -124,23 +124,24 @@ def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResu
     findings += list(engine.check(resolved))
     by_target: dict = {}  # TS5xx findings per variant and target, which build reuses
     findings += target_findings(resolved, job.targets, job.config, job.template_dirs, by_target)
-    noqa = noqa_maps(program.files.values(), REGISTRY)
+    sources = program.sources(finding.location.path for finding, _ in findings)
+    noqa = noqa_maps(sources, REGISTRY)
     diagnostics = engine.reported(findings, noqa)
     noqa = {display: comments for display, comments in noqa.items() if comments}
-    lines = _quoted_lines(program, diagnostics, noqa)
+    lines = _quoted_lines(sources, diagnostics, noqa)
     built = build_batch(resolved, diagnostics, job, by_target) if job.build is not None else []
     return BatchResult(diagnostics, noqa, [source.display for source in program.roots], lines,
                        program if job.keep else None, resolved if job.keep else [], built)
 
 
-def _quoted_lines(program: Program, diagnostics: list[Diagnostic], noqa: dict) -> dict[str, dict[int, str]]:
+def _quoted_lines(sources: list, diagnostics: list[Diagnostic], noqa: dict) -> dict[str, dict[int, str]]:
     """The source lines a text report quotes: those diagnostics point at, and `# noqa` comments' (TS901).
     Only those are kept, so that memory does not grow with the size of the files linted."""
     wanted: dict[str, set[int]] = {display: set(comments) for display, comments in noqa.items()}
     for diagnostic in diagnostics:
         wanted.setdefault(diagnostic.path, set()).add(diagnostic.line)
     quoted = {}
-    for source in program.files.values():
+    for source in sources:
         numbers = wanted.get(source.display)
         if numbers and source.text is not None:
             lines = source.text.split("\n")
