@@ -23,7 +23,7 @@ from tunespec.templates.build import TEMPORARY
 from tunespec.templates.render import parse_back, verify
 from tunespec.templates.targets import builtin_targets
 
-SHARED = REPO.parent / "shared"
+SCHEMAS = Path(__file__).resolve().parent / "data" / "schemas"  # vendored, see NOTICE.md there
 # The README build writes a subset of the all-targets golden files, byte for byte: its record is the list
 # of the files it writes, and their contents are read from there.
 BUILD_GOLDEN_FILES = GOLDEN / "readme-build-files.txt"
@@ -95,7 +95,7 @@ def test_ir_validates_against_tunespec_schema(examples, capsys):
 
 
 def crd_schema():
-    crd = yaml.safe_load((SHARED / "schemas" / "kubeflow.org_pytorchjobs.yaml").read_text(encoding="utf-8"))
+    crd = yaml.safe_load((SCHEMAS / "kubeflow.org_pytorchjobs.yaml").read_text(encoding="utf-8"))
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     return version["schema"]["openAPIV3Schema"]
 

@@ -226,6 +226,33 @@ def test_unknown_rule_suggests(capsys):
     assert code == 2 and "did you mean `batch-size-out-of-range`?" in err
 
 
+@pytest.mark.parametrize("selector, expected", [
+    ("TS1x", "did you mean `TS1` (the prefix of TS101,"), ("TS99", "did you mean `TS901`?"),
+    ("TS1099", "did you mean `TS109`?"),
+])
+def test_unknown_codes_are_matched_by_prefix(capsys, selector, expected):
+    """Issue 12: `TS1` is a prefix, not a typo of TS901; suggestions share the code's prefix."""
+    code, _, err = run(capsys, "rule", selector)
+    assert code == 2 and expected in err
+    code, _, err = run(capsys, "lint", "--select", selector, ".")
+    assert code == 2 and "`--select`" in err and expected in err
+
+
+def test_rule_with_a_prefix_lists_the_rules_it_selects(capsys):
+    code, out, _ = run(capsys, "rule", "TS2")
+    codes = [line.split()[0] for line in out.splitlines()]
+    assert code == 0 and codes[0] == "TS201" and all(c.startswith("TS2") for c in codes) and len(codes) > 10
+
+
+@pytest.mark.parametrize("how", [("--select", "TS1"), ("--ignore", "TS001"), ("--ignore", "syntax-error")])
+def test_a_syntax_error_is_never_deselected(capsys, project, how):
+    """Issue 12: `--select TS1` hid a syntax error; TS001 and TS014 stop a file from being checked at all."""
+    project.write("bad.tune", "experiment e {\n  training { batch_size 8 }  # noqa\n}\n")
+    project.write("tunespec.toml", '[severity]\nTS001 = "warning"\n[per-file-ignores]\n"*.tune" = ["TS001"]\n')
+    code, out, _ = run(capsys, "lint", "--format", "json", *how, "bad.tune")
+    assert code == 1 and [(d["code"], d["severity"]) for d in json.loads(out)] == [("TS001", "error")]
+
+
 def test_lint_text_output_golden_for_an_unclosed_block_across_files(capsys, project, golden):
     project.write("common.tune", "preset base {\n  training {\n    epochs = 3\n  }\n")
     project.write("main.tune", 'import "common.tune"\nimport "/abs/path.tune"\n\nexperiment e extends base { }\n')

@@ -82,7 +82,7 @@ def test_severity_overrides_by_code_and_name(project):
 def test_per_file_ignores_are_relative_to_the_config_file(project):
     project.write("legacy/old.tune", BAD)
     project.write("new.tune", BAD)
-    write_config(project, "ignore = ['TS401']\n[per-file-ignores]\n'legacy/*.tune' = ['TS1']\n")
+    write_config(project, "ignore = ['TS401', 'TS015']\n[per-file-ignores]\n'legacy/*.tune' = ['TS1']\n")
     places = project.places(config=configuration())
     assert {(code, path) for code, path, _, _ in places} == {("TS101", "new.tune"), ("TS103", "new.tune")}
 

@@ -189,6 +189,11 @@ def test_crlf_and_bom_are_the_callers_job_but_crlf_text_still_parses():
     ("experiment x {\n  batch_size 8\n}", "expected `=` after `batch_size`, found `8`", (2, 14)),
     ("experiment x {\n  a = 1\n", "unclosed `{` opened at 1:14", (2, 8)),
     ("experiment x {\n  l = [1,\n", "unclosed `[` opened at 2:7", (2, 10)),
+    # the indentation shows which block lost its `}` (issue 12), not the outermost one brackets blame
+    ("experiment x {\n  training {\n    a = 8\n  lora {\n    rank = 8\n  }\n}\n",
+     "unclosed `{` of `training` opened at 2:12: line 4 is back at its indentation without closing it", (2, 12)),
+    ("experiment x {\n  training { a = 8 }\n  lora {\n    rank = 8\n}\n",
+     "unclosed `{` of `lora` opened at 3:8: line 5 is back at its indentation without closing it", (3, 8)),
     ("experiment import {}", "`import` is a reserved word and cannot be used as a name here", (1, 12)),
     ("experiment x { a = sweep }", "expected `[` after `sweep`, found `}`", (1, 26)),
     ("experiment x { sweep = 1 }", "`sweep` is a reserved word and cannot be used as a name here", (1, 16)),

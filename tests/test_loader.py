@@ -196,3 +196,17 @@ def test_folders_are_searched_recursively_skipping_hidden_ones(project):
 
     result = run_lint(["."], Config())
     assert [source.display for source in result.program.roots] == ["a/b/deep.tune"]
+
+
+@pytest.mark.parametrize("written, suggestion", [
+    ("common/bsae.tune", 'did you mean `import "common/base.tune"`?'),
+    ("comon/base.tune", 'did you mean `import "common/base.tune"`?'),
+    ("nothing/x.tune", "check the path: imports are relative to the importing file"),
+])
+def test_a_missing_import_shows_where_it_looked_and_a_near_file(project, written, suggestion):
+    """Issue 12: TS006 shows the resolved path and suggests a file close to the one named."""
+    project.write("common/base.tune", "preset base { }")
+    project.write("exp/main.tune", f'import "../{written}"\n')
+    [d] = [d for d in project.lint("exp/main.tune") if d.code == "TS006"]
+    assert f"(resolved to `{written}`)" in d.message
+    assert d.help == suggestion.replace('import "', 'import "../')

@@ -9,7 +9,7 @@ import pytest
 from tunespec.compiler.catalog import load_catalog
 from tunespec.config import Config
 from tunespec.rules import REGISTRY
-from tunespec.rules.engine import DOC_HEADINGS, SCOPE_COMPILER, SCOPE_ENGINE, SCOPE_TARGETS
+from tunespec.rules.engine import DOC_HEADINGS, SCOPE_COMPILER, SCOPE_ENGINE, SCOPE_RUN, SCOPE_TARGETS
 
 # The codes RULES.md assigns to the language (TS0xx) and the documented ranges (TS1xx).
 CATALOG_CODES = ([f"TS{n:03d}" for n in range(1, 15)] + [f"TS{n}" for n in range(101, 111)]
@@ -31,7 +31,7 @@ def test_rule_declaration_is_complete(item):
     assert item.summary and "\n" not in item.summary and not item.summary.endswith(".")
     positions = [item.doc.find(heading) for heading in DOC_HEADINGS]
     assert all(p >= 0 for p in positions) and positions == sorted(positions), item.doc
-    assert (item.check is None) == (item.scope in (SCOPE_COMPILER, SCOPE_ENGINE, SCOPE_TARGETS))
+    assert (item.check is None) == (item.scope in (SCOPE_COMPILER, SCOPE_ENGINE, SCOPE_TARGETS, SCOPE_RUN))
 
 
 def _blocks(doc: str, heading: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,7 @@ from tests.conftest import REPO, granite
 from tunespec.cli import main
 from tunespec.report.github import escape_data, escape_property
 
-SARIF_SCHEMA = REPO.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+SARIF_SCHEMA = Path(__file__).resolve().parent / "data" / "schemas" / "sarif-schema-2.1.0.json"  # vendored, see NOTICE.md
 BAD = granite("training { batch_size = 32 }\n  description = \"50%, a: b\"")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import granite, lint_source
@@ -239,3 +241,68 @@ def test_experiment_in_an_import_cycle_is_not_also_incomplete(project):
     project.write("other.tune", 'import "main.tune"\npreset base { }\n')
     project.write("main.tune", 'import "other.tune"\nexperiment e extends base { }\n')
     assert project.codes("main.tune") == ["TS007"]
+
+
+# --- TS015: output folders across the run -------------------------------------------------------------
+
+SHARED = 'experiment {name} {{\n  model = "ibm/granite-3-1-8b-base"\n  method = lora\n  output_dir = "{out}"\n' \
+         '  data {{ train = "t.jsonl" }}\n  training {{ learning_rate = {rate} }}\n}}\n'
+
+
+def test_ts015_two_files_one_output_folder(project):
+    project.write("a.tune", SHARED.format(name="tickets", out="runs/shared", rate="0.00001"))
+    project.write("b.tune", SHARED.format(name="tickets", out="runs/shared/", rate="0.00002"))
+    found = [d for d in project.lint("a.tune", "b.tune") if d.code == "TS015"]
+    assert [(d.path, d.line, d.column) for d in found] == [("b.tune", 4, 16)]
+    assert "runs/shared/tickets" in found[0].message and "a.tune" in found[0].message
+
+
+def test_ts015_a_folder_inside_another_runs_folder(project):
+    project.write("a.tune", SHARED.format(name="tickets", out="runs", rate="0.00001")
+                  + SHARED.format(name="other", out="runs/tickets", rate="0.00001"))
+    found = [d for d in project.lint("a.tune") if d.code == "TS015"]
+    assert len(found) == 1 and "inside the folder" in found[0].message
+
+
+def test_ts015_near_miss_sweeps_and_distinct_names_get_their_own_folders(project):
+    project.write("a.tune", SHARED.format(name="tickets", out="runs/shared", rate="sweep [0.00001, 0.00003]"))
+    project.write("b.tune", SHARED.format(name="tickets_b", out="runs/shared", rate="0.00002"))
+    assert "TS015" not in project.codes("a.tune", "b.tune")
+
+
+def test_ts015_across_batches_and_workers(project):
+    """The check needs every file of the run: batches (and worker processes) are merged first."""
+    from tunespec.api import run_lint
+    from tunespec.runner import BATCH_FILES
+
+    for index in range(BATCH_FILES * 2 + 1):
+        project.write(f"f{index:03}.tune", SHARED.format(name=f"e{index}", out="runs", rate="0.00001"))
+    project.write("z.tune", SHARED.format(name="e0", out="runs", rate="0.00001"))
+    for jobs in (1, 2):
+        found = [d for d in run_lint(["."], Config(ignore=["TS307", "TS401"]), jobs=jobs).diagnostics if d.code == "TS015"]
+        assert [(d.path, d.line) for d in found] == [("z.tune", 4)], jobs
+
+
+def test_ts015_refuses_to_build_the_second_variant(project):
+    from tunespec.api import build
+
+    project.write("a.tune", SHARED.format(name="tickets", out="runs", rate="0.00001"))
+    project.write("b.tune", SHARED.format(name="other", out="runs/tickets", rate="0.00002"))
+    result = build(["a.tune", "b.tune"], targets=["yaml"], out="out", config=Config())
+    assert result.refused == ["other (yaml): not built, its output folder is taken (TS015)"]
+    assert [Path(p).parts[-3] for p in result.written] == ["tickets"]
+
+
+def test_ts013_is_reported_before_its_knock_on_ts011(project):
+    """Issue 12: an unknown model is the cause of the missing defaults; TS011 follows TS013 and names it."""
+    project.write("a.tune", 'experiment e {\n  model = "acme/falcon-mini"\n  method = lora\n}\n')
+    found = [(d.code, d.line, d.column) for d in project.lint("a.tune") if d.code in ("TS011", "TS013")]
+    assert found == [("TS013", 2, 11), ("TS011", 2, 28)]
+    assert "model `acme/falcon-mini` is unknown, see TS013" in [d for d in project.lint("a.tune") if d.code == "TS011"][0].message
+
+
+def test_ts011_for_an_unknown_model_of_a_preset_stays_at_each_experiments_name(project):
+    project.write("a.tune", 'preset p {\n  model = "acme/falcon-mini"\n  method = lora\n}\n'
+                  'experiment a extends p { }\nexperiment b extends p { }\n')
+    found = [(d.code, d.line) for d in project.lint("a.tune") if d.code == "TS011"]
+    assert found == [("TS011", 5), ("TS011", 6)]

@@ -160,3 +160,13 @@ def test_ts309_states_the_estimate_and_its_parts(project):
     d = message(project, source, "TS309")
     for part in ("weights", "gradients", "optimizer", "activations", "logits", "overhead", "GiB on one GPU"):
         assert part in d.message
+
+
+def test_ts301_found_through_a_preset_names_the_experiment_it_concerns(project):
+    """Issue 12: the warning points into the preset, so it must say which experiment it is about."""
+    project.write("common.tune", 'preset base {\n  model = "ibm/granite-3-1-8b-base"\n  method = lora\n'
+                  '  training { learning_rate = 0.0001 }\n  lora { alpha = 16 }\n}\n')
+    project.write("main.tune", 'import "common.tune"\nexperiment tickets extends base {\n  data { train = "t.jsonl" }\n}\n')
+    [d] = [d for d in project.lint("main.tune", config=EVERYTHING) if d.code == "TS301"]
+    assert d.path == "common.tune" and d.experiment == "tickets"
+    assert d.message.endswith("for experiment `tickets`, which extends it")

@@ -248,21 +248,27 @@ def command_rules(args: argparse.Namespace) -> int:
 
         sys.stdout.write(markdown(REGISTRY))
         return EXIT_OK
-    rows = [(r.code, r.name, r.severity.value, r.summary) for r in REGISTRY]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for code, name, severity, summary in rows:
-        print(f"{code:<{widths[0]}}  {name:<{widths[1]}}  {severity:<{widths[2]}}  {summary}")
+    _print_rule_table(list(REGISTRY))
     return EXIT_OK
 
 
+def _print_rule_table(rules: list) -> None:
+    rows = [(r.code, r.name, r.severity.value, r.summary) for r in rules]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for code, name, severity, summary in rows:
+        print(f"{code:<{widths[0]}}  {name:<{widths[1]}}  {severity:<{widths[2]}}  {summary}")
+
+
 def command_rule(args: argparse.Namespace) -> int:
-    from tunespec.compiler.layers import did_you_mean
     from tunespec.rules import REGISTRY
 
     found = REGISTRY.find(args.rule)
     if found is None:
-        names = [r.code for r in REGISTRY] + [r.name for r in REGISTRY]
-        hint = did_you_mean(args.rule, names)
+        family = REGISTRY.with_prefix(args.rule)
+        if family:  # a prefix such as TS1: the rules it selects
+            _print_rule_table(family)
+            return EXIT_OK
+        hint = REGISTRY.suggest(args.rule)
         raise UsageError(f"unknown rule `{args.rule}`" + (f"; {hint}" if hint else "; `tunespec rules` lists them"))
     from tunespec.rules.docs import page
 

@@ -40,9 +40,12 @@ class Config(Record):
     def selection(self, registry: Registry, select: list[str] | None = None,
                   ignore: list[str] | None = None, cwd: Path | None = None) -> Selection:
         """Rules enabled by this config, with command-line `--select` replacing and `--ignore` adding."""
-        chosen = select if select is not None else self.select
-        enabled = set(registry.rules) if chosen is None else self._expand(registry, chosen, "select")
-        enabled -= self._expand(registry, [*self.ignore, *(ignore or [])], "ignore")
+        if select is not None:
+            enabled = self._expand(registry, select, "--select", "command line")
+        else:
+            enabled = set(registry.rules) if self.select is None else self._expand(registry, self.select, "select")
+        enabled -= self._expand(registry, self.ignore, "ignore")
+        enabled -= self._expand(registry, ignore or [], "--ignore", "command line")
         per_file = [(self._pattern(pattern, cwd), self._expand(registry, codes, f"per-file-ignores.{pattern}"))
                     for pattern, codes in self.per_file_ignores.items()]
         severity = {}
@@ -51,14 +54,16 @@ class Config(Record):
                 severity[code] = Severity(level)
         return Selection(enabled, per_file, severity)
 
-    def _expand(self, registry: Registry, selectors: list[str], option: str) -> set[str]:
+    def _expand(self, registry: Registry, selectors: list[str], option: str, where: str | None = None) -> set[str]:
         codes: set[str] = set()
         for selector in selectors:
             try:
                 codes |= registry.expand(selector)
             except UnknownSelector:
-                raise ConfigError(f"{self._where()}: unknown rule `{selector}` in `{option}` "
-                                  "(use a code such as TS101, a prefix such as TS1, a rule name, or ALL)") from None
+                hint = registry.suggest(selector)
+                raise ConfigError(f"{where or self._where()}: unknown rule `{selector}` in `{option}` "
+                                  + (f"({hint})" if hint else
+                                     "(use a code such as TS101, a prefix such as TS1, a rule name, or ALL)")) from None
         return codes
 
     def _pattern(self, pattern: str, cwd: Path | None) -> str:

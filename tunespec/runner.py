@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from tunespec.compiler.catalog import load_catalog
-from tunespec.compiler.loader import Program, find_tune_files, identity
+from tunespec.compiler.loader import Program, find_tune_files, identity, read_text, symlink_problem
 from tunespec.compiler.resolve import ResolvedExperiment, Resolver
 from tunespec.config import Config
 from tunespec.diagnostics import Diagnostic, Severity
@@ -27,6 +27,7 @@ from tunespec.printable import encodable
 from tunespec.record import Factory, Record
 from tunespec.rules import REGISTRY
 from tunespec.rules.engine import Engine, Noqa, RuleContext, Selection, noqa_maps
+from tunespec.rules.outputs import folder_collisions, output_claims
 
 BATCH_FILES = 64
 # Below this many files a worker process costs more than it saves (start-up, copying results back).
@@ -62,6 +63,7 @@ class Built(Record):
     label: str  # "variant (target)"
     refused: str | None = None
     files: Any = None  # templates.build.Staged
+    variant: tuple = ()  # (source, variant name), to refuse it when the run finds its output folder taken
     names: tuple = ()  # (target, name) pairs no other variant of the build may have (a Kubernetes job's)
 
 
@@ -75,6 +77,7 @@ class BatchResult(Record):
     program: Any = None
     resolved: list = Factory(list)
     built: list = Factory(list)
+    claims: list = Factory(list)  # rules.outputs.OutputClaim of each variant, for TS015 across the run
 
 
 def default_jobs() -> int:
@@ -130,8 +133,9 @@ def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResu
     noqa = {display: comments for display, comments in noqa.items() if comments}
     lines = _quoted_lines(sources, diagnostics, noqa)
     built = build_batch(resolved, diagnostics, job, by_target) if job.build is not None else []
+    claims = output_claims(resolved)
     return BatchResult(diagnostics, noqa, [source.display for source in program.roots], lines,
-                       program if job.keep else None, resolved if job.keep else [], built)
+                       program if job.keep else None, resolved if job.keep else [], built, claims)
 
 
 def _quoted_lines(sources: list, diagnostics: list[Diagnostic], noqa: dict) -> dict[str, dict[int, str]]:
@@ -208,7 +212,8 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                 outputs = render_outputs(exp, target, placement, variant)
                 files = check_outputs(outputs) if plan.check else stage_outputs(outputs, placement)
                 built.append(Built(placement.folder(exp.name, name), f"{exp.source} (experiment {exp.experiment})",
-                                   label, files=files, names=unique_names(target, variant["ir"])))
+                                   label, files=files, variant=(exp.source, exp.name),
+                                   names=unique_names(target, variant["ir"])))
     except BaseException:
         discard_built(built)
         raise
@@ -383,6 +388,7 @@ class _Merge:
         self.program = None
         self.resolved: list = []
         self.built: list[Built] = []
+        self.claims: list = []
         self.owners: dict[str, str] = {}
         self.named: dict[tuple, str] = {}  # (target, unique name) -> who has it
 
@@ -404,6 +410,7 @@ class _Merge:
             self.lines.setdefault(display, {}).update(lines)
         self.program = batch.program
         self.resolved += batch.resolved
+        self.claims += batch.claims
         for item in batch.built:
             self._claim(item)
 
@@ -426,9 +433,37 @@ class _Merge:
             self.named.update({name: f"{item.label}, {item.owner}" for name in item.names})
         self.built.append(item)
 
+    def _refuse_collisions(self, found: list, reported: list[Diagnostic]) -> None:
+        """A variant whose output folder is taken is not built, like any experiment with an error."""
+        errors = {(d.path, d.line, d.column) for d in reported if d.severity is Severity.ERROR}
+        refused = {(claim.path, claim.variant) for finding, _, claim in found
+                   if (finding.location.path, finding.location.span.line, finding.location.span.column) in errors}
+        for index, item in enumerate(self.built):
+            if item.files is not None and item.variant in refused:
+                discard_built([item])
+                self.built[index] = item.replace(refused=f"{item.label}: not built, its output folder is taken (TS015)",
+                                                 files=None)
+
+    def _quote(self, diagnostics: list[Diagnostic]) -> None:
+        """The lines of diagnostics found after the batches dropped their texts (rare): read again."""
+        for diagnostic in diagnostics:
+            if diagnostic.line in self.lines.get(diagnostic.path, {}):
+                continue
+            # (as every read: a regular file only, not through a link out of the project)
+            path = os.path.join(self.job.cwd, diagnostic.path)
+            text, _ = (None, None) if symlink_problem(path, self.job.cwd) else read_text(path)
+            lines = text.split("\n") if text is not None else []
+            if 0 < diagnostic.line <= len(lines):
+                self.lines.setdefault(diagnostic.path, {})[diagnostic.line] = lines[diagnostic.line - 1]
+
     def result(self) -> BatchResult:
         engine = Engine(REGISTRY, self.job.selection)
-        diagnostics = self.diagnostics + engine.unused_suppressions(self.noqa, dict.fromkeys(self.roots))
+        found = list(folder_collisions(self.claims))
+        collisions = [d for d in engine.reported([(f, e) for f, e, _ in found], self.noqa) if d.sort_key not in self.seen]
+        self._quote(collisions)
+        self._refuse_collisions(found, collisions)
+        diagnostics = self.diagnostics + collisions
+        diagnostics += engine.unused_suppressions(self.noqa, dict.fromkeys(self.roots))
         diagnostics.sort(key=lambda d: d.sort_key)
         return BatchResult(diagnostics, self.noqa, list(dict.fromkeys(self.roots)), self.lines, self.program,
                            self.resolved, self.built)

@@ -5,10 +5,11 @@ Plain data with a fixed key order, built from a `ResolvedExperiment`; unset opti
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from tunespec.compiler.resolve import ResolvedExperiment
-from tunespec.compiler.schema import BLOCK_ORDER, EXPERIMENT_FIELDS, SPEC_ORDER
+from tunespec.compiler.schema import BLOCK_ORDER, EXPERIMENT_FIELDS, SPEC_ORDER, is_uri
 
 API_VERSION = "tunespec/v1"
 KIND = "TuningExperiment"
@@ -54,6 +55,15 @@ def spec_document(exp: ResolvedExperiment) -> dict[str, Any]:
         if value is not None:
             spec[key] = value
     return spec
+
+
+def run_folder(exp: ResolvedExperiment) -> str:
+    """Where the variant's training runs write: `<output_dir>/<variant name>`, one folder per target below
+    it. Every variant and target gets a folder of its own, so that no run resumes from another's checkpoint."""
+    output_dir = exp.values.get("output_dir") or f"runs/{exp.experiment}"
+    if is_uri(output_dir):
+        return f"{output_dir.rstrip('/')}/{exp.name}"
+    return posixpath.normpath(posixpath.join(output_dir, exp.name))
 
 
 def document(exp: ResolvedExperiment) -> dict[str, Any]:

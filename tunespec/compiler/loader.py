@@ -184,7 +184,11 @@ class Program:
             self._followed[key] = self._target(importer, raw)
         target, reason = self._followed[key]
         if reason is not None:
-            self.findings.append(Finding("TS006", importer.location(node.path.span), reason, _import_help(raw)))
+            help = _near_file(importer.path.parent, raw) if reason.endswith("no such file") else None
+            if help is not None:
+                reason = f"{reason} (resolved to `{_shown_path(importer.path.parent / raw, self.cwd)}`)"
+            self.findings.append(Finding("TS006", importer.location(node.path.span), reason,
+                                         help or _import_help(raw)))
         return target
 
     def _target(self, importer: SourceFile, raw: str) -> tuple[SourceFile | None, str | None]:
@@ -321,6 +325,43 @@ def symlink_problem(path: str | os.PathLike, cwd: Path) -> str | None:
     except ValueError:
         return None
     return link_problem(absolute, project_root(absolute.parent, cwd), cwd)
+
+
+def _shown_path(path: Path, cwd: Path) -> str:
+    """The path as the user can find it: relative to the current folder when it is below it."""
+    absolute = os.path.normpath(os.path.abspath(path))
+    relative = os.path.relpath(absolute, cwd)
+    return absolute if relative.startswith("..") else relative
+
+
+def _near_file(folder: Path, raw: str) -> str:
+    """The `.tune` file the import probably meant: a close name in the folder it names (or, when that folder
+    does not exist, in a folder of a close name beside it)."""
+    from tunespec.compiler.layers import did_you_mean
+
+    head, _, name = raw.rpartition("/")
+    wanted = Path(os.path.normpath(folder / head)) if head else folder
+    places = [(wanted, head)]
+    if not wanted.is_dir() and wanted.parent.is_dir():
+        siblings = [p.name for p in _entries(wanted.parent) if p.is_dir()]
+        close = did_you_mean(wanted.name, siblings)
+        if close:
+            fixed = close.split("`")[1]
+            places = [(wanted.parent / fixed, head.rpartition("/")[0] + ("/" if "/" in head else "") + fixed)]
+    for place, written in places:
+        names = [p.name for p in _entries(place) if p.suffix == ".tune"]
+        close = did_you_mean(name, names) if name not in names else f"`{name}`"
+        if close:
+            suggestion = f"{written}/{close.split('`')[1]}" if written else close.split("`")[1]
+            return f'did you mean `import "{suggestion}"`?'
+    return "check the path: imports are relative to the importing file"
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError:
+        return []
 
 
 def _import_help(raw: str) -> str | None:

@@ -129,11 +129,57 @@ def _unclosed_bracket(tokens: list[Token]) -> Token | None:
     return stack[-1] if stack else None
 
 
+def _unclosed_by_indentation(tokens: list[Token]) -> tuple[Token, Token | None] | None:
+    """The innermost `{` whose block, going by indentation, ends without its `}`: the opener, and the first
+    token of the line at its indentation that should have closed it (None: the end of the file).
+
+    Brackets alone pair a missing `}` with the wrong block (the last `}` of the file closes the block whose
+    `}` is missing, and the outermost block looks unclosed); the indentation people write shows which one
+    it is. A block closed on its own line is not judged."""
+    first_of_line: dict[int, Token] = {}
+    for token in tokens:
+        first_of_line.setdefault(token.line, token)
+    lines = sorted(first_of_line)
+    closed_on: dict[int, int] = {}
+    stack: list[Token] = []
+    for token in tokens:
+        if token.type == "LBRACE":
+            stack.append(token)
+        elif token.type == "RBRACE" and stack:
+            closed_on[id(stack.pop())] = token.line
+    found = None
+    for token in tokens:
+        if token.type != "LBRACE" or closed_on.get(id(token)) == token.line:
+            continue
+        indent = first_of_line[token.line].column
+        end = next((first_of_line[line] for line in lines if line > token.line and first_of_line[line].column <= indent),
+                   None)
+        if end is None or end.type != "RBRACE" or end.column != indent:
+            found = (token, end)
+    return found
+
+
+def _block_name(tokens: list[Token], opener: Token) -> str:
+    index = next(i for i, token in enumerate(tokens) if token is opener)
+    before = tokens[index - 1] if index else None
+    return f" of `{before}`" if before is not None and before.type in ("NAME", "MODEL") else ""
+
+
 def _unexpected_token(text: str, grammar: Tables, error: UnexpectedToken) -> SyntaxProblem:
     token, expected = error.token, error.expected
     if token.type == END:
         line, column = _end_of_text(text)
-        opener = _unclosed_bracket(_tokens_before(text, grammar, len(text)))
+        tokens = _tokens_before(text, grammar, len(text))
+        opener = _unclosed_bracket(tokens)
+        by_indentation = _unclosed_by_indentation(tokens) if opener is not None and opener.type == "LBRACE" else None
+        if by_indentation is not None and by_indentation[0] is not opener:
+            inner, end = by_indentation
+            where = f"line {end.line} is back at its indentation without closing it" if end else "the file ends"
+            return SyntaxProblem(
+                f"unclosed `{{`{_block_name(tokens, inner)} opened at {inner.line}:{inner.column}: {where}",
+                inner.line, inner.column, inner.end_line, inner.end_column,
+                help=f"add `}}` before line {end.line}" if end else "add `}` to close it",
+            )
         if opener is not None:
             closer = "}" if opener.type == "LBRACE" else "]"
             return SyntaxProblem(

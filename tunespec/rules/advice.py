@@ -93,9 +93,11 @@ def _written_together(exp: ResolvedExperiment, context: RuleContext) -> Iterator
             continue
         owner = layer.owner.decl
         (old_alpha, new_alpha), (old_rate, new_rate) = changed[ALPHA], changed[RATE]
+        concerns = "" if owner is exp.ref.decl else f" for experiment `{exp.experiment}`, which extends it"
         yield Finding("TS301", layer.settings[ALPHA].location,
                       f"{owner.kind} `{owner.name.value}` changes both `lora.alpha` ({_shown(old_alpha)} → "
-                      f"{_shown(new_alpha)}) and `training.learning_rate` ({_shown(old_rate)} → {_shown(new_rate)})",
+                      f"{_shown(new_alpha)}) and `training.learning_rate` ({_shown(old_rate)} → {_shown(new_rate)})"
+                      f"{concerns}",
                       "change one of them per experiment: alpha / rank scales the update much as the learning rate does")
 
 

@@ -23,6 +23,7 @@ SCOPE_VARIANT = "variant"  # called once per resolved variant
 SCOPE_EXPERIMENT = "experiment"  # called once per declaration, with all its variants
 SCOPE_ENGINE = "engine"  # reported by the engine itself (TS901, about suppressions)
 SCOPE_TARGETS = "targets"  # reported from the targets' declarations (TS5xx)
+SCOPE_RUN = "run"  # reported once every file of the run is resolved (TS015: folders shared across files)
 
 DOC_HEADINGS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Source")
 
@@ -104,6 +105,38 @@ class Registry:
         raise UnknownSelector(selector)
 
 
+    def suggest(self, selector: str) -> str | None:
+        """Help for a selector that selects nothing: codes are matched by prefix (`TS1x` -> the prefix `TS1`;
+        `TS99` -> `TS901`, the code that shares most of it), names by spelling."""
+        key = selector.strip()
+        match = re.match(r"TS\d*", key.upper())
+        if match and match.group():
+            prefix = match.group()
+            while len(prefix) > 2:
+                codes = sorted(code for code in self.rules if code.startswith(prefix))
+                if codes and prefix != key.upper():
+                    return (f"did you mean `{codes[0]}`?" if len(codes) == 1 else
+                            f"did you mean `{prefix}` (the prefix of {', '.join(codes)})?")
+                if codes:
+                    break
+                prefix = prefix[:-1]
+        from tunespec.compiler.layers import did_you_mean
+
+        return did_you_mean(key, [r.name for r in self.rules.values()])
+
+    def with_prefix(self, selector: str) -> list[Rule]:
+        """The rules a code prefix (`TS1`, `TS20`) selects; empty for anything else."""
+        prefix = selector.strip().upper()
+        if not re.fullmatch(r"TS\d{0,2}", prefix):
+            return []
+        return [item for item in self if item.code.startswith(prefix)]
+
+
+# A file that does not parse, or cannot be read, is checked for nothing else: hiding these would pass a
+# broken file in silence, so no selection, ignore, per-file ignore or severity override applies to them.
+UNSILENCEABLE = frozenset({"TS001", "TS014"})
+
+
 class Selection(Record):
     """Which rules run where, and at what severity (from `--select`/`--ignore` and the config file)."""
 
@@ -112,6 +145,8 @@ class Selection(Record):
     severity: dict[str, Severity] = Factory(dict)
 
     def allows(self, code: str, path: str) -> bool:
+        if code in UNSILENCEABLE:
+            return True
         if code not in self.enabled:
             return False
         for pattern, codes in self.per_file_ignores:
@@ -242,7 +277,8 @@ class Engine:
 
     def _diagnostic(self, finding: Finding, experiment: str | None) -> Diagnostic:
         declared = self.registry.rules[finding.code]
-        severity = self.selection.severity.get(finding.code) or finding.severity or declared.severity
+        override = None if finding.code in UNSILENCEABLE else self.selection.severity.get(finding.code)
+        severity = override or finding.severity or declared.severity
         span = finding.location.span
         return Diagnostic(finding.code, severity, finding.message, finding.location.path, span.line,
                           span.column, span.end_line, span.end_column, finding.help, experiment)
@@ -250,7 +286,7 @@ class Engine:
 
 def _suppressed(finding: Finding, comments: dict[int, Noqa]) -> bool:
     comment = comments.get(finding.location.span.line)
-    if comment is None:
+    if comment is None or finding.code in UNSILENCEABLE:
         return False
     if comment.codes is None or finding.code in comment.codes:
         comment.used.add(finding.code)

@@ -11,10 +11,11 @@ from typing import Iterator
 
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LORA_METHODS, REQUIRED_ALWAYS, REQUIRED_BY_METHOD
-from tunespec.diagnostics import Finding, Severity
+from tunespec.compiler.ast import Span
+from tunespec.diagnostics import Finding, Location, Severity
 from tunespec.rules.engine import SCOPE_EXPERIMENT, RuleContext, compiler_rule, rule
 
-DESIGN = "tunespec: DESIGN.md §1, the `.tune` language"
+DESIGN = "tunespec README: The language in a page"
 
 SYNTAX_ERROR = compiler_rule("TS001", "syntax-error", Severity.ERROR, "The file is not valid `.tune` syntax", """
     ## What it does
@@ -46,7 +47,7 @@ SYNTAX_ERROR = compiler_rule("TS001", "syntax-error", Severity.ERROR, "The file 
     ```
 
     ## Source
-    """ + DESIGN + " (§1.1 lexical rules, §1.2 declarations).")
+    """ + DESIGN + " (values, declarations).")
 
 UNKNOWN_FIELD = compiler_rule("TS002", "unknown-field", Severity.ERROR, "Unknown field or block", """
     ## What it does
@@ -78,7 +79,7 @@ UNKNOWN_FIELD = compiler_rule("TS002", "unknown-field", Severity.ERROR, "Unknown
     ```
 
     ## Source
-    """ + DESIGN + " (§1.3 fields).")
+    """ + DESIGN + " (fields).")
 
 DUPLICATE_FIELD = compiler_rule("TS003", "duplicate-field", Severity.ERROR, "A field or block is given twice in one body", """
     ## What it does
@@ -111,7 +112,7 @@ DUPLICATE_FIELD = compiler_rule("TS003", "duplicate-field", Severity.ERROR, "A f
     ```
 
     ## Source
-    """ + DESIGN + " (§1.3).")
+    """ + DESIGN + " (fields).")
 
 WRONG_TYPE = compiler_rule("TS004", "wrong-type", Severity.ERROR, "A value of the wrong type", """
     ## What it does
@@ -141,7 +142,7 @@ WRONG_TYPE = compiler_rule("TS004", "wrong-type", Severity.ERROR, "A value of th
     ```
 
     ## Source
-    """ + DESIGN + " (§1.3 types).")
+    """ + DESIGN + " (values and fields).")
 
 UNKNOWN_VALUE = compiler_rule("TS005", "unknown-enum-value", Severity.ERROR, "An identifier the field does not accept", """
     ## What it does
@@ -173,7 +174,7 @@ UNKNOWN_VALUE = compiler_rule("TS005", "unknown-enum-value", Severity.ERROR, "An
     ```
 
     ## Source
-    """ + DESIGN + " (§1.3); watsonx.ai: Parameters for tuning foundation models (`type = none` is full fine tuning).")
+    """ + DESIGN + " (fields); watsonx.ai: Parameters for tuning foundation models (`type = none` is full fine tuning).")
 
 BAD_IMPORT = compiler_rule("TS006", "bad-import", Severity.ERROR, "An import that cannot be followed", """
     ## What it does
@@ -199,7 +200,7 @@ BAD_IMPORT = compiler_rule("TS006", "bad-import", Severity.ERROR, "An import tha
     ```
 
     ## Source
-    """ + DESIGN + " (§1.2 `import`).")
+    """ + DESIGN + " (declarations: `import`).")
 
 IMPORT_CYCLE = compiler_rule("TS007", "import-cycle", Severity.ERROR, "Files import each other in a cycle", """
     ## What it does
@@ -226,7 +227,7 @@ IMPORT_CYCLE = compiler_rule("TS007", "import-cycle", Severity.ERROR, "Files imp
     ```
 
     ## Source
-    """ + DESIGN + " (§1.2).")
+    """ + DESIGN + " (declarations: `extends`).")
 
 UNKNOWN_BASE = compiler_rule("TS008", "unknown-base", Severity.ERROR, "`extends` names no preset or experiment in scope", """
     ## What it does
@@ -251,7 +252,7 @@ UNKNOWN_BASE = compiler_rule("TS008", "unknown-base", Severity.ERROR, "`extends`
     ```
 
     ## Source
-    """ + DESIGN + " (§1.4 step 1: names are scoped per file).")
+    """ + DESIGN + " (declarations: names are scoped per file).")
 
 INHERITANCE_CYCLE = compiler_rule("TS009", "inheritance-cycle", Severity.ERROR, "`extends` chains form a cycle", """
     ## What it does
@@ -274,7 +275,7 @@ INHERITANCE_CYCLE = compiler_rule("TS009", "inheritance-cycle", Severity.ERROR, 
     ```
 
     ## Source
-    """ + DESIGN + " (§1.4 step 2).")
+    """ + DESIGN + " (resolution: `extends` chains).")
 
 DUPLICATE_NAME = compiler_rule("TS010", "duplicate-name", Severity.ERROR, "Two declarations share a name", """
     ## What it does
@@ -299,7 +300,7 @@ DUPLICATE_NAME = compiler_rule("TS010", "duplicate-name", Severity.ERROR, "Two d
     ```
 
     ## Source
-    """ + DESIGN + " (§1.2: presets, experiments and model declarations share one namespace).")
+    """ + DESIGN + " (declarations: presets, experiments and model declarations share one namespace).")
 
 INVALID_SWEEP = compiler_rule("TS012", "invalid-sweep", Severity.ERROR, "A sweep that cannot be expanded", """
     ## What it does
@@ -331,7 +332,7 @@ INVALID_SWEEP = compiler_rule("TS012", "invalid-sweep", Severity.ERROR, "A sweep
     ```
 
     ## Source
-    """ + DESIGN + " (§1.4 step 4).")
+    """ + DESIGN + " (resolution: sweeps).")
 
 UNKNOWN_MODEL = compiler_rule("TS013", "unknown-model", Severity.WARNING, "The model is neither in the catalog nor declared", """
     ## What it does
@@ -364,7 +365,7 @@ UNKNOWN_MODEL = compiler_rule("TS013", "unknown-model", Severity.WARNING, "The m
     ```
 
     ## Source
-    """ + DESIGN + " (§1.2 model declarations); RULES.md \"Documented facts\".")
+    """ + DESIGN + " (model declarations); the model catalog, `tunespec/compiler/catalog/models.toml`.")
 
 UNREADABLE_FILE = compiler_rule("TS014", "unreadable-file", Severity.ERROR, "The file is not UTF-8, unreadable, or not a file", """
     ## What it does
@@ -385,7 +386,7 @@ UNREADABLE_FILE = compiler_rule("TS014", "unreadable-file", Severity.ERROR, "The
     ```
 
     ## Source
-    """ + DESIGN + " (§1.1: UTF-8 text).")
+    """ + DESIGN + " (values: UTF-8 text).")
 
 
 @rule("TS011", "incomplete-experiment", Severity.ERROR,
@@ -397,7 +398,8 @@ def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleConte
     needs: `model`, `method`, `data.train`, `training.batch_size`, `training.accumulate_steps`,
     `training.learning_rate` and `training.epochs`; for lora and qlora also `lora.rank`, `lora.alpha`,
     `lora.dropout` and `lora.target_modules`; for prompt tuning `prompt.init_method`. One finding, at the
-    experiment's name, lists everything missing (across all its variants).
+    experiment's name, lists everything missing (across all its variants). When the model is unknown
+    (TS013), the finding follows TS013: it points at the end of the `model` value and names it as the cause.
 
     Documented defaults fill in what they can: LoRA on granite-3-1-8b-base and llama-3-1-8b, prompt tuning
     on flan-t5-xl-3b, and prompt tuning on granite-13b-instruct-v2 once `task` is set. Presets need not be
@@ -429,7 +431,7 @@ def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleConte
     ```
 
     ## Source
-    tunespec: DESIGN.md §1.4 step 3 ("nothing else is invented"); watsonx.ai: Parameters for tuning
+    tunespec README: The language in a page, resolution ("nothing else is invented"); watsonx.ai: Parameters for tuning
     foundation models (the documented defaults).
     """
     first = variants[0]
@@ -443,8 +445,15 @@ def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleConte
     if missing:
         ordered = [path for path in EXPERIMENT_FIELDS if path in missing]
         listed = ", ".join(f"`{path}`" for path in ordered)
-        yield Finding("TS011", first.name_location,
-                      f"experiment `{first.experiment}` lacks {listed} (no documented default)",
+        where, why = first.name_location, "no documented default"
+        setting = first.settings.get("model")
+        if first.model is None and setting is not None and setting.owner.decl is first.ref.decl:
+            # The unknown model (TS013) is the cause: report this knock-on after it, at the end of its value.
+            span = first.provenance["model"].location.span
+            where = Location(first.provenance["model"].location.path,
+                             Span(span.end_line, span.end_column - 1, span.end_line, span.end_column))
+            why = f"no documented default: model `{first.values['model']}` is unknown, see TS013"
+        yield Finding("TS011", where, f"experiment `{first.experiment}` lacks {listed} ({why})",
                       _missing_help(first, ordered))
 
 

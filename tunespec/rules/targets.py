@@ -47,7 +47,7 @@ FIELD_DROPPED = Rule("TS501", "target-cannot-express-field", Severity.WARNING,
     ```
 
     ## Source
-    The backends' own sources at the versions BACKENDS.md names (torchtune 0.6.1 recipes: no validation
+    The backends' own sources at the versions `tunespec targets` names (torchtune 0.6.1 recipes: no validation
     dataset); `tunespec targets` prints what each target expresses.
     """), scope=SCOPE_TARGETS)
 
@@ -88,7 +88,7 @@ METHOD_UNSUPPORTED = Rule("TS502", "target-cannot-run-method", Severity.ERROR,
     ```
 
     ## Source
-    BACKENDS.md: Axolotl 0.19.0 and LLaMA-Factory 0.9.5 have no prompt tuning; torchtune 0.6.1 builders;
+    Axolotl 0.19.0 and LLaMA-Factory 0.9.5 have no prompt tuning; torchtune 0.6.1 builders;
     fms-hf-tuning 3.2.2 loads with `AutoModelForCausalLM`; watsonx.ai: Parameters for tuning foundation
     models (qlora only for quantized models).
     """), scope=SCOPE_TARGETS)
@@ -168,7 +168,7 @@ VALUE_REQUIRED = Rule("TS504", "target-needs-value", Severity.ERROR, "The target
     ```
 
     ## Source
-    BACKENDS.md: the PyTorchJob webhook requires a container image; PEFT `PromptTuningConfig` needs
+    kubeflow/trainer v1.9.4: the PyTorchJob webhook requires a container image; PEFT `PromptTuningConfig` needs
     `num_virtual_tokens`; watsonx.ai's prompt tuning requires `task_id`.
     """), scope=SCOPE_TARGETS)
 

@@ -23,7 +23,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from tunespec.compiler.ir import document
+from tunespec.compiler.ir import document, run_folder
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.templates import yamltext
 from tunespec.templates.sandbox import BudgetedSandbox, ConfinedLoader, render_within_budget, template_error
@@ -212,7 +212,7 @@ def variant_context(exp: ResolvedExperiment) -> dict[str, Any]:
         "description": spec.get("description"),
         "data": spec.get("data", {}), "training": spec.get("training", {}), "lora": spec.get("lora", {}),
         "prompt": spec.get("prompt", {}), "resources": resources,
-        "output_dir": spec.get("output_dir"), "seed": spec.get("seed"),
+        "output_dir": spec.get("output_dir"), "run_folder": run_folder(exp), "seed": spec.get("seed"),
         "quantized": bool(model.get("quantized")), "decoder_only": model.get("decoder_only", True) is not False,
         "nodes": nodes, "gpus_per_node": per_node, "gpus": nodes * per_node,
     }
@@ -226,6 +226,7 @@ def context(exp: ResolvedExperiment, target: Target, folder: str, to_root: str =
     values["folder"] = PurePosixPath(folder).as_posix()
     values["to_root"] = PurePosixPath(to_root).as_posix()
     values["target"] = target.data
+    values["output_folder"] = f"{values['run_folder']}/{target.name}"  # this target's trainer output
     values["relative_to_folder"] = lambda path: relative_to(path, folder)
     return values
 

@@ -1,0 +1,116 @@
+"""TS015 — two training runs that would write into one folder.
+
+Each variant trains into `<output_dir>/<variant>/<target>` (`compiler.ir.run_folder`), so variants of one
+experiment never meet; but two experiments (in two files, or with nested `output_dir`s) can still resolve
+to the same folder or one inside the other. A trainer that finds another run's checkpoint there resumes it
+(LLaMA-Factory trained 0 steps and overwrote the adapter). The check needs every variant of the run, so the
+runner calls it once all batches are merged.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from tunespec.compiler.ir import run_folder
+from tunespec.compiler.resolve import ResolvedExperiment
+from tunespec.diagnostics import Finding, Location, Severity
+from tunespec.record import Record
+from tunespec.rules.engine import SCOPE_RUN, Rule, dedent
+
+OUTPUT_FOLDER_COLLISION = Rule("TS015", "output-folder-collision", Severity.ERROR,
+                               "Two variants train into the same output folder", dedent("""
+    ## What it does
+    Reports a variant whose training output folder, `<output_dir>/<variant name>` (one folder per target
+    below it), is the folder of another variant of the run, or lies inside it. It points at the
+    `output_dir` that makes the second one (or at its experiment's name when `output_dir` is the default)
+    and names the first.
+
+    ## Why is this bad?
+    The second run finds the first one's checkpoints and resumes from them, or overwrites its adapter:
+    LLaMA-Factory run after PEFT in one folder "resumed", trained 0 steps and replaced the adapter.
+
+    ## Example
+    ```tune
+    # file: a.tune
+    experiment tickets {
+      model      = "ibm/granite-3-1-8b-base"
+      method     = lora
+      output_dir = "runs/shared"
+      data { train = "data/train.jsonl" }
+    }
+    # file: b.tune
+    experiment tickets {
+      model      = "ibm/granite-3-1-8b-base"
+      method     = lora
+      output_dir = "runs/shared"
+      data { train = "data/other.jsonl" }
+    }
+    ```
+
+    ## Use instead
+    ```tune
+    # file: a.tune
+    experiment tickets {
+      model      = "ibm/granite-3-1-8b-base"
+      method     = lora
+      output_dir = "runs/shared"
+      data { train = "data/train.jsonl" }
+    }
+    # file: b.tune
+    experiment tickets_other {
+      model      = "ibm/granite-3-1-8b-base"
+      method     = lora
+      output_dir = "runs/shared"
+      data { train = "data/other.jsonl" }
+    }
+    ```
+
+    ## Source
+    Hugging Face `Trainer` and LLaMA-Factory resume from the last `checkpoint-*` folder they find in
+    `output_dir`; tunespec issue 10 (runs that collided in one folder).
+    """), scope=SCOPE_RUN)
+
+
+class OutputClaim(Record):
+    """The folder one variant trains into, and where to point when it collides."""
+
+    folder: str
+    location: Location
+    experiment: str
+    variant: str
+    path: str  # the declaring file, for the message
+
+
+def output_claims(resolved: Iterable[ResolvedExperiment]) -> list[OutputClaim]:
+    return [OutputClaim(run_folder(exp), exp.location_of("output_dir"), exp.experiment, exp.name, exp.source)
+            for exp in resolved if not exp.is_preset and exp.complete]
+
+
+def folder_collisions(claims: list[OutputClaim]) -> Iterator[tuple[Finding, str, OutputClaim]]:
+    """TS015 for each claim (after the first, in run order) whose folder equals, lies inside or holds an
+    earlier claim's; each with its experiment's name and the claim. Linear in the claims (times the
+    folders' depth)."""
+    first: dict[str, OutputClaim] = {}  # folder -> the first claim of it
+    holding: dict[str, OutputClaim] = {}  # folder -> the first claim of a folder inside it
+    for claim in claims:
+        parents = _parents(claim.folder)
+        other = first.get(claim.folder) or next((first[p] for p in parents if p in first), None) \
+            or holding.get(claim.folder)
+        if other is not None and (other.variant, other.path) != (claim.variant, claim.path):
+            relation = "the folder" if other.folder == claim.folder else (
+                "inside the folder" if claim.folder.startswith(other.folder + "/") else "around the folder")
+            yield Finding("TS015", claim.location,
+                          f"`{claim.variant}` would train in `{claim.folder}`, {relation} where `{other.variant}` "
+                          f"({other.path}) trains: one run would resume from or overwrite the other's checkpoints",
+                          "give one of them another `output_dir`, or another name"), claim.experiment, claim
+        first.setdefault(claim.folder, claim)
+        for parent in parents:
+            holding.setdefault(parent, claim)
+
+
+def _parents(folder: str) -> list[str]:
+    parts = folder.split("/")
+    return ["/".join(parts[:end]) for end in range(1, len(parts))]
+
+
+RULES = [OUTPUT_FOLDER_COLLISION]
