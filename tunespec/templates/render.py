@@ -347,8 +347,8 @@ def _python_data(text: str) -> Any:
         except SyntaxError as error:
             parsed = error
         _skeletons[skeleton] = parsed
-    if isinstance(parsed, SyntaxError):
-        raise parsed
+    if isinstance(parsed, SyntaxError):  # the skeleton alone cannot judge (a damaged string around SPEC)
+        return _python_spec(ast.parse(text))
     return {"SPEC": ast.literal_eval("\n".join(["{", *lines[start + 1:end + 1]]))}
 
 
