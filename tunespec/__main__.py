@@ -1,3 +1,9 @@
-from tunespec.cli import main
+import sys
+
+try:
+    from tunespec.cli import main
+except KeyboardInterrupt:  # Ctrl-C while Python was still loading tunespec
+    sys.stderr.write("tunespec: interrupted\n")
+    raise SystemExit(130) from None
 
 raise SystemExit(main())

@@ -156,7 +156,7 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     run is rendered: raises TargetError (an unknown or broken target), RenderError (a template that fails)
     or BuildError (the output cannot be written), with no file changed.
     """
-    from tunespec.files import WriteError, commit
+    from tunespec.files import WriteError, commit, interrupts_deferred
     from tunespec.templates.build import BuildError
     from tunespec.templates.targets import TargetError, all_targets
 
@@ -178,15 +178,16 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     result = runner.run(paths, job, jobs)
     written, unchanged, stale, refused = [], [], [], []
     try:
-        for index, item in enumerate(result.built):
-            if item.refused is not None:
-                refused.append(item.refused)
-                continue
-            unchanged += [str(path) for path in item.files.unchanged]
-            stale += [str(path) for path in item.files.stale]
-            for temporary, path in item.files.staged:
-                commit(temporary, path)
-                written.append(str(path))
+        with interrupts_deferred():
+            for index, item in enumerate(result.built):
+                if item.refused is not None:
+                    refused.append(item.refused)
+                    continue
+                unchanged += [str(path) for path in item.files.unchanged]
+                stale += [str(path) for path in item.files.stale]
+                for temporary, path in item.files.staged:
+                    commit(temporary, path)
+                    written.append(str(path))
     except WriteError as error:
         runner.discard_built(result.built[index:])
         raise BuildError(str(error)) from None

@@ -13,7 +13,7 @@ from typing import Sequence
 
 from tunespec import __version__
 from tunespec.printable import printable
-from tunespec.report import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from tunespec.report import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 class UsageError(Exception):
@@ -125,12 +125,12 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
         return COMMANDS[args.command](args)
     except UsageError as error:
         complain(f"tunespec: {error}")
@@ -138,10 +138,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # every file is as it was, or (a build that was putting them in place) all new
         print("tunespec: interrupted", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_INTERRUPTED
     except Exception as error:  # the promise: one line, never a traceback, never a lost file
+        from tunespec.workers import WorkerDied  # (imported only when it may be needed: lint starts fast)
+
+        if isinstance(error, WorkerDied):
+            complain(f"tunespec: {error}")
+            return EXIT_USAGE
         if os.environ.get("TUNESPEC_DEBUG"):
             raise
         complain(f"tunespec: internal error: {type(error).__name__}: {error} "

@@ -119,7 +119,37 @@ def stage(path: Path, data: bytes, mode: int, exact_mode: bool = False) -> Path:
     except OSError as error:
         discard(temporary)
         raise WriteError(f"cannot write {path}: {_reason(error)}") from None
+    except BaseException:  # interrupted halfway: no half-written temporary file stays
+        discard(temporary)
+        raise
     return temporary
+
+
+class interrupts_deferred:
+    """Ctrl-C (SIGINT) held back until the block ends, then raised: the renames that put a build's files in
+    place all happen, so that the build's output is all new rather than part new and part old. (Only in
+    the main thread, where Python handles signals; elsewhere the block runs as it is.)"""
+
+    def __enter__(self) -> "interrupts_deferred":
+        import signal
+
+        self.received = False
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._hold)
+        except ValueError:
+            self.previous = None
+        return self
+
+    def _hold(self, signum: int, frame: object) -> None:
+        self.received = True
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        if self.received and exc[0] is None:
+            raise KeyboardInterrupt
 
 
 def commit(temporary: Path, path: Path) -> None:
@@ -142,14 +172,17 @@ def write_atomically(path: Path, data: bytes, mode: int, exact_mode: bool = Fals
     commit(stage(path, data, mode, exact_mode), path)
 
 
-def remove_leftovers(folder: Path) -> None:
-    """Temporary files of runs that were killed before their rename (not those of a live process)."""
+def remove_leftovers(folder: Path, including_mine: bool = False) -> None:
+    """Temporary files of runs that were killed before their rename (not those of a live process; this
+    process's own too with `including_mine`, when it gives up its run)."""
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return
+    mine = f"{TEMPORARY}{os.getpid()}-"
     for entry in entries:
-        if entry.name.startswith(TEMPORARY) and not _made_by_live_process(entry.name):
+        if entry.name.startswith(TEMPORARY) and (
+                not _made_by_live_process(entry.name) or (including_mine and entry.name.startswith(mine))):
             discard(Path(entry.path))
 
 

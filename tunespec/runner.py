@@ -294,8 +294,11 @@ def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1) -> BatchRes
     try:
         for batch in _batch_results(files, job, jobs):
             merged.add(batch)
-    except BaseException:
+    except BaseException:  # a failure, a dead worker, Ctrl-C: nothing staged stays behind
         discard_built(merged.built)
+        from tunespec.workers import sweep
+
+        sweep(job)
         raise
     return merged.result()
 
@@ -309,60 +312,16 @@ def _batch_results(files: list[tuple[str, str]], job: Job, jobs: int) -> Iterato
     if workers <= 1 or len(files) < PARALLEL_MINIMUM:
         shared: dict = {}
         for batch in batches:
-            with _collection_paused():
+            with collection_paused():
                 result = run_batch(batch, job, shared)
             yield result
         return
-    yield from _in_workers(batches, job, workers)
+    from tunespec.workers import in_workers
+
+    yield from in_workers(batches, job, workers, lambda result: discard_built(result.built))
 
 
-def _in_workers(batches: list, job: Job, workers: int) -> Iterator[BatchResult]:
-    """Results in batch order; when one batch fails, the others still finish (so that what they staged
-    can be discarded) and the first failure is raised."""
-    import multiprocessing
-
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    failure: BaseException | None = None
-    with context.Pool(workers, initializer=_start_worker, initargs=(job,)) as pool:
-        for result in _each(pool.imap(_work, batches)):
-            if isinstance(result, BaseException):
-                failure = failure or result
-            elif failure is None:
-                yield result
-            else:
-                discard_built(result.built)
-    if failure is not None:
-        raise failure
-
-
-def _each(results: Iterator) -> Iterator:
-    """The items of an `imap`, with a worker's exception in place of its result."""
-    while True:
-        try:
-            yield next(results)
-        except StopIteration:
-            return
-        except Exception as error:  # raised in a worker, re-raised here by multiprocessing
-            yield error
-
-
-_worker_job: Job | None = None
-_worker_shared: dict = {}
-
-
-def _start_worker(job: Job) -> None:
-    global _worker_job
-    _worker_job = job
-    gc.freeze()
-
-
-def _work(files: list[tuple[str, str]]) -> BatchResult:
-    with _collection_paused():
-        return run_batch(files, _worker_job, _worker_shared)
-
-
-class _collection_paused:
+class collection_paused:
     """No cyclic garbage collection while a batch runs (it allocates many small objects that all live
     until the batch ends, so collecting during it finds nothing and costs a third of the time); one
     collection after it."""
