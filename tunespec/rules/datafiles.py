@@ -138,10 +138,15 @@ _NUMBER_GOES_ON = re.compile(r"(?:\.|[eE][-+]?)\Z")
 
 
 class _ArrayStream:
-    """The elements of a JSON array file, decoded one at a time by JSON's C scanner from a buffer that
-    holds the part of the file not yet consumed: memory is a chunk and the largest element, not the
-    file. An element that the buffer cuts short fails to decode; then more is read (at least as much
-    again as is pending, so that a long element costs linear time) and it is decoded again."""
+    """The elements of a JSON array file, decoded from a buffer that holds the part of the file not yet
+    consumed: memory is a chunk and the largest element, not the file.
+
+    The buffer's complete elements are decoded in one call of JSON's C decoder: the text up to the last
+    `}` + `,` in it, wrapped in `[...]`. That decodes only if the comma separates elements of the array
+    (cut inside an element, the brackets or a string would not close), so a failure just means "one at a
+    time" for that part: each element by the C scanner, with the exact place of a mistake. An element
+    that the buffer cuts short fails to decode; then more is read (at least as much again as is pending,
+    so that a long element costs linear time) and it is decoded again."""
 
     def __init__(self, handle) -> None:
         self.handle = handle
@@ -149,6 +154,7 @@ class _ArrayStream:
         self.text, self.position, self.end_of_file = "", 0, False
         self.lines = 0  # line breaks in the text already dropped from the buffer
         self.scan = json.JSONDecoder().scan_once
+        self.careful_until = 0  # where a batch failed to decode: one at a time up to there
 
     def elements(self) -> Iterator[tuple[int, Any]]:
         self.handle.seek(0)
@@ -163,6 +169,12 @@ class _ArrayStream:
         number = 0
         separator = _SEPARATOR.match
         while True:
+            batch = self._batch()
+            if batch:
+                for value in batch:
+                    number += 1
+                    yield number, value
+                continue
             number += 1
             yield number, self._element(number)
             found = separator(self.text, self.position)
@@ -179,6 +191,24 @@ class _ArrayStream:
                 self.position += 1
                 return self._after_the_array()
             raise _Malformed(self._where("Expecting ',' delimiter" if character else "the array is not closed"))
+
+    def _batch(self) -> list | None:
+        """The complete elements at the front of the buffer, decoded at once (None: one at a time)."""
+        if self.position < self.careful_until:
+            return None
+        if len(self.text) - self.position < CHUNK_BYTES // 2 and not self.end_of_file:
+            self._fill(0)
+        text, start = self.text, self.position
+        cut = _last_separator_after_an_object(text, start)
+        if cut is None:
+            return None
+        try:
+            batch = json.loads("[" + text[start:cut] + "]")
+        except (ValueError, RecursionError):
+            self.careful_until = cut
+            return None
+        self.position = cut + 1
+        return batch
 
     def _after_the_array(self) -> None:
         """After the closing `]` (consumed): nothing but white space."""
@@ -242,6 +272,21 @@ class _ArrayStream:
         line = self.lines + self.text.count("\n", 0, self.position) + 1
         column = self.position - self.text.rfind("\n", 0, self.position)
         return f"{message} at line {line}, column {column}"
+
+
+def _last_separator_after_an_object(text: str, start: int) -> int | None:
+    """The place of the last `,` after `start` that follows a `}` (white space between), if any."""
+    comma = len(text)
+    for _ in range(64):  # commas inside the last elements' values: give up after a few
+        comma = text.rfind(",", start, comma)
+        if comma < 0:
+            return None
+        before = comma - 1
+        while before > start and text[before] in " \t\r\n":
+            before -= 1
+        if before > start and text[before] == "}":
+            return comma
+    return None
 
 
 def _covers(scan: DataScan, pairs: set[tuple[str, str]]) -> bool:
