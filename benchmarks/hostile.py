@@ -188,6 +188,7 @@ def ctrl_c(runner: Runner, work: Path, runs: int, count: int, jobs: str) -> list
     folder = project(work / "ctrl-c")
     build = [*runner.command(), "build", "exp", "--out", "out", "--target", "yaml,json,peft,axolotl", "--jobs", jobs]
     experiments(folder, count, 2)
+    subprocess.run(build, cwd=folder, env=runner.environment, capture_output=True)  # warm the caches
     subprocess.run(build, cwd=folder, env=runner.environment, capture_output=True)
     old = snapshot(folder / "out")
     shutil.copytree(folder / "out", folder / "old")
@@ -203,7 +204,7 @@ def ctrl_c(runner: Runner, work: Path, runs: int, count: int, jobs: str) -> list
         shutil.copytree(folder / "old", folder / "out")
         process = subprocess.Popen(build, cwd=folder, env=runner.environment, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, start_new_session=True)
-        time.sleep(0.2 + rng.random() * duration)
+        time.sleep(0.2 + rng.random() * duration * 1.05)  # from start-up to past the renames
         os.killpg(process.pid, signal.SIGINT)
         try:
             _, err = process.communicate(timeout=120)
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: proves the script works")
     parser.add_argument("--baseline", metavar="CHECKOUT", help="measure this other source tree too")
+    parser.add_argument("--only", metavar="N[,N...]", help="only these measures (numbers as in the docstring)")
     args = parser.parse_args(argv)
     trees = [("this tree", REPO)] + ([("baseline", Path(args.baseline).resolve())] if args.baseline else [])
     quick = args.quick
@@ -263,24 +265,25 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tempfile.mkdtemp(prefix="tunespec-hostile-"))
         try:
             print(f"## {label} ({source})\n")
-            sections = [
-                ("Memory above a tiny file's, per byte of source", memory_per_byte(
+            only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 7))
+            sections = [(number, title, rows) for number, (title, rows) in enumerate([
+                ("Memory above a tiny file's, per byte of source", lambda: memory_per_byte(
                     runner, work, [1_000_000] if small else [1_000_000, 4_000_000, 16_000_000])),
-                ("A chain of `extends`, every preset checked", extends_levels(
+                ("A chain of `extends`, every preset checked", lambda: extends_levels(
                     runner, work, [500, 1000] if quick else [1_000, 2_500, 5_000] if small else
                     [1_000, 2_500, 5_000, 10_000])),
-                ("A JSON array data file", ["| file | time | peak memory |", "|---|---:|---:|"]
+                ("A JSON array data file", lambda: ["| file | time | peak memory |", "|---|---:|---:|"]
                  + json_array(runner, work, 5 if quick else 190)),
-                ("Import fan-out (each file imports the next; batches of 64)", fan_out(
+                ("Import fan-out (each file imports the next; batches of 64)", lambda: fan_out(
                     runner, work, [300] if quick else [1_000, 2_000])),
-                ("Ctrl-C at random moments", ["| | runs | outcome |", "|---|---:|---|"]
-                 + ctrl_c(runner, work, 2 if quick else 10, 140 if quick else 300, "2")
-                 + ctrl_c(runner, work, 2 if quick else 10, 140 if quick else 300, "1")),
-                ("A worker killed by SIGKILL", ["| outcome | temporary files left |", "|---|---:|"]
+                ("Ctrl-C at random moments", lambda: ["| | runs | outcome |", "|---|---:|---|"]
+                 + ctrl_c(runner, work, 2 if quick else 10, 140 if quick else 600, "2")
+                 + ctrl_c(runner, work, 2 if quick else 10, 140 if quick else 600, "1")),
+                ("A worker killed by SIGKILL", lambda: ["| outcome | temporary files left |", "|---|---:|"]
                  + killed_worker(runner, work, 140 if quick else 300)),
-            ]
-            for title, rows in sections:
-                print(f"### {title}\n\n" + "\n".join(rows) + "\n", flush=True)
+            ], 1) if number in only]
+            for _, title, rows in sections:
+                print(f"### {title}\n\n" + "\n".join(rows()) + "\n", flush=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return 0
