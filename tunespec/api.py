@@ -175,9 +175,10 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     _check_folder_names(out_path, root_path)
     plan = runner.BuildPlan(out_path, check, list(targets) if targets else None)
     job = Job(config, selection, Path.cwd(), root_path, targets, template_dirs, False, plan)
-    result = runner.run(paths, job, jobs)
     written, unchanged, stale, refused = [], [], [], []
+    result = None
     try:
+        result = runner.run(paths, job, jobs)
         with interrupts_deferred():
             for index, item in enumerate(result.built):
                 if item.refused is not None:
@@ -191,5 +192,12 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     except WriteError as error:
         runner.discard_built(result.built[index:])
         raise BuildError(str(error)) from None
+    except KeyboardInterrupt:  # between the run and the renames, before they were deferred: all old
+        if result is not None:
+            runner.discard_built(result.built)
+        from tunespec.workers import sweep
+
+        sweep(job)
+        raise
     lint = LintResult(result.diagnostics, result.roots, result.lines)
     return BuildResult(lint, written, unchanged, stale, refused, check)

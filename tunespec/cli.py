@@ -154,6 +154,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
+def program() -> int:
+    """The `tunespec` command: `main`, then Ctrl-C ignored while Python shuts down (the work is done, and
+    its exit code is the answer; a SIGINT during the interpreter's teardown would otherwise kill it
+    silently, as if it had been interrupted)."""
+    code = main()
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:
+        pass
+    return code
+
+
 def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())

@@ -291,16 +291,18 @@ def _target_refuses(exp: ResolvedExperiment, target, selection: Selection, by_ta
 def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1) -> BatchResult:
     files = expand_paths(paths)
     merged = _Merge(job)
+    batches = _batch_results(files, job, jobs)
     try:
-        for batch in _batch_results(files, job, jobs):
+        for batch in batches:
             merged.add(batch)
+        return merged.result()
     except BaseException:  # a failure, a dead worker, Ctrl-C: nothing staged stays behind
+        batches.close()  # the workers stop now, not whenever the generator is collected
         discard_built(merged.built)
         from tunespec.workers import sweep
 
         sweep(job)
         raise
-    return merged.result()
 
 
 def _batch_results(files: list[tuple[str, str]], job: Job, jobs: int) -> Iterator[BatchResult]:
