@@ -201,7 +201,7 @@ def test_ir_document_has_the_design_shape(project):
     assert list(doc) == ["apiVersion", "kind", "metadata", "spec"]
     assert doc["metadata"] == {"name": "tickets.learning_rate-3e-05", "experiment": "tickets",
                                "source": "main.tune", "variant": {"training.learning_rate": 3e-05}}
-    assert list(doc["spec"]) == ["model", "method", "task", "data", "training", "lora", "resources", "output_dir"]
+    assert list(doc["spec"]) == ["model", "method", "task", "data", "training", "lora", "resources", "output_dir", "seed"]
     assert doc["spec"]["lora"]["resolved_target_modules"][:2] == ["q_proj", "k_proj"]
     assert doc["spec"]["data"] == {"train": "data/tickets/train.jsonl", "input_field": "input",
                                    "output_field": "output", "format": "input_output"}

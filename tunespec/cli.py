@@ -16,6 +16,9 @@ from tunespec.printable import printable
 from tunespec.report import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
+IMPORT_BACKENDS = ("axolotl", "llama-factory", "fms-hf-tuning", "torchtune")  # tunespec.importer.run.BACKENDS
+
+
 class UsageError(Exception):
     """A mistake in how tunespec was called: one line on stderr, exit 2."""
 
@@ -82,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--method", required=True, metavar="METHOD", help="prompt_tuning, lora, qlora or full")
     new.add_argument("--task", metavar="TASK", help="classification, generation, summarization, ...")
     new.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: NAME.tune); never overwritten")
+
+    imported = commands.add_parser(
+        "import", help="an Axolotl, LLaMA-Factory, fms-hf-tuning or torchtune config as a .tune experiment")
+    imported.add_argument("file", metavar="FILE", help="the trainer's config (YAML, or JSON for fms-hf-tuning)")
+    imported.add_argument("--from", dest="backend", choices=IMPORT_BACKENDS,
+                          help="the trainer the config is for (default: told by its keys)")
+    imported.add_argument("-o", "--output", metavar="FILE",
+                          help="write the experiment to FILE, never overwriting one (default: stdout)")
+    imported.add_argument("--name", metavar="NAME", help="the experiment's name (default: from the config)")
+    imported.add_argument("--root", metavar="DIR",
+                          help="the folder the trainer runs in, where the config's relative paths start (default: .)")
+    imported.add_argument("--format", choices=["text", "json"], default="text", help="how findings are printed")
+    imported.add_argument("--exit-zero", action="store_true", help="exit 0 even when keys were not imported")
 
     targets = commands.add_parser("targets", help="the targets and what each can run and express")
     targets.add_argument("--template-dir", action="append", default=[], metavar="DIR")
@@ -435,6 +451,45 @@ def command_new(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_import(args: argparse.Namespace) -> int:
+    """Exit 0 when every key was imported, 1 when some were not (unless --exit-zero), 2 when the file
+    cannot be imported at all (unreadable, not YAML or JSON, no trainer told) or the output not written."""
+    from tunespec.files import WriteError, write_atomically
+    from tunespec.importer.draft import IDENT, RESERVED
+    from tunespec.importer.run import ConfigProblem, import_config
+    from tunespec.importer.report import render
+
+    if args.name is not None and (not IDENT.match(args.name) or args.name in RESERVED):
+        raise UsageError(f"`{args.name}` cannot name an experiment: use letters, digits, `_` and `-`, "
+                         "starting with a letter or `_`")
+    output = Path(args.output) if args.output else None
+    if output is not None and (output.exists() or output.is_symlink()):
+        raise UsageError(f"{output} exists: `import` never overwrites a file")
+    root = Path(args.root) if args.root else None
+    if root is not None and not root.is_dir():
+        raise UsageError(f"--root {args.root}: not a folder")
+    try:
+        result = import_config(Path(args.file), display=args.file, source_backend=args.backend, root=root,
+                               folder=output.parent if output else None, name=args.name)
+    except ConfigProblem as problem:
+        print(f"{args.file}:{problem.line}:{problem.column}: error: {problem.message}", file=sys.stderr)
+        return EXIT_USAGE
+    report = sys.stdout if output else sys.stderr
+    if output is not None:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(output, result.text.encode("utf-8"), 0o644)
+        except OSError as error:
+            raise UsageError(f"cannot write {output}: {(error.strerror or str(error)).lower()}") from None
+        except WriteError as error:
+            raise UsageError(str(error)) from None
+    else:
+        sys.stdout.write(result.text)
+        sys.stdout.flush()
+    report.write(render(result, args.file, args.format, str(output) if output else None))
+    return EXIT_OK if args.exit_zero or not result.lost else EXIT_FINDINGS
+
+
 def command_targets(args: argparse.Namespace) -> int:
     from tunespec.compiler.schema import EXPERIMENT_FIELDS
     from tunespec.templates.targets import TUNESPEC_ONLY, TargetError, all_targets
@@ -493,6 +548,7 @@ COMMANDS = {
     "build": command_build,
     "fmt": command_fmt,
     "new": command_new,
+    "import": command_import,
     "targets": command_targets,
     "schema": command_schema,
     "rules": command_rules,

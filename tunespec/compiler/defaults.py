@@ -56,6 +56,7 @@ RUN_DEFAULTS = (
     RunDefault("training.eval_strategy", _eval_strategy),
     RunDefault("training.save_strategy", _fixed("epoch", "save every epoch")),
     RunDefault("training.logging_steps", _fixed(10, "log every 10 steps")),
+    RunDefault("seed", _fixed(42, "42, a fixed seed, so that a run repeats")),
     RunDefault("resources.strategy", _strategy),
     RunDefault("resources.mount_path", _mount_path),
 )

@@ -31,6 +31,7 @@ SPEC = {
         "gradient_accumulation_steps": 16,
         "learning_rate": 0.3,
         "num_train_epochs": 20.0,
+        "seed": 42,
     },
 }
 

@@ -32,6 +32,7 @@ SPEC = {
         "gradient_accumulation_steps": 1,
         "learning_rate": 0.0001,
         "num_train_epochs": 3.0,
+        "seed": 42,
     },
 }
 

@@ -27,6 +27,7 @@ SPEC = {
         "gradient_accumulation_steps": 4,
         "learning_rate": 1e-05,
         "num_train_epochs": 3.0,
+        "seed": 42,
     },
 }
 

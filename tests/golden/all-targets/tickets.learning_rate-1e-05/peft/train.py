@@ -32,6 +32,7 @@ SPEC = {
         "gradient_accumulation_steps": 1,
         "learning_rate": 1e-05,
         "num_train_epochs": 10.0,
+        "seed": 42,
     },
 }
 
