@@ -9,12 +9,20 @@ missing, absolute, outside the project, cyclic), presets extending presets, self
 inputs are then mutated at random: a byte flipped, a token deleted, the text cut short, a slice doubled,
 random unicode inserted.
 
+Some inputs also carry the attacks of issue 11: file names that look like options (`-oexperiments.tune`),
+hold control characters or bytes that are not UTF-8; a `.tune` file that is a symbolic link out of the
+project; data files that are JSON arrays, JSON nested thousands deep, or `/proc/self/status`; blocks nested
+past the limit; values with OmegaConf interpolations (`${oc.env:HOME}`) and terminal escapes.
+
 Every input goes through `lint`, `show`, `fmt` and `build` in this process, and must hold these invariants:
 - no exception escapes (tunespec turns one into "internal error" and exit 2: that is a finding);
 - exit codes are 0 or 1 (2 is for usage errors, which these commands, given files, never make);
+- no raw control character (but the line break) reaches the terminal: text, GitHub and `show` output;
+- `lint -- FILE...` with every file name given leaves every `.tune` file as it was;
 - `fmt` is idempotent and keeps the meaning: the formatted project resolves to the same IR;
 - every file `build` writes parses back (`json.loads`, `yaml.safe_load_all`, `ast.parse`, `shlex.split`),
-  and the `json` target's file is the IR that `show --format json` reports for the variant.
+  the `json` target's file is the IR that `show --format json` reports for the variant, and torchtune's
+  config, read as OmegaConf reads it, holds the variant's `output_dir`.
 A finding is written to `--findings` (default benchmarks/.fuzz/) as the project that caused it and the
 message; the summary line counts inputs and findings.
 """
@@ -52,7 +60,11 @@ HOSTILE = [
     "ünïcödé", "\u202eevil", "\u200b", "emoji 😀", "a" * 300, "--flag", "-", "null", "true", "1e5", "~", "&anchor",
     "*alias", "[1, 2]", "{a: b}", "'", '"""', "\r\n", "\x7f", "\u2028", "../../etc/passwd", "s3://bucket/x.jsonl",
     "data/train.jsonl", "C:\\path", "%s %d", "\\u0041",
+    # issue 11: interpolations OmegaConf would resolve, terminal escapes, values that make one variant name
+    "runs/${oc.env:HOME}", "a\\${b}", "$${x}", "\x1b]0;owned\x07", "\x1b[2J", "\x9bcsi", "\x00nul", "a/b", "a_b",
 ]
+# Attack files of issue 11 (`Generator.attacks`): how each is named and what it holds.
+OUTSIDE_LINK = "\x00symlink:"  # a file whose content starts so is written as a symbolic link to the rest
 NUMBERS = ["0", "1", "-1", "8", "16", "32", "64", "128", "1_000", "4096", "2e-4", "1e-5", "0.05", "0.0", "1.5", "-0.1",
            "1e308", "3", "100000000000000000000", "5e-324", "7", "2", "512", "2048", "200_000"]
 IDENTS = ["lora", "qlora", "full", "prompt_tuning", "none", "generation", "classification", "random", "text",
@@ -70,6 +82,7 @@ class Generator:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.names: list[str] = []
+        self.attacked = False  # the project holds the files of an attack of issue 11
 
     def project(self) -> dict[str, str]:
         rng = self.rng
@@ -92,7 +105,39 @@ class Generator:
             files[path] = "\n\n".join(parts) + ("\n" if rng.random() < 0.9 else "")
         files["data/train.jsonl"] = "".join(json.dumps({"input": f"text {i}", "output": "label"}) + "\n"
                                             for i in range(rng.choice([0, 5, 40, 200])))
+        if rng.random() < 0.25:
+            self.attacks(files)
+            self.attacked = True
         return files
+
+    def attacks(self, files: dict[str, str]) -> None:
+        """Files of the attacks of issue 11 beside the generated ones."""
+        rng = self.rng
+        valid = self.valid_experiment(f"w{rng.randrange(100)}", "data/train.jsonl")
+        kind = rng.randrange(7)
+        if kind == 0:  # a name pre-commit would pass without `--`
+            files[rng.choice(["-oexperiments.tune", "--output-file=x.tune", "-o.tune", "--strict.tune"])] = valid
+        elif kind == 1:  # control characters and bytes that are not UTF-8 in a file name
+            files[rng.choice(["esc\x1b[31m.tune", "bel\x07.tune", "caf\udce9.tune", "rtl\u202e.tune"])] = valid
+        elif kind == 2:  # a symbolic link out of the project
+            files["outside.tune"] = OUTSIDE_LINK + rng.choice(["/etc/hostname", "/etc/passwd", "/proc/self/status"])
+        elif kind == 3:  # data files: a JSON array, JSON nested thousands deep, a /proc file
+            depth = rng.choice([10, 2000, 50000])
+            files["data/train.json"] = "[" + ", ".join(json.dumps({"input": f"t {i}", "output": "l"}) for i in range(60)) \
+                + (", " + "[" * depth + "]" * depth if rng.random() < 0.5 else "") + "]"
+            files["data/train.jsonl"] += "[" * depth + "]" * depth + "\n" if rng.random() < 0.3 else ""
+            train = rng.choice(["data/train.json", "/proc/self/status", "data/train.jsonl"])
+            files["data.tune"] = valid.replace('"data/train.jsonl"', json.dumps(train))
+        elif kind == 4:  # blocks nested around the limit of 100
+            depth = rng.choice([5, 99, 100, 101, 500])
+            files["blocks.tune"] = ("experiment deep {\n" + "".join(f"b{i} {{\n" for i in range(depth)) + "x = 1\n"
+                                    + "}\n" * depth + "}\n")
+        elif kind == 5:  # values that make one variant name
+            files["names.tune"] = valid.replace("  task = classification", '  description = sweep ["a/b", "a_b"]')
+        else:  # interpolations in every free-text field, for torchtune (which reads them with OmegaConf)
+            files["interpolated.tune"] = (valid.replace('"ibm/granite-3-1-8b-base"', '"meta-llama/llama-3-1-8b"')
+                                          .replace("method = full", "method = lora").replace("method = qlora", "method = lora")
+                                          .replace("method = prompt_tuning", "method = lora"))
 
     def import_path(self, importer: str, target: str) -> str:
         if importer.startswith("sub/") and not target.startswith("sub/"):
@@ -281,7 +326,23 @@ def write_project(folder: Path, files: dict[str, str]) -> None:
     for relative, text in files.items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
+        if text.startswith(OUTSIDE_LINK):
+            os.symlink(text[len(OUTSIDE_LINK):], path)
+            continue
         path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
+
+
+def raw_controls(text: str) -> bool:
+    """Whether text for a terminal holds a character the terminal would act on (the line break aside)."""
+    return any((ord(char) < 32 and char != "\n") or 0x7f <= ord(char) <= 0x9f or 0x202a <= ord(char) <= 0x202e
+               for char in text)
+
+
+def checked_terminal(command: str, *argv: str) -> tuple[int, str, str]:
+    code, out, err = checked(command, *argv)
+    if raw_controls(out) or raw_controls(err):
+        raise Finding(f"`{command} {' '.join(argv)}` printed a raw control character: {(out + err)[-500:]!r}")
+    return code, out, err
 
 
 def resolved_ir(folder: str) -> list:
@@ -290,7 +351,7 @@ def resolved_ir(folder: str) -> list:
     return [item["ir"] for item in json.loads(shown)] if shown.strip() else []
 
 
-def check_input(files: dict[str, str], work: Path) -> bool:
+def check_input(files: dict[str, str], work: Path, attacked: bool = False) -> bool:
     """Run the commands over one project; True when `build` wrote (or found up to date) some file."""
     project = work / "p"
     if project.exists():
@@ -300,7 +361,11 @@ def check_input(files: dict[str, str], work: Path) -> bool:
     write_project(project, files)
     os.chdir(project)
     checked("lint", "--format", "json", "--jobs", "1", ".")
-    checked("lint", "--jobs", "1", ".")
+    checked_terminal("lint", "--jobs", "1", ".")
+    if attacked:  # (only then: each command more costs a fifth of the inputs per second)
+        checked_terminal("lint", "--format", "github", "--jobs", "1", ".")
+        checked_terminal("show", ".")
+        check_files_named_like_options(project)
     ir_before = resolved_ir(".")
     check_fmt(project)
     ir_after = resolved_ir(".")
@@ -309,14 +374,25 @@ def check_input(files: dict[str, str], work: Path) -> bool:
     return check_build(project)
 
 
+def check_files_named_like_options(project: Path) -> None:
+    """Every file name given after `--`, as the pre-commit hooks give them: no file changes."""
+    names = sorted(str(p.relative_to(project)) for p in project.rglob("*.tune") if not p.is_symlink())
+    before = {name: (project / name).read_bytes() for name in names}
+    checked("lint", "--format", "json", "--jobs", "1", "--", *names)
+    checked("fmt", "--check", "--", *names)
+    changed = [name for name in names if (project / name).read_bytes() != before[name]]
+    if changed or any(p.name.startswith("x.tune") for p in project.iterdir()):
+        raise Finding(f"lint or fmt --check changed {changed}")
+
+
 def check_fmt(project: Path) -> None:
-    checked("fmt", "--check", ".")
+    checked_terminal("fmt", "--check", ".")
     checked("fmt", ".")
-    first = {p: p.read_bytes() for p in sorted(project.rglob("*.tune"))}
+    first = {p: p.read_bytes() for p in sorted(project.rglob("*.tune")) if not p.is_symlink()}
     _, out, _ = checked("fmt", "--check", ".")
     if "would reformat" in out:
         raise Finding(f"fmt is not idempotent: after one fmt, `fmt --check` says: {out.strip()[-500:]}")
-    if {p: p.read_bytes() for p in sorted(project.rglob("*.tune"))} != first:
+    if {p: p.read_bytes() for p in sorted(project.rglob("*.tune")) if not p.is_symlink()} != first:
         raise Finding("fmt is not idempotent: a second fmt changed files")
 
 
@@ -355,6 +431,12 @@ def check_build(project: Path) -> bool:
         variant, target = path.parent.parent.name, path.parent.name
         if target == "json" and variant in documents and data not in documents[variant]:
             raise Finding(f"{path.relative_to(project)} is not the IR `show` reports")
+        if target == "torchtune" and path.name == "config.yaml" and variant in documents:
+            from tunespec.templates.render import parse_back
+
+            read = parse_back(text, "omegaconf")["output_dir"]
+            if read not in [ir["spec"].get("output_dir") for ir in documents[variant]]:
+                raise Finding(f"{path.relative_to(project)}: OmegaConf would read output_dir as {read!r}")
     return True
 
 
@@ -363,7 +445,8 @@ def check_build(project: Path) -> bool:
 def one(seed: int, work: Path) -> tuple[str | None, str]:
     """Run input number `seed`: (the finding's text or None, what kind of input it was)."""
     rng = random.Random(seed)
-    files = Generator(rng).project()
+    generator = Generator(rng)
+    files = generator.project()
     mutated = rng.random() < 0.5
     if mutated:
         name = rng.choice([n for n in files if n.endswith(".tune")])
@@ -371,7 +454,7 @@ def one(seed: int, work: Path) -> tuple[str | None, str]:
             files[name] = mutate(files[name], rng)
     kind = "mutated" if mutated else "generated"
     try:
-        built = check_input(files, work)
+        built = check_input(files, work, generator.attacked)
         return None, kind + (", built" if built else "")
     except Finding as finding:
         return f"{finding}", kind

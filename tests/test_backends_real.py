@@ -288,3 +288,27 @@ def test_llama_factory_reads_a_hub_dataset_and_no_trackers(project):
     assert (train.load_from, train.dataset_name) == ("hf_hub", "acme/tickets")
     assert validation.load_from == "file" and (Path(data.dataset_dir) / validation.dataset_name).resolve() == \
         (project.root / "data" / "validation.jsonl").resolve()
+
+
+def test_llama_factory_reads_interpolation_syntax_as_text_and_omegaconf_reads_torchtune_escapes(project, monkeypatch):
+    """LLaMA-Factory loads its YAML with OmegaConf but never resolves it (`to_container` without `resolve`):
+    `${` must reach it unescaped. torchtune resolves: its config escapes `${`, and OmegaConf reads the value
+    back. (Runs in the LLaMA-Factory environment, which has OmegaConf.)"""
+    pytest.importorskip("llamafactory")
+    omegaconf = pytest.importorskip("omegaconf")
+    import sys
+
+    from llamafactory.hparams.parser import read_args
+
+    value = "runs/${oc.env:HOME}/a\\${b}"
+    for model, name in (("ibm/granite-3-1-8b-base", "g"), ("meta-llama/llama-3-1-8b", "l")):
+        project.write(f"{name}.tune", f'experiment {name} {{\n  model = "{model}"\n  method = lora\n'
+                                      f'  output_dir = "{value.replace(chr(92), chr(92) * 2)}"\n'
+                                      '  data { train = "data/train.jsonl" }\n  training { max_seq_length = 512 }\n}\n')
+    result = build(["g.tune", "l.tune"], targets=["llama-factory", "torchtune"], out="out", config=Config())
+    assert any(p.endswith("g/llama-factory/config.yaml") for p in result.written), result.refused
+    monkeypatch.setattr(sys, "argv", ["llamafactory-cli", str(project.root / "out/g/llama-factory/config.yaml")])
+    assert read_args()["output_dir"] == f"{value}/g/llama-factory"  # <output_dir>/<variant>/<target>
+    torchtune = omegaconf.OmegaConf.load(project.root / "out/l/torchtune/config.yaml")
+    resolved = omegaconf.OmegaConf.to_container(torchtune, resolve=True)
+    assert resolved["output_dir"] == resolved["checkpointer"]["output_dir"] == f"{value}/l/torchtune"

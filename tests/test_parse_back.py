@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import GOLDEN
-from tunespec.templates.render import _python_data, _python_spec, _shell_words
+from tunespec.templates.render import _python_data, _python_spec, _shell_commands, _shell_words
 
 SHELLISH = st.text(alphabet=" \t\r\n'\"\\abc#;|&$()=-/.", max_size=40)
 
@@ -29,6 +29,27 @@ def test_shell_words_split_as_shlex_does(line):
             _shell_words(line)
         return
     assert _shell_words(line) == expected
+
+
+LINE = st.text(alphabet=" \t'\"\\abc;|&$()=-/.", max_size=30)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(LINE, max_size=5))
+def test_shell_commands_are_the_lines_split_as_shlex_does(lines):
+    """Without comments and quotes across lines, a script's commands are its lines, each `shlex.split`."""
+    try:
+        expected = [words for words in map(shlex.split, lines) if words]
+    except ValueError:
+        return
+    assert _shell_commands("\n".join(lines)) == expected
+
+
+def test_shell_commands_keep_a_quoted_line_break_in_its_word_and_skip_comments():
+    script = "#!/bin/sh\n# a comment\nset -eu\n  # indented\ntune download 'acme/x\ny' --to a#b # c\nexec x\n"
+    assert _shell_commands(script) == [["set", "-eu"], ["tune", "download", "acme/x\ny", "--to", "a#b"], ["exec", "x"]]
+    with pytest.raises(ValueError):
+        _shell_commands("echo 'never closed\nexit\n")
 
 
 SCRIPTS = sorted(GOLDEN.glob("all-targets/*/peft/train.py"))

@@ -8,6 +8,7 @@ import errno
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -195,3 +196,84 @@ def test_folder_listing_order_does_not_change_lint_or_build(examples, capsys, mo
     assert main(["build", "examples", "--out", "out", "--jobs", "1"]) == 0
     assert capsys.readouterr().out == forward_out
     assert files_under(examples / "forward") == files_under(examples / "out")
+
+
+# --- a killed worker, Ctrl-C (issue 11, items 11 and 12) --------------------------------------------------
+
+def many_experiments(folder: Path, count: int = 140, epochs: int = 2) -> None:
+    (folder / "tunespec.toml").write_text("")
+    (folder / "exp").mkdir(exist_ok=True)
+    for index in range(count):
+        text = granite(f"training {{ max_seq_length = 512  epochs = {epochs} }}").replace("tickets", f"t{index}")
+        (folder / "exp" / f"t{index}.tune").write_text(text.replace("data/train.jsonl", "s3://bucket/train.jsonl"))
+
+
+BUILD = [sys.executable, "-m", "tunespec", "build", "exp", "--out", "out", "--target", "yaml,peft"]
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(child) for child in handle.read().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the worker processes in /proc")
+def test_a_worker_killed_by_sigkill_ends_the_run_with_one_line_and_nothing_written(tmp_path):
+    """The out-of-memory killer's SIGKILL to one worker: once the run waited forever for the batch it lost."""
+    many_experiments(tmp_path)
+    process = subprocess.Popen([*BUILD, "--jobs", "2"], cwd=tmp_path, env=ENVIRONMENT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(workers) < 2 and process.poll() is None and time.monotonic() < deadline:
+        workers = children(process.pid)
+        time.sleep(0.01)
+    assert len(workers) == 2, "the build ended before its workers could be found"
+    os.kill(workers[0], signal.SIGKILL)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError("the run hangs after a worker was killed")
+    assert process.returncode == 2 and err.decode().count("\n") == 1, err
+    assert "worker process died" in err.decode() and "SIGKILL" in err.decode()
+    assert not (tmp_path / "out").exists() or not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return files_under(folder) if folder.exists() else {}
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_is_one_line_exit_130_no_temporary_file_and_the_output_all_old_or_all_new(tmp_path, jobs):
+    """SIGINT to the process group (a terminal's Ctrl-C) at random moments of a build that changes every
+    output: once a worker traceback, thousands of temporary files, and old files mixed with new."""
+    many_experiments(tmp_path)
+    command = [*BUILD, "--jobs", jobs]
+    subprocess.run(command, cwd=tmp_path, env=ENVIRONMENT, check=True, capture_output=True)
+    old = snapshot(tmp_path / "out")
+    shutil.copytree(tmp_path / "out", tmp_path / "old")
+    many_experiments(tmp_path, epochs=3)
+    started = time.monotonic()
+    subprocess.run(command, cwd=tmp_path, env=ENVIRONMENT, check=True, capture_output=True)
+    duration = time.monotonic() - started
+    new = snapshot(tmp_path / "out")
+    assert new != old and set(new) == set(old)
+    rng = random.Random(int(jobs))
+    for attempt in range(2):
+        shutil.rmtree(tmp_path / "out")
+        shutil.copytree(tmp_path / "old", tmp_path / "out")
+        process = subprocess.Popen(command, cwd=tmp_path, env=ENVIRONMENT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, start_new_session=True)
+        time.sleep(0.2 + rng.random() * duration * 0.8)
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        if process.returncode == 0:
+            assert snapshot(tmp_path / "out") == new  # finished before the signal
+            continue
+        assert process.returncode == 130 and err == b"tunespec: interrupted\n", err
+        now = snapshot(tmp_path / "out")
+        assert not [name for name in now if TEMPORARY in name]
+        assert now in (old, new), "old and new files mixed"

@@ -17,6 +17,7 @@ from tunespec.compiler.loader import Program
 from tunespec.compiler.resolve import ResolvedExperiment, Resolver
 from tunespec.config import Config, find_config, load_config
 from tunespec.diagnostics import Diagnostic
+from tunespec.printable import encodable
 from tunespec.rules import REGISTRY
 from tunespec.record import Factory, Record
 from tunespec.rules.engine import Selection
@@ -39,8 +40,10 @@ class LintResult(Record):
         known = self.lines.get(path, {})
         if number in known:
             return known[number]
-        from tunespec.compiler.loader import read_text
+        from tunespec.compiler.loader import read_text, symlink_problem
 
+        if symlink_problem(path, Path.cwd()) is not None:
+            return None
         text, _ = read_text(Path(path))
         lines = text.split("\n") if text is not None else []
         return lines[number - 1] if 0 < number <= len(lines) else None
@@ -127,6 +130,21 @@ class BuildResult(Record):
         return 1 if self.refused or self.stale else 0
 
 
+def _check_folder_names(out: Path, root: Path) -> None:
+    """The job specs hold paths to and from the output folder, as UTF-8 text: a folder name that is not
+    UTF-8 (or holds a NUL) cannot be written into them."""
+    from tunespec.templates.build import BuildError
+
+    for what, folder in (("output folder", out), ("root folder", root.absolute())):
+        text = os.fspath(folder)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BuildError(f"the {what} {encodable(text)} is not UTF-8 text, which the job specs must hold") from None
+        if "\x00" in text:
+            raise BuildError(f"the {what} {encodable(text)!r} holds a NUL character")
+
+
 def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, out: str | os.PathLike | None = None,
           check: bool = False, *, config: Config | None = None, root: str | os.PathLike | None = None,
           template_dirs: Iterable[str] = (), selection: Selection | None = None, jobs: int = 1) -> BuildResult:
@@ -138,7 +156,7 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     run is rendered: raises TargetError (an unknown or broken target), RenderError (a template that fails)
     or BuildError (the output cannot be written), with no file changed.
     """
-    from tunespec.files import WriteError, commit
+    from tunespec.files import WriteError, commit, interrupts_deferred
     from tunespec.templates.build import BuildError
     from tunespec.templates.targets import TargetError, all_targets
 
@@ -154,22 +172,32 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     root_path = Path(root).absolute() if root is not None else Path.cwd()
     selection = selection or config.selection(REGISTRY)
     out_path = Path(out if out is not None else config.out or DEFAULT_OUT)
+    _check_folder_names(out_path, root_path)
     plan = runner.BuildPlan(out_path, check, list(targets) if targets else None)
     job = Job(config, selection, Path.cwd(), root_path, targets, template_dirs, False, plan)
-    result = runner.run(paths, job, jobs)
     written, unchanged, stale, refused = [], [], [], []
+    result = None
     try:
-        for index, item in enumerate(result.built):
-            if item.refused is not None:
-                refused.append(item.refused)
-                continue
-            unchanged += [str(path) for path in item.files.unchanged]
-            stale += [str(path) for path in item.files.stale]
-            for temporary, path in item.files.staged:
-                commit(temporary, path)
-                written.append(str(path))
+        result = runner.run(paths, job, jobs)
+        with interrupts_deferred():
+            for index, item in enumerate(result.built):
+                if item.refused is not None:
+                    refused.append(item.refused)
+                    continue
+                unchanged += [str(path) for path in item.files.unchanged]
+                stale += [str(path) for path in item.files.stale]
+                for temporary, path in item.files.staged:
+                    commit(temporary, path)
+                    written.append(str(path))
     except WriteError as error:
         runner.discard_built(result.built[index:])
         raise BuildError(str(error)) from None
+    except KeyboardInterrupt:  # between the run and the renames, before they were deferred: all old
+        if result is not None:
+            runner.discard_built(result.built)
+        from tunespec.workers import sweep
+
+        sweep(job)
+        raise
     lint = LintResult(result.diagnostics, result.roots, result.lines)
     return BuildResult(lint, written, unchanged, stale, refused, check)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Sequence
 
 from tunespec import __version__
-from tunespec.report import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from tunespec.printable import printable
+from tunespec.report import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 IMPORT_BACKENDS = ("axolotl", "llama-factory", "fms-hf-tuning", "torchtune")  # tunespec.importer.run.BACKENDS
@@ -20,6 +21,16 @@ IMPORT_BACKENDS = ("axolotl", "llama-factory", "fms-hf-tuning", "torchtune")  # 
 
 class UsageError(Exception):
     """A mistake in how tunespec was called: one line on stderr, exit 2."""
+
+
+def say(line: str) -> None:
+    """One line on stdout; what users wrote in it (names, values) is shown with visible escapes."""
+    print(printable(line))
+
+
+def complain(line: str) -> None:
+    """One line on stderr, likewise escaped."""
+    print(printable(line), file=sys.stderr)
 
 
 def _selectors(values: list[str] | None) -> list[str] | None:
@@ -130,29 +141,47 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
         return COMMANDS[args.command](args)
     except UsageError as error:
-        print(f"tunespec: {error}", file=sys.stderr)
+        complain(f"tunespec: {error}")
         return EXIT_USAGE
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # every file is as it was, or (a build that was putting them in place) all new
         print("tunespec: interrupted", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_INTERRUPTED
     except Exception as error:  # the promise: one line, never a traceback, never a lost file
+        from tunespec.workers import WorkerDied  # (imported only when it may be needed: lint starts fast)
+
+        if isinstance(error, WorkerDied):
+            complain(f"tunespec: {error}")
+            return EXIT_USAGE
         if os.environ.get("TUNESPEC_DEBUG"):
             raise
-        print(f"tunespec: internal error: {type(error).__name__}: {error} "
-              "(this is a bug in tunespec; please report it with TUNESPEC_DEBUG=1 set for a traceback)",
-              file=sys.stderr)
+        complain(f"tunespec: internal error: {type(error).__name__}: {error} "
+                 "(this is a bug in tunespec; please report it with TUNESPEC_DEBUG=1 set for a traceback)")
         return EXIT_USAGE
+
+
+def program() -> int:
+    """The `tunespec` command: `main`, then Ctrl-C ignored while Python shuts down (the work is done, and
+    its exit code is the answer; a SIGINT during the interpreter's teardown would otherwise kill it
+    silently, as if it had been interrupted)."""
+    code = main()
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:
+        pass
+    return code
 
 
 def _silence_stdout() -> None:
@@ -186,6 +215,8 @@ def command_lint(args: argparse.Namespace) -> int:
     from tunespec.report import Report
     from tunespec.rules import REGISTRY
 
+    if args.output_file:
+        _refuse_report_over_tune_file(args.output_file)
     config = _config(args)
     try:
         selection = config.selection(REGISTRY, _selectors(args.select), _selectors(args.ignore))
@@ -197,6 +228,7 @@ def command_lint(args: argparse.Namespace) -> int:
     if args.output_file:
         from tunespec.files import WriteError, write_atomically
 
+        _refuse_report_over_input(args.output_file, [*result.roots, *([config.path] if config.path else [])])
         try:
             write_atomically(Path(args.output_file), text.encode("utf-8"), 0o644)
         except WriteError as error:
@@ -204,6 +236,24 @@ def command_lint(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK if args.exit_zero else report.exit_code
+
+
+def _refuse_report_over_tune_file(output: str) -> None:
+    """`-o` never writes a `.tune` file (nor, through a link, into one): a file name pre-commit passed
+    without `--`, such as `-oexperiments.tune`, would otherwise replace an experiment with its report."""
+    if output.lower().endswith(".tune") or os.path.realpath(output).lower().endswith(".tune"):
+        raise UsageError(f"refusing to write the report to {output}: it is a .tune file "
+                         "(to lint a file whose name starts with `-`, put `--` before the file names)")
+
+
+def _refuse_report_over_input(output: str, inputs: list) -> None:
+    """`-o` never replaces a file the run read: a linted file or the configuration."""
+    from tunespec.compiler.loader import identity
+
+    target = identity(output)
+    for name in inputs:
+        if identity(name) == target:
+            raise UsageError(f"refusing to write the report to {output}: it is {name}, which this run reads")
 
 
 def command_show(args: argparse.Namespace) -> int:
@@ -221,8 +271,7 @@ def command_show(args: argparse.Namespace) -> int:
     sys.stdout.write(render_json(variants) if args.format == "json" else render_text(variants))
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     for diagnostic in errors:
-        print(f"{diagnostic.path}:{diagnostic.line}:{diagnostic.column}: {diagnostic.code} {diagnostic.message}",
-              file=sys.stderr)
+        complain(f"{diagnostic.path}:{diagnostic.line}:{diagnostic.column}: {diagnostic.code} {diagnostic.message}")
     return EXIT_FINDINGS if errors else EXIT_OK
 
 
@@ -277,10 +326,10 @@ def command_build(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     _print_diagnostics(result.lint, args.format, with_summary=False)
     for line in result.refused:
-        print(line)
+        say(line)
     if result.checked:
         for path in result.stale:
-            print(f"stale: {path}")
+            say(f"stale: {path}")
         verdict = f"{len(result.stale)} stale or missing" if result.stale else "all up to date"
         print(f"Checked {len(result.stale) + len(result.unchanged)} files: {verdict}.")
     else:
@@ -326,7 +375,7 @@ def command_fmt(args: argparse.Namespace) -> int:
     import stat
 
     from tunespec.api import expand_paths
-    from tunespec.compiler.loader import read_text
+    from tunespec.compiler.loader import read_text, symlink_problem
     from tunespec.files import WriteError, write_atomically
     from tunespec.format import formatted_or_raise
     from tunespec.grammar import SyntaxProblem
@@ -334,15 +383,19 @@ def command_fmt(args: argparse.Namespace) -> int:
     changed, unchanged, problems, failed = [], 0, 0, False
     for name, display in expand_paths(args.paths):
         path = Path(name)
-        text, reason = read_text(path)
+        text, reason = None, symlink_problem(path, Path.cwd())
         if reason is not None:
-            print(f"{display}:1:1: TS014 error: {reason}")
+            reason = f"cannot read the file: {reason}"
+        else:
+            text, reason = read_text(path)
+        if reason is not None:
+            say(f"{display}:1:1: TS014 error: {reason}")
             problems += 1
             continue
         try:
             formatted = formatted_or_raise(text)
         except SyntaxProblem as error:
-            print(f"{display}:{error.line}:{error.column}: TS001 error: {error.message} (not formatted)")
+            say(f"{display}:{error.line}:{error.column}: TS001 error: {error.message} (not formatted)")
             problems += 1
             continue
         original = path.read_bytes()
@@ -351,21 +404,22 @@ def command_fmt(args: argparse.Namespace) -> int:
             continue
         changed.append(display)
         if args.diff:
-            sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), formatted.splitlines(True),
-                                                       f"{display} (original)", f"{display} (formatted)"))
+            for line in difflib.unified_diff(text.splitlines(True), formatted.splitlines(True),
+                                             f"{display} (original)", f"{display} (formatted)"):
+                sys.stdout.write(printable(line[:-1]) + "\n" if line.endswith("\n") else printable(line))
         if args.check or args.diff:
             if args.check:
-                print(f"would reformat {display}")
+                say(f"would reformat {display}")
             continue
         mode = stat.S_IMODE(path.stat().st_mode)
         if not mode & 0o222:
-            print(f"tunespec: cannot write {display}: the file is read-only", file=sys.stderr)
+            complain(f"tunespec: cannot write {display}: the file is read-only")
             failed = True
             continue
-        try:
-            write_atomically(path, formatted.encode("utf-8"), mode, exact_mode=True)
+        try:  # through a symbolic link to the file it names, which stays a link
+            write_atomically(Path(os.path.realpath(path)), formatted.encode("utf-8"), mode, exact_mode=True)
         except WriteError as error:
-            print(f"tunespec: {error}", file=sys.stderr)
+            complain(f"tunespec: {error}")
             failed = True
     verb = "would be reformatted" if (args.check or args.diff) else "reformatted"
     print(f"{len(changed)} file{'s' if len(changed) != 1 else ''} {verb}, {unchanged} left unchanged"
@@ -393,7 +447,7 @@ def command_new(args: argparse.Namespace) -> int:
         write_atomically(path, text.encode("utf-8"), 0o644)
     except WriteError as error:
         raise UsageError(str(error)) from None
-    print(f"wrote {path}")
+    say(f"wrote {path}")
     return EXIT_OK
 
 
@@ -446,16 +500,16 @@ def command_targets(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     fields = [field for field in EXPERIMENT_FIELDS if field not in TUNESPEC_ONLY]
     for target in targets.values():
-        print(f"{target.name}: {target.summary}")
-        print(f"  methods: {', '.join(target.methods)}")
-        print(f"  writes:  {', '.join(file.output for file in target.files)}")
+        say(f"{target.name}: {target.summary}")
+        say(f"  methods: {', '.join(target.methods)}")
+        say(f"  writes:  {', '.join(file.output for file in target.files)}")
         for method in target.methods:
             missing = [f for f in fields if _applies(f, method) and not target.can_express(method, f)
                        and f not in target.implicit]
-            print(f"  {method}: " + (f"cannot express {', '.join(missing)}" if missing else "expresses every field"))
+            say(f"  {method}: " + (f"cannot express {', '.join(missing)}" if missing else "expresses every field"))
         required = sorted({f for method in target.methods for f in target.required(method)})
         if required:
-            print(f"  requires: {', '.join(required)}")
+            say(f"  requires: {', '.join(required)}")
         print()
     return EXIT_OK
 

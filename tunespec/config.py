@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tunespec.compiler.resolve import MAX_VARIANTS_LIMIT
 from tunespec.record import Factory, Record
 from tunespec.diagnostics import Severity
 from tunespec.rules.engine import Registry, Selection, UnknownSelector
@@ -92,9 +93,11 @@ def find_config(start: Path) -> Path | None:
 
 
 def _has_tunespec_table(path: Path) -> bool:
+    from tunespec.files import read_regular
+
     try:
-        return b"[tool.tunespec" in path.read_bytes()
-    except OSError:
+        return b"[tool.tunespec" in read_regular(path)
+    except (OSError, ValueError):
         return False
 
 
@@ -103,15 +106,22 @@ def load_config(path: Path | None, registry: Registry) -> Config:
         return Config()
     import tomllib
 
+    from tunespec.files import read_regular
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(path).decode("utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the configuration: {(error.strerror or str(error)).lower()}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: the configuration is not UTF-8") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
-    table = data.get("tool", {}).get("tunespec", {}) if path.name == "pyproject.toml" else data
+    table = data
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{path}: `tool` must be a table ([tool.tunespec] lives in it), not {tool!r}")
+        table = tool.get("tunespec", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.tunespec] must be a table")
     config = _config_from_table(table, path)
@@ -137,12 +147,14 @@ def _config_from_table(table: dict[str, Any], path: Path) -> Config:
     if "targets" in table:
         config.targets = _strings(table["targets"], "targets", where)
     if "out" in table:
-        if not isinstance(table["out"], str):
-            raise ConfigError(f"{where}`out` must be a string (a folder)")
+        if not isinstance(table["out"], str) or not table["out"] or "\x00" in table["out"]:
+            raise ConfigError(f"{where}`out` must be a string (a folder name, not empty, without NUL characters), "
+                              f"not {table['out']!r}")
         config.out = table["out"]
     max_variants = table.get("max-variants", 256)
-    if isinstance(max_variants, bool) or not isinstance(max_variants, int) or max_variants < 1:
-        raise ConfigError(f"{where}`max-variants` must be a whole number of at least 1, not {max_variants!r}")
+    if isinstance(max_variants, bool) or not isinstance(max_variants, int) or not 1 <= max_variants <= MAX_VARIANTS_LIMIT:
+        raise ConfigError(f"{where}`max-variants` must be a whole number of at least 1 and at most {MAX_VARIANTS_LIMIT}, "
+                          f"not {max_variants!r}")
     config.max_variants = max_variants
     return config
 

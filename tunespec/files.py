@@ -1,4 +1,9 @@
-"""Writing files so that an interrupted run never leaves a half-written one (build and fmt share this).
+"""Reading and writing files: reads that never block, writes that an interrupted run never leaves
+half-done (build and fmt share this).
+
+A file is read only if it is a regular file, opened without blocking and checked again on the open
+descriptor, and only as far as its size: a FIFO swapped in after the `stat`, or a `/proc` file such as
+`/proc/kmsg` (a regular file of size 0 whose read blocks, and consumes what it reads), is never waited for.
 
 A file is first *staged* — written in full to a temporary file beside it — and then *committed* by a
 rename, which replaces the old file in one step: a killed process leaves either the old content or the
@@ -13,10 +18,87 @@ from __future__ import annotations
 
 import itertools
 import os
+import stat as stat_module
 from pathlib import Path
+from typing import BinaryIO
 
 TEMPORARY = ".tunespec-tmp-"
 _counter = itertools.count()
+
+
+class NotAFile(OSError):
+    """The path names something other than a regular file (a folder, a FIFO, a device): never opened.
+    An OSError, so that code reporting unreadable files reports it too, in its words (`str`)."""
+
+
+def open_regular(path: str | os.PathLike) -> tuple["BoundedReader", int]:
+    """The regular file at `path`, open for reading, and its size; raises NotAFile (with why, in words),
+    OSError, or ValueError (a NUL in the path).
+
+    Non-regular files are refused on `stat`, before any `open` (opening some devices has effects); the
+    open itself does not block (O_NONBLOCK) and is checked with `fstat`, so a file swapped in between is
+    refused too; reads stop at the size `fstat` gave."""
+    info = os.stat(path)
+    if not stat_module.S_ISREG(info.st_mode):
+        raise NotAFile(kind_of(info.st_mode))
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    descriptor = os.open(path, flags)
+    try:
+        opened = os.fstat(descriptor)
+        if not stat_module.S_ISREG(opened.st_mode):
+            raise NotAFile(kind_of(opened.st_mode))
+        handle = os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return BoundedReader(handle, opened.st_size), opened.st_size
+
+
+def read_regular(path: str | os.PathLike) -> bytes:
+    """The bytes of the regular file at `path` (see `open_regular`)."""
+    handle, _ = open_regular(path)
+    with handle:
+        return handle.read()
+
+
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, in the words of a message."""
+    if stat_module.S_ISDIR(mode):
+        return "it is a directory, not a file"
+    if stat_module.S_ISFIFO(mode):
+        return "it is a named pipe, not a file"
+    if stat_module.S_ISSOCK(mode):
+        return "it is a socket, not a file"
+    if stat_module.S_ISCHR(mode) or stat_module.S_ISBLK(mode):
+        return "it is a device, not a file"
+    return "it is not a regular file"
+
+
+class BoundedReader:
+    """A binary file that ends where its size said it would (`read`, `seek` from the start, `close`)."""
+
+    def __init__(self, handle: BinaryIO, size: int) -> None:
+        self.handle, self.size, self.position = handle, size, 0
+
+    def read(self, count: int = -1) -> bytes:
+        left = self.size - self.position
+        count = left if count is None or count < 0 else min(count, left)
+        data = self.handle.read(count) if count > 0 else b""
+        self.position += len(data)
+        return data
+
+    def seek(self, position: int) -> int:
+        self.position = self.handle.seek(min(position, self.size))
+        return self.position
+
+    def close(self) -> None:
+        self.handle.close()
+
+    def __enter__(self) -> "BoundedReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class WriteError(Exception):
@@ -37,7 +119,37 @@ def stage(path: Path, data: bytes, mode: int, exact_mode: bool = False) -> Path:
     except OSError as error:
         discard(temporary)
         raise WriteError(f"cannot write {path}: {_reason(error)}") from None
+    except BaseException:  # interrupted halfway: no half-written temporary file stays
+        discard(temporary)
+        raise
     return temporary
+
+
+class interrupts_deferred:
+    """Ctrl-C (SIGINT) held back until the block ends, then raised: the renames that put a build's files in
+    place all happen, so that the build's output is all new rather than part new and part old. (Only in
+    the main thread, where Python handles signals; elsewhere the block runs as it is.)"""
+
+    def __enter__(self) -> "interrupts_deferred":
+        import signal
+
+        self.received = False
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._hold)
+        except ValueError:
+            self.previous = None
+        return self
+
+    def _hold(self, signum: int, frame: object) -> None:
+        self.received = True
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        if self.received and exc[0] is None:
+            raise KeyboardInterrupt
 
 
 def commit(temporary: Path, path: Path) -> None:
@@ -60,14 +172,17 @@ def write_atomically(path: Path, data: bytes, mode: int, exact_mode: bool = Fals
     commit(stage(path, data, mode, exact_mode), path)
 
 
-def remove_leftovers(folder: Path) -> None:
-    """Temporary files of runs that were killed before their rename (not those of a live process)."""
+def remove_leftovers(folder: Path, including_mine: bool = False) -> None:
+    """Temporary files of runs that were killed before their rename (not those of a live process; this
+    process's own too with `including_mine`, when it gives up its run)."""
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return
+    mine = f"{TEMPORARY}{os.getpid()}-"
     for entry in entries:
-        if entry.name.startswith(TEMPORARY) and not _made_by_live_process(entry.name):
+        if entry.name.startswith(TEMPORARY) and (
+                not _made_by_live_process(entry.name) or (including_mine and entry.name.startswith(mine))):
             discard(Path(entry.path))
 
 

@@ -12,16 +12,18 @@ would write the same folder are caught in file order.
 
 from __future__ import annotations
 
+import bisect
 import gc
 import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from tunespec.compiler.catalog import load_catalog
-from tunespec.compiler.loader import Program, find_tune_files, identity
+from tunespec.compiler.loader import Program, find_tune_files, identity, read_text, symlink_problem
 from tunespec.compiler.resolve import ResolvedExperiment, Resolver
 from tunespec.config import Config
 from tunespec.diagnostics import Diagnostic, Severity
+from tunespec.printable import encodable
 from tunespec.record import Factory, Record
 from tunespec.rules import REGISTRY
 from tunespec.rules.engine import Engine, Noqa, RuleContext, Selection, noqa_maps
@@ -62,6 +64,7 @@ class Built(Record):
     refused: str | None = None
     files: Any = None  # templates.build.Staged
     variant: tuple = ()  # (source, variant name), to refuse it when the run finds its output folder taken
+    names: tuple = ()  # (target, name) pairs no other variant of the build may have (a Kubernetes job's)
 
 
 class BatchResult(Record):
@@ -112,7 +115,7 @@ def _shown(file: str) -> str:
 def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
     """Load, resolve and check `files` (and build them, for a build); `shared` lives as long as the process's
     part of the run (the data files' scans)."""
-    program = Program(job.cwd, job.buffers)
+    program = Program(job.cwd, job.buffers, shared.setdefault("loader", {}))
     for path, display in files:
         program.add_root(path, display)
     program.check_import_cycles()
@@ -124,24 +127,25 @@ def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResu
     findings += list(engine.check(resolved))
     by_target: dict = {}  # TS5xx findings per variant and target, which build reuses
     findings += target_findings(resolved, job.targets, job.config, job.template_dirs, by_target)
-    noqa = noqa_maps(program.files.values(), REGISTRY)
+    sources = program.sources(finding.location.path for finding, _ in findings)
+    noqa = noqa_maps(sources, REGISTRY)
     diagnostics = engine.reported(findings, noqa)
     noqa = {display: comments for display, comments in noqa.items() if comments}
-    lines = _quoted_lines(program, diagnostics, noqa)
+    lines = _quoted_lines(sources, diagnostics, noqa)
     built = build_batch(resolved, diagnostics, job, by_target) if job.build is not None else []
     claims = output_claims(resolved)
     return BatchResult(diagnostics, noqa, [source.display for source in program.roots], lines,
                        program if job.keep else None, resolved if job.keep else [], built, claims)
 
 
-def _quoted_lines(program: Program, diagnostics: list[Diagnostic], noqa: dict) -> dict[str, dict[int, str]]:
+def _quoted_lines(sources: list, diagnostics: list[Diagnostic], noqa: dict) -> dict[str, dict[int, str]]:
     """The source lines a text report quotes: those diagnostics point at, and `# noqa` comments' (TS901).
     Only those are kept, so that memory does not grow with the size of the files linted."""
     wanted: dict[str, set[int]] = {display: set(comments) for display, comments in noqa.items()}
     for diagnostic in diagnostics:
         wanted.setdefault(diagnostic.path, set()).add(diagnostic.line)
     quoted = {}
-    for source in program.files.values():
+    for source in sources:
         numbers = wanted.get(source.display)
         if numbers and source.text is not None:
             lines = source.text.split("\n")
@@ -177,20 +181,25 @@ def _with_targets(exp: ResolvedExperiment, names: list[str]) -> ResolvedExperime
 def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], job: Job,
                 by_target: dict) -> list[Built]:
     from tunespec.templates.build import Placement, check_outputs, render_outputs, stage_outputs
-    from tunespec.templates.render import variant_context
+    from tunespec.templates.render import unique_names, variant_context
     from tunespec.templates.targets import all_targets
 
     plan = job.build
     known = all_targets(job.template_dirs)
-    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    errors = _ErrorPlaces(diagnostics)
     placement = Placement(plan.out, (job.root or job.cwd).absolute())
     built: list[Built] = []
     try:
         for exp in resolved:
             if exp.is_preset:
                 continue
-            if not exp.complete or _errors_inside(exp, errors) or _missing_required(exp):
+            if not exp.complete or errors.inside(exp) or _missing_required(exp):
                 built.append(Built("", "", exp.name, f"{exp.name}: not built, it has errors"))
+                continue
+            unwritable = _not_utf8(exp)
+            if unwritable:
+                built.append(Built("", "", exp.name, f"{exp.name}: not built, the path {unwritable} is not UTF-8 "
+                                                     "text, which a job spec must hold"))
                 continue
             variant = None
             for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
@@ -201,13 +210,26 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                     continue
                 variant = variant or variant_context(exp)
                 outputs = render_outputs(exp, target, placement, variant)
-                files = check_outputs(outputs) if plan.check else stage_outputs(outputs)
+                files = check_outputs(outputs) if plan.check else stage_outputs(outputs, placement)
                 built.append(Built(placement.folder(exp.name, name), f"{exp.source} (experiment {exp.experiment})",
-                                   label, files=files, variant=(exp.source, exp.name)))
+                                   label, files=files, variant=(exp.source, exp.name),
+                                   names=unique_names(target, variant["ir"])))
     except BaseException:
         discard_built(built)
         raise
     return built
+
+
+def _not_utf8(exp: ResolvedExperiment) -> str | None:
+    """A data path (relative to the root) that passes through a folder whose name is not UTF-8."""
+    for field in ("data.train", "data.validation"):
+        value = exp.values.get(field)
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return encodable(value)
+    return None
 
 
 def discard_built(built: list[Built]) -> None:
@@ -225,18 +247,40 @@ def _missing_required(exp: ResolvedExperiment) -> bool:
     return any(exp.values.get(path) is None for path in required)
 
 
-def _errors_inside(exp: ResolvedExperiment, errors: list[Diagnostic]) -> bool:
-    """Whether an error points into one of the declarations the variant is made from (TS5xx aside:
-    those refuse one target, not the experiment)."""
-    spans = [(ref.file.display, ref.decl.span) for ref in exp.chain]
-    for diagnostic in errors:
-        if diagnostic.code.startswith("TS5"):
-            continue
-        place = (diagnostic.line, diagnostic.column)
-        for path, span in spans:
-            if diagnostic.path == path and (span.line, span.column) <= place < (span.end_line, span.end_column):
-                return True
-    return False
+class _ErrorPlaces:
+    """Where the batch's errors are (TS5xx aside: those refuse one target, not the experiment), to ask
+    whether one points into a declaration a variant is made from: once per declaration, each answer
+    reused by the declarations that extend it (a long `extends` chain stays linear)."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.places: dict[str, list[tuple[int, int]]] = {}
+        for d in diagnostics:
+            if d.severity is Severity.ERROR and not d.code.startswith("TS5"):
+                self.places.setdefault(d.path, []).append((d.line, d.column))
+        for places in self.places.values():
+            places.sort()
+        self.known: dict[int, bool] = {}  # id(lineage node) -> an error inside it or below
+
+    def inside(self, exp: ResolvedExperiment) -> bool:
+        unknown = []
+        answer = False
+        for node in exp.lineage or ():
+            if id(node) in self.known:
+                answer = self.known[id(node)]
+                break
+            unknown.append(node)
+        for node in reversed(unknown):
+            answer = answer or self._in_declaration(node.ref)
+            self.known[id(node)] = answer
+        return answer
+
+    def _in_declaration(self, ref) -> bool:
+        places = self.places.get(ref.file.display)
+        if not places:
+            return False
+        span = ref.decl.span
+        index = bisect.bisect_left(places, (span.line, span.column))
+        return index < len(places) and places[index] < (span.end_line, span.end_column)
 
 
 def _target_refuses(exp: ResolvedExperiment, target, selection: Selection, by_target: dict) -> bool:
@@ -256,13 +300,18 @@ def _target_refuses(exp: ResolvedExperiment, target, selection: Selection, by_ta
 def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1) -> BatchResult:
     files = expand_paths(paths)
     merged = _Merge(job)
+    batches = _batch_results(files, job, jobs)
     try:
-        for batch in _batch_results(files, job, jobs):
+        for batch in batches:
             merged.add(batch)
-    except BaseException:
+        return merged.result()
+    except BaseException:  # a failure, a dead worker, Ctrl-C: nothing staged stays behind
+        batches.close()  # the workers stop now, not whenever the generator is collected
         discard_built(merged.built)
+        from tunespec.workers import sweep
+
+        sweep(job)
         raise
-    return merged.result()
 
 
 def _batch_results(files: list[tuple[str, str]], job: Job, jobs: int) -> Iterator[BatchResult]:
@@ -274,60 +323,16 @@ def _batch_results(files: list[tuple[str, str]], job: Job, jobs: int) -> Iterato
     if workers <= 1 or len(files) < PARALLEL_MINIMUM:
         shared: dict = {}
         for batch in batches:
-            with _collection_paused():
+            with collection_paused():
                 result = run_batch(batch, job, shared)
             yield result
         return
-    yield from _in_workers(batches, job, workers)
+    from tunespec.workers import in_workers
+
+    yield from in_workers(batches, job, workers, lambda result: discard_built(result.built))
 
 
-def _in_workers(batches: list, job: Job, workers: int) -> Iterator[BatchResult]:
-    """Results in batch order; when one batch fails, the others still finish (so that what they staged
-    can be discarded) and the first failure is raised."""
-    import multiprocessing
-
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    failure: BaseException | None = None
-    with context.Pool(workers, initializer=_start_worker, initargs=(job,)) as pool:
-        for result in _each(pool.imap(_work, batches)):
-            if isinstance(result, BaseException):
-                failure = failure or result
-            elif failure is None:
-                yield result
-            else:
-                discard_built(result.built)
-    if failure is not None:
-        raise failure
-
-
-def _each(results: Iterator) -> Iterator:
-    """The items of an `imap`, with a worker's exception in place of its result."""
-    while True:
-        try:
-            yield next(results)
-        except StopIteration:
-            return
-        except Exception as error:  # raised in a worker, re-raised here by multiprocessing
-            yield error
-
-
-_worker_job: Job | None = None
-_worker_shared: dict = {}
-
-
-def _start_worker(job: Job) -> None:
-    global _worker_job
-    _worker_job = job
-    gc.freeze()
-
-
-def _work(files: list[tuple[str, str]]) -> BatchResult:
-    with _collection_paused():
-        return run_batch(files, _worker_job, _worker_shared)
-
-
-class _collection_paused:
+class collection_paused:
     """No cyclic garbage collection while a batch runs (it allocates many small objects that all live
     until the batch ends, so collecting during it finds nothing and costs a third of the time); one
     collection after it."""
@@ -355,6 +360,7 @@ class _Merge:
         self.built: list[Built] = []
         self.claims: list = []
         self.owners: dict[str, str] = {}
+        self.named: dict[tuple, str] = {}  # (target, unique name) -> who has it
 
     def add(self, batch: BatchResult) -> None:
         for diagnostic in batch.diagnostics:
@@ -379,13 +385,22 @@ class _Merge:
             self._claim(item)
 
     def _claim(self, item: Built) -> None:
-        """Two variants may not write one folder: the first in file order does."""
+        """Two variants may not write one folder, nor take one name that a target says is unique (a
+        Kubernetes job's): the first in file order does; the second is refused, naming the first."""
+        refused = None
         if item.refused is None and item.folder in self.owners:
+            refused = f"{item.label}: not built, {self.owners[item.folder]} has the same variant name"
+        taken = [name for name in item.names if name in self.named] if item.refused is None else []
+        if refused is None and taken:
+            target, name = taken[0]
+            refused = (f"{item.label}: not built, its Kubernetes name `{name}` is also the name of "
+                       f"{self.named[taken[0]]}")
+        if refused is not None:
             discard_built([item])
-            item = item.replace(refused=f"{item.label}: not built, {self.owners[item.folder]} has the same "
-                                        "variant name", files=None)
+            item = item.replace(refused=refused, files=None)
         elif item.refused is None:
             self.owners[item.folder] = item.owner
+            self.named.update({name: f"{item.label}, {item.owner}" for name in item.names})
         self.built.append(item)
 
     def _refuse_collisions(self, found: list, reported: list[Diagnostic]) -> None:
@@ -404,14 +419,12 @@ class _Merge:
         for diagnostic in diagnostics:
             if diagnostic.line in self.lines.get(diagnostic.path, {}):
                 continue
-            try:
-                with open(os.path.join(self.job.cwd, diagnostic.path), encoding="utf-8", errors="replace") as handle:
-                    for number, text in enumerate(handle, 1):
-                        if number == diagnostic.line:
-                            self.lines.setdefault(diagnostic.path, {})[number] = text.rstrip("\r\n")
-                            break
-            except OSError:
-                pass
+            # (as every read: a regular file only, not through a link out of the project)
+            path = os.path.join(self.job.cwd, diagnostic.path)
+            text, _ = (None, None) if symlink_problem(path, self.job.cwd) else read_text(path)
+            lines = text.split("\n") if text is not None else []
+            if 0 < diagnostic.line <= len(lines):
+                self.lines.setdefault(diagnostic.path, {})[diagnostic.line] = lines[diagnostic.line - 1]
 
     def result(self) -> BatchResult:
         engine = Engine(REGISTRY, self.job.selection)

@@ -9,6 +9,7 @@ from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.ir import document, provenance_document
 from tunespec.compiler.memory import PARTS, estimate_for_targets
 from tunespec.compiler.resolve import ResolvedExperiment
+from tunespec.printable import encodable, printable
 
 MODEL_FACTS = ("hf_id", "path", "watsonx_id", "family", "decoder_only", "quantized", "context_window")
 
@@ -51,8 +52,9 @@ def render_text(variants: list[ResolvedExperiment]) -> str:
             header += "  variant: " + ", ".join(f"{k} = {_value(v)}" for k, v in exp.variant.items())
         width_field = max((len(r[0]) for r in table), default=0)
         width_value = min(max((len(r[1]) for r in table), default=0), 48)
-        lines = [header]
-        lines += [f"  {name:<{width_field}}  {value:<{width_value}}  {origin}".rstrip() for name, value, origin in table]
+        lines = [printable(header)]
+        lines += [printable(f"  {name:<{width_field}}  {value:<{width_value}}  {origin}".rstrip())
+                  for name, value, origin in table]
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks) if blocks else "No experiments found.\n"
 
@@ -60,4 +62,15 @@ def render_text(variants: list[ResolvedExperiment]) -> str:
 def render_json(variants: list[ResolvedExperiment]) -> str:
     items = [{"ir": document(exp), "provenance": provenance_document(exp), "memory_estimate": memory_document(exp)}
              for exp in variants]
-    return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(_encodable(items), indent=2, ensure_ascii=False) + "\n"
+
+
+def _encodable(data: Any) -> Any:
+    """Paths hold the bytes of file names that are not UTF-8 as lone surrogates: written as `\\xNN`."""
+    if isinstance(data, str):
+        return encodable(data)
+    if isinstance(data, dict):
+        return {key: _encodable(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_encodable(value) for value in data]
+    return data

@@ -6,6 +6,7 @@ Scalars keep their text as written (`raw`), so that `fmt` can keep `1e-5` as `1e
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import NamedTuple, Union
@@ -71,9 +72,10 @@ class Sweep(Record):
     depth: int = 1
 
 
-# No field takes a list of lists, so nesting serves no program; like Python's parser ("too many nested
-# parentheses" at 200) the language stops it early, which bounds the recursion of everything that walks
-# values (the formatter, `show`, the comparisons of values) however hostile the input.
+# No field takes a list of lists, nor a block inside a block inside a block, so nesting serves no program;
+# like Python's parser ("too many nested parentheses" at 200) the language stops it early, which bounds
+# the recursion of everything that walks values and bodies (the formatter, `show`, the comparisons of
+# values, the layers) however hostile the input.
 MAX_NESTING = 100
 
 
@@ -93,6 +95,7 @@ class Block(Record):
     name_span: Span
     members: tuple[Union[Assignment, "Block"], ...]
     span: Span
+    depth: int = 1  # how many blocks deep: 1 for a block of assignments
 
 
 Member = Union[Assignment, Block]
@@ -173,11 +176,30 @@ def _problem(message: str, line: int, column: int, width: int = 1, help: str | N
 
 
 def decode_string(token: Token) -> str:
-    """The text of a "..." string with JSON's escapes applied; a bad escape is a syntax problem."""
+    """The text of a "..." string with JSON's escapes applied; a bad escape is a syntax problem.
+
+    The escapes are JSON's, so JSON's C decoder applies them, in one pass and without a list of pieces (a
+    string of a million escapes would otherwise cost a list entry per escape). It accepts lone surrogates,
+    which this language does not; those, and every bad escape, go to `_decode_slowly` for the message."""
     raw = token.value
-    body = raw[1:-1]
-    if "\\" not in body:
-        return body
+    if "\\" not in raw:
+        return raw[1:-1]
+    try:
+        text, end = _scan_json_string(raw, 1, False)
+    except ValueError:
+        end = -1
+    if end == len(raw) and not _SURROGATE.search(text):
+        return text
+    return _decode_slowly(token)
+
+
+_scan_json_string = json.decoder.scanstring
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _decode_slowly(token: Token) -> str:
+    """`decode_string` one character at a time: the place and words of the first bad escape."""
+    body = token.value[1:-1]
     out: list[str] = []
     index = 0
     while index < len(body):
@@ -288,7 +310,11 @@ class AstBuilder:
     def block(self, name, body):
         members, close = body
         span = Span.of(name)
-        return Block(name.value, span, members, span.to(Span.of(close)))
+        depth = 1 + max((member.depth for member in members if isinstance(member, Block)), default=0)
+        if depth > MAX_NESTING:
+            raise _problem(f"blocks nested more than {MAX_NESTING} deep", name.line, name.column, len(name.value),
+                           help="fields live in a declaration or in one of its blocks (`training { ... }`)")
+        return Block(name.value, span, members, span.to(Span.of(close)), depth)
 
     def string(self, token):
         if token.type == "LONG_STRING":

@@ -15,6 +15,7 @@ from tunespec.compiler.ast import (
     Span, Assignment, Block, Bool, Ident, ListValue, Number, Str, Sweep, Value, source_text, type_name,
 )
 from tunespec.compiler.loader import DeclRef
+from tunespec.compiler.names import variant_token
 from tunespec.compiler.schema import BLOCK_ORDER, EXPERIMENT_FIELDS, MODEL_FIELDS, FieldSpec, Kind, fields_in
 from tunespec.diagnostics import Finding, Location
 
@@ -195,6 +196,7 @@ class _LayerBuilder:
 
     def distinct(self, spec: FieldSpec, node: Sweep, values: list) -> Any:
         seen: dict[Any, int] = {}
+        tokens: dict[str, int] = {}
         for index, value in enumerate(values):
             key = (type(value) is bool, value)
             if key in seen:
@@ -203,6 +205,15 @@ class _LayerBuilder:
                             "each value makes one variant; remove the repeat")
                 return _INVALID
             seen[key] = index
+            token = variant_token(value)
+            if token in tokens:
+                first = node.items[tokens[token]]
+                self.report("TS012", node.items[index].span,
+                            f"the sweep of `{spec.path}` lists {source_text(first)} and {source_text(node.items[index])}, "
+                            f"which make one variant name (`{spec.name}-{token}`): the second would overwrite the first",
+                            "variant names keep letters, digits and `. _ + -`; make the values differ in those")
+                return _INVALID
+            tokens[token] = index
         return tuple(values)
 
     def list_value(self, spec: FieldSpec, node: Value) -> Any:

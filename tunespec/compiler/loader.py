@@ -12,10 +12,12 @@ import re
 import stat
 from collections import deque
 from pathlib import Path
+from typing import Iterable
 
 from tunespec.record import Factory, Record
 from tunespec.compiler.ast import Declaration, Import, Module, Span, parse_module
 from tunespec.diagnostics import Finding, Location
+from tunespec.files import NotAFile, kind_of, read_regular
 from tunespec.grammar import SyntaxProblem
 
 PROJECT_MARKERS = ("pyproject.toml", "tunespec.toml", ".git")
@@ -67,8 +69,23 @@ class Scope(Record):
 class Program:
     """The files of one run: those named on the command line (roots) and all they import."""
 
-    def __init__(self, cwd: Path | None = None, buffers: dict | None = None) -> None:
+    def __init__(self, cwd: Path | None = None, buffers: dict | None = None, run: dict | None = None) -> None:
         self.cwd = (cwd or Path.cwd()).absolute()
+        # What the run's earlier batches learnt (the runner passes one dict to every batch of a process):
+        # where each import leads, and every file that something imports, read, parsed and linked to what
+        # it imports. A file that many batches import — a preset library, the next file of an import
+        # chain — is then found, read and parsed once per run, not once per batch, and a batch does not
+        # walk again what earlier batches walked. Files only named on the command line are not kept, so
+        # that memory stays bounded by a batch.
+        run = run if run is not None else {}
+        self.imports: dict[tuple[Path, str], tuple] = run.setdefault("imports", {})  # -> (path, key, display), reason
+        self.shared: dict[object, SourceFile] = run.setdefault("files", {})  # identity -> imported file
+        self.shown: dict[str, SourceFile] = run.setdefault("shown", {})  # display -> imported file
+        self.shared_ids: set[int] = run.setdefault("shared ids", set())
+        self.searched: set[int] = run.setdefault("searched for cycles", set())  # ids of shared files
+        self._keys: dict[int, object] = {}  # id(source) -> identity, for the files this program registered
+        self._read: set[int] = set()
+        self._to_share: set[int] = set()  # imported, not read yet
         # Texts read in place of the files at these paths (an editor's unsaved buffers), by absolute path.
         self.buffers = {Path(os.path.normpath(self.cwd / path)): text for path, text in (buffers or {}).items()}
         self.files: dict[object, SourceFile] = {}
@@ -90,36 +107,75 @@ class Program:
     def _file(self, path: str | os.PathLike, display: str | None = None) -> SourceFile:
         """The file at `path`, registered once; reading waits for `_load_pending` (no recursion)."""
         absolute = Path(os.path.normpath(self.cwd / path))
-        key = identity(absolute)
+        return self._registered(absolute, identity(absolute), display or self._display(absolute))
+
+    def _registered(self, absolute: Path, key: object, display: str) -> SourceFile:
         source = self.files.get(key)
         if source is None:
-            source = SourceFile(absolute, display or self._display(absolute))
+            source = self.shared.get(key)
+            if source is not None and source.display == display and absolute not in self.buffers:
+                self.files[key] = source  # read, parsed and linked by an earlier batch
+                return source
+            source = SourceFile(absolute, display)
             self.files[key] = source
+            self._keys[id(source)] = key
             self._pending.append(source)
         return source
 
+    def _share(self, source: SourceFile) -> None:
+        """Keep an imported file (read) for the run's later batches."""
+        key = self._keys.get(id(source))
+        if key is not None and key not in self.shared and source.path not in self.buffers:
+            self.shared[key] = source
+            self.shared_ids.add(id(source))
+            self.shown[source.display] = source
+
+    def sources(self, displays: Iterable[str]) -> list[SourceFile]:
+        """This batch's files and the run's imported files that diagnostics name (their `# noqa` comments
+        and lines are needed even when an earlier batch read them)."""
+        found = {id(source): source for source in self.files.values()}
+        for display in displays:
+            source = self.shown.get(display)
+            if source is not None:
+                found.setdefault(id(source), source)
+        return list(found.values())
+
     def _load_pending(self) -> None:
         while self._pending:
-            self._read_and_parse(self._pending.popleft())
+            source = self._pending.popleft()
+            self._read_and_parse(source)
+            if id(source) in self._to_share:
+                self._share(source)
 
     def _display(self, absolute: Path) -> str:
         return os.path.relpath(absolute, self.cwd)
 
     def _read_and_parse(self, source: SourceFile) -> None:
-        buffer = self.buffers.get(source.path)
-        text, problem = (normalised(buffer), None) if buffer is not None else read_text(source.path)
+        text, module, problem = self._read_and_parse_text(source)
+        source.text, source.module = text, module
+        self._read.add(id(source))
         if problem is not None:
-            self.findings.append(Finding("TS014", source.location(FILE_START), problem))
-            return
-        source.text = text
+            code, span, message, help = problem
+            self.findings.append(Finding(code, source.location(span), message, help))
+        for node in module.imports if module is not None else ():
+            source.imports.append(ImportLink(node, self._follow(source, node)))
+
+    def _read_and_parse_text(self, source: SourceFile) -> tuple:
+        """(text, module, problem): the problem is (code, span, message, help) of a TS014 or TS001."""
+        buffer = self.buffers.get(source.path)
+        text, problem = (normalised(buffer), None) if buffer is not None else (None, None)
+        if buffer is None and os.path.islink(source.path):
+            problem = link_problem(source.path, self.project_root(source.path.parent), self.cwd)
+            problem = problem and f"cannot read the file: {problem}"
+        if buffer is None and problem is None:
+            text, problem = read_text(source.path)
+        if problem is not None:
+            return None, None, ("TS014", FILE_START, problem, None)
         try:
-            source.module = parse_module(text, source.display)
+            return text, parse_module(text, source.display), None
         except SyntaxProblem as error:
             span = Span(error.line, error.column, error.end_line, error.end_column)
-            self.findings.append(Finding("TS001", source.location(span), error.message, error.help))
-            return
-        for node in source.module.imports:
-            source.imports.append(ImportLink(node, self._follow(source, node)))
+            return text, None, ("TS001", span, error.message, error.help)
 
     def _follow(self, importer: SourceFile, node: Import) -> SourceFile | None:
         raw = node.path.value
@@ -136,12 +192,28 @@ class Program:
         return target
 
     def _target(self, importer: SourceFile, raw: str) -> tuple[SourceFile | None, str | None]:
+        key = (importer.path.parent, raw)
+        found = self.imports.get(key)
+        if found is None:
+            target, reason = self._target_path(importer, raw)
+            found = self.imports[key] = (target and (target, identity(target), self._display(target)), reason)
+        place, reason = found
+        if place is None:
+            return None, reason
+        source = self._registered(*place)
+        if id(source) in self._read:
+            self._share(source)
+        else:
+            self._to_share.add(id(source))
+        return source, None
+
+    def _target_path(self, importer: SourceFile, raw: str) -> tuple[Path | None, str | None]:
         reason = self._import_problem(importer, raw)
         if reason is None:
             target = Path(os.path.normpath(importer.path.parent / raw))
             reason = _unreadable(target)
             if reason is None:
-                return self._file(target), None
+                return target, None
         return None, reason
 
     def _import_problem(self, importer: SourceFile, raw: str) -> str | None:
@@ -155,21 +227,22 @@ class Program:
             shown = os.path.relpath(root, self.cwd)
             return (f"cannot import `{raw}`: it leaves the project root `{shown}` "
                     f"(the nearest folder above holding {', '.join(PROJECT_MARKERS)})")
+        problem = link_problem(target, root, self.cwd)
+        if problem is not None:
+            return f"cannot import `{raw}`: {problem}"
         return None
 
     def project_root(self, folder: Path) -> Path:
         """The nearest folder at or above `folder` with a project marker; else the current directory."""
         if folder not in self._project_roots:
-            found = next((parent for parent in (folder, *folder.parents)
-                          if any((parent / marker).exists() for marker in PROJECT_MARKERS)), self.cwd)
-            self._project_roots[folder] = found
+            self._project_roots[folder] = project_root(folder, self.cwd)
         return self._project_roots[folder]
 
     # --- after loading: cycles and scopes ------------------------------------------------------------
 
     def check_import_cycles(self) -> None:
         """TS007, once per cycle, at the import that closes it when the cycle is walked from its first file."""
-        for cycle in _cycles(self.roots):
+        for cycle in _cycles(self.roots, self.searched, self.shared_ids):
             ordered = _rotate_to_smallest(cycle)
             closing_file = ordered[-1]
             link = next(link for link in closing_file.imports if link.target is ordered[0])
@@ -218,6 +291,40 @@ class Program:
             f"`{name}` is declared twice: at {first.location} and at {ref.location}",
             "presets, experiments and model declarations share one namespace; rename one of them",
         ))
+
+
+def project_root(folder: Path, default: Path) -> Path:
+    """The nearest folder at or above `folder` holding a project marker; else `default`."""
+    return next((parent for parent in (folder, *folder.parents)
+                 if any((parent / marker).exists() for marker in PROJECT_MARKERS)), default)
+
+
+def link_problem(path: str | os.PathLike, root: Path, cwd: Path) -> str | None:
+    """Why a file may not be read because symbolic links lead it out of its project, or None.
+
+    Confinement is by the resolved path: a link inside the project (`secret.tune -> ../../etc/...`, a
+    folder `shared -> /elsewhere`) must not carry a read outside the project root, where a diagnostic
+    would echo what it found (TS001 quotes the line it fails on)."""
+    try:
+        real_root, real = os.path.realpath(root), os.path.realpath(path)
+    except ValueError:  # a NUL character: no such file, which the read reports
+        return None
+    if real == real_root or real.startswith(os.path.join(real_root, "")):
+        return None
+    return (f"through a symbolic link it leads outside the project root `{os.path.relpath(root, cwd)}`, "
+            "which tunespec does not read")
+
+
+def symlink_problem(path: str | os.PathLike, cwd: Path) -> str | None:
+    """`link_problem` for a file named on the command line (or found in a folder): checked only when
+    the file itself is a link, so that the common case costs one `lstat`."""
+    absolute = Path(os.path.normpath(cwd / path))
+    try:
+        if not os.path.islink(absolute):
+            return None
+    except ValueError:
+        return None
+    return link_problem(absolute, project_root(absolute.parent, cwd), cwd)
 
 
 def _shown_path(path: Path, cwd: Path) -> str:
@@ -292,7 +399,7 @@ def _unreadable(path: Path) -> str | None:
     except ValueError:  # a NUL character, which no file name can hold
         return f"cannot import `{_printable(path.name)}`: no file name holds a NUL character"
     if not stat.S_ISREG(info.st_mode):
-        return f"cannot import `{path.name}`: {_not_a_file(info.st_mode)}"
+        return f"cannot import `{path.name}`: {kind_of(info.st_mode)}"
     if not os.access(path, os.R_OK):
         return f"cannot import `{path.name}`: permission denied"
     return None
@@ -303,20 +410,16 @@ def _printable(name: str) -> str:
 
 
 def read_text(path: str | os.PathLike) -> tuple[str | None, str | None]:
-    """The decoded text of a `.tune` file (BOM dropped, CRLF made LF), or why it cannot be had."""
+    """The decoded text of a `.tune` file (BOM dropped, CRLF made LF), or why it cannot be had. Only a
+    regular file is read, without blocking, as far as its size (`tunespec.files.open_regular`)."""
     try:
-        info = os.stat(path)
+        data = read_regular(path)
+    except NotAFile as error:
+        return None, f"cannot read the file: {error}"
     except OSError as error:
         return None, f"cannot read the file: {_os_reason(error)}"
     except ValueError:
         return None, "cannot read the file: no file name holds a NUL character"
-    if not stat.S_ISREG(info.st_mode):
-        return None, f"cannot read the file: {_not_a_file(info.st_mode)}"
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        return None, f"cannot read the file: {_os_reason(error)}"
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -348,22 +451,15 @@ def _os_reason(error: OSError) -> str:
     return (error.strerror or str(error)).lower()
 
 
-def _not_a_file(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "it is a directory, not a file"
-    if stat.S_ISFIFO(mode):
-        return "it is a named pipe, not a file"
-    if stat.S_ISSOCK(mode):
-        return "it is a socket, not a file"
-    return "it is not a regular file"
-
-
-def _cycles(roots: list[SourceFile]) -> list[list[SourceFile]]:
-    """Each import cycle reachable from the roots, once, found by an iterative depth-first search."""
+def _cycles(roots: list[SourceFile], searched: set[int], shared: set[int]) -> list[list[SourceFile]]:
+    """Each import cycle reachable from the roots, once, found by an iterative depth-first search.
+    `searched` holds the run's shared files whose imports an earlier batch searched: skipped, and
+    added to (so that a run searches each imported file once)."""
     found: dict[frozenset, list[SourceFile]] = {}
-    done: set[int] = set()
+    done: set[int] = searched
+    unshared_done: set[int] = set()  # this batch's own files: their ids may be reused by a later batch's
     for root in roots:
-        if id(root) in done:
+        if id(root) in done or id(root) in unshared_done:
             continue
         stack: list[tuple[SourceFile, int]] = [(root, 0)]
         on_path: dict[int, int] = {id(root): 0}
@@ -375,14 +471,17 @@ def _cycles(roots: list[SourceFile]) -> list[list[SourceFile]]:
                 stack.pop()
                 path.pop()
                 del on_path[id(node)]
-                done.add(id(node))
+                if id(node) in shared:
+                    done.add(id(node))
+                else:
+                    unshared_done.add(id(node))
                 continue
             stack[-1] = (node, index + 1)
             target = targets[index]
             if id(target) in on_path:
                 cycle = path[on_path[id(target)]:]
                 found.setdefault(frozenset(id(f) for f in cycle), cycle)
-            elif id(target) not in done:
+            elif id(target) not in done and id(target) not in unshared_done:
                 on_path[id(target)] = len(path)
                 path.append(target)
                 stack.append((target, 0))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 from math import prod
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,11 +17,18 @@ from tunespec.record import Factory, Record
 from tunespec.compiler.catalog import Catalog, ModelInfo, load_catalog
 from tunespec.compiler.defaults import run_defaults
 from tunespec.compiler.layers import Layer, Provenance, Setting, build_layer, did_you_mean
+from tunespec.compiler.lineage import Lineage
 from tunespec.compiler.loader import DeclRef, Program
+from tunespec.compiler.names import variant_name
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LANGUAGE_DEFAULTS, is_uri
 from tunespec.diagnostics import Finding, Location
+from tunespec.printable import encodable
 
 DEFAULT_MAX_VARIANTS = 256
+# The ceiling of `max-variants`: each variant is a training job, and a file of sweeps that asks for more is
+# a mistake (and would take the memory of that many resolved experiments). Sweeps are counted, never
+# expanded, past whichever limit is lower.
+MAX_VARIANTS_LIMIT = 10_000
 DATA_PATH_FIELDS = ("data.train", "data.validation")
 
 
@@ -36,8 +42,7 @@ class ResolvedExperiment(Record):
     variant: dict[str, Any] = Factory(dict)
     invalid: dict[str, Location] = Factory(dict)
     model: ModelInfo | None = None
-    chain: tuple[DeclRef, ...] = ()
-    layers: tuple[Layer, ...] = ()
+    lineage: Lineage | None = None  # the declaration and its bases along `extends`, child first
     sweeps: dict[str, Setting] = Factory(dict)
     settings: dict[str, Setting] = Factory(dict)  # what was written (after inheritance), shared by variants
     blocks: dict[str, Location] = Factory(dict)
@@ -52,6 +57,16 @@ class ResolvedExperiment(Record):
     @property
     def is_preset(self) -> bool:
         return self.ref.decl.kind == "preset"
+
+    @property
+    def chain(self) -> Iterator[DeclRef]:
+        """The declaration and its bases, child first."""
+        return self.lineage.refs() if self.lineage is not None else iter(())
+
+    @property
+    def layers(self) -> Iterator[Layer]:
+        """What each of `chain` writes."""
+        return self.lineage.layers() if self.lineage is not None else iter(())
 
     @property
     def name_location(self) -> Location:
@@ -89,10 +104,10 @@ class Resolver:
         self.program = program
         self.catalog = catalog or load_catalog()
         self.root = (root or program.cwd).absolute()
-        self.max_variants = max_variants
+        self.max_variants = min(max_variants, MAX_VARIANTS_LIMIT)
         self.findings: list[tuple[Finding, str | None]] = []
         self._layers: dict[int, Layer] = {}
-        self._chains: dict[int, tuple[list[DeclRef], bool]] = {}
+        self._lineages: dict[int, Lineage] = {}
         self._declared_models: dict[int, ModelInfo] = {}
         self._models: dict[tuple, ModelInfo | None] = {}
         self._placed: dict[tuple, tuple[Path, str]] = {}
@@ -120,15 +135,13 @@ class Resolver:
 
     def resolve(self, ref: DeclRef) -> list[ResolvedExperiment]:
         name = ref.decl.name.value
-        chain, chain_ok = self.chain(ref, name)
-        layers = [self.layer(link, name) for link in chain]
-        complete = chain_ok and all(self.program.scope(link.file).complete for link in chain)
-        merged, invalid, blocks = _merge(layers)
+        lineage = self.lineage(ref, name)
+        merged = lineage.merged
         sweeps = {path: merged[path] for path in EXPERIMENT_FIELDS if path in merged and merged[path].swept}
         if not self._variant_count_ok(sweeps, name):
             return []
-        base = _Base(ref, tuple(chain), tuple(layers), merged, invalid, blocks, sweeps, complete,
-                     _relative(ref.file.path, self.root))
+        base = _Base(ref, lineage, merged, lineage.invalid, lineage.blocks, sweeps,
+                     lineage.followed and lineage.complete, encodable(_relative(ref.file.path, self.root)))
         for path in EXPERIMENT_FIELDS:
             setting = merged.get(path)
             if setting is not None and path not in sweeps:
@@ -136,8 +149,8 @@ class Resolver:
                 base.provenance[path] = setting.provenance()
         choices = [dict(zip(sweeps, choice))
                    for choice in itertools.product(*(range(len(s.value)) for s in sweeps.values()))]
-        names = _unique([variant_name(name, {path: sweeps[path].value[index] for path, index in choice.items()})
-                         for choice in choices])
+        names = [variant_name(name, {path: sweeps[path].value[index] for path, index in choice.items()})
+                 for choice in choices]
         return [self._variant(base, choice, variant) for choice, variant in zip(choices, names)]
 
     # --- declarations, chains, layers ---------------------------------------------------------------
@@ -150,16 +163,16 @@ class Resolver:
                 self.report(finding, experiment)
         return self._layers[key]
 
-    def chain(self, ref: DeclRef, experiment: str) -> tuple[list[DeclRef], bool]:
-        """The declaration and its bases, child first; False when an `extends` could not be followed."""
-        key = id(ref.decl)
-        if key not in self._chains:
-            self._chains[key] = self._follow_extends(ref, experiment)
-        return self._chains[key]
+    def lineage(self, ref: DeclRef, experiment: str) -> Lineage:
+        """The declaration's lineage, made once per declaration (and shared by all that extend it).
 
-    def _follow_extends(self, ref: DeclRef, experiment: str) -> tuple[list[DeclRef], bool]:
-        chain = [ref]
-        position = {id(ref.decl): 0}
+        The walk up `extends` stops at the first declaration whose lineage is known, at the root of the
+        chain, at a base that cannot be followed (TS008) or at a cycle (TS009: the cycle's last member
+        gets no base); the nodes are then made from the top down. A loop, not a recursion."""
+        found = self._lineages.get(id(ref.decl))
+        if found is not None:
+            return found
+        path, position, top, followed = [ref], {id(ref.decl): 0}, None, True
         current = ref
         while current.decl.extends is not None:
             base = current.decl.extends
@@ -170,14 +183,24 @@ class Resolver:
                 if problem:
                     message, help = problem
                     self.report(Finding("TS008", current.file.location(base.span), message, help), experiment)
-                return chain, False
+                followed = False
+                break
+            top = self._lineages.get(id(target.decl))
+            if top is not None:
+                break
             if id(target.decl) in position:
-                self._report_cycle(chain[position[id(target.decl)]:], experiment)
-                return chain, False
-            position[id(target.decl)] = len(chain)
-            chain.append(target)
+                self._report_cycle(path[position[id(target.decl)]:], experiment)
+                followed = False
+                break
+            position[id(target.decl)] = len(path)
+            path.append(target)
             current = target
-        return chain, True
+        for index in range(len(path) - 1, -1, -1):
+            link = path[index]
+            top = Lineage(link, self.layer(link, experiment), top, followed or index < len(path) - 1,
+                          self.program.scope(link.file).complete)
+            self._lineages[id(link.decl)] = top
+        return top
 
     def _extends_problem(self, current: DeclRef, target: DeclRef | None, scope_complete: bool):
         """None when `target` may be extended; () to stop quietly; else (message, help) for TS008."""
@@ -226,7 +249,8 @@ class Resolver:
                 self.report(Finding(
                     "TS012", setting.location,
                     f"the sweeps of `{experiment}` make {total} variants, more than max-variants ({self.max_variants})",
-                    "sweep fewer values, split the experiment, or raise `max-variants` in [tool.tunespec]",
+                    "sweep fewer values, split the experiment, or raise `max-variants` in [tool.tunespec] "
+                    f"(at most {MAX_VARIANTS_LIMIT})",
                 ), experiment)
                 return False
         return True
@@ -240,8 +264,8 @@ class Resolver:
             provenance[path] = setting.provenance(index)
         exp = ResolvedExperiment(
             name=name, ref=base.ref, values=values, provenance=provenance,
-            variant={path: values[path] for path in choice}, invalid=dict(base.invalid), chain=base.chain,
-            layers=base.layers, sweeps=base.sweeps, settings=base.merged, blocks=base.blocks, complete=base.complete,
+            variant={path: values[path] for path in choice}, invalid=dict(base.invalid), lineage=base.lineage,
+            sweeps=base.sweeps, settings=base.merged, blocks=base.blocks, complete=base.complete,
             source=base.source,
         )
         exp.model = self._model(exp, base, base.ref.decl.name.value)
@@ -321,8 +345,7 @@ class _Base(Record):
     """What all variants of one declaration share."""
 
     ref: DeclRef
-    chain: tuple[DeclRef, ...]
-    layers: tuple[Layer, ...]
+    lineage: Lineage
     merged: dict[str, Setting]
     invalid: dict[str, Location]
     blocks: dict[str, Location]
@@ -331,22 +354,6 @@ class _Base(Record):
     source: str
     values: dict[str, Any] = Factory(dict)  # what every variant shares, in field order
     provenance: dict[str, Provenance] = Factory(dict)
-
-
-def _merge(layers: list[Layer]) -> tuple[dict[str, Setting], dict[str, Location], dict[str, Location]]:
-    """Child over base, field by field: a block merges, a list or a sweep replaces."""
-    merged: dict[str, Setting] = {}
-    invalid: dict[str, Location] = {}
-    blocks: dict[str, Location] = {}
-    for layer in reversed(layers):
-        for path, location in layer.invalid.items():
-            merged.pop(path, None)
-            invalid[path] = location
-        for path, setting in layer.settings.items():
-            invalid.pop(path, None)
-            merged[path] = setting
-        blocks.update(layer.blocks)
-    return merged, invalid, blocks
 
 
 # The language's field order, with the derived `lora.resolved_target_modules` after `target_modules`.
@@ -408,44 +415,6 @@ def _model_from_layer(ref: DeclRef, layer: Layer, catalog: Catalog) -> ModelInfo
         methods=listed("methods", None),
         declared_at=str(ref.location),
     )
-
-
-# --- variant names ------------------------------------------------------------------------------------
-
-UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
-MAX_TOKEN = 40
-
-
-def variant_name(experiment: str, variant: dict[str, Any]) -> str:
-    """`tickets.learning_rate-3e-05`: deterministic, safe as a file name, and says what was swept."""
-    parts = [experiment]
-    for path, value in variant.items():
-        parts.append(f"{path.rpartition('.')[2]}-{_token(value)}")
-    return ".".join(parts)
-
-
-def _token(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    text = UNSAFE.sub("_", str(value)) or "_"
-    if len(text) > MAX_TOKEN:
-        import hashlib
-
-        digest = hashlib.sha1(str(value).encode("utf-8", "surrogatepass")).hexdigest()[:8]
-        text = f"{text[:MAX_TOKEN - 9]}-{digest}"
-    return text
-
-
-def _unique(names: list[str]) -> list[str]:
-    """Two string values can make the same safe token ("a/b", "a_b"); number the later ones."""
-    seen: dict[str, int] = {}
-    unique = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        unique.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
-    return unique
 
 
 def _relative(path: Path, root: Path) -> str:

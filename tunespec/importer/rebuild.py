@@ -38,11 +38,14 @@ def rebuilt_config(draft: Draft, text: str, config: Path) -> Any | None:
         files = render_target(exp, target, folder.as_posix(), to_root)
     except Exception:  # noqa: BLE001 - a draft the target cannot render: the defaults alone decide, as documented
         return None
+    # torchtune's config is YAML that OmegaConf reads ("omegaconf"): read as YAML here, as the import reads it
+    as_read = {"json": "json", "yaml": "yaml", "omegaconf": "yaml"}
+    data_formats = ("json",) if config.suffix == ".json" else ("yaml", "omegaconf")
     for file in target.files:
-        if file.format in ("yaml", "json") and file.output == config.name:
-            return parse_back(files[file.output], file.format)
-    formats = [file for file in target.files if file.format == ("json" if config.suffix == ".json" else "yaml")]
-    return parse_back(files[formats[0].output], formats[0].format) if formats else None
+        if file.format in as_read and file.output == config.name:
+            return parse_back(files[file.output], as_read[file.format])
+    formats = [file for file in target.files if file.format in data_formats and file.output in files]
+    return parse_back(files[formats[0].output], as_read[formats[0].format]) if formats else None
 
 
 def value_at(data: Any, key: tuple) -> Any:

@@ -9,6 +9,7 @@ from tunespec.diagnostics import Diagnostic, Severity
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 
 class Report(Record):

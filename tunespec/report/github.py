@@ -1,11 +1,13 @@
 """`--format github`: workflow commands that GitHub Actions shows as annotations on the pull request.
 
-GitHub requires `%`, CR and LF escaped in the message, and also `:` and `,` in the properties.
+GitHub requires `%`, CR and LF escaped in the message, and also `:` and `,` in the properties. What users
+wrote (names, values) goes through `printable` first: the log shows escapes, not terminal controls.
 """
 
 from __future__ import annotations
 
 from tunespec.diagnostics import Diagnostic, Severity
+from tunespec.printable import printable
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -22,9 +24,9 @@ def render(diagnostics: list[Diagnostic]) -> str:
     lines = []
     for d in diagnostics:
         properties = ",".join([
-            f"file={escape_property(d.path)}", f"line={d.line}", f"col={d.column}", f"endLine={d.end_line}",
+            f"file={escape_property(printable(d.path))}", f"line={d.line}", f"col={d.column}", f"endLine={d.end_line}",
             f"endColumn={d.end_column}", f"title={escape_property(f'{d.code} {d.severity.value}')}",
         ])
-        message = d.message + (f"\nhelp: {d.help}" if d.help else "")
+        message = printable(d.message) + (f"\nhelp: {printable(d.help)}" if d.help else "")
         lines.append(f"::{COMMANDS[d.severity]} {properties}::{escape_data(f'{d.code} {message}')}\n")
     return "".join(lines)

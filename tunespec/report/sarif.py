@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from tunespec import __version__
 from tunespec.diagnostics import Diagnostic, Severity
+from tunespec.printable import encodable
 from tunespec.rules.engine import Registry
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -69,14 +70,15 @@ def _result(diagnostic: Diagnostic, index: dict[str, int], cwd: Path, root: Path
         uri = absolute.relative_to(root).as_posix()
     except ValueError:
         uri = absolute.as_posix()
-    message = diagnostic.message + (f"\nhelp: {diagnostic.help}" if diagnostic.help else "")
+    message = encodable(diagnostic.message + (f"\nhelp: {diagnostic.help}" if diagnostic.help else ""))
     return {
         "ruleId": diagnostic.code,
         "ruleIndex": index[diagnostic.code],
         "level": LEVELS[diagnostic.severity],
         "message": {"text": message},
         "locations": [{"physicalLocation": {
-            "artifactLocation": {"uri": quote(uri), "uriBaseId": "%SRCROOT%"},
+            # the file name's bytes, percent-encoded: a name that is not UTF-8 still names its file
+            "artifactLocation": {"uri": quote(os.fsencode(uri)), "uriBaseId": "%SRCROOT%"},
             "region": {"startLine": diagnostic.line, "startColumn": diagnostic.column,
                        "endLine": diagnostic.end_line, "endColumn": diagnostic.end_column},
         }}],

@@ -6,6 +6,7 @@ import unicodedata
 from typing import Callable
 
 from tunespec.diagnostics import Diagnostic, Severity
+from tunespec.printable import printable
 
 COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 TAB = 4
@@ -28,8 +29,9 @@ def render(diagnostics: list[Diagnostic], line_of: Callable[[str, int], str | No
 
 def render_one(diagnostic: Diagnostic, line: str | None, style: Style) -> str:
     level = COLOURS[diagnostic.severity]
-    head = (f"{style.paint(f'{diagnostic.path}:{diagnostic.line}:{diagnostic.column}:', '1')} "
-            f"{style.paint(f'{diagnostic.code} {diagnostic.severity.value}:', '1;' + level)} {diagnostic.message}\n")
+    path, message = printable(diagnostic.path), printable(diagnostic.message)
+    head = (f"{style.paint(f'{path}:{diagnostic.line}:{diagnostic.column}:', '1')} "
+            f"{style.paint(f'{diagnostic.code} {diagnostic.severity.value}:', '1;' + level)} {message}\n")
     out = [head]
     gutter = len(str(diagnostic.line))
     if line is not None:
@@ -37,7 +39,7 @@ def render_one(diagnostic: Diagnostic, line: str | None, style: Style) -> str:
         out.append(f" {diagnostic.line} {style.paint('|', '34')} {shown}\n")
         out.append(f" {' ' * gutter} {style.paint('|', '34')} {' ' * start}{style.paint('^' * width, level)}\n")
     if diagnostic.help:
-        out.append(f" {' ' * gutter} {style.paint('=', '34')} {style.paint('help:', '1')} {diagnostic.help}\n")
+        out.append(f" {' ' * gutter} {style.paint('=', '34')} {style.paint('help:', '1')} {printable(diagnostic.help)}\n")
     return "".join(out)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
-from tunespec.compiler.layers import Layer
+from tunespec.compiler.lineage import Lineage
 from tunespec.compiler.memory import GIB, estimate_for_targets
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import LORA_METHODS
@@ -72,12 +72,22 @@ def alpha_and_learning_rate_changed_together(variants: list[ResolvedExperiment],
 
 
 def _written_together(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
-    for index, layer in enumerate(exp.layers):
+    """Each declaration along `extends` that writes both. A declaration's finding depends on it, on what
+    its bases write and on the documented defaults, so each is looked at once per run for those
+    defaults: the walk stops at the first one already looked at (its bases were, too), which keeps a
+    10,000-deep chain of presets, each of them checked, linear."""
+    looked_at = context.cache.setdefault("TS301 declarations looked at", set())
+    defaults = (exp.model.id if exp.model else None, exp.values.get("method"), exp.values.get("task"))
+    for node in exp.lineage or ():
+        if (id(node), defaults) in looked_at:
+            break
+        looked_at.add((id(node), defaults))
+        layer = node.layer
         if ALPHA not in layer.settings or RATE not in layer.settings:
             continue
         if layer.settings[ALPHA].swept and layer.settings[RATE].swept:
             continue  # the sweep form above reports it
-        before = _value_without(exp, exp.layers[index + 1:], context)
+        before = _value_without(exp, node.base, context)
         changed = {path: (before.get(path), layer.settings[path].value) for path in (ALPHA, RATE)}
         if any(old is None or _same(old, new) for old, new in changed.values()):
             continue
@@ -91,11 +101,11 @@ def _written_together(exp: ResolvedExperiment, context: RuleContext) -> Iterator
                       "change one of them per experiment: alpha / rank scales the update much as the learning rate does")
 
 
-def _value_without(exp: ResolvedExperiment, bases: tuple[Layer, ...], context: RuleContext) -> dict:
+def _value_without(exp: ResolvedExperiment, bases: Lineage | None, context: RuleContext) -> dict:
     """Alpha and the learning rate as the bases alone would set them, else the documented default."""
     values = {}
     for path in (ALPHA, RATE):
-        written = next((layer.settings[path].value for layer in bases if path in layer.settings), None)
+        written = bases.merged[path].value if bases is not None and path in bases.merged else None
         if written is None and exp.model is not None and exp.values.get("method"):
             table = context.catalog.defaults_for(exp.model.id, exp.values["method"], exp.values.get("task"))
             written = table.values.get(path) if table else None

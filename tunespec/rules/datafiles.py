@@ -1,20 +1,23 @@
 """Reading training data for the TS4xx rules (and TS304, TS306): each file once per run, as a stream.
 
 A JSONL file is read a line at a time (a line is capped, so a gigantic single line cannot exhaust memory);
-a JSON array is read whole, which the documentation's 200 MB limit bounds. What is kept per file is
-counts and a histogram of estimated example lengths — never the records — so memory does not grow with
-the file. One pass serves every pair of input/output field names the run's experiments use.
+a JSON array is read as a stream too, one element at a time (an element is capped likewise): a 190 MB
+array once took 5 GB when read whole. What is kept per file is counts and a histogram of estimated example
+lengths — never the records — so memory does not grow with the file. One pass serves every pair of
+input/output field names the run's experiments use. JSON nested deeper than Python's recursion allows is
+malformed (TS402), not a crash.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
-import os
-import stat
+import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from tunespec.files import NotAFile, open_regular
 from tunespec.record import Factory, Record
 
 MAX_LINE_BYTES = 16 * 2**20
@@ -78,21 +81,20 @@ class DataFiles:
     def _read(self, path: Path, pairs: list[tuple[str, str]]) -> DataScan:
         scan = DataScan(path, fields={pair: FieldStats() for pair in pairs})
         try:
-            info = os.stat(path)
+            handle, scan.size = open_regular(path)
         except ValueError:  # a NUL in the path: no such file can exist
             scan.problem = "does not exist (the path holds a NUL character)"
+            return scan
+        except NotAFile:
+            scan.problem = "is not a file"
             return scan
         except OSError as error:
             scan.problem = "does not exist" if isinstance(error, FileNotFoundError) else \
                 f"cannot be read: {(error.strerror or str(error)).lower()}"
             return scan
-        if not stat.S_ISREG(info.st_mode):
-            scan.problem = "is not a file"
-            return scan
-        scan.size = info.st_size
         self.reads += 1
         try:
-            with open(path, "rb") as handle:
+            with handle:
                 self._read_records(handle, scan)
         except OSError as error:
             scan.problem = f"cannot be read: {(error.strerror or str(error)).lower()}"
@@ -115,21 +117,176 @@ class DataFiles:
         if scan.size > self.max_array_bytes:
             scan.too_big_to_read = True
             return
-        handle.seek(0)
-        data = handle.read()
+        stream = _ArrayStream(handle)
         try:
-            records = json.loads(data[len(BOM):] if data.startswith(BOM) else data)
+            yield from stream.elements()
         except UnicodeDecodeError:
             scan.malformed = "the file is not UTF-8 text"
-            return
-        except ValueError as error:
-            scan.malformed = f"not a JSON array ({_json_error(error)})"
-            return
-        if not isinstance(records, list):
-            scan.malformed = f"a JSON {_json_kind(records)}, not an array of examples"
-            return
-        yield from enumerate(records, 1)
+        except _Malformed as error:
+            scan.malformed = f"not a JSON array ({error})"
 
+
+class _Malformed(Exception):
+    """Why a JSON array file is not one (its text says where)."""
+
+
+_BLANK = re.compile(r"[ \t\n\r]*")
+_SEPARATOR = re.compile(r"[ \t\n\r]*(?:(,)[ \t\n\r]*|(\]))")
+# What the buffer may end with right after a number that the next chunk could continue (`1.` of `1.5`,
+# `2e-` of `2e-5`); digits cut at the end leave the scanner at the buffer's end, which is checked anyway.
+_NUMBER_GOES_ON = re.compile(r"(?:\.|[eE][-+]?)\Z")
+
+
+class _ArrayStream:
+    """The elements of a JSON array file, decoded from a buffer that holds the part of the file not yet
+    consumed: memory is a chunk and the largest element, not the file.
+
+    The buffer's complete elements are decoded in one call of JSON's C decoder: the text up to the last
+    `}` + `,` in it, wrapped in `[...]`. That decodes only if the comma separates elements of the array
+    (cut inside an element, the brackets or a string would not close), so a failure just means "one at a
+    time" for that part: each element by the C scanner, with the exact place of a mistake. An element
+    that the buffer cuts short fails to decode; then more is read (at least as much again as is pending,
+    so that a long element costs linear time) and it is decoded again."""
+
+    def __init__(self, handle) -> None:
+        self.handle = handle
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.text, self.position, self.end_of_file = "", 0, False
+        self.lines = 0  # line breaks in the text already dropped from the buffer
+        self.scan = json.JSONDecoder().scan_once
+        self.careful_until = 0  # where a batch failed to decode: one at a time up to there
+
+    def elements(self) -> Iterator[tuple[int, Any]]:
+        self.handle.seek(0)
+        self._fill(0)
+        if self.text.startswith("\ufeff"):
+            self.position = 1
+        self._next_character()  # `[`, as the caller found
+        self.position += 1
+        if self._next_character() == "]":
+            self.position += 1
+            return self._after_the_array()
+        number = 0
+        separator = _SEPARATOR.match
+        while True:
+            batch = self._batch()
+            if batch:
+                for value in batch:
+                    number += 1
+                    yield number, value
+                continue
+            number += 1
+            yield number, self._element(number)
+            found = separator(self.text, self.position)
+            if found is not None and found.end() < len(self.text):  # the common case: `,` and the next one
+                self.position = found.end()
+                if found.group(1):
+                    continue
+                return self._after_the_array()
+            character = self._next_character()  # the separator runs past what is read so far
+            if character == ",":
+                self.position += 1
+                continue
+            if character == "]":
+                self.position += 1
+                return self._after_the_array()
+            raise _Malformed(self._where("Expecting ',' delimiter" if character else "the array is not closed"))
+
+    def _batch(self) -> list | None:
+        """The complete elements at the front of the buffer, decoded at once (None: one at a time)."""
+        if self.position < self.careful_until:
+            return None
+        if len(self.text) - self.position < CHUNK_BYTES // 2 and not self.end_of_file:
+            self._fill(0)
+        text, start = self.text, self.position
+        cut = _last_separator_after_an_object(text, start)
+        if cut is None:
+            return None
+        try:
+            batch = json.loads("[" + text[start:cut] + "]")
+        except (ValueError, RecursionError):
+            self.careful_until = cut
+            return None
+        self.position = cut + 1
+        return batch
+
+    def _after_the_array(self) -> None:
+        """After the closing `]` (consumed): nothing but white space."""
+        if self._next_character():
+            raise _Malformed(self._where("Extra data"))
+
+    def _element(self, number: int) -> Any:
+        text, position = self.text, self.position
+        try:
+            value, end = self.scan(text, position)
+            if end < len(text) and not _NUMBER_GOES_ON.match(text, end):
+                self.position = end
+                return value
+        except (StopIteration, ValueError, RecursionError):
+            pass
+        return self._element_slowly(number)
+
+    def _element_slowly(self, number: int) -> Any:
+        """One element where the fast way failed: at white space, at the end of the buffer, or wrong."""
+        self._next_character()
+        while True:
+            problem = None
+            try:
+                value, end = self.scan(self.text, self.position)
+                if self.end_of_file or (end < len(self.text) and not _NUMBER_GOES_ON.match(self.text, end)):
+                    self.position = end
+                    return value
+            except StopIteration:
+                problem = "Expecting value"
+            except ValueError as error:
+                problem = getattr(error, "msg", str(error))
+            except RecursionError:
+                raise _Malformed(self._where(f"record {number} is nested too deep")) from None
+            if self.end_of_file:
+                raise _Malformed(self._where(problem or "Expecting value"))
+            pending = len(self.text) - self.position
+            if pending > MAX_LINE_BYTES:
+                raise _Malformed(f"record {number}: longer than {_megabytes(MAX_LINE_BYTES)}, not one example")
+            self._fill(pending)
+
+    def _next_character(self) -> str:
+        """The next character that is not white space ("" at the end of the file), consumed up to it."""
+        while True:
+            self.position = _BLANK.match(self.text, self.position).end()
+            if self.position < len(self.text):
+                return self.text[self.position]
+            if self.end_of_file:
+                return ""
+            self._fill(0)
+
+    def _fill(self, at_least: int) -> None:
+        """Drop what is consumed, then read a chunk (or `at_least` bytes) more."""
+        if self.position:
+            self.lines += self.text.count("\n", 0, self.position)
+            self.text, self.position = self.text[self.position:], 0
+        chunk = self.handle.read(max(CHUNK_BYTES, at_least))
+        self.text += self.decoder.decode(chunk, final=not chunk)
+        self.end_of_file = not chunk
+
+    def _where(self, message: str) -> str:
+        line = self.lines + self.text.count("\n", 0, self.position) + 1
+        column = self.position - self.text.rfind("\n", 0, self.position)
+        return f"{message} at line {line}, column {column}"
+
+
+def _last_separator_after_an_object(text: str, start: int) -> int | None:
+    """The place of the last `,` after `start` that follows a `}` (white space between), if any."""
+    comma = len(text)
+    for _ in range(64):  # commas inside the last elements' values: give up after a few
+        comma = text.rfind(",", start, comma)
+        if comma < 0:
+            return None
+        before = comma - 1
+        while before > start and text[before] in " \t\r\n":
+            before -= 1
+        if before > start and text[before] == "}":
+            return comma
+    return None
 
 
 def _covers(scan: DataScan, pairs: set[tuple[str, str]]) -> bool:
@@ -185,6 +342,9 @@ def _read_jsonl(handle, scan: DataScan, tally: _Tally) -> None:
             record, end = scan_once(text, 0)
         except (StopIteration, ValueError):
             end = -1
+        except RecursionError:
+            scan.malformed = f"line {line_number}: not JSON (nested too deep)"
+            return
         if end != len(text):
             scan.malformed = f"line {line_number}: not JSON ({_decode_error(text)})"
             return

@@ -304,8 +304,10 @@ DUPLICATE_NAME = compiler_rule("TS010", "duplicate-name", Severity.ERROR, "Two d
 
 INVALID_SWEEP = compiler_rule("TS012", "invalid-sweep", Severity.ERROR, "A sweep that cannot be expanded", """
     ## What it does
-    Reports a sweep that is empty, nested, on a block or a list field, lists a value twice, or makes more
-    variants than `max-variants` (256 by default; `[tool.tunespec] max-variants` raises it).
+    Reports a sweep that is empty, nested, on a block or a list field, lists a value twice, lists two
+    values that make one variant name (`"a/b"` and `"a_b"`: names keep letters, digits and `. _ + -`), or
+    makes more variants than `max-variants` (256 by default; `[tool.tunespec] max-variants` raises it, to
+    at most 10,000).
 
     ## Why is this bad?
     Each combination of swept values is one training job; an accidental cartesian product of thousands of

@@ -32,11 +32,13 @@ class Output(Record):
 
 class Staged(Record):
     """One target of one variant on its way to disk: files staged (temporary, final), files already up
-    to date, and (`--check`) files that would change."""
+    to date, (`--check`) files that would change, and the folders made for them (removed again, when
+    empty, if the run is discarded)."""
 
     staged: list = Factory(list)
     unchanged: list = Factory(list)
     stale: list = Factory(list)
+    made: list = Factory(list)
 
 
 class Placement:
@@ -45,6 +47,7 @@ class Placement:
 
     def __init__(self, out: Path, root: Path) -> None:
         self.out = out
+        self.checked: set[str] = set()  # folders inside `out` already made or found to be real folders
         out_absolute = os.path.abspath(out)
         self.out_from_root = os.path.relpath(out_absolute, os.path.abspath(root))
         self.root_from_out = os.path.relpath(os.path.abspath(root), out_absolute)
@@ -74,16 +77,16 @@ def check_outputs(outputs: list[Output]) -> Staged:
     return result
 
 
-def stage_outputs(outputs: list[Output]) -> Staged:
+def stage_outputs(outputs: list[Output], placement: Placement) -> Staged:
     """Stage the files that differ from what is on disk; the caller commits them or discards them."""
     result = Staged()
-    new_folders = set()
-    for folder in sorted({output.path.parent for output in outputs}):
-        if _make_folder(folder):
-            new_folders.add(folder)  # nothing to compare with, no leftovers to remove
-        else:
-            remove_leftovers(folder)
     try:
+        new_folders = set()
+        for folder in sorted({output.path.parent for output in outputs}):
+            if _make_folder(folder, placement, result.made):
+                new_folders.add(folder)  # nothing to compare with, no leftovers to remove
+            else:
+                remove_leftovers(folder)
         for output in outputs:
             data = output.text.encode("utf-8")
             if output.path.parent not in new_folders and _current(output) == data and _mode_ok(output):
@@ -94,42 +97,104 @@ def stage_outputs(outputs: list[Output]) -> Staged:
     except WriteError as error:
         discard_staged([result])
         raise BuildError(str(error)) from None
+    except BaseException:
+        discard_staged([result])
+        raise
     return result
 
 
 def discard_staged(results: list[Staged]) -> None:
+    """Remove the staged temporary files, then the folders made for them that are still empty."""
     for result in results:
         for temporary, _ in result.staged:
             discard(temporary)
+        result.staged = []
+    made = {folder for result in results for folder in result.made}
+    for folder in sorted(made, key=lambda folder: folder.count(os.sep), reverse=True):  # deepest first
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass  # not empty: another variant's files, or another run's
+    for result in results:
+        result.made = []
 
 
 def _current(output: Output) -> bytes | None:
+    """The file's content, for comparison; None when it is missing or a symbolic link (which is never read
+    through: it is replaced by a file)."""
     try:
-        with open(output.path, "rb") as handle:
-            return handle.read()
+        descriptor = os.open(output.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
+    with open(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        return handle.read()
 
 
 def _mode_ok(output: Output) -> bool:
-    return not output.executable or bool(os.stat(output.path).st_mode & stat.S_IXUSR)
+    return not output.executable or bool(os.lstat(output.path).st_mode & stat.S_IXUSR)
 
 
-def _make_folder(folder: Path) -> bool:
-    """Make the folder (and its parents); True when it did not exist before."""
-    try:
-        os.mkdir(folder)
-        return True
-    except FileExistsError:
-        if os.path.isdir(folder):
-            return False
-        raise BuildError(f"cannot create {folder}: a file of that name is in the way") from None
-    except FileNotFoundError:
-        pass
-    except OSError as error:
-        raise BuildError(f"cannot create {folder}: {(error.strerror or str(error)).lower()}") from None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise BuildError(f"cannot create {folder}: {(error.strerror or str(error)).lower()}") from None
-    return True
+def _make_folder(folder: Path, placement: Placement, made: list) -> bool:
+    """Make `folder` (and the folders between `out` and it); True when it did not exist before.
+
+    Every folder inside `out` must be a real folder: a symbolic link planted there (`out/exp -> /etc`)
+    would make the build write wherever it points, so it is refused. `out` itself may be a link."""
+    key = str(folder)
+    if key in placement.checked:
+        return False
+    _make_out(Path(placement.out), made)
+    current = str(placement.out)
+    created = False
+    for part in os.path.relpath(folder, placement.out).split(os.sep):
+        current = os.path.join(current, part)
+        if current in placement.checked:
+            created = False
+            continue
+        try:
+            os.mkdir(current)
+            made.append(current)
+            created = True
+        except FileExistsError:
+            created = False
+            _check_existing(current, placement.out)
+        except OSError as error:
+            raise BuildError(f"cannot create {current}: {_reason(error)}") from None
+        placement.checked.add(current)
+    return created
+
+
+def _check_existing(folder: str, out: Path) -> None:
+    info = os.lstat(folder)
+    if stat.S_ISLNK(info.st_mode):
+        raise BuildError(f"cannot write into {folder}: it is a symbolic link (to {os.path.realpath(folder)}); "
+                         f"build writes only into real folders inside {out}")
+    if not stat.S_ISDIR(info.st_mode):
+        raise BuildError(f"cannot create {folder}: a file of that name is in the way")
+
+
+def _make_out(out: Path, made: list) -> None:
+    """Make the output folder and the folders above it that are missing (it may be a link to elsewhere)."""
+    if os.path.isdir(out):
+        return
+    missing = []
+    folder = out
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+        except OSError as error:
+            raise BuildError(f"cannot create {folder}: {_reason(error)}") from None
+        else:
+            made.append(str(folder))
+    if not os.path.isdir(out):
+        raise BuildError(f"cannot create {out}: a file of that name is in the way")
+
+
+def _reason(error: OSError) -> str:
+    return (error.strerror or str(error)).lower()

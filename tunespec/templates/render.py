@@ -22,11 +22,11 @@ from typing import Any
 
 import jinja2
 import yaml
-from jinja2.sandbox import SandboxedEnvironment
 
 from tunespec.compiler.ir import document, run_folder, run_folder_of
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.templates import yamltext
+from tunespec.templates.sandbox import BudgetedSandbox, ConfinedLoader, render_within_budget, template_error
 from tunespec.templates.targets import BUILTIN, Target
 
 
@@ -69,6 +69,48 @@ def to_shell(value: Any) -> str:
     return shlex.quote(str(value))
 
 
+# OmegaConf (torchtune's reader) resolves `${...}` in every string it is asked for. It reads `\${` as a
+# literal `${`, and an even run of backslashes before `${` as half as many backslashes and then a real
+# interpolation; backslashes anywhere else, and strings without `${`, are left as they are (OmegaConf 2.1
+# to 2.4; the tests hold both functions to it, and to OmegaConf itself where it is installed).
+_INTERPOLATION = re.compile(r"(\\*)\$\{")
+
+
+class Interpolation(str):
+    """A string OmegaConf would resolve rather than read: never equal to what it was meant to be."""
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __ne__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+def omegaconf_escaped(value: Any) -> Any:
+    """`value` with every `${` written so that OmegaConf reads it as text (strings inside lists and
+    mappings too): the backslashes before it doubled, and one more."""
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+        return _INTERPOLATION.sub(lambda match: "\\" * (2 * len(match.group(1)) + 1) + "${", value)
+    if isinstance(value, list):
+        return [omegaconf_escaped(item) for item in value]
+    if isinstance(value, dict):
+        return {key: omegaconf_escaped(item) for key, item in value.items()}
+    return value
+
+
+def omegaconf_read(text: str) -> str:
+    """The string OmegaConf gives for `text` (an `Interpolation` when it would resolve something)."""
+    if "${" not in text:
+        return text
+    if any(len(match.group(1)) % 2 == 0 for match in _INTERPOLATION.finditer(text)):
+        return Interpolation(text)
+    return _INTERPOLATION.sub(lambda match: "\\" * (len(match.group(1)) // 2) + "${", text)
+
+
 def comment(text: str) -> str:
     """A one-line comment body: line breaks and other control characters replaced, so it stays a comment."""
     return re.sub(r"[\x00-\x1f\x7f\u0085\u2028\u2029]", " ", str(text))
@@ -96,14 +138,19 @@ def comma_targets(lora: dict) -> str:
 
 
 def dns_label(name: str) -> str:
-    """A DNS-1035 label (Kubernetes object names): lower-case letters, digits and `-`, at most 63."""
+    """A DNS-1035 label (Kubernetes object names): lower-case letters, digits and `-`, at most 63.
+
+    A name that is one already is kept; any other gets a digest of itself after its readable part, so
+    that names the mapping makes alike (`tickets_v2`, `Tickets_V2`) stay apart: one job would otherwise
+    replace another in the cluster. (A build also refuses two variants of one name: `unique` in
+    kubeflow's target.toml.)"""
     label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "experiment"
     if not label[0].isalpha():
         label = "t-" + label
-    if len(label) > 63:
-        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
-        label = f"{label[:54].rstrip('-')}-{digest}"
-    return label
+    if label == name and len(label) <= 63:
+        return label
+    digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{label[:54].rstrip('-')}-{digest}"
 
 
 def output_folder(run_folder: str, target: str, mount: str | None = None) -> str:
@@ -233,26 +280,31 @@ FILTERS = {"json": to_json, "yaml": to_yaml, "yaml_block": to_yaml_block, "py": 
 
 # --- environments --------------------------------------------------------------------------------------
 
-def environment(target: Target) -> jinja2.Environment:
+def environment(target: Target, omegaconf: bool = False) -> jinja2.Environment:
+    """The environment a target's templates render in; for a file OmegaConf reads (`format = "omegaconf"`)
+    the YAML filters escape interpolations."""
     # auto_reload off: templates do not change during a run, and checking costs a stat per file rendered
     options = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
                    lstrip_blocks=True, autoescape=False, auto_reload=False)
     if target.sandboxed:
-        env = SandboxedEnvironment(loader=jinja2.FileSystemLoader(str(target.folder)), **options)
+        env = BudgetedSandbox(loader=ConfinedLoader(str(target.folder)), **options)
     else:
         # built-in targets may include each other's templates (kubeflow wraps fms-hf-tuning's config)
         env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(target.folder), str(BUILTIN)]), **options)
     env.filters.update(FILTERS)
+    if omegaconf:
+        env.filters.update(yaml=lambda value: to_yaml(omegaconf_escaped(value)),
+                           yaml_block=lambda value: to_yaml_block(omegaconf_escaped(value)))
     return env
 
 
 _environments: dict[tuple, jinja2.Environment] = {}
 
 
-def _environment_for(target: Target) -> jinja2.Environment:
-    key = (str(target.folder), target.sandboxed)
+def _environment_for(target: Target, format: str) -> jinja2.Environment:
+    key = (str(target.folder), target.sandboxed, format == "omegaconf")
     if key not in _environments:
-        _environments[key] = environment(target)
+        _environments[key] = environment(target, format == "omegaconf")
     return _environments[key]
 
 
@@ -306,23 +358,42 @@ def render_target(exp: ResolvedExperiment, target: Target, folder: str, to_root:
                   variant: dict[str, Any] | None = None) -> dict[str, str]:
     """{file name: text} of one target for one variant, each file verified. `variant` is the variant's
     `variant_context`, when the caller renders several targets of it."""
-    env = _environment_for(target)
     values = context(exp, target, folder, to_root, variant)
     rendered: dict[str, str] = {}
     for file in target.files:
         if not file.applies(values["spec"]):
             continue
-        try:
-            text = env.get_template(file.template).render(values)
-        except jinja2.exceptions.SecurityError as error:
-            raise RenderError(f"target `{target.name}`, {file.template}: the sandbox refused it: {error}") from None
-        except jinja2.TemplateError as error:
-            where = f", line {error.lineno}" if getattr(error, "lineno", None) else ""
-            raise RenderError(f"target `{target.name}`, {file.template}{where}: {error.message or error}") from None
+        env = _environment_for(target, file.format)
+        text = _render_user(env, target, file.template, values) if target.sandboxed else \
+            _render_builtin(env, target, file.template, values)
         checks = compiled_checks(target, file.output, values["method"])
         verify_compiled(text, file.format, checks, values["ir"], f"{target.name}/{file.output}", not target.sandboxed)
         rendered[file.output] = text
     return rendered
+
+
+def _render_builtin(env: jinja2.Environment, target: Target, template: str, values: dict[str, Any]) -> str:
+    """A built-in template: tunespec's own code, so anything but a template error is a bug."""
+    try:
+        return env.get_template(template).render(values)
+    except jinja2.TemplateError as error:
+        where = f", line {error.lineno}" if getattr(error, "lineno", None) else ""
+        raise RenderError(f"target `{target.name}`, {template}{where}: {error.message or error}") from None
+
+
+def _render_user(env: jinja2.Environment, target: Target, template: str, values: dict[str, Any]) -> str:
+    """A `--template-dir` template: within its time budget, and whatever it raises is a template error
+    (one line naming the template file and line, exit 2), not an internal error of tunespec."""
+    folder = str(target.folder)
+    try:
+        return render_within_budget(env.get_template(template), values, folder)
+    except Exception as error:  # the user's code: any failure is theirs to fix, and said so
+        raise RenderError(template_error(error, target.name, template, folder)) from None
+
+
+def unique_names(target: Target, ir: dict[str, Any]) -> tuple:
+    """(target, value) of each of the target's `unique` expressions, for the variant's IR."""
+    return tuple((target.name, _compile_expected(expression)(ir)) for expression in target.unique)
 
 
 _checks: dict[tuple, list] = {}
@@ -344,12 +415,24 @@ def parse_back(text: str, format: str, trusted: bool = False) -> Any:
     target) lets a generated Python script be checked through its cached skeleton (`_python_data`)."""
     if format == "json":
         return json.loads(text)
-    if format == "yaml":
+    if format in ("yaml", "omegaconf"):
         documents = list(yaml.load_all(text, Loader=YAML_LOADER))
-        return documents[0] if len(documents) == 1 else documents
+        data = documents[0] if len(documents) == 1 else documents
+        return _omegaconf_strings(data) if format == "omegaconf" else data
     if format == "python":
         return _python_data(text) if trusted else _python_spec(ast.parse(text))
-    return [_shell_words(line) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return _shell_commands(text)
+
+
+def _omegaconf_strings(data: Any) -> Any:
+    """Parsed YAML as OmegaConf presents it: each string read with `omegaconf_read`."""
+    if isinstance(data, str):
+        return omegaconf_read(data)
+    if isinstance(data, list):
+        return [_omegaconf_strings(item) for item in data]
+    if isinstance(data, dict):
+        return {key: _omegaconf_strings(value) for key, value in data.items()}
+    return data
 
 
 _SPEC_OPENING, _SPEC_CLOSING = "SPEC = {", "}"
@@ -382,8 +465,8 @@ def _python_data(text: str) -> Any:
         except SyntaxError as error:
             parsed = error
         _skeletons[skeleton] = parsed
-    if isinstance(parsed, SyntaxError):
-        raise parsed
+    if isinstance(parsed, SyntaxError):  # the skeleton alone cannot judge (a damaged string around SPEC)
+        return _python_spec(ast.parse(text))
     return {"SPEC": ast.literal_eval("\n".join(["{", *lines[start + 1:end + 1]]))}
 
 
@@ -424,6 +507,44 @@ def _shell_words(line: str) -> list[str]:
     if word is not None:
         words.append("".join(word))
     return words
+
+
+def _shell_commands(text: str) -> list[list[str]]:
+    """The words of each command of a script, as a POSIX shell splits them: a line break outside quotes
+    ends a command, `#` at the start of a word starts a comment, and a quoted word may span lines (a
+    value with a line break, a folder named so, quoted by `shlex.quote`). Each line's words are what
+    `_shell_words` (and `shlex.split`) make of it."""
+    commands: list[list[str]] = []
+    words: list[str] = []
+    word: list[str] | None = None
+    position, size = 0, len(text)
+    while position < size:
+        if word is None and text[position] == "#":
+            end = text.find("\n", position)
+            position = size if end < 0 else end
+            continue
+        piece = _SHELL_PIECE.match(text, position)
+        if piece is None:
+            raise ValueError("no closing quotation, or a backslash escaping nothing")
+        plain, single, double, escaped, blank = piece.groups()
+        position = piece.end()
+        if blank is not None or escaped == "\n":  # a backslash before a line break joins the lines
+            if word is not None and blank is not None:
+                words.append("".join(word))
+                word = None
+            if blank is not None and "\n" in blank and words:
+                commands.append(words)
+                words = []
+            continue
+        if word is None:
+            word = []
+        word.append(plain if plain is not None else single if single is not None else
+                    _DOUBLE_QUOTED_ESCAPE.sub(r"\1", double) if double is not None else escaped)
+    if word is not None:
+        words.append("".join(word))
+    if words:
+        commands.append(words)
+    return commands
 
 
 def _python_spec(tree: ast.Module) -> Any:

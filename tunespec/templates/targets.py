@@ -9,6 +9,7 @@ names, and must stay fast.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from tunespec.compiler.resolve import DATA_PATH_FIELDS, ResolvedExperiment
 from tunespec.compiler.schema import is_uri
 from tunespec.diagnostics import Finding, Severity
+from tunespec.files import read_regular
 from tunespec.record import Factory, Record
 
 BUILTIN = Path(__file__).parent
@@ -59,6 +61,7 @@ class Target(Record):
     checks: dict  # output file -> {emitted dotted path: IR path with optional |transform}
     method_checks: dict  # method -> output file -> checks that hold only for that method
     values: dict = Factory(dict)  # method or "all" -> IR field -> {"only" | "never": [values], "why", "when"?}
+    unique: list = Factory(list)  # IR expressions (as in checks) whose value two variants of a build may not share
     data: dict = Factory(dict)  # anything else the templates read (e.g. torchtune's builders per model)
     sandboxed: bool = False  # a user's --template-dir target: rendered in Jinja2's sandbox
     source: str = ""
@@ -93,7 +96,7 @@ class TargetError(Exception):
 def load_target(folder: Path, sandboxed: bool = False) -> Target:
     path = folder / DECLARATION
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(path).decode("utf-8"))
     except OSError as error:
         raise TargetError(f"{path}: cannot read the target declaration: {(error.strerror or str(error)).lower()}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
@@ -109,17 +112,54 @@ def load_target(folder: Path, sandboxed: bool = False) -> Target:
             removed={method: str(day) for method, day in data.get("removed", {}).items()},
             constraints=dict(data.get("constraints", {})), values=dict(data.get("values", {})),
             checks=dict(data.get("checks", {})),
-            method_checks=dict(data.get("method_checks", {})),
+            method_checks=dict(data.get("method_checks", {})), unique=list(data.get("unique", [])),
             data=dict(data.get("data", {})), sandboxed=sandboxed, source=data.get("source", ""),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise TargetError(f"{path}: invalid target declaration: missing or malformed {error}") from None
+    problem = _name_problem(target.name)
+    if problem:
+        raise TargetError(f"{path}: invalid target declaration: `name` {problem}")
+    outputs: set[str] = set()
     for file in target.files:
-        if file.format not in ("json", "yaml", "python", "shell"):
-            raise TargetError(f"{path}: unknown format `{file.format}` for {file.output} (json, yaml, python, shell)")
+        for key, value in (("output", file.output), ("template", file.template)):
+            problem = _relative_path_problem(value)
+            if problem:
+                raise TargetError(f"{path}: invalid target declaration: `{key}` {problem}")
+        if file.output in outputs:
+            raise TargetError(f"{path}: invalid target declaration: two files have the `output` {file.output!r}")
+        outputs.add(file.output)
+        if file.format not in FORMATS:
+            raise TargetError(f"{path}: unknown format `{file.format}` for {file.output} ({', '.join(FORMATS)})")
         if not (folder / file.template).is_file():
             raise TargetError(f"{path}: template `{file.template}` not found in {folder}")
     return target
+
+
+FORMATS = ("json", "yaml", "omegaconf", "python", "shell")  # omegaconf: YAML that OmegaConf reads, resolving `${`
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+_UNSAFE_CHARACTER = re.compile(r"[\x00-\x1f\x7f\\:*?\"<>|]")
+
+
+def _name_problem(name: object) -> str | None:
+    """A target's name is one folder of every variant's output (`out/<variant>/<target>/`): a plain name."""
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or name in (".", ".."):
+        return (f"{name!r} is not a plain name (letters, digits and `.`, `_`, `+`, `-`; it names a folder inside "
+                "each variant's)")
+    return None
+
+
+def _relative_path_problem(value: object) -> str | None:
+    """Why `value` is not a relative path that stays inside its folder: the files a target writes go into
+    the variant's folder and nowhere else, and its templates come from the target's folder."""
+    if not isinstance(value, str) or not value:
+        return f"{value!r} must be a relative path inside the target's folder"
+    parts = value.split("/")
+    if value.startswith(("/", "~")) or any(part in ("", ".", "..") for part in parts) \
+            or _UNSAFE_CHARACTER.search(value):
+        return (f"{value!r} must be a relative path inside the folder, written with `/` and without `..`, `.`, "
+                "empty parts or control characters")
+    return None
 
 
 @lru_cache(maxsize=1)
