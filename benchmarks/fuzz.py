@@ -432,10 +432,14 @@ def check_build(project: Path) -> bool:
         if target == "json" and variant in documents and data not in documents[variant]:
             raise Finding(f"{path.relative_to(project)} is not the IR `show` reports")
         if target == "torchtune" and path.name == "config.yaml" and variant in documents:
+            from tunespec.compiler.ir import run_folder_of
             from tunespec.templates.render import parse_back
 
             read = parse_back(text, "omegaconf")["output_dir"]
-            if read not in [ir["spec"].get("output_dir") for ir in documents[variant]]:
+            # the trainer's own folder, <output_dir>/<variant>/<target>
+            folders = [f"{run_folder_of(ir['spec'].get('output_dir'), ir['metadata']['name'], ir['metadata']['experiment'])}"
+                       f"/{target}" for ir in documents[variant]]
+            if read not in folders:
                 raise Finding(f"{path.relative_to(project)}: OmegaConf would read output_dir as {read!r}")
     return True
 
