@@ -22,7 +22,7 @@ Every input goes through `lint`, `show`, `fmt` and `build` in this process, and 
 - `fmt` is idempotent and keeps the meaning: the formatted project resolves to the same IR;
 - every file `build` writes parses back (`json.loads`, `yaml.safe_load_all`, `ast.parse`, `shlex.split`),
   the `json` target's file is the IR that `show --format json` reports for the variant, and torchtune's
-  config, read as OmegaConf reads it, holds the variant's `output_dir`.
+  config, read as OmegaConf reads it, holds the trainer's folder under the variant's `output_dir`.
 A finding is written to `--findings` (default benchmarks/.fuzz/) as the project that caused it and the
 message; the summary line counts inputs and findings.
 """
