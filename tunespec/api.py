@@ -193,11 +193,7 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
         runner.discard_built(result.built[index:])
         raise BuildError(str(error)) from None
     except KeyboardInterrupt:  # between the run and the renames, before they were deferred: all old
-        if result is not None:
-            runner.discard_built(result.built)
-        from tunespec.workers import sweep
-
-        sweep(job)
+        runner.abandon(result.built if result is not None else [], job)
         raise
     lint = LintResult(result.diagnostics, result.roots, result.lines)
     return BuildResult(lint, written, unchanged, stale, refused, check)

@@ -238,6 +238,14 @@ def discard_built(built: list[Built]) -> None:
     discard_staged([item.files for item in built if item.files is not None])
 
 
+def abandon(built: list[Built], job: Job) -> None:
+    """A run that stops halfway leaves nothing behind: what it staged, and what dead workers left."""
+    discard_built(built)
+    from tunespec.workers import sweep
+
+    sweep(job)
+
+
 def _missing_required(exp: ResolvedExperiment) -> bool:
     """Whether a value every job needs is unset. TS011 says so, but a `# noqa` on the line it points at
     (the model's, when the model is unknown) silences it: the templates must never see such a variant."""
@@ -307,10 +315,7 @@ def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1) -> BatchRes
         return merged.result()
     except BaseException:  # a failure, a dead worker, Ctrl-C: nothing staged stays behind
         batches.close()  # the workers stop now, not whenever the generator is collected
-        discard_built(merged.built)
-        from tunespec.workers import sweep
-
-        sweep(job)
+        abandon(merged.built, job)
         raise
 
 

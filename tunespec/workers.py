@@ -116,17 +116,13 @@ def _death(code: int | None) -> str:
 
 
 def _finish(pool: list[_Worker]) -> None:
+    """Tell every worker to end, then wait for them as `_stop` does."""
     for worker in pool:
         try:
             worker.pipe.send(None)
         except OSError:
             pass
-    for worker in pool:
-        worker.process.join(STOP_SECONDS)
-        if worker.process.is_alive():
-            worker.process.kill()
-            worker.process.join()
-        worker.pipe.close()
+    _reap(pool)
 
 
 def _stop(pool: list[_Worker]) -> None:
@@ -134,6 +130,11 @@ def _stop(pool: list[_Worker]) -> None:
     for worker in pool:
         if worker.process.is_alive():
             worker.process.terminate()
+    _reap(pool)
+
+
+def _reap(pool: list[_Worker]) -> None:
+    """Wait a little for each worker to end, SIGKILL the ones still there, and close their pipes."""
     for worker in pool:
         worker.process.join(STOP_SECONDS)
         if worker.process.is_alive():
