@@ -14,7 +14,6 @@ import graph is walked until nothing new is found.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -81,10 +80,14 @@ def _imports(path: str) -> list[str]:
     folder = os.path.dirname(path)
     targets = []
     for match in IMPORT_LINE.finditer(text):
-        try:
-            raw = json.loads(f'"{match.group(1)}"')
-        except ValueError:
-            continue
+        raw = match.group(1)
+        if "\\" in raw:  # JSON escapes, rare in a path: decoded as the parser decodes them
+            import json
+
+            try:
+                raw = json.loads(f'"{raw}"')
+            except ValueError:
+                continue
         if isinstance(raw, str) and raw.endswith(".tune") and not os.path.isabs(raw):
             targets.append(os.path.normpath(os.path.join(folder, raw)))
     return targets
