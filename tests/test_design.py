@@ -31,6 +31,36 @@ def test_lint_imports_neither_jinja2_nor_lark_nor_dataclasses(tmp_path):
         assert heavy not in loaded, heavy
 
 
+def test_lint_starts_without_the_modules_only_other_commands_need(tmp_path):
+    """The pre-commit case: a cold `lint` of one file imports neither `shutil` (which argparse imports to
+    measure the terminal for every option it adds, and which brings `bz2` and `lzma`) nor the modules of
+    data files, documentation or other subcommands. Without `site`, so that nothing else imports them first."""
+    target = tmp_path / "plain.tune"  # the example without its data files (reading those needs `json`)
+    target.write_text((EXAMPLES / "experiments" / "mistral_full.tune").read_text().replace("data {", "x {"))
+    result = subprocess.run([sys.executable, "-S", "-X", "importtime", "-m", "tunespec", "lint", "--jobs", "1",
+                             str(target)], capture_output=True, text=True, cwd=tmp_path,
+                            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "tunespec.rules.engine" in imported
+    for unwanted in ("shutil", "bz2", "lzma", "json", "textwrap", "tunespec.rules.docs", "tunespec.templates.render",
+                     "tunespec.importer", "tunespec.scaffold", "tunespec.format", "concurrent.futures"):
+        assert unwanted not in imported, unwanted
+
+
+def test_only_the_invoked_subcommand_gets_a_parser():
+    from tunespec import cli
+
+    assert list(_subcommands(cli.build_parser("lint"))) == ["lint"]
+    assert list(_subcommands(cli.build_parser())) == list(cli.SUBCOMMANDS) == list(cli.COMMANDS)
+
+
+def _subcommands(parser) -> dict:
+    import argparse
+
+    return next(action.choices for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+
+
 def test_lint_of_an_experiment_that_names_targets_reads_their_declarations_without_jinja2():
     loaded = modules_loaded_by_lint(EXAMPLES / "experiments" / "tickets.tune")
     assert "tunespec.templates.targets" in loaded

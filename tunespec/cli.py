@@ -9,7 +9,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
 
 from tunespec import codes
 from tunespec import __version__
@@ -40,77 +39,135 @@ def _selectors(values: list[str] | None) -> list[str] | None:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or with `command`, of that one alone: pre-commit runs `lint` on
+    each commit, and building the other ten parsers' options would cost it more than linting a file."""
     parser = argparse.ArgumentParser(
-        prog="tunespec", description="Lint and compile foundation-model tuning experiments (.tune files).")
+        prog="tunespec", description="Lint and compile foundation-model tuning experiments (.tune files).",
+        formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"tunespec {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    lint = commands.add_parser("lint", help="check .tune files against the documented ranges and rules")
-    lint.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders (default: .)")
-    lint.add_argument("--format", choices=["text", "json", "sarif", "github"], default="text")
-    lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
-    lint.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are errors")
-    lint.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
-    _add_jobs(lint)
-    _add_selection(lint)
-
-    show = commands.add_parser("show", help="the resolved experiment variants, each value with its origin")
-    show.add_argument("paths", nargs="*", default=["."], metavar="PATH")
-    show.add_argument("--experiment", metavar="NAME", help="only this experiment (or variant)")
-    show.add_argument("--format", choices=["text", "json"], default="text")
-    show.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
-
-    build = commands.add_parser("build", help="write the job specs of each experiment variant for its targets")
-    build.add_argument("paths", nargs="*", default=["."], metavar="PATH")
-    build.add_argument("--target", action="append", metavar="T[,T...]",
-                       help="targets to build (default: each experiment's `targets`, the config's, else yaml)")
-    build.add_argument("--out", metavar="DIR", help="where to write (default: the config's `out`, else out/)")
-    build.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file is stale or missing")
-    build.add_argument("--root", metavar="DIR", help="the folder paths in the specs are relative to (default: .)")
-    build.add_argument("--template-dir", action="append", default=[], metavar="DIR",
-                       help="a folder of user targets (rendered in Jinja2's sandbox)")
-    build.add_argument("--format", choices=["text", "json"], default="text", help="how diagnostics are printed")
-    build.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
-    _add_jobs(build)
-
-    fmt = commands.add_parser("fmt", help="rewrite .tune files in the canonical layout (comments kept)")
-    fmt.add_argument("paths", nargs="*", default=["."], metavar="PATH")
-    fmt.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
-    fmt.add_argument("--diff", action="store_true", help="write nothing; print what would change as a unified diff")
-
-    new = commands.add_parser("new", help="a new .tune file filled with the documented defaults")
-    new.add_argument("name", metavar="NAME", nargs="?",
-                     help="the experiment's name (default: the model's name and the method, as in granite_3_1_8b_base_lora)")
-    new.add_argument("--model", required=True, metavar="ID", help="a catalog model id or alias")
-    new.add_argument("--method", required=True, metavar="METHOD", help="prompt_tuning, lora, qlora or full")
-    new.add_argument("--task", metavar="TASK", help="classification, generation, summarization, ...")
-    new.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: NAME.tune); never overwritten")
-
-    imported = commands.add_parser(
-        "import", help="an Axolotl, LLaMA-Factory, fms-hf-tuning or torchtune config as a .tune experiment")
-    imported.add_argument("file", metavar="FILE", help="the trainer's config (YAML, or JSON for fms-hf-tuning)")
-    imported.add_argument("--from", dest="backend", choices=IMPORT_BACKENDS,
-                          help="the trainer the config is for (default: told by its keys)")
-    imported.add_argument("-o", "--output", metavar="FILE",
-                          help="write the experiment to FILE, never overwriting one (default: stdout)")
-    imported.add_argument("--name", metavar="NAME", help="the experiment's name (default: from the config)")
-    imported.add_argument("--root", metavar="DIR",
-                          help="the folder the trainer runs in, where the config's relative paths start (default: .)")
-    imported.add_argument("--format", choices=["text", "json"], default="text", help="how findings are printed")
-    imported.add_argument("--exit-zero", action="store_true", help="exit 0 even when keys were not imported")
-
-    targets = commands.add_parser("targets", help="the targets and what each can run and express")
-    targets.add_argument("--template-dir", action="append", default=[], metavar="DIR")
-    commands.add_parser("schema", help="the JSON Schema of the resolved experiment (the yaml/json targets)")
-    rules = commands.add_parser("rules", help="the rule catalog")
-    rules.add_argument("--format", choices=["text", "markdown"], default="text")
-    one = commands.add_parser("rule", help="one rule's documentation")
-    one.add_argument("rule", metavar="CODE|NAME")
-    server = commands.add_parser("server", help="the language server for editors (LSP on stdin and stdout; "
-                                                "needs `pip install 'tunespec[lsp]'`)")
-    server.add_argument("--stdio", action="store_true", help="accepted for editors that pass it; stdio is the only transport")
+    for name, (help, add_options) in SUBCOMMANDS.items():
+        if command is None or name == command:
+            add_options(commands.add_parser(name, help=help, formatter_class=_Formatter))
     return parser
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, told the terminal's width: left to find it, argparse imports `shutil` (and
+    with it `bz2` and `lzma`) for every option it adds, help or not."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _terminal_columns() -> int:
+    """What `shutil.get_terminal_size().columns` answers: $COLUMNS, else the terminal's, else 80."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+def _lint_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders (default: .)")
+    parser.add_argument("--format", choices=["text", "json", "sarif", "github"], default="text")
+    parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are errors")
+    parser.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    _add_jobs(parser)
+    _add_selection(parser)
+
+
+def _show_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    parser.add_argument("--experiment", metavar="NAME", help="only this experiment (or variant)")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+
+
+def _build_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    parser.add_argument("--target", action="append", metavar="T[,T...]",
+                        help="targets to build (default: each experiment's `targets`, the config's, else yaml)")
+    parser.add_argument("--out", metavar="DIR", help="where to write (default: the config's `out`, else out/)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file is stale or missing")
+    parser.add_argument("--root", metavar="DIR", help="the folder paths in the specs are relative to (default: .)")
+    parser.add_argument("--template-dir", action="append", default=[], metavar="DIR",
+                        help="a folder of user targets (rendered in Jinja2's sandbox)")
+    parser.add_argument("--format", choices=["text", "json"], default="text", help="how diagnostics are printed")
+    parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+    _add_jobs(parser)
+
+
+def _fmt_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
+    parser.add_argument("--diff", action="store_true", help="write nothing; print what would change as a unified diff")
+
+
+def _new_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", nargs="?",
+                        help="the experiment's name (default: the model's name and the method, as in granite_3_1_8b_base_lora)")
+    parser.add_argument("--model", required=True, metavar="ID", help="a catalog model id or alias")
+    parser.add_argument("--method", required=True, metavar="METHOD", help="prompt_tuning, lora, qlora or full")
+    parser.add_argument("--task", metavar="TASK", help="classification, generation, summarization, ...")
+    parser.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: NAME.tune); never overwritten")
+
+
+def _import_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="the trainer's config (YAML, or JSON for fms-hf-tuning)")
+    parser.add_argument("--from", dest="backend", choices=IMPORT_BACKENDS,
+                        help="the trainer the config is for (default: told by its keys)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the experiment to FILE, never overwriting one (default: stdout)")
+    parser.add_argument("--name", metavar="NAME", help="the experiment's name (default: from the config)")
+    parser.add_argument("--root", metavar="DIR",
+                        help="the folder the trainer runs in, where the config's relative paths start (default: .)")
+    parser.add_argument("--format", choices=["text", "json"], default="text", help="how findings are printed")
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when keys were not imported")
+
+
+def _targets_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--template-dir", action="append", default=[], metavar="DIR")
+
+
+def _rules_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=["text", "markdown"], default="text")
+
+
+def _rule_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rule", metavar="CODE|NAME")
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stdio", action="store_true", help="accepted for editors that pass it; stdio is the only transport")
+
+
+def _no_options(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+SUBCOMMANDS = {  # name: (help, the function that adds its options)
+    "lint": ("check .tune files against the documented ranges and rules", _lint_options),
+    "show": ("the resolved experiment variants, each value with its origin", _show_options),
+    "build": ("write the job specs of each experiment variant for its targets", _build_options),
+    "fmt": ("rewrite .tune files in the canonical layout (comments kept)", _fmt_options),
+    "new": ("a new .tune file filled with the documented defaults", _new_options),
+    "import": ("an Axolotl, LLaMA-Factory, fms-hf-tuning or torchtune config as a .tune experiment", _import_options),
+    "targets": ("the targets and what each can run and express", _targets_options),
+    "schema": ("the JSON Schema of the resolved experiment (the yaml/json targets)", _no_options),
+    "rules": ("the rule catalog", _rules_options),
+    "rule": ("one rule's documentation", _rule_options),
+    "server": ("the language server for editors (LSP on stdin and stdout; needs `pip install 'tunespec[lsp]'`)",
+               _server_options),
+}
 
 
 def _add_jobs(parser: argparse.ArgumentParser) -> None:
@@ -143,7 +200,8 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()

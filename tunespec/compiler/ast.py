@@ -6,7 +6,6 @@ Scalars keep their text as written (`raw`), so that `fmt` can keep `1e-5` as `1e
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import NamedTuple, Union
@@ -193,7 +192,10 @@ def decode_string(token: Token) -> str:
     return _decode_slowly(token)
 
 
-_scan_json_string = json.decoder.scanstring
+try:  # JSON's C string decoder, without importing the `json` package (lint's start-up)
+    from _json import scanstring as _scan_json_string
+except ImportError:  # pragma: no cover - an interpreter built without the C accelerator
+    from json.decoder import scanstring as _scan_json_string
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

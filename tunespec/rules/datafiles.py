@@ -11,7 +11,6 @@ malformed (TS402), not a crash.
 from __future__ import annotations
 
 import codecs
-import json
 import math
 import re
 from pathlib import Path
@@ -153,6 +152,8 @@ class _ArrayStream:
         self.decoder = codecs.getincrementaldecoder("utf-8")()
         self.text, self.position, self.end_of_file = "", 0, False
         self.lines = 0  # line breaks in the text already dropped from the buffer
+        import json  # here, not at the top: only a run that reads a data file pays for it
+
         self.scan = json.JSONDecoder().scan_once
         self.careful_until = 0  # where a batch failed to decode: one at a time up to there
 
@@ -202,6 +203,8 @@ class _ArrayStream:
         cut = _last_separator_after_an_object(text, start)
         if cut is None:
             return None
+        import json
+
         try:
             batch = json.loads("[" + text[start:cut] + "]")
         except (ValueError, RecursionError):
@@ -331,6 +334,8 @@ def _count_invalid(stats: FieldStats, record: dict, input_field: str, output_fie
 def _read_jsonl(handle, scan: DataScan, tally: _Tally) -> None:
     """One pass over the lines; JSON is decoded by the C scanner directly, since `json.loads`' Python
     wrapper would cost as much again as the parsing (the decoder's own message is used on errors)."""
+    import json
+
     scan_once = json.JSONDecoder().scan_once
     number = 0
     for line_number, text in _lines(handle, scan):
@@ -358,6 +363,8 @@ def _megabytes(size: int) -> str:
 
 
 def _decode_error(text: str) -> str:
+    import json
+
     try:
         json.loads(text)
     except ValueError as error:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import textwrap
 from typing import Callable, Iterable, Iterator
 
 from tunespec.codes import SYNTAX_ERROR, UNREADABLE_FILE, UNUSED_NOQA
@@ -67,7 +66,15 @@ def compiler_rule(code: str, name: str, severity: Severity, summary: str, doc: s
 
 
 def dedent(text: str) -> str:
-    return textwrap.dedent(text).strip()
+    """`textwrap.dedent(text).strip()` for docstrings (indented with spaces), without importing `textwrap`
+    at start-up for the 57 rules' documentation."""
+    if "\t" in text:  # tabs in a margin: textwrap's rules
+        import textwrap
+
+        return textwrap.dedent(text).strip()
+    lines = [line if line.strip(" ") else "" for line in text.split("\n")]
+    margin = min((len(line) - len(line.lstrip(" ")) for line in lines if line), default=0)
+    return "\n".join(line[margin:] for line in lines).strip()
 
 
 class UnknownSelector(ValueError):
