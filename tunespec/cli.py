@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from tunespec import codes
 from tunespec import __version__
 from tunespec.printable import printable
 from tunespec.report import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -479,13 +480,13 @@ def command_fmt(args: argparse.Namespace) -> int:
         else:
             text, reason = read_text(path)
         if reason is not None:
-            say(f"{display}:1:1: TS014 error: {reason}")
+            say(f"{display}:1:1: {codes.UNREADABLE_FILE} error: {reason}")
             problems += 1
             continue
         try:
             formatted = formatted_or_raise(text)
         except SyntaxProblem as error:
-            say(f"{display}:{error.line}:{error.column}: TS001 error: {error.message} (not formatted)")
+            say(f"{display}:{error.line}:{error.column}: {codes.SYNTAX_ERROR} error: {error.message} (not formatted)")
             problems += 1
             continue
         original = path.read_bytes()

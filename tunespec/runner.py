@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from tunespec import codes
 from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.loader import Program, find_tune_files, identity, read_text, symlink_problem
 from tunespec.compiler.resolve import ResolvedExperiment, Resolver
@@ -419,7 +420,7 @@ class _Merge:
         for index, item in enumerate(self.built):
             if item.files is not None and item.variant in refused:
                 discard_built([item])
-                self.built[index] = item.replace(refused=f"{item.label}: not built, its output folder is taken (TS015)",
+                self.built[index] = item.replace(refused=f"{item.label}: not built, its output folder is taken ({codes.OUTPUT_FOLDER_COLLISION})",
                                                  files=None)
 
     def _quote(self, diagnostics: list[Diagnostic]) -> None:
