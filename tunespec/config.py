@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tunespec.codes import BATCH_SIZE_OUT_OF_RANGE
 from tunespec.compiler.resolve import MAX_VARIANTS_LIMIT
 from tunespec.record import Factory, Record
 from tunespec.diagnostics import Severity
@@ -63,7 +64,7 @@ class Config(Record):
                 hint = registry.suggest(selector)
                 raise ConfigError(f"{where or self._where()}: unknown rule `{selector}` in `{option}` "
                                   + (f"({hint})" if hint else
-                                     "(use a code such as TS101, a prefix such as TS1, a rule name, or ALL)")) from None
+                                     f"(use a code such as {BATCH_SIZE_OUT_OF_RANGE}, a prefix such as TS1, a rule name, or ALL)")) from None
         return codes
 
     def _pattern(self, pattern: str, cwd: Path | None) -> str:
@@ -169,7 +170,7 @@ def _strings(value: Any, option: str, where: str) -> list[str]:
 
 def _severities(value: Any, where: str) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise ConfigError(f'{where}`severity` must be a table, e.g. severity = {{ TS101 = "warning" }}')
+        raise ConfigError(f'{where}`severity` must be a table, e.g. severity = {{ {BATCH_SIZE_OUT_OF_RANGE} = "warning" }}')
     levels = [level.value for level in Severity]
     for key, level in value.items():
         if level not in levels:

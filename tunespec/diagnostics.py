@@ -1,7 +1,9 @@
 """What can be reported: diagnostics are plain data; rules create them, reporters print them.
 
-Every stage reports through `Finding` (code, place, message); the rule engine turns findings into
-`Diagnostic`s by adding the severity that configuration decides and the experiment they concern.
+A rule's check yields `Problem`s (place, message, help): the code is the one declared on the rule, and the
+engine stamps it, so that no check retypes it. The compiler, the targets and the engine report `Finding`s
+(a problem with its code, named from `tunespec.codes`); the engine turns findings into `Diagnostic`s by
+adding the severity that configuration decides and the experiment they concern.
 """
 
 from __future__ import annotations
@@ -33,12 +35,25 @@ class Location(NamedTuple):
         return f"{self.path}:{self.span.line}:{self.span.column}"
 
 
-class Finding(Record):
-    """What a check found, before configuration decides its severity.
+class Problem(Record):
+    """What a rule's check found, before the engine stamps the rule's code on it and configuration decides
+    its severity.
 
     `severity` is set only by the few rules whose documented severity depends on the case (TS108 on a
     soft context window); configuration still overrides it.
     """
+
+    location: Location
+    message: str
+    help: str | None = None
+    severity: Severity | None = None
+
+    def stamped(self, code: str) -> Finding:
+        return Finding(code, self.location, self.message, self.help, self.severity)
+
+
+class Finding(Record):
+    """A problem with its code: what the engine reports, selects and suppresses."""
 
     code: str
     location: Location

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from tunespec import codes
 from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.loader import Program, find_tune_files, identity, read_text, symlink_problem
 from tunespec.compiler.resolve import ResolvedExperiment, Resolver
@@ -65,6 +66,8 @@ class Built(Record):
     files: Any = None  # templates.build.Staged
     variant: tuple = ()  # (source, variant name), to refuse it when the run finds its output folder taken
     names: tuple = ()  # (target, name) pairs no other variant of the build may have (a Kubernetes job's)
+    name: str = ""  # the variant's name (also when refused), for what a build no longer writes (orphans)
+    target: str | None = None  # the target's; None when the whole variant is refused
 
 
 class BatchResult(Record):
@@ -196,19 +199,20 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
             if exp.is_preset:
                 continue
             if not exp.complete or errors.inside(exp) or _missing_required(exp):
-                built.append(Built("", "", exp.name, f"{exp.name}: not built, it has errors"))
+                built.append(Built("", "", exp.name, f"{exp.name}: not built, it has errors", name=exp.name))
                 continue
             unwritable = _not_utf8(exp)
             if unwritable:
                 built.append(Built("", "", exp.name, f"{exp.name}: not built, the path {unwritable} is not UTF-8 "
-                                                     "text, which a job spec must hold"))
+                                                     "text, which a job spec must hold", name=exp.name))
                 continue
             variant = ir = digest = None
             for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
                 label = f"{exp.name} ({name})"
                 target = known.get(name)
                 if target is None or _target_refuses(exp, target, job.selection, by_target):
-                    built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above"))
+                    built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above",
+                                       name=exp.name, target=name))
                     continue
                 if digest is None:
                     ir = document(exp)
@@ -227,7 +231,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                     files = check_outputs(outputs) if plan.check else \
                         stage_outputs(outputs, placement, stamp_output(folder, key, outputs, names))
                 built.append(Built(folder, f"{exp.source} (experiment {exp.experiment})", label, files=files,
-                                   variant=(exp.source, exp.name), names=names))
+                                   variant=(exp.source, exp.name), names=names, name=exp.name, target=name))
     except BaseException:
         discard_built(built)
         raise
@@ -430,7 +434,7 @@ class _Merge:
         for index, item in enumerate(self.built):
             if item.files is not None and item.variant in refused:
                 discard_built([item])
-                self.built[index] = item.replace(refused=f"{item.label}: not built, its output folder is taken (TS015)",
+                self.built[index] = item.replace(refused=f"{item.label}: not built, its output folder is taken ({codes.OUTPUT_FOLDER_COLLISION})",
                                                  files=None)
 
     def _quote(self, diagnostics: list[Diagnostic]) -> None:

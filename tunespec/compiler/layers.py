@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tunespec import codes
 from tunespec.record import Factory, Record
 from tunespec.compiler.ast import (
     Span, Assignment, Block, Bool, Ident, ListValue, Number, Str, Sweep, Value, source_text, type_name,
@@ -107,7 +108,7 @@ class _LayerBuilder:
             return
         here = self.layer.owner.file.location(node.name_span)
         if node.name in self.layer.blocks:
-            self.report("TS003", node.name_span,
+            self.report(codes.DUPLICATE_FIELD, node.name_span,
                         f"block `{node.name}` is given twice in this body (first at {self.layer.blocks[node.name]})",
                         "merge the two blocks into one")
         else:
@@ -116,7 +117,7 @@ class _LayerBuilder:
 
     def unknown_block(self, node: Block, parent: str) -> None:
         if parent:
-            self.report("TS002", node.name_span, f"unknown block `{node.name}` inside `{parent}`: blocks do not nest")
+            self.report(codes.UNKNOWN_FIELD, node.name_span, f"unknown block `{node.name}` inside `{parent}`: blocks do not nest")
             return
         known = () if self.is_model else BLOCK_ORDER
         path = node.name
@@ -126,7 +127,7 @@ class _LayerBuilder:
         else:
             message = f"unknown block `{node.name}`"
             help = did_you_mean(node.name, known)
-        self.report("TS002", node.name_span, message, help)
+        self.report(codes.UNKNOWN_FIELD, node.name_span, message, help)
 
     def assignment(self, node: Assignment, block: str) -> None:
         path = f"{block}.{node.name}" if block else node.name
@@ -137,7 +138,7 @@ class _LayerBuilder:
         if path in self.first_seen:
             where = "in this block" if block else "in this body"
             first = self.layer.owner.file.location(self.first_seen[path])
-            self.report("TS003", node.name_span, f"`{path}` is given twice {where} (first at {first})",
+            self.report(codes.DUPLICATE_FIELD, node.name_span, f"`{path}` is given twice {where} (first at {first})",
                         "remove one of them")
             return
         self.first_seen[path] = node.name_span
@@ -149,8 +150,8 @@ class _LayerBuilder:
 
     def unknown_field(self, node: Assignment, block: str, path: str) -> None:
         if not block and not self.is_model and node.name in BLOCK_ORDER:
-            kind = "TS012" if isinstance(node.value, Sweep) else "TS004"
-            message = (f"cannot sweep `{node.name}`: it is a block" if kind == "TS012"
+            kind = codes.INVALID_SWEEP if isinstance(node.value, Sweep) else codes.WRONG_TYPE
+            message = (f"cannot sweep `{node.name}`: it is a block" if kind == codes.INVALID_SWEEP
                        else f"`{node.name}` is a block, not a field")
             self.report(kind, node.value.span, message, f"write `{node.name} {{ ... }}`")
             return
@@ -161,7 +162,7 @@ class _LayerBuilder:
             home = [spec.block for spec in self.table.values() if spec.name == node.name and spec.block != block]
             if home:
                 help = f"`{node.name}` belongs in the `{home[0]}` block" if home[0] else f"`{node.name}` belongs at the top of the body"
-        self.report("TS002", node.name_span, message, help)
+        self.report(codes.UNKNOWN_FIELD, node.name_span, message, help)
 
     # --- values -------------------------------------------------------------------------------------
 
@@ -174,19 +175,19 @@ class _LayerBuilder:
 
     def sweep(self, spec: FieldSpec, node: Sweep) -> Any:
         if self.is_model:
-            self.report("TS012", node.span, "sweeps are not allowed in a model declaration")
+            self.report(codes.INVALID_SWEEP, node.span, "sweeps are not allowed in a model declaration")
             return _INVALID
         if spec.kind.is_list:
-            self.report("TS012", node.span, f"cannot sweep `{spec.path}`: sweeps apply to single values, not lists",
+            self.report(codes.INVALID_SWEEP, node.span, f"cannot sweep `{spec.path}`: sweeps apply to single values, not lists",
                         "write one experiment per list, or sweep a scalar field")
             return _INVALID
         if not node.items:
-            self.report("TS012", node.span, f"the sweep of `{spec.path}` is empty", "list at least one value")
+            self.report(codes.INVALID_SWEEP, node.span, f"the sweep of `{spec.path}` is empty", "list at least one value")
             return _INVALID
         values = []
         for item in node.items:
             if isinstance(item, Sweep):
-                self.report("TS012", item.span, "sweeps cannot be nested", "list the values in one sweep")
+                self.report(codes.INVALID_SWEEP, item.span, "sweeps cannot be nested", "list the values in one sweep")
                 values.append(_INVALID)
                 continue
             values.append(self.scalar(spec, item))
@@ -200,7 +201,7 @@ class _LayerBuilder:
         for index, value in enumerate(values):
             key = (type(value) is bool, value)
             if key in seen:
-                self.report("TS012", node.items[index].span,
+                self.report(codes.INVALID_SWEEP, node.items[index].span,
                             f"the sweep of `{spec.path}` lists {source_text(node.items[index])} twice",
                             "each value makes one variant; remove the repeat")
                 return _INVALID
@@ -208,7 +209,7 @@ class _LayerBuilder:
             token = variant_token(value)
             if token in tokens:
                 first = node.items[tokens[token]]
-                self.report("TS012", node.items[index].span,
+                self.report(codes.INVALID_SWEEP, node.items[index].span,
                             f"the sweep of `{spec.path}` lists {source_text(first)} and {source_text(node.items[index])}, "
                             f"which make one variant name (`{spec.name}-{token}`): the second would overwrite the first",
                             "variant names keep letters, digits and `. _ + -`; make the values differ in those")
@@ -219,7 +220,7 @@ class _LayerBuilder:
     def list_value(self, spec: FieldSpec, node: Value) -> Any:
         if not isinstance(node, ListValue):
             example = f'["{node.value}"]' if isinstance(node, (Str, Ident)) else "[...]"
-            self.report("TS004", node.span, f"`{spec.path}` must be {spec.kind.words}, found {type_name(node)}",
+            self.report(codes.WRONG_TYPE, node.span, f"`{spec.path}` must be {spec.kind.words}, found {type_name(node)}",
                         f"write `{spec.name} = {example}`")
             return _INVALID
         element = Kind.STRING if spec.kind is Kind.STRING_LIST else Kind.IDENT
@@ -242,7 +243,7 @@ class _LayerBuilder:
         if kind is Kind.IDENT and isinstance(node, Ident):
             return self.choice(spec, node)
         what = f"each element of `{spec.path}`" if in_list else f"`{spec.path}`"
-        self.report("TS004", node.span, f"{what} must be {kind.words}, found {type_name(node)} ({source_text(node)})",
+        self.report(codes.WRONG_TYPE, node.span, f"{what} must be {kind.words}, found {type_name(node)} ({source_text(node)})",
                     _type_help(spec, node))
         return _INVALID
 
@@ -255,7 +256,7 @@ class _LayerBuilder:
                     f"tunespec writes `{spec.name} = {aliases[node.value]}`")
         else:
             help = did_you_mean(node.value, spec.choices) or f"choose one of: {', '.join(spec.choices)}"
-        self.report("TS005", node.span, f"unknown {spec.name} `{node.value}`", help)
+        self.report(codes.UNKNOWN_ENUM_VALUE, node.span, f"unknown {spec.name} `{node.value}`", help)
         return _INVALID
 
 

@@ -14,6 +14,7 @@ from collections import deque
 from pathlib import Path
 from typing import Iterable
 
+from tunespec import codes
 from tunespec.record import Factory, Record
 from tunespec.compiler.ast import Declaration, Import, Module, Span, parse_module
 from tunespec.diagnostics import Finding, Location
@@ -170,12 +171,12 @@ class Program:
         if buffer is None and problem is None:
             text, problem = read_text(source.path)
         if problem is not None:
-            return None, None, ("TS014", FILE_START, problem, None)
+            return None, None, (codes.UNREADABLE_FILE, FILE_START, problem, None)
         try:
             return text, parse_module(text, source.display), None
         except SyntaxProblem as error:
             span = Span(error.line, error.column, error.end_line, error.end_column)
-            return text, None, ("TS001", span, error.message, error.help)
+            return text, None, (codes.SYNTAX_ERROR, span, error.message, error.help)
 
     def _follow(self, importer: SourceFile, node: Import) -> SourceFile | None:
         raw = node.path.value
@@ -187,7 +188,7 @@ class Program:
             help = _near_file(importer.path.parent, raw) if reason.endswith("no such file") else None
             if help is not None:
                 reason = f"{reason} (resolved to `{_shown_path(importer.path.parent / raw, self.cwd)}`)"
-            self.findings.append(Finding("TS006", importer.location(node.path.span), reason,
+            self.findings.append(Finding(codes.BAD_IMPORT, importer.location(node.path.span), reason,
                                          help or _import_help(raw)))
         return target
 
@@ -249,7 +250,7 @@ class Program:
             link.closes_cycle = True
             names = " → ".join(f.display for f in (*ordered, ordered[0]))
             self.findings.append(Finding(
-                "TS007", closing_file.location(link.node.path.span), f"import cycle: {names}",
+                codes.IMPORT_CYCLE, closing_file.location(link.node.path.span), f"import cycle: {names}",
                 "remove one of these imports; move what both files need into a third file",
             ))
 
@@ -287,7 +288,7 @@ class Program:
         else:
             where = scope_file.location(via.node.path.span)  # the import that brings the second one in
         self.findings.append(Finding(
-            "TS010", where,
+            codes.DUPLICATE_NAME, where,
             f"`{name}` is declared twice: at {first.location} and at {ref.location}",
             "presets, experiments and model declarations share one namespace; rename one of them",
         ))

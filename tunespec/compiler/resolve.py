@@ -13,6 +13,7 @@ from math import prod
 from pathlib import Path
 from typing import Any, Iterator
 
+from tunespec import codes
 from tunespec.record import Factory, Record
 from tunespec.compiler.catalog import Catalog, ModelInfo, load_catalog
 from tunespec.compiler.defaults import run_defaults
@@ -182,7 +183,7 @@ class Resolver:
             if problem is not None:
                 if problem:
                     message, help = problem
-                    self.report(Finding("TS008", current.file.location(base.span), message, help), experiment)
+                    self.report(Finding(codes.UNKNOWN_BASE, current.file.location(base.span), message, help), experiment)
                 followed = False
                 break
             top = self._lineages.get(id(target.decl))
@@ -224,7 +225,7 @@ class Resolver:
         ordered = cycle[start:] + cycle[:start]
         closing = ordered[-1]
         names = " → ".join(ref.decl.name.value for ref in (*ordered, ordered[0]))
-        self.report(Finding("TS009", closing.file.location(closing.decl.extends.span),
+        self.report(Finding(codes.INHERITANCE_CYCLE, closing.file.location(closing.decl.extends.span),
                             f"inheritance cycle: {names}", "remove one `extends` of the cycle"), experiment)
 
     def declared_model(self, ref: DeclRef) -> ModelInfo:
@@ -247,7 +248,7 @@ class Resolver:
             if count > self.max_variants:
                 total = prod(len(s.value) for s in sweeps.values())
                 self.report(Finding(
-                    "TS012", setting.location,
+                    codes.INVALID_SWEEP, setting.location,
                     f"the sweeps of `{experiment}` make {total} variants, more than max-variants ({self.max_variants})",
                     "sweep fewer values, split the experiment, or raise `max-variants` in [tool.tunespec] "
                     f"(at most {MAX_VARIANTS_LIMIT})",
@@ -296,7 +297,7 @@ class Resolver:
             help = did_you_mean(name, candidates)
             help = f"{help} Or declare it: `model \"{name}\" {{ family = ... }}`" if help else (
                 f'declare it with `model "{name}" {{ family = ... }}` to enable model-aware checks')
-            self.report(Finding("TS013", where, f"model `{name}` is not in the catalog and not declared: "
+            self.report(Finding(codes.UNKNOWN_MODEL, where, f"model `{name}` is not in the catalog and not declared: "
                                 "model-aware rules are skipped", help), experiment)
         return info
 

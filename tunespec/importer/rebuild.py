@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tunespec import codes
 from tunespec.importer.draft import Draft
 
 
@@ -27,7 +28,7 @@ def rebuilt_config(draft: Draft, text: str, config: Path) -> Any | None:
 
     result = lint_text(text, draft.folder / f"{draft.name}.tune", Config(select=["TS0"]), cwd=draft.root)
     variants = [exp for exp in result.resolved if not exp.is_preset]
-    errors = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.code != "TS013"]
+    errors = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.code != codes.UNKNOWN_MODEL]
     if errors or len(variants) != 1:
         return None
     exp = variants[0].replace(name=draft.variant) if draft.variant else variants[0]

@@ -8,20 +8,21 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
+from tunespec import codes
 from tunespec.compiler.lineage import Lineage
 from tunespec.compiler.memory import GIB, estimate_for_targets
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import LORA_METHODS
-from tunespec.diagnostics import Finding, Severity
+from tunespec.diagnostics import Problem, Severity
 from tunespec.rules.data import training_records
 from tunespec.rules.engine import SCOPE_EXPERIMENT, RuleContext, rule
 
 ALPHA, RATE = "lora.alpha", "training.learning_rate"
 
 
-@rule("TS301", "alpha-and-learning-rate-changed-together", Severity.WARNING,
+@rule(codes.ALPHA_AND_LEARNING_RATE_CHANGED_TOGETHER, "alpha-and-learning-rate-changed-together", Severity.WARNING,
       "Alpha and the learning rate change together", scope=SCOPE_EXPERIMENT)
-def alpha_and_learning_rate_changed_together(variants: list[ResolvedExperiment], context: RuleContext) -> Iterator[Finding]:
+def alpha_and_learning_rate_changed_together(variants: list[ResolvedExperiment], context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns when `lora.alpha` and `training.learning_rate` change together, in either of two ways:
@@ -64,14 +65,14 @@ def alpha_and_learning_rate_changed_together(variants: list[ResolvedExperiment],
     first = variants[0]
     if ALPHA in first.sweeps and RATE in first.sweeps:
         alpha, rate = first.sweeps[ALPHA], first.sweeps[RATE]
-        yield Finding("TS301", alpha.location,
+        yield Problem(alpha.location,
                       f"`lora.alpha` ({_listed(alpha.value)}) and `training.learning_rate` ({_listed(rate.value)}) "
                       f"are swept together: {len(variants)} variants that change both",
                       "sweep one of them; alpha / rank scales the update much as the learning rate does")
     yield from _written_together(first, context)
 
 
-def _written_together(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+def _written_together(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """Each declaration along `extends` that writes both. A declaration's finding depends on it, on what
     its bases write and on the documented defaults, so each is looked at once per run for those
     defaults: the walk stops at the first one already looked at (its bases were, too), which keeps a
@@ -94,7 +95,7 @@ def _written_together(exp: ResolvedExperiment, context: RuleContext) -> Iterator
         owner = layer.owner.decl
         (old_alpha, new_alpha), (old_rate, new_rate) = changed[ALPHA], changed[RATE]
         concerns = "" if owner is exp.ref.decl else f" for experiment `{exp.experiment}`, which extends it"
-        yield Finding("TS301", layer.settings[ALPHA].location,
+        yield Problem(layer.settings[ALPHA].location,
                       f"{owner.kind} `{owner.name.value}` changes both `lora.alpha` ({_shown(old_alpha)} → "
                       f"{_shown(new_alpha)}) and `training.learning_rate` ({_shown(old_rate)} → {_shown(new_rate)})"
                       f"{concerns}",
@@ -131,8 +132,9 @@ def _number(value) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-@rule("TS302", "learning-rate-far-above-typical", Severity.WARNING, "Learning rate far above typical for the method")
-def learning_rate_far_above_typical(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.LEARNING_RATE_FAR_ABOVE_TYPICAL, "learning-rate-far-above-typical",
+      Severity.WARNING, "Learning rate far above typical for the method")
+def learning_rate_far_above_typical(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns when `training.learning_rate` is at or above 0.001 for lora and qlora, or at or above 0.0001 for
@@ -171,13 +173,13 @@ def learning_rate_far_above_typical(exp: ResolvedExperiment, context: RuleContex
     rate = exp.values.get(RATE)
     ceiling = context.catalog.advice["learning_rate_ceiling"].get(method)
     if rate is not None and ceiling is not None and rate >= ceiling:
-        yield Finding("TS302", exp.location_of(RATE),
+        yield Problem(exp.location_of(RATE),
                       f"learning rate {exp.text_of(RATE)} is far above typical for `{method}` (at or above {ceiling!r})",
                       f"start at or below {ceiling!r} and raise it gradually")
 
 
-@rule("TS303", "alpha-rank-scale-unusual", Severity.WARNING, "alpha / rank outside 0.25–8")
-def alpha_rank_scale_unusual(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.ALPHA_RANK_SCALE_UNUSUAL, "alpha-rank-scale-unusual", Severity.WARNING, "alpha / rank outside 0.25–8")
+def alpha_rank_scale_unusual(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns when `lora.alpha / lora.rank`, the scale applied to the adapter's update, is outside 0.25–8.
@@ -223,15 +225,16 @@ def alpha_rank_scale_unusual(exp: ResolvedExperiment, context: RuleContext) -> I
     limits = context.catalog.advice["alpha_rank_scale"]
     scale = alpha / rank
     if not limits["min"] <= scale <= limits["max"]:
-        yield Finding("TS303", exp.location_of(ALPHA, "lora.rank"),
+        yield Problem(exp.location_of(ALPHA, "lora.rank"),
                       f"alpha / rank = {alpha} / {rank} = {scale:g}, outside {limits['min']:g}–{limits['max']:g}: "
                       f"the adapter's update is scaled by {scale:g}",
                       f"for rank {rank}, an alpha from {math.ceil(rank * limits['min'])} to {rank * limits['max']:g} "
                       "(2 × rank is common)")
 
 
-@rule("TS304", "few-optimizer-updates", Severity.WARNING, "Few optimizer updates for the training set")
-def few_optimizer_updates(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.FEW_OPTIMIZER_UPDATES, "few-optimizer-updates",
+      Severity.WARNING, "Few optimizer updates for the training set")
+def few_optimizer_updates(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     With N, the count of valid records in the training file, and world = `nodes × gpus_per_node` (1 when
@@ -288,17 +291,18 @@ def few_optimizer_updates(exp: ResolvedExperiment, context: RuleContext) -> Iter
     where = exp.location_of("training.accumulate_steps", "training.batch_size", "training.epochs")
     minimum = context.catalog.advice["optimizer_updates"]["min_total"]
     if accumulate > batches:
-        yield Finding("TS304", where, f"`accumulate_steps` is {accumulate}, more than the {counted}: the model is "
+        yield Problem(where, f"`accumulate_steps` is {accumulate}, more than the {counted}: the model is "
                       f"adjusted once per epoch, {epochs} times in all",
                       f"use `accumulate_steps` of at most {batches}, or a smaller batch size")
     elif per_epoch * epochs < minimum:
-        yield Finding("TS304", where, f"only {per_epoch * epochs} optimizer updates in all: {counted}, "
+        yield Problem(where, f"only {per_epoch * epochs} optimizer updates in all: {counted}, "
                       f"ceil({batches} / {accumulate} accumulate steps) = {per_epoch} per epoch × {epochs} epochs",
                       f"aim for at least {minimum}: lower `accumulate_steps` or the batch size, or add examples")
 
 
-@rule("TS305", "epochs-far-above-default", Severity.WARNING, "Epochs more than twice the documented default")
-def epochs_far_above_default(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.EPOCHS_FAR_ABOVE_DEFAULT, "epochs-far-above-default",
+      Severity.WARNING, "Epochs more than twice the documented default")
+def epochs_far_above_default(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns when `training.epochs` is more than twice the documented default for the model, method and
@@ -339,14 +343,15 @@ def epochs_far_above_default(exp: ResolvedExperiment, context: RuleContext) -> I
     default = table.values.get("training.epochs") if table else None
     factor = context.catalog.advice["epochs"]["factor"]
     if default and epochs > factor * default:
-        yield Finding("TS305", exp.location_of("training.epochs"),
+        yield Problem(exp.location_of("training.epochs"),
                       f"{epochs} epochs is more than {factor} × the documented default ({default}) for "
                       f"{model.id} {method}{' ' + exp.values['task'] if table.task else ''}: risk of overfitting",
                       f"start from {default} epochs and watch the validation loss")
 
 
-@rule("TS306", "effective-batch-larger-than-data", Severity.INFO, "Effective batch larger than the training set")
-def effective_batch_larger_than_data(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.EFFECTIVE_BATCH_LARGER_THAN_DATA, "effective-batch-larger-than-data",
+      Severity.INFO, "Effective batch larger than the training set")
+def effective_batch_larger_than_data(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Notes when the effective batch, `batch_size × accumulate_steps`, holds more examples than the training
@@ -390,13 +395,13 @@ def effective_batch_larger_than_data(exp: ResolvedExperiment, context: RuleConte
     records = training_records(exp, context)
     batch, accumulate = exp.values.get("training.batch_size"), exp.values.get("training.accumulate_steps")
     if records and batch and accumulate and batch * accumulate > records:
-        yield Finding("TS306", exp.location_of("training.batch_size", "training.accumulate_steps"),
+        yield Problem(exp.location_of("training.batch_size", "training.accumulate_steps"),
                       f"the effective batch, {batch} × {accumulate} = {batch * accumulate} examples, is larger than "
                       f"the training set ({records} examples)", "use a smaller batch size or fewer accumulate steps")
 
 
-@rule("TS307", "max-seq-length-unset", Severity.INFO, "`max_seq_length` left unset")
-def max_seq_length_unset(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.MAX_SEQ_LENGTH_UNSET, "max-seq-length-unset", Severity.INFO, "`max_seq_length` left unset")
+def max_seq_length_unset(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Notes an experiment (not a preset) that leaves `training.max_seq_length` unset (not when its `extends`
@@ -430,14 +435,14 @@ def max_seq_length_unset(exp: ResolvedExperiment, context: RuleContext) -> Itera
     watsonx.ai: Parameters for tuning foundation models (setting token limits).
     """
     if not exp.is_preset and exp.complete and not exp.is_set("training.max_seq_length"):
-        yield Finding("TS307", exp.name_location,
+        yield Problem(exp.name_location,
                       f"`training.max_seq_length` is unset for `{exp.experiment}`: each backend will use its own default",
                       "set `max_seq_length` in the `training` block")
 
 
-@rule("TS308", "prompt-initialization-on-large-model", Severity.INFO,
+@rule(codes.PROMPT_INITIALIZATION_ON_LARGE_MODEL, "prompt-initialization-on-large-model", Severity.INFO,
       "Prompt initialization set on a model over 10 billion parameters")
-def prompt_initialization_on_large_model(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+def prompt_initialization_on_large_model(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Notes a written `prompt.init_method` on a model with more than 10 billion parameters.
@@ -481,13 +486,14 @@ def prompt_initialization_on_large_model(exp: ResolvedExperiment, context: RuleC
     model = exp.model
     threshold = context.catalog.advice["prompt_initialization"]["parameters_above"]
     if model is not None and model.parameters and model.parameters > threshold and exp.written("prompt.init_method"):
-        yield Finding("TS308", exp.location_of("prompt.init_method"),
+        yield Problem(exp.location_of("prompt.init_method"),
                       f"{model.id} has {model.parameters / 1e9:g} billion parameters: the prompt initialization "
                       "matters little above 10 billion")
 
 
-@rule("TS309", "gpu-memory-exceeded", Severity.WARNING, "Estimated peak GPU memory above `resources.gpu_memory_gb`")
-def gpu_memory_exceeded(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.GPU_MEMORY_EXCEEDED, "gpu-memory-exceeded",
+      Severity.WARNING, "Estimated peak GPU memory above `resources.gpu_memory_gb`")
+def gpu_memory_exceeded(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Estimates the peak GPU memory per GPU of each variant (shown by `tunespec show`) and warns when it is
@@ -551,7 +557,7 @@ def gpu_memory_exceeded(exp: ResolvedExperiment, context: RuleContext) -> Iterat
         return
     found = estimate_for_targets(exp, context.catalog)
     if found is not None and found.total > limit * GIB:
-        yield Finding("TS309", exp.name_location,
+        yield Problem(exp.name_location,
                       f"estimated peak GPU memory {found.describe()} is above `resources.gpu_memory_gb` = {limit}",
                       "lower `batch_size` (raise `accumulate_steps` to keep the effective batch), shorten "
                       "`max_seq_length`, use more GPUs, or use qlora")

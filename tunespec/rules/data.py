@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+from tunespec import codes
 from tunespec.compiler.resolve import ResolvedExperiment
-from tunespec.diagnostics import Finding, Severity
+from tunespec.diagnostics import Problem, Severity
 from tunespec.rules.datafiles import DataFiles, DataScan
 from tunespec.rules.engine import RuleContext, rule
 
@@ -53,8 +54,8 @@ def _shown(exp: ResolvedExperiment, field: str) -> str:
     return exp.values[field]
 
 
-@rule("TS401", "data-file-missing", Severity.WARNING, "A data file does not exist")
-def data_file_missing(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.DATA_FILE_MISSING, "data-file-missing", Severity.WARNING, "A data file does not exist")
+def data_file_missing(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns when the local file `data.train` or `data.validation` names does not exist (or is not a file).
@@ -90,12 +91,12 @@ def data_file_missing(exp: ResolvedExperiment, context: RuleContext) -> Iterator
     """
     for field, path, scan in scans(exp, context):
         if scan.problem:
-            yield Finding("TS401", exp.location_of(field), f"`{_shown(exp, field)}` {scan.problem}",
+            yield Problem(exp.location_of(field), f"`{_shown(exp, field)}` {scan.problem}",
                           "paths are relative to the .tune file that writes them")
 
 
-@rule("TS402", "data-not-json", Severity.ERROR, "A data file is not JSON (an array) or JSONL")
-def data_not_json(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.DATA_NOT_JSON, "data-not-json", Severity.ERROR, "A data file is not JSON (an array) or JSONL")
+def data_not_json(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Reads the data file as a JSON array (when it starts with `[`) or as JSONL (one JSON object per line,
@@ -137,12 +138,13 @@ def data_not_json(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Fin
     """
     for field, path, scan in scans(exp, context):
         if scan.malformed:
-            yield Finding("TS402", exp.location_of(field), f"`{_shown(exp, field)}` is not JSON or JSONL: {scan.malformed}",
+            yield Problem(exp.location_of(field), f"`{_shown(exp, field)}` is not JSON or JSONL: {scan.malformed}",
                           "each line must be one JSON object, or the file one JSON array of objects")
 
 
-@rule("TS403", "data-record-fields", Severity.ERROR, "A record lacks the input or output field, or it is not a string")
-def data_record_fields(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.DATA_RECORD_FIELDS, "data-record-fields",
+      Severity.ERROR, "A record lacks the input or output field, or it is not a string")
+def data_record_fields(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Checks that every record has the input and output fields (`data.input_field` and
@@ -186,15 +188,15 @@ def data_record_fields(exp: ResolvedExperiment, context: RuleContext) -> Iterato
         stats = scan.stats(*_fields(exp))
         if stats is not None and stats.invalid:
             total = stats.valid + stats.invalid
-            yield Finding("TS403", exp.location_of(field),
+            yield Problem(exp.location_of(field),
                           f"`{_shown(exp, field)}`: {stats.first_invalid}; {stats.invalid} of {total} records "
                           "are like that", "set `data.input_field` / `data.output_field` if the data names them "
                           "differently")
 
 
-@rule("TS404", "examples-longer-than-max-seq-length", Severity.WARNING,
+@rule(codes.EXAMPLES_LONGER_THAN_MAX_SEQ_LENGTH, "examples-longer-than-max-seq-length", Severity.WARNING,
       "Examples likely longer than `max_seq_length`")
-def examples_longer_than_max_seq_length(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+def examples_longer_than_max_seq_length(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Estimates each example's length at 1.5 tokens per word of input plus output and counts the examples
@@ -243,14 +245,14 @@ def examples_longer_than_max_seq_length(exp: ResolvedExperiment, context: RuleCo
         stats = scan.stats(*_fields(exp))
         longer = stats.longer_than(limit) if stats is not None else 0
         if longer:
-            yield Finding("TS404", exp.location_of(field),
+            yield Problem(exp.location_of(field),
                           f"`{_shown(exp, field)}`: {longer} of {stats.valid} examples are likely longer than "
                           f"`max_seq_length` ({limit} tokens, estimated at {rate:g} tokens per word of input and output) "
                           "and will be truncated", "raise `max_seq_length`, or shorten those examples")
 
 
-@rule("TS405", "data-set-size", Severity.WARNING, "Too few or too many examples, or a file over 200 MB")
-def data_set_size(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.DATA_SET_SIZE, "data-set-size", Severity.WARNING, "Too few or too many examples, or a file over 200 MB")
+def data_set_size(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns when the training file has fewer than 50 valid examples or, for prompt tuning, more than 10,000;
@@ -290,7 +292,7 @@ def data_set_size(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Fin
         if scan.problem or scan.malformed:
             continue
         if scan.size > limits["max_file_mb"] * 10**6:
-            yield Finding("TS405", exp.location_of(field), f"`{_shown(exp, field)}` is {scan.size / 10**6:.0f} MB, over "
+            yield Problem(exp.location_of(field), f"`{_shown(exp, field)}` is {scan.size / 10**6:.0f} MB, over "
                           f"the {limits['max_file_mb']} MB limit" + (" (too large to check its records)"
                                                                     if scan.too_big_to_read else ""),
                           "split the data, or keep only the most useful examples")
@@ -300,15 +302,16 @@ def data_set_size(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Fin
             continue  # with no valid record at all, TS403 has said what there is to say
         maximum = limits["max_examples_prompt_tuning"]
         if stats.valid < limits["min_examples"]:
-            yield Finding("TS405", exp.location_of(field), f"`{_shown(exp, field)}` has {stats.valid} examples, fewer "
+            yield Problem(exp.location_of(field), f"`{_shown(exp, field)}` has {stats.valid} examples, fewer "
                           f"than {limits['min_examples']}", "add examples: 100 to 1,000 are recommended")
         elif exp.values.get("method") == "prompt_tuning" and stats.valid > maximum:
-            yield Finding("TS405", exp.location_of(field), f"`{_shown(exp, field)}` has {stats.valid} examples, more "
+            yield Problem(exp.location_of(field), f"`{_shown(exp, field)}` has {stats.valid} examples, more "
                           f"than the {maximum:,} prompt tuning accepts", "keep the most representative 10,000")
 
 
-@rule("TS406", "validation-is-training", Severity.WARNING, "The validation file is the training file")
-def validation_is_training(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.VALIDATION_IS_TRAINING, "validation-is-training",
+      Severity.WARNING, "The validation file is the training file")
+def validation_is_training(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns when `data.validation` names the same file as `data.train`.
@@ -347,7 +350,7 @@ def validation_is_training(exp: ResolvedExperiment, context: RuleContext) -> Ite
     """
     train, validation = exp.local_files.get("data.train"), exp.local_files.get("data.validation")
     if train is not None and train == validation:
-        yield Finding("TS406", exp.location_of("data.validation"),
+        yield Problem(exp.location_of("data.validation"),
                       f"`data.validation` is the training file (`{exp.values['data.train']}`)",
                       "hold out a separate validation set")
 

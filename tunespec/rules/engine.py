@@ -1,7 +1,8 @@
 """The rule engine: declared rules, selection, `# noqa`, severities, and one report per place.
 
-Rules never print and never decide severities; they yield `Finding`s. The engine turns findings from
-the compiler and from the rules into `Diagnostic`s, in one deterministic order.
+Rules never print, never decide severities and never name their own code: a check yields `Problem`s and
+the engine stamps the code declared on its rule. The engine turns these findings, and those of the
+compiler and the targets, into `Diagnostic`s, in one deterministic order.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import fnmatch
 import re
 from typing import Callable, Iterable, Iterator
 
+from tunespec.codes import SYNTAX_ERROR, UNREADABLE_FILE, UNUSED_NOQA
 from tunespec.record import Factory, Record
 from tunespec.compiler.catalog import Catalog
 from tunespec.compiler.loader import Program, SourceFile
@@ -141,7 +143,7 @@ class Registry:
 
 # A file that does not parse, or cannot be read, is checked for nothing else: hiding these would pass a
 # broken file in silence, so no selection, ignore, per-file ignore or severity override applies to them.
-UNSILENCEABLE = frozenset({"TS001", "TS014"})
+UNSILENCEABLE = frozenset({SYNTAX_ERROR, UNREADABLE_FILE})
 
 
 class Selection(Record):
@@ -187,14 +189,14 @@ def unused_noqa(comments: Iterable[Noqa], registry: Registry) -> Iterator[Findin
         where = Location(comment.path, Span(comment.line, comment.column, comment.line, comment.end_column))
         if comment.codes is None:
             if not comment.used:
-                yield Finding("TS901", where, "unused `# noqa`: nothing on this line is reported",
+                yield Finding(UNUSED_NOQA, where, "unused `# noqa`: nothing on this line is reported",
                               "remove the comment")
             continue
         unused = sorted(comment.codes - comment.used)
         if unused:
             unknown = [code for code in unused if code not in registry.rules]
             note = f" ({', '.join(unknown)}: no such rule)" if unknown else ""
-            yield Finding("TS901", where, f"unused `# noqa` code{'s' if len(unused) > 1 else ''}: "
+            yield Finding(UNUSED_NOQA, where, f"unused `# noqa` code{'s' if len(unused) > 1 else ''}: "
                           f"{', '.join(unused)}{note}", "remove the codes that silence nothing")
 
 
@@ -238,12 +240,12 @@ class Engine:
         for variants in groups.values():
             owner = variants[0].experiment
             for item in experiment_rules:
-                for finding in item.check(variants, self.context):
-                    yield finding, owner
+                for problem in item.check(variants, self.context):
+                    yield problem.stamped(item.code), owner
             for exp in variants:
                 for item in variant_rules:
-                    for finding in item.check(exp, self.context):
-                        yield finding, owner
+                    for problem in item.check(exp, self.context):
+                        yield problem.stamped(item.code), owner
 
     def diagnostics(self, findings: Iterable[tuple[Finding, str | None]], files: Iterable[SourceFile],
                     linted: Iterable[SourceFile] = ()) -> list[Diagnostic]:

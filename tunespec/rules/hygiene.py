@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from tunespec import codes
 from tunespec.diagnostics import Severity
 from tunespec.rules.engine import SCOPE_ENGINE, Rule, dedent
 
-UNUSED_NOQA = Rule("TS901", "unused-noqa", Severity.INFO, "A `# noqa` comment that silenced nothing", dedent("""
+UNUSED_NOQA = Rule(codes.UNUSED_NOQA, "unused-noqa", Severity.INFO, "A `# noqa` comment that silenced nothing", dedent("""
     ## What it does
     Reports a `# noqa` comment in a linted file that silenced no diagnostic on its line, or the codes of a
     `# noqa: CODE, ...` that silenced nothing (a code of no rule included).

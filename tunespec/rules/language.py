@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from tunespec import codes
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LORA_METHODS, REQUIRED_ALWAYS, REQUIRED_BY_METHOD
 from tunespec.compiler.ast import Span
-from tunespec.diagnostics import Finding, Location, Severity
+from tunespec.diagnostics import Problem, Location, Severity
 from tunespec.rules.engine import SCOPE_EXPERIMENT, RuleContext, compiler_rule, rule
 
 DESIGN = "tunespec README: The language in a page"
 
-SYNTAX_ERROR = compiler_rule("TS001", "syntax-error", Severity.ERROR, "The file is not valid `.tune` syntax", """
+SYNTAX_ERROR = compiler_rule(codes.SYNTAX_ERROR, "syntax-error",
+                             Severity.ERROR, "The file is not valid `.tune` syntax", """
     ## What it does
     Reports text that does not parse: what was found, what was expected there, and where, including an
     unclosed `{` or `[` at the end of the file.
@@ -49,7 +51,7 @@ SYNTAX_ERROR = compiler_rule("TS001", "syntax-error", Severity.ERROR, "The file 
     ## Source
     """ + DESIGN + " (values, declarations).")
 
-UNKNOWN_FIELD = compiler_rule("TS002", "unknown-field", Severity.ERROR, "Unknown field or block", """
+UNKNOWN_FIELD = compiler_rule(codes.UNKNOWN_FIELD, "unknown-field", Severity.ERROR, "Unknown field or block", """
     ## What it does
     Reports a field or block name that the language does not have in that place, with the closest valid
     name as a did-you-mean.
@@ -81,7 +83,8 @@ UNKNOWN_FIELD = compiler_rule("TS002", "unknown-field", Severity.ERROR, "Unknown
     ## Source
     """ + DESIGN + " (fields).")
 
-DUPLICATE_FIELD = compiler_rule("TS003", "duplicate-field", Severity.ERROR, "A field or block is given twice in one body", """
+DUPLICATE_FIELD = compiler_rule(codes.DUPLICATE_FIELD, "duplicate-field",
+                                Severity.ERROR, "A field or block is given twice in one body", """
     ## What it does
     Reports the second occurrence of a field in the same block, or of a block in the same body.
 
@@ -114,7 +117,7 @@ DUPLICATE_FIELD = compiler_rule("TS003", "duplicate-field", Severity.ERROR, "A f
     ## Source
     """ + DESIGN + " (fields).")
 
-WRONG_TYPE = compiler_rule("TS004", "wrong-type", Severity.ERROR, "A value of the wrong type", """
+WRONG_TYPE = compiler_rule(codes.WRONG_TYPE, "wrong-type", Severity.ERROR, "A value of the wrong type", """
     ## What it does
     Reports a value whose type the field does not take: a string for `batch_size`, `2.5` for `epochs`, a
     quoted `"lora"` where the identifier `lora` is expected, a single string where a list is expected.
@@ -144,7 +147,8 @@ WRONG_TYPE = compiler_rule("TS004", "wrong-type", Severity.ERROR, "A value of th
     ## Source
     """ + DESIGN + " (values and fields).")
 
-UNKNOWN_VALUE = compiler_rule("TS005", "unknown-enum-value", Severity.ERROR, "An identifier the field does not accept", """
+UNKNOWN_VALUE = compiler_rule(codes.UNKNOWN_ENUM_VALUE, "unknown-enum-value",
+                              Severity.ERROR, "An identifier the field does not accept", """
     ## What it does
     Reports an unknown value for `method`, `task` or `prompt.init_method` (and unknown methods in a model
     declaration), with a did-you-mean. `method = none`, watsonx.ai's name for full fine-tuning, suggests
@@ -176,7 +180,7 @@ UNKNOWN_VALUE = compiler_rule("TS005", "unknown-enum-value", Severity.ERROR, "An
     ## Source
     """ + DESIGN + " (fields); watsonx.ai: Parameters for tuning foundation models (`type = none` is full fine tuning).")
 
-BAD_IMPORT = compiler_rule("TS006", "bad-import", Severity.ERROR, "An import that cannot be followed", """
+BAD_IMPORT = compiler_rule(codes.BAD_IMPORT, "bad-import", Severity.ERROR, "An import that cannot be followed", """
     ## What it does
     Reports an `import` whose file is missing or unreadable, is not a `.tune` file, is written as an
     absolute path, or lies outside the project root (the nearest folder above the importing file that holds
@@ -202,7 +206,8 @@ BAD_IMPORT = compiler_rule("TS006", "bad-import", Severity.ERROR, "An import tha
     ## Source
     """ + DESIGN + " (declarations: `import`).")
 
-IMPORT_CYCLE = compiler_rule("TS007", "import-cycle", Severity.ERROR, "Files import each other in a cycle", """
+IMPORT_CYCLE = compiler_rule(codes.IMPORT_CYCLE, "import-cycle",
+                             Severity.ERROR, "Files import each other in a cycle", """
     ## What it does
     Reports the import that closes a cycle (walking the cycle from the file whose path sorts first), and
     names every file of it.
@@ -229,7 +234,8 @@ IMPORT_CYCLE = compiler_rule("TS007", "import-cycle", Severity.ERROR, "Files imp
     ## Source
     """ + DESIGN + " (declarations: `extends`).")
 
-UNKNOWN_BASE = compiler_rule("TS008", "unknown-base", Severity.ERROR, "`extends` names no preset or experiment in scope", """
+UNKNOWN_BASE = compiler_rule(codes.UNKNOWN_BASE, "unknown-base",
+                             Severity.ERROR, "`extends` names no preset or experiment in scope", """
     ## What it does
     Reports the name after `extends` when the file and the files it imports directly declare no such
     preset or experiment (with a did-you-mean), when it names a model declaration, or when a preset extends
@@ -254,7 +260,8 @@ UNKNOWN_BASE = compiler_rule("TS008", "unknown-base", Severity.ERROR, "`extends`
     ## Source
     """ + DESIGN + " (declarations: names are scoped per file).")
 
-INHERITANCE_CYCLE = compiler_rule("TS009", "inheritance-cycle", Severity.ERROR, "`extends` chains form a cycle", """
+INHERITANCE_CYCLE = compiler_rule(codes.INHERITANCE_CYCLE, "inheritance-cycle",
+                                  Severity.ERROR, "`extends` chains form a cycle", """
     ## What it does
     Reports an inheritance cycle (including a declaration that extends itself) once, at the `extends` that
     closes it, naming the whole cycle.
@@ -277,7 +284,8 @@ INHERITANCE_CYCLE = compiler_rule("TS009", "inheritance-cycle", Severity.ERROR, 
     ## Source
     """ + DESIGN + " (resolution: `extends` chains).")
 
-DUPLICATE_NAME = compiler_rule("TS010", "duplicate-name", Severity.ERROR, "Two declarations share a name", """
+DUPLICATE_NAME = compiler_rule(codes.DUPLICATE_NAME, "duplicate-name",
+                               Severity.ERROR, "Two declarations share a name", """
     ## What it does
     Reports a preset, experiment or model declaration whose name is already taken in the same scope (the
     file and the files it imports directly), and gives both places. When both come from imported files, it
@@ -302,7 +310,8 @@ DUPLICATE_NAME = compiler_rule("TS010", "duplicate-name", Severity.ERROR, "Two d
     ## Source
     """ + DESIGN + " (declarations: presets, experiments and model declarations share one namespace).")
 
-INVALID_SWEEP = compiler_rule("TS012", "invalid-sweep", Severity.ERROR, "A sweep that cannot be expanded", """
+INVALID_SWEEP = compiler_rule(codes.INVALID_SWEEP, "invalid-sweep",
+                              Severity.ERROR, "A sweep that cannot be expanded", """
     ## What it does
     Reports a sweep that is empty, nested, on a block or a list field, lists a value twice, lists two
     values that make one variant name (`"a/b"` and `"a_b"`: names keep letters, digits and `. _ + -`), or
@@ -336,7 +345,8 @@ INVALID_SWEEP = compiler_rule("TS012", "invalid-sweep", Severity.ERROR, "A sweep
     ## Source
     """ + DESIGN + " (resolution: sweeps).")
 
-UNKNOWN_MODEL = compiler_rule("TS013", "unknown-model", Severity.WARNING, "The model is neither in the catalog nor declared", """
+UNKNOWN_MODEL = compiler_rule(codes.UNKNOWN_MODEL, "unknown-model",
+                              Severity.WARNING, "The model is neither in the catalog nor declared", """
     ## What it does
     Warns when `model` names a model that the built-in catalog does not know (ids and aliases match
     case-insensitively) and no `model "ID" { }` declaration in scope declares.
@@ -369,7 +379,8 @@ UNKNOWN_MODEL = compiler_rule("TS013", "unknown-model", Severity.WARNING, "The m
     ## Source
     """ + DESIGN + " (model declarations); the model catalog, `tunespec/compiler/catalog/models.toml`.")
 
-UNREADABLE_FILE = compiler_rule("TS014", "unreadable-file", Severity.ERROR, "The file is not UTF-8, unreadable, or not a file", """
+UNREADABLE_FILE = compiler_rule(codes.UNREADABLE_FILE, "unreadable-file",
+                                Severity.ERROR, "The file is not UTF-8, unreadable, or not a file", """
     ## What it does
     Reports, at line 1, column 1, a path that cannot be read as a `.tune` file: it does not exist, is a
     directory or a pipe, cannot be opened, or is not UTF-8 (the message gives the first bad byte's place).
@@ -391,9 +402,9 @@ UNREADABLE_FILE = compiler_rule("TS014", "unreadable-file", Severity.ERROR, "The
     """ + DESIGN + " (values: UTF-8 text).")
 
 
-@rule("TS011", "incomplete-experiment", Severity.ERROR,
+@rule(codes.INCOMPLETE_EXPERIMENT, "incomplete-experiment", Severity.ERROR,
       "An experiment lacks a required value that has no documented default", scope=SCOPE_EXPERIMENT)
-def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleContext) -> Iterator[Finding]:
+def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     After inheritance and documented defaults, checks that an experiment has every value a tuning job
@@ -454,8 +465,8 @@ def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleConte
             span = first.provenance["model"].location.span
             where = Location(first.provenance["model"].location.path,
                              Span(span.end_line, span.end_column - 1, span.end_line, span.end_column))
-            why = f"no documented default: model `{first.values['model']}` is unknown, see TS013"
-        yield Finding("TS011", where, f"experiment `{first.experiment}` lacks {listed} ({why})",
+            why = f"no documented default: model `{first.values['model']}` is unknown, see {codes.UNKNOWN_MODEL}"
+        yield Problem(where, f"experiment `{first.experiment}` lacks {listed} ({why})",
                       _missing_help(first, ordered))
 
 

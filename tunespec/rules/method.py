@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from tunespec import codes
 from tunespec.compiler.ast import ListValue
 from tunespec.compiler.layers import did_you_mean
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import LORA_METHODS
-from tunespec.diagnostics import Finding, Location, Severity
+from tunespec.diagnostics import Problem, Location, Severity
 from tunespec.rules.engine import RuleContext, rule
 
 T5_LAYERS_HINT = "T5 models name their linear layers q, k, v, o (attention) and wi_0, wi_1, wo (feed-forward)"
@@ -30,8 +31,9 @@ def target_elements(exp: ResolvedExperiment) -> list[tuple[str, Location]]:
     return [(item.value, file.location(item.span)) for item in setting.node.items]
 
 
-@rule("TS201", "lora-block-without-lora", Severity.ERROR, "A `lora` block on an experiment that is not LoRA")
-def lora_block_without_lora(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.LORA_BLOCK_WITHOUT_LORA, "lora-block-without-lora",
+      Severity.ERROR, "A `lora` block on an experiment that is not LoRA")
+def lora_block_without_lora(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Reports a `lora` block (written in the experiment or a preset it extends) when the resolved `method`
@@ -67,13 +69,13 @@ def lora_block_without_lora(exp: ResolvedExperiment, context: RuleContext) -> It
     """
     method = exp.values.get("method")
     if method is not None and method not in LORA_METHODS and "lora" in exp.blocks:
-        yield Finding("TS201", exp.blocks["lora"], f"a `lora` block on a `{method}` experiment: its values are ignored",
+        yield Problem(exp.blocks["lora"], f"a `lora` block on a `{method}` experiment: its values are ignored",
                       "remove the block, or set `method = lora`")
 
 
-@rule("TS202", "prompt-block-without-prompt-tuning", Severity.ERROR,
+@rule(codes.PROMPT_BLOCK_WITHOUT_PROMPT_TUNING, "prompt-block-without-prompt-tuning", Severity.ERROR,
       "A `prompt` block on an experiment that is not prompt tuning")
-def prompt_block_without_prompt_tuning(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+def prompt_block_without_prompt_tuning(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Reports a `prompt` block when the resolved `method` is not `prompt_tuning`.
@@ -106,12 +108,13 @@ def prompt_block_without_prompt_tuning(exp: ResolvedExperiment, context: RuleCon
     """
     method = exp.values.get("method")
     if method is not None and method != "prompt_tuning" and "prompt" in exp.blocks:
-        yield Finding("TS202", exp.blocks["prompt"], f"a `prompt` block on a `{method}` experiment: its values are ignored",
+        yield Problem(exp.blocks["prompt"], f"a `prompt` block on a `{method}` experiment: its values are ignored",
                       "remove the block, or set `method = prompt_tuning`")
 
 
-@rule("TS203", "init-text-ignored", Severity.WARNING, "`prompt.init_text` with `init_method = random`")
-def init_text_ignored(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.INIT_TEXT_IGNORED, "init-text-ignored",
+      Severity.WARNING, "`prompt.init_text` with `init_method = random`")
+def init_text_ignored(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns when `prompt.init_text` is set but the initialization method is `random` (written, or the
@@ -147,13 +150,13 @@ def init_text_ignored(exp: ResolvedExperiment, context: RuleContext) -> Iterator
     watsonx.ai: Parameters for tuning foundation models (initialization text, used when the method is text).
     """
     if exp.values.get("prompt.init_text") is not None and exp.values.get("prompt.init_method") == "random":
-        yield Finding("TS203", exp.location_of("prompt.init_text"),
+        yield Problem(exp.location_of("prompt.init_text"),
                       "`prompt.init_text` is ignored: `prompt.init_method` is `random`",
                       "set `init_method = text`, or remove the text")
 
 
-@rule("TS204", "init-text-missing", Severity.ERROR, "`init_method = text` without `init_text`")
-def init_text_missing(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.INIT_TEXT_MISSING, "init-text-missing", Severity.ERROR, "`init_method = text` without `init_text`")
+def init_text_missing(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Reports `prompt.init_method = text` when no `prompt.init_text` is set.
@@ -189,13 +192,13 @@ def init_text_missing(exp: ResolvedExperiment, context: RuleContext) -> Iterator
     add the initialization text"); PEFT `PromptTuningConfig`.
     """
     if exp.values.get("prompt.init_method") == "text" and not exp.is_set("prompt.init_text"):
-        yield Finding("TS204", exp.location_of("prompt.init_method"),
+        yield Problem(exp.location_of("prompt.init_method"),
                       "`prompt.init_method` is `text` but no `prompt.init_text` is set",
                       "add `init_text = \"...\"` to the `prompt` block")
 
 
-@rule("TS205", "prompt-tuning-deprecated", Severity.WARNING, "Prompt tuning is deprecated")
-def prompt_tuning_deprecated(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.PROMPT_TUNING_DEPRECATED, "prompt-tuning-deprecated", Severity.WARNING, "Prompt tuning is deprecated")
+def prompt_tuning_deprecated(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns on `method = prompt_tuning`.
@@ -226,13 +229,14 @@ def prompt_tuning_deprecated(exp: ResolvedExperiment, context: RuleContext) -> I
     watsonx.ai: Parameters for tuning foundation models ("prompt tuning is deprecated and will be removed").
     """
     if exp.values.get("method") == "prompt_tuning":
-        yield Finding("TS205", exp.location_of("method"),
+        yield Problem(exp.location_of("method"),
                       "prompt tuning is deprecated on watsonx.ai and will be removed in a future release",
                       "plan the move to `method = lora`")
 
 
-@rule("TS206", "qlora-on-unquantized-model", Severity.WARNING, "`method = qlora` on a model that is not quantized")
-def qlora_on_unquantized_model(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.QLORA_ON_UNQUANTIZED_MODEL, "qlora-on-unquantized-model",
+      Severity.WARNING, "`method = qlora` on a model that is not quantized")
+def qlora_on_unquantized_model(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns on `method = qlora` for a model the catalog (or its declaration) does not mark as quantized.
@@ -265,14 +269,15 @@ def qlora_on_unquantized_model(exp: ResolvedExperiment, context: RuleContext) ->
     al., QLoRA (4-bit NormalFloat quantization at load time).
     """
     if exp.values.get("method") == "qlora" and exp.model is not None and not exp.model.quantized:
-        yield Finding("TS206", exp.location_of("method"),
+        yield Problem(exp.location_of("method"),
                       f"`qlora` on {exp.model.id}, which is not quantized: watsonx.ai runs qlora only on quantized "
                       "models; other backends will quantize it to 4-bit NF4 while loading",
                       "use a quantized model (e.g. meta-llama/llama-3-1-70b-gptq), or `method = lora`")
 
 
-@rule("TS207", "lora-on-quantized-model", Severity.ERROR, "`method = lora` or `full` on a quantized model")
-def lora_on_quantized_model(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.LORA_ON_QUANTIZED_MODEL, "lora-on-quantized-model",
+      Severity.ERROR, "`method = lora` or `full` on a quantized model")
+def lora_on_quantized_model(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Reports `method = lora` or `method = full` on a model marked as quantized.
@@ -304,13 +309,14 @@ def lora_on_quantized_model(exp: ResolvedExperiment, context: RuleContext) -> It
     """
     method = exp.values.get("method")
     if method in ("lora", "full") and exp.model is not None and exp.model.quantized:
-        yield Finding("TS207", exp.location_of("method"),
+        yield Problem(exp.location_of("method"),
                       f"`{method}` on {exp.model.id}, which is quantized: only `qlora` can tune it",
                       "set `method = qlora`")
 
 
-@rule("TS208", "unknown-target-module", Severity.ERROR, "A `target_modules` name that is not a layer of the model")
-def unknown_target_module(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.UNKNOWN_TARGET_MODULE, "unknown-target-module",
+      Severity.ERROR, "A `target_modules` name that is not a layer of the model")
+def unknown_target_module(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Checks each name of `lora.target_modules` against the linear layers of the model's architecture, with
@@ -354,12 +360,13 @@ def unknown_target_module(exp: ResolvedExperiment, context: RuleContext) -> Iter
         help = did_you_mean(name, model.layers)
         if model.family == "t5":
             help = f"{help + ' ' if help else ''}{T5_LAYERS_HINT}"
-        yield Finding("TS208", where, f"`{name}` is not a linear layer of {model.id} ({model.family or 'declared'}: "
+        yield Problem(where, f"`{name}` is not a linear layer of {model.id} ({model.family or 'declared'}: "
                       f"{', '.join(model.layers)})", help)
 
 
-@rule("TS209", "all-linear-not-decoder-only", Severity.WARNING, "`all-linear` on a model that is not decoder-only")
-def all_linear_not_decoder_only(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.ALL_LINEAR_NOT_DECODER_ONLY, "all-linear-not-decoder-only",
+      Severity.WARNING, "`all-linear` on a model that is not decoder-only")
+def all_linear_not_decoder_only(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns on `target_modules = ["all-linear"]` for an encoder-decoder model such as flan-t5.
@@ -402,13 +409,14 @@ def all_linear_not_decoder_only(exp: ResolvedExperiment, context: RuleContext) -
     example = list(model.default_targets or (model.layers or ())[:2])
     for name, where in target_elements(exp):
         if name == "all-linear":
-            yield Finding("TS209", where, f"`all-linear` on {model.id}, which is not decoder-only: watsonx.ai documents "
+            yield Problem(where, f"`all-linear` on {model.id}, which is not decoder-only: watsonx.ai documents "
                           "it for decoder-only models (PEFT takes every linear layer but the output layer)",
                           f"name the layers instead, e.g. {example}" if example else "name the layers instead")
 
 
-@rule("TS210", "all-linear-with-other-names", Severity.ERROR, "`all-linear` together with other names")
-def all_linear_with_other_names(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.ALL_LINEAR_WITH_OTHER_NAMES, "all-linear-with-other-names",
+      Severity.ERROR, "`all-linear` together with other names")
+def all_linear_with_other_names(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Reports `all-linear` in a `target_modules` list that also names layers.
@@ -445,12 +453,13 @@ def all_linear_with_other_names(exp: ResolvedExperiment, context: RuleContext) -
     if len(elements) > 1:
         for name, where in elements:
             if name == "all-linear":
-                yield Finding("TS210", where, "`all-linear` together with other layer names",
+                yield Problem(where, "`all-linear` together with other layer names",
                               'write `target_modules = ["all-linear"]` alone, or list the layers')
 
 
-@rule("TS211", "lora-on-instruction-tuned-model", Severity.INFO, "`method = lora` on an instruction-tuned model")
-def lora_on_instruction_tuned_model(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.LORA_ON_INSTRUCTION_TUNED_MODEL, "lora-on-instruction-tuned-model",
+      Severity.INFO, "`method = lora` on an instruction-tuned model")
+def lora_on_instruction_tuned_model(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Notes `method = lora` on a model marked as instruction-tuned.
@@ -487,13 +496,14 @@ def lora_on_instruction_tuned_model(exp: ResolvedExperiment, context: RuleContex
     watsonx.ai: Parameters for tuning foundation models ("lora: best for models that are not instruction-tuned").
     """
     if exp.values.get("method") == "lora" and exp.model is not None and exp.model.instruction_tuned:
-        yield Finding("TS211", exp.location_of("method"),
+        yield Problem(exp.location_of("method"),
                       f"LoRA on {exp.model.id}, an instruction-tuned model: LoRA works best on models that are not",
                       "consider the model's base (not instruction-tuned) version")
 
 
-@rule("TS212", "method-not-listed-for-model", Severity.WARNING, "The model is not documented for this method")
-def method_not_listed_for_model(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.METHOD_NOT_LISTED_FOR_MODEL, "method-not-listed-for-model",
+      Severity.WARNING, "The model is not documented for this method")
+def method_not_listed_for_model(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns when the catalog (or the model's declaration) lists the methods a model can be tuned with and
@@ -531,17 +541,17 @@ def method_not_listed_for_model(exp: ResolvedExperiment, context: RuleContext) -
     method = exp.values.get("method")
     if model is not None and model.methods is not None and method is not None and method not in model.methods:
         if not model.methods:  # a model declaration with `methods = []`
-            yield Finding("TS212", exp.name_location, f"{model.id} is declared with no methods (`methods = []`)",
+            yield Problem(exp.name_location, f"{model.id} is declared with no methods (`methods = []`)",
                           "list the methods the model can be tuned with in its declaration")
             return
-        yield Finding("TS212", exp.name_location,
+        yield Problem(exp.name_location,
                       f"{model.id} is documented for {', '.join(model.methods)}, not `{method}`",
                       f"use `method = {model.methods[0]}`, or a model documented for `{method}`")
 
 
-@rule("TS213", "no-default-target-modules", Severity.ERROR,
+@rule(codes.NO_DEFAULT_TARGET_MODULES, "no-default-target-modules", Severity.ERROR,
       "`target_modules = []` on an architecture with no known default")
-def no_default_target_modules(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+def no_default_target_modules(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Reports `target_modules = []` ("the defaults the architecture specifies") on a model whose architecture
@@ -581,14 +591,15 @@ def no_default_target_modules(exp: ResolvedExperiment, context: RuleContext) -> 
     model = exp.model
     if (exp.values.get("lora.target_modules") == [] and model is not None and model.default_targets is None
             and exp.values.get("method") in LORA_METHODS):
-        yield Finding("TS213", exp.location_of("lora.target_modules"),
+        yield Problem(exp.location_of("lora.target_modules"),
                       f"`target_modules = []` means the architecture's default, and {model.id} "
                       f"({model.family or 'unknown family'}) has none",
                       "name the layers, or declare `default_targets` in the model declaration")
 
 
-@rule("TS214", "lora-on-output-layer", Severity.WARNING, "`target_modules` names the output layer (`lm_head`)")
-def lora_on_output_layer(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.LORA_ON_OUTPUT_LAYER, "lora-on-output-layer",
+      Severity.WARNING, "`target_modules` names the output layer (`lm_head`)")
+def lora_on_output_layer(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Warns when `lora.target_modules` names the model's output layer (`lm_head`), which `all-linear` leaves
@@ -629,7 +640,7 @@ def lora_on_output_layer(exp: ResolvedExperiment, context: RuleContext) -> Itera
         return
     for name, where in target_elements(exp):
         if name == model.output_layer:
-            yield Finding("TS214", where, f"`{name}` is the output layer of {model.id}: its adapter maps the hidden "
+            yield Problem(where, f"`{name}` is the output layer of {model.id}: its adapter maps the hidden "
                           "size to the whole vocabulary, and `all-linear` leaves it out",
                           f"leave `{name}` out unless you mean to adapt the output layer")
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
+from tunespec import codes
 from tunespec.compiler.ir import run_folder
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.diagnostics import Finding, Location, Severity
 from tunespec.record import Record
 from tunespec.rules.engine import SCOPE_RUN, Rule, dedent
 
-OUTPUT_FOLDER_COLLISION = Rule("TS015", "output-folder-collision", Severity.ERROR,
+OUTPUT_FOLDER_COLLISION = Rule(codes.OUTPUT_FOLDER_COLLISION, "output-folder-collision", Severity.ERROR,
                                "Two variants train into the same output folder", dedent("""
     ## What it does
     Reports a variant whose training output folder, `<output_dir>/<variant name>` (one folder per target
@@ -99,7 +100,7 @@ def folder_collisions(claims: list[OutputClaim]) -> Iterator[tuple[Finding, str,
         if other is not None and (other.variant, other.path) != (claim.variant, claim.path):
             relation = "the folder" if other.folder == claim.folder else (
                 "inside the folder" if claim.folder.startswith(other.folder + "/") else "around the folder")
-            yield Finding("TS015", claim.location,
+            yield Finding(codes.OUTPUT_FOLDER_COLLISION, claim.location,
                           f"`{claim.variant}` would train in `{claim.folder}`, {relation} where `{other.variant}` "
                           f"({other.path}) trains: one run would resume from or overwrite the other's checkpoints",
                           "give one of them another `output_dir`, or another name"), claim.experiment, claim

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from tunespec import codes
 from tunespec.compiler.resolve import ResolvedExperiment
-from tunespec.diagnostics import Finding, Severity
+from tunespec.diagnostics import Problem, Severity
 from tunespec.rules.engine import RuleContext, rule
 
 SOURCE = "watsonx.ai: Parameters for tuning foundation models"
@@ -19,8 +20,8 @@ RELAX = """These are the limits watsonx.ai documents for its tuning experiments.
 the rule in configuration: `[tool.tunespec] severity = { CODE = "warning" }`."""
 
 
-def outside_range(exp: ResolvedExperiment, context: RuleContext, code: str, path: str,
-                  help: str | None = None) -> Iterator[Finding]:
+def outside_range(exp: ResolvedExperiment, context: RuleContext, path: str,
+                  help: str | None = None) -> Iterator[Problem]:
     """The generic range check: the field's value against its range in the catalog."""
     value = exp.values.get(path)
     if value is None:
@@ -28,14 +29,15 @@ def outside_range(exp: ResolvedExperiment, context: RuleContext, code: str, path
     allowed = context.catalog.ranges[path]
     if allowed.contains(value):
         return
-    yield Finding(code, exp.location_of(path),
+    yield Problem(exp.location_of(path),
                   f"`{path}` is {exp.text_of(path)}, outside the {'allowed' if allowed.rule else 'documented'} range "
                   f"{allowed.describe()}",
                   help or f"use a value in {allowed.describe()}")
 
 
-@rule("TS101", "batch-size-out-of-range", Severity.ERROR, "`training.batch_size` outside the documented 1–16")
-def batch_size_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.BATCH_SIZE_OUT_OF_RANGE, "batch-size-out-of-range",
+      Severity.ERROR, "`training.batch_size` outside the documented 1–16")
+def batch_size_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Checks that `training.batch_size` (labeled examples processed at once) is within 1–16.
@@ -72,13 +74,13 @@ def batch_size_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> It
     ## Source
     {source} (batch size: 1–16).
     """
-    yield from outside_range(exp, context, "TS101", "training.batch_size",
+    yield from outside_range(exp, context, "training.batch_size",
                              "use 1–16; for a larger effective batch raise `training.accumulate_steps`")
 
 
-@rule("TS102", "accumulate-steps-out-of-range", Severity.ERROR,
+@rule(codes.ACCUMULATE_STEPS_OUT_OF_RANGE, "accumulate-steps-out-of-range", Severity.ERROR,
       "`training.accumulate_steps` outside the documented 1–128")
-def accumulate_steps_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+def accumulate_steps_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Checks that `training.accumulate_steps` (batches processed before the model is adjusted) is within
@@ -112,12 +114,12 @@ def accumulate_steps_out_of_range(exp: ResolvedExperiment, context: RuleContext)
     ## Source
     {source} (accumulate steps: 1–128).
     """
-    yield from outside_range(exp, context, "TS102", "training.accumulate_steps")
+    yield from outside_range(exp, context, "training.accumulate_steps")
 
 
-@rule("TS103", "learning-rate-out-of-range", Severity.ERROR,
+@rule(codes.LEARNING_RATE_OUT_OF_RANGE, "learning-rate-out-of-range", Severity.ERROR,
       "`training.learning_rate` outside the documented 0.00001–0.5")
-def learning_rate_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+def learning_rate_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Checks that `training.learning_rate` is within 0.00001–0.5.
@@ -151,11 +153,12 @@ def learning_rate_out_of_range(exp: ResolvedExperiment, context: RuleContext) ->
     ## Source
     {source} (learning rate: 0.00001–0.5).
     """
-    yield from outside_range(exp, context, "TS103", "training.learning_rate")
+    yield from outside_range(exp, context, "training.learning_rate")
 
 
-@rule("TS104", "epochs-out-of-range", Severity.ERROR, "`training.epochs` outside the documented 1–50")
-def epochs_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.EPOCHS_OUT_OF_RANGE, "epochs-out-of-range",
+      Severity.ERROR, "`training.epochs` outside the documented 1–50")
+def epochs_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Checks that `training.epochs` (passes over the training data) is within 1–50.
@@ -189,11 +192,12 @@ def epochs_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterat
     ## Source
     {source} (number of epochs: 1–50).
     """
-    yield from outside_range(exp, context, "TS104", "training.epochs")
+    yield from outside_range(exp, context, "training.epochs")
 
 
-@rule("TS105", "lora-rank-out-of-range", Severity.ERROR, "`lora.rank` outside the documented 1–64")
-def lora_rank_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.LORA_RANK_OUT_OF_RANGE, "lora-rank-out-of-range",
+      Severity.ERROR, "`lora.rank` outside the documented 1–64")
+def lora_rank_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Checks that `lora.rank` is within 1–64.
@@ -227,11 +231,12 @@ def lora_rank_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Ite
     ## Source
     {source} (rank: "the maximum is 64").
     """
-    yield from outside_range(exp, context, "TS105", "lora.rank")
+    yield from outside_range(exp, context, "lora.rank")
 
 
-@rule("TS106", "lora-dropout-out-of-range", Severity.ERROR, "`lora.dropout` is not a fraction in [0, 1)")
-def lora_dropout_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.LORA_DROPOUT_OUT_OF_RANGE, "lora-dropout-out-of-range",
+      Severity.ERROR, "`lora.dropout` is not a fraction in [0, 1)")
+def lora_dropout_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Checks that `lora.dropout` is a fraction in [0, 1). A value between 1 and 100 was probably meant as a
@@ -269,15 +274,15 @@ def lora_dropout_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> 
     help = None
     if value is not None and 1 < value <= 100:
         help = f"did you mean {_fraction(value / 100)} ({exp.text_of('lora.dropout')}/100)? dropout is a fraction"
-    yield from outside_range(exp, context, "TS106", "lora.dropout", help)
+    yield from outside_range(exp, context, "lora.dropout", help)
 
 
 def _fraction(value: float) -> str:
     return f"{value:.6g}"
 
 
-@rule("TS107", "lora-alpha-not-positive", Severity.ERROR, "`lora.alpha` is not positive")
-def lora_alpha_not_positive(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.LORA_ALPHA_NOT_POSITIVE, "lora-alpha-not-positive", Severity.ERROR, "`lora.alpha` is not positive")
+def lora_alpha_not_positive(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Checks that `lora.alpha` is greater than 0.
@@ -311,12 +316,12 @@ def lora_alpha_not_positive(exp: ResolvedExperiment, context: RuleContext) -> It
     ## Source
     {source} (alpha: positive; alpha / rank is the scale applied).
     """
-    yield from outside_range(exp, context, "TS107", "lora.alpha", "alpha must be positive; 2 × rank is common")
+    yield from outside_range(exp, context, "lora.alpha", "alpha must be positive; 2 × rank is common")
 
 
-@rule("TS108", "max-seq-length-out-of-range", Severity.ERROR,
+@rule(codes.MAX_SEQ_LENGTH_OUT_OF_RANGE, "max-seq-length-out-of-range", Severity.ERROR,
       "`training.max_seq_length` below 1 or above the model's context window")
-def max_seq_length_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+def max_seq_length_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Checks that `training.max_seq_length` (input plus output tokens) is at least 1 and no larger than the
@@ -357,7 +362,7 @@ def max_seq_length_out_of_range(exp: ResolvedExperiment, context: RuleContext) -
     {source} (max sequence length: input + output tokens, longer examples are truncated); the context
     windows come from the models' configuration files (catalog).
     """
-    yield from outside_range(exp, context, "TS108", "training.max_seq_length")
+    yield from outside_range(exp, context, "training.max_seq_length")
     value = exp.values.get("training.max_seq_length")
     model = exp.model
     if value is None or model is None or model.context_window is None or value <= model.context_window:
@@ -367,15 +372,15 @@ def max_seq_length_out_of_range(exp: ResolvedExperiment, context: RuleContext) -
     soft = model.context_window_soft
     note = " (a soft limit: the model uses relative positions, so longer inputs run but were not trained for)" \
         if soft else ""
-    yield Finding("TS108", exp.location_of("training.max_seq_length"),
+    yield Problem(exp.location_of("training.max_seq_length"),
                   f"`training.max_seq_length` is {exp.text_of('training.max_seq_length')}, above the context "
                   f"window of {model.id} ({model.context_window} tokens){note}",
                   f"use at most {model.context_window}", Severity.WARNING if soft else None)
 
 
-@rule("TS109", "token-split-exceeds-max-seq-length", Severity.ERROR,
+@rule(codes.TOKEN_SPLIT_EXCEEDS_MAX_SEQ_LENGTH, "token-split-exceeds-max-seq-length", Severity.ERROR,
       "`max_input_tokens + max_output_tokens` exceeds `max_seq_length`")
-def token_split_exceeds_max_seq_length(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+def token_split_exceeds_max_seq_length(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     When `training.max_input_tokens`, `training.max_output_tokens` and `training.max_seq_length` are all
@@ -421,14 +426,15 @@ def token_split_exceeds_max_seq_length(exp: ResolvedExperiment, context: RuleCon
     outputs = exp.values.get("training.max_output_tokens")
     if total is None or inputs is None or outputs is None or inputs + outputs <= total:
         return
-    yield Finding("TS109", exp.location_of("training.max_input_tokens"),
+    yield Problem(exp.location_of("training.max_input_tokens"),
                   f"`max_input_tokens + max_output_tokens` is {inputs} + {outputs} = {inputs + outputs}, "
                   f"more than `max_seq_length` ({total})",
                   f"lower them to add up to at most {total}, or raise `max_seq_length`")
 
 
-@rule("TS110", "num-virtual-tokens-below-one", Severity.ERROR, "`prompt.num_virtual_tokens` below 1")
-def num_virtual_tokens_below_one(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.NUM_VIRTUAL_TOKENS_BELOW_ONE, "num-virtual-tokens-below-one",
+      Severity.ERROR, "`prompt.num_virtual_tokens` below 1")
+def num_virtual_tokens_below_one(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Checks that `prompt.num_virtual_tokens`, the length of the tuned soft prompt, is at least 1.
@@ -459,12 +465,12 @@ def num_virtual_tokens_below_one(exp: ResolvedExperiment, context: RuleContext) 
     ## Source
     Hugging Face PEFT: `PromptTuningConfig.num_virtual_tokens` must be set to a positive count.
     """
-    yield from outside_range(exp, context, "TS110", "prompt.num_virtual_tokens")
+    yield from outside_range(exp, context, "prompt.num_virtual_tokens")
 
 
-@rule("TS111", "training-setting-out-of-range", Severity.ERROR,
+@rule(codes.TRAINING_SETTING_OUT_OF_RANGE, "training-setting-out-of-range", Severity.ERROR,
       "A training setting (warmup, weight decay, eval/save/logging steps) outside its range")
-def training_setting_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+def training_setting_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Checks the settings of how a run trains against their ranges in the catalog: `warmup_steps` and
@@ -499,8 +505,8 @@ def training_setting_out_of_range(exp: ResolvedExperiment, context: RuleContext)
     Hugging Face transformers: `TrainingArguments` (warmup_ratio is a fraction of the training steps).
     """
     for path, allowed in context.catalog.ranges.items():
-        if allowed.rule == "TS111":
-            yield from outside_range(exp, context, "TS111", path)
+        if allowed.rule == training_setting_out_of_range.name:
+            yield from outside_range(exp, context, path)
 
 
 def _fill_docs(*rules) -> list:

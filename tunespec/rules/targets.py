@@ -7,10 +7,11 @@ configuration names; these declarations give them their codes, documentation and
 
 from __future__ import annotations
 
+from tunespec import codes
 from tunespec.diagnostics import Severity
 from tunespec.rules.engine import SCOPE_TARGETS, Rule, dedent
 
-FIELD_DROPPED = Rule("TS501", "target-cannot-express-field", Severity.WARNING,
+FIELD_DROPPED = Rule(codes.TARGET_CANNOT_EXPRESS_FIELD, "target-cannot-express-field", Severity.WARNING,
                      "The target cannot express a field that is set", dedent("""
     ## What it does
     For each target an experiment is built for (its `targets`, `--target`, or `[tool.tunespec] targets`),
@@ -58,7 +59,7 @@ FIELD_DROPPED = Rule("TS501", "target-cannot-express-field", Severity.WARNING,
     dataset); `tunespec targets` prints what each target expresses.
     """), scope=SCOPE_TARGETS)
 
-METHOD_UNSUPPORTED = Rule("TS502", "target-cannot-run-method", Severity.ERROR,
+METHOD_UNSUPPORTED = Rule(codes.TARGET_CANNOT_RUN_METHOD, "target-cannot-run-method", Severity.ERROR,
                           "The target cannot run this method or model", dedent("""
     ## What it does
     Reports, at the experiment's name, a target that cannot run the experiment: its method is not one the
@@ -100,7 +101,7 @@ METHOD_UNSUPPORTED = Rule("TS502", "target-cannot-run-method", Severity.ERROR,
     models (qlora only for quantized models).
     """), scope=SCOPE_TARGETS)
 
-METHOD_DEPRECATED = Rule("TS503", "target-method-deprecated", Severity.WARNING,
+METHOD_DEPRECATED = Rule(codes.TARGET_METHOD_DEPRECATED, "target-method-deprecated", Severity.WARNING,
                          "The target documents this method as deprecated or removed", dedent("""
     ## What it does
     Warns at `method` when the target's documentation deprecates the method: on watsonx.ai prompt tuning
@@ -140,7 +141,7 @@ METHOD_DEPRECATED = Rule("TS503", "target-method-deprecated", Severity.WARNING,
     10 Sep 2026).
     """), scope=SCOPE_TARGETS)
 
-VALUE_REQUIRED = Rule("TS504", "target-needs-value", Severity.ERROR,
+VALUE_REQUIRED = Rule(codes.TARGET_NEEDS_VALUE, "target-needs-value", Severity.ERROR,
                       "The target needs a value that is unset, or data it can read", dedent("""
     ## What it does
     Reports, at the experiment's name, a value the target requires and the experiment leaves unset:

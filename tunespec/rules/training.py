@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from tunespec import codes
 from tunespec.compiler.resolve import ResolvedExperiment
-from tunespec.diagnostics import Finding, Severity
+from tunespec.diagnostics import Problem, Severity
 from tunespec.rules.engine import RuleContext, rule
 
 HF_SOURCE = "Hugging Face transformers: `TrainingArguments.__post_init__` (training_args.py)"
 
 
-@rule("TS215", "warmup-steps-and-ratio", Severity.ERROR, "Both `warmup_steps` and `warmup_ratio` are set")
-def warmup_steps_and_ratio(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.WARMUP_STEPS_AND_RATIO, "warmup-steps-and-ratio",
+      Severity.ERROR, "Both `warmup_steps` and `warmup_ratio` are set")
+def warmup_steps_and_ratio(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Reports an experiment that sets both `training.warmup_steps` and `training.warmup_ratio`.
@@ -52,13 +54,14 @@ def warmup_steps_and_ratio(exp: ResolvedExperiment, context: RuleContext) -> Ite
     transformers: `get_warmup_steps` prefers `warmup_steps`.
     """
     if exp.is_set("training.warmup_steps") and exp.is_set("training.warmup_ratio"):
-        yield Finding("TS215", exp.location_of("training.warmup_ratio", "training.warmup_steps"),
+        yield Problem(exp.location_of("training.warmup_ratio", "training.warmup_steps"),
                       "both `warmup_steps` and `warmup_ratio` are set; the trainers read only one of them",
                       "keep one: `warmup_ratio` (a fraction of the training steps) or `warmup_steps`")
 
 
-@rule("TS216", "cadence-steps-missing", Severity.ERROR, "`eval_strategy` or `save_strategy` is `steps` without a step count")
-def cadence_steps_missing(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.CADENCE_STEPS_MISSING, "cadence-steps-missing",
+      Severity.ERROR, "`eval_strategy` or `save_strategy` is `steps` without a step count")
+def cadence_steps_missing(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Reports `training.eval_strategy = steps` without `training.eval_steps`, and `training.save_strategy =
@@ -104,13 +107,14 @@ def cadence_steps_missing(exp: ResolvedExperiment, context: RuleContext) -> Iter
     for kind in ("eval", "save"):
         strategy, steps = f"training.{kind}_strategy", f"training.{kind}_steps"
         if exp.values.get(strategy) == "steps" and not exp.is_set(steps):
-            yield Finding("TS216", exp.location_of(strategy),
+            yield Problem(exp.location_of(strategy),
                           f"`{kind}_strategy = steps` needs `{kind}_steps`, which is unset",
                           f"set `training.{kind}_steps`, or use `{kind}_strategy = epoch`")
 
 
-@rule("TS217", "evaluation-without-validation-data", Severity.ERROR, "Evaluation asked for without `data.validation`")
-def evaluation_without_validation_data(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Finding]:
+@rule(codes.EVALUATION_WITHOUT_VALIDATION_DATA, "evaluation-without-validation-data",
+      Severity.ERROR, "Evaluation asked for without `data.validation`")
+def evaluation_without_validation_data(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
     Reports `training.eval_strategy` set to `epoch` or `steps` on an experiment without
@@ -149,7 +153,7 @@ def evaluation_without_validation_data(exp: ResolvedExperiment, context: RuleCon
     """
     strategy = exp.values.get("training.eval_strategy")
     if strategy in ("epoch", "steps") and exp.written("training.eval_strategy") and not exp.is_set("data.validation"):
-        yield Finding("TS217", exp.location_of("training.eval_strategy"),
+        yield Problem(exp.location_of("training.eval_strategy"),
                       f"`eval_strategy = {strategy}` but `data.validation` is unset: there is nothing to evaluate on",
                       "set `data.validation`, or leave `eval_strategy` unset")
 

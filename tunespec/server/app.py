@@ -16,6 +16,7 @@ from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
+from tunespec import codes
 from tunespec import __version__
 from tunespec.compiler.ast import Span
 from tunespec.compiler.loader import normalised
@@ -227,7 +228,7 @@ def formatting(ls: TuneServer, params: lsp.DocumentFormattingParams) -> list[lsp
     except SyntaxProblem as error:
         where = os.path.basename(document_path(uri))
         ls.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Warning, message=(
-            f"{where}:{error.line}:{error.column}: TS001 {error.message} (not formatted)")))
+            f"{where}:{error.line}:{error.column}: {codes.SYNTAX_ERROR} {error.message} (not formatted)")))
         return None
     except FormatError as error:
         ls.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Error, message=f"tunespec fmt: {error}"))

@@ -6,6 +6,7 @@ resolved values and their origins from `tunespec show`'s rows, a rule's page fro
 
 from __future__ import annotations
 
+from tunespec import codes
 from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.schema import BLOCK_ORDER, EXPERIMENT_FIELDS, LANGUAGE_DEFAULTS, MODEL_FIELDS, fields_in
 from tunespec.rules import REGISTRY
@@ -34,7 +35,7 @@ def field_text(analysis: Analysis, place: Place) -> str:
         return f"**`{place.name}`** (model declaration): " + (spec.kind.words if spec else "not a field of a model")
     spec = EXPERIMENT_FIELDS.get(place.name)
     if spec is None:
-        return f"**`{place.name}`**: not a field of the language (TS002)"
+        return f"**`{place.name}`**: not a field of the language ({codes.UNKNOWN_FIELD})"
     head = f"**`{spec.path}`**: {spec.kind.words}"
     if spec.choices:
         head += ", one of " + ", ".join(f"`{choice}`" for choice in spec.choices)

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+from tunespec import codes
 from tunespec.compiler.resolve import DATA_PATH_FIELDS, ResolvedExperiment
 from tunespec.compiler.schema import is_uri
 from tunespec.diagnostics import Finding, Severity
@@ -198,25 +199,25 @@ def target_findings(exp: ResolvedExperiment, target: Target) -> Iterator[Finding
     if method is None:
         return
     if method not in target.methods:
-        yield Finding("TS502", exp.name_location,
+        yield Finding(codes.TARGET_CANNOT_RUN_METHOD, exp.name_location,
                       f"`{target.name}` cannot run `{method}` (it runs {', '.join(target.methods)})",
                       "choose another target for this experiment, or another method")
         return
     problem = _constraint_problem(exp, target)
     if problem:
-        yield Finding("TS502", exp.name_location, problem[0], problem[1])
+        yield Finding(codes.TARGET_CANNOT_RUN_METHOD, exp.name_location, problem[0], problem[1])
         return
     if method in target.removed and today() >= target.removed[method]:
-        yield Finding("TS503", exp.location_of("method"),
+        yield Finding(codes.TARGET_METHOD_DEPRECATED, exp.location_of("method"),
                       f"`{target.name}` no longer runs `{method}`: removed on {target.removed[method]} "
                       f"({target.deprecated.get(method, 'documented removal')})",
                       "move the experiment to another target", severity=Severity.ERROR)
     elif method in target.deprecated:
-        yield Finding("TS503", exp.location_of("method"), f"`{target.name}`: {target.deprecated[method]}",
+        yield Finding(codes.TARGET_METHOD_DEPRECATED, exp.location_of("method"), f"`{target.name}`: {target.deprecated[method]}",
                       "plan the move to another method or target")
     missing = [field for field in target.required(method) if not exp.is_set(field)]
     if missing:
-        yield Finding("TS504", exp.name_location,
+        yield Finding(codes.TARGET_NEEDS_VALUE, exp.name_location,
                       f"`{target.name}` needs {', '.join(f'`{f}`' for f in missing)}, which is unset",
                       "set it in the experiment or a preset it extends")
     yield from _local_paths_without_volume(exp, target)
@@ -225,7 +226,7 @@ def target_findings(exp: ResolvedExperiment, target: Target) -> Iterator[Finding
     yield from _inexpressible_values(exp, target, method)
     for field in _set_fields(exp):
         if not target.can_express(method, field) and exp.values[field] != target.implicit.get(field, object()):
-            yield Finding("TS501", exp.location_of(field),
+            yield Finding(codes.TARGET_CANNOT_EXPRESS_FIELD, exp.location_of(field),
                           f"`{target.name}` cannot express `{field}` ({_shown(exp.values[field])}): it is dropped "
                           f"from {', '.join(f.output for f in target.files)}",
                           "leave it out for this target, or choose a target that can express it")
@@ -242,7 +243,7 @@ def _inexpressible_values(exp: ResolvedExperiment, target: Target, method: str) 
         fix = f"set `{field}` to {' or '.join(_shown(v) for v in limit['only'])}" if "only" in limit else \
             f"set `{field}` to another value"
         where = "".join(f" with `{path}` = {_shown(exp.values.get(path))}" for path in limit.get("when", {}))
-        yield Finding("TS501", exp.location_of(field),
+        yield Finding(codes.TARGET_CANNOT_EXPRESS_FIELD, exp.location_of(field),
                       f"`{target.name}` cannot express `{field}` = {_shown(exp.values[field])}"
                       f"{f' for {method}' if limit['scope'] == method else ''}{where}: {limit['why']}",
                       f"{fix}, or choose another target")
@@ -254,7 +255,7 @@ def _local_paths_without_volume(exp: ResolvedExperiment, target: Target) -> Iter
         return
     local = [path for path in DATA_PATH_FIELDS if isinstance(exp.values.get(path), str) and not is_uri(exp.values[path])]
     if local:
-        yield Finding("TS504", exp.name_location,
+        yield Finding(codes.TARGET_NEEDS_VALUE, exp.name_location,
                       f"`{target.name}` runs in a cluster and cannot read the local "
                       f"{' and '.join(f'`{p}`' for p in local)} without `resources.volume`",
                       "set `resources.volume` (a PersistentVolumeClaim holding the data, mounted at "
@@ -270,7 +271,7 @@ def _unreadable_uris(exp: ResolvedExperiment, target: Target) -> Iterator[Findin
     for path in DATA_PATH_FIELDS:
         value = exp.values.get(path)
         if isinstance(value, str) and is_uri(value) and not value.startswith(tuple(schemes)):
-            yield Finding("TS504", exp.location_of(path),
+            yield Finding(codes.TARGET_NEEDS_VALUE, exp.location_of(path),
                           f"`{target.name}` cannot read `{path}` = {_shown(value)}: it reads local files and "
                           f"{', '.join(f'`{scheme}`' for scheme in schemes)} URIs",
                           "give the data as a local file (or a listed URI), or choose another target")
@@ -292,7 +293,7 @@ def _partial_layer_groups(exp: ResolvedExperiment, target: Target) -> Iterator[F
     for group in target.constraints.get("lora_layer_groups", ()):
         named = layers & set(group)
         if named and named != set(group):
-            yield Finding("TS501", exp.location_of("lora.target_modules"),
+            yield Finding(codes.TARGET_CANNOT_EXPRESS_FIELD, exp.location_of("lora.target_modules"),
                           f"`{target.name}` adapts {', '.join(group)} only all together: it cannot express targeting "
                           f"just {', '.join(sorted(named))}, and will target all {len(group)}",
                           "name all of them, or none")
@@ -351,7 +352,7 @@ def unknown_target_findings(exp: ResolvedExperiment, known: Iterable[str]) -> It
         if name in known:
             continue
         where = setting.owner.file.location(items[index].span) if index < len(items) else exp.location_of("targets")
-        yield Finding("TS005", where, f"unknown target `{name}`",
+        yield Finding(codes.UNKNOWN_ENUM_VALUE, where, f"unknown target `{name}`",
                       did_you_mean(name, known) or f"the targets are: {', '.join(sorted(known))}")
 
 

@@ -85,7 +85,7 @@ class Range(Record):
     min_exclusive: bool
     max_exclusive: bool
     source: str
-    rule: str | None = None  # a rule that checks several rows (TS111); None: the field's own rule
+    rule: str | None = None  # the name of a rule that checks several rows; None: the field's own rule
 
     def contains(self, value: float) -> bool:
         if self.min is not None and (value < self.min or (self.min_exclusive and value == self.min)):
