@@ -319,6 +319,7 @@ def test_builds_are_byte_identical_across_runs_hash_seeds_and_folders(examples, 
     for seed, folder in (("0", "a"), ("1", "b"), ("12345", "c")):
         copy = tmp_path / "copies" / folder
         shutil.copytree(examples / "examples", copy / "examples")
+        (copy / "tunespec.toml").write_text("")  # each copy its own project (paths are relative to it)
         environment = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO)}
         subprocess.run([sys.executable, "-m", "tunespec", "build", "examples", "--out", "out"],
                        cwd=copy, env=environment, check=True, capture_output=True)

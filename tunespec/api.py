@@ -124,10 +124,12 @@ class BuildResult(Record):
     stale: list = Factory(list)  # with check=True: files that would change or be created
     refused: list = Factory(list)  # "variant (target): why" for what was not built
     checked: bool = False
+    orphans: list = Factory(list)  # orphans.Orphan: spec folders nothing in the run makes any more
+    pruned: list = Factory(list)  # with prune=True: the orphaned folders removed
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.refused or self.stale else 0
+        return 1 if self.refused or self.stale or (self.checked and self.orphans) else 0
 
 
 def _check_folder_names(out: Path, root: Path) -> None:
@@ -147,7 +149,8 @@ def _check_folder_names(out: Path, root: Path) -> None:
 
 def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, out: str | os.PathLike | None = None,
           check: bool = False, *, config: Config | None = None, root: str | os.PathLike | None = None,
-          template_dirs: Iterable[str] = (), selection: Selection | None = None, jobs: int = 1) -> BuildResult:
+          template_dirs: Iterable[str] = (), selection: Selection | None = None, jobs: int = 1,
+          prune: bool = False) -> BuildResult:
     """Render the targets of every experiment variant at `paths` into `out/<variant>/<target>/`.
 
     Targets come from `targets`, else each experiment's `targets`, else the config's, else `yaml`.
@@ -155,6 +158,11 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     and the result lists the files that are stale or missing. Nothing is written until every file of the
     run is rendered: raises TargetError (an unknown or broken target), RenderError (a template that fails)
     or BuildError (the output cannot be written), with no file changed.
+
+    `out` and `root` given here are relative to the current directory; unset, they come from the
+    configuration, relative to its file (`out`, default `out/`, and the root is its folder), so that a build
+    run from any folder of the project writes the same specs to the same place. Spec folders that the
+    files built no longer make are `orphans`; with `prune=True` (and not `check`) they are removed.
     """
     from tunespec.files import WriteError, commit, interrupts_deferred
     from tunespec.templates.build import BuildError
@@ -169,9 +177,9 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
 
             hint = did_you_mean(name, known) or f"the targets are: {', '.join(sorted(known))}"
             raise TargetError(f"unknown target `{name}`; {hint}")
-    root_path = Path(root).absolute() if root is not None else Path.cwd()
+    root_path = Path(root).absolute() if root is not None else config.base.absolute()
     selection = selection or config.selection(REGISTRY)
-    out_path = Path(out if out is not None else config.out or DEFAULT_OUT)
+    out_path = Path(out) if out is not None else _from_config(config, config.out or DEFAULT_OUT)
     _check_folder_names(out_path, root_path)
     plan = runner.BuildPlan(out_path, check, list(targets) if targets else None)
     job = Job(config, selection, Path.cwd(), root_path, targets, template_dirs, False, plan)
@@ -196,4 +204,18 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
         runner.abandon(result.built if result is not None else [], job)
         raise
     lint = LintResult(result.diagnostics, result.roots, result.lines)
-    return BuildResult(lint, written, unchanged, stale, refused, check)
+    from tunespec import orphans as orphan_folders
+    from tunespec.diagnostics import Severity
+
+    broken = {d.path for d in result.diagnostics if d.severity is Severity.ERROR}
+    found = orphan_folders.find(out_path, root_path, known, result.built, result.roots, Path.cwd(), broken)
+    pruned = orphan_folders.prune(found) if prune and not check else []
+    return BuildResult(lint, written, unchanged, stale, refused, check, found, pruned)
+
+
+def _from_config(config: Config, folder: str) -> Path:
+    """A folder the configuration names, relative to the configuration's file (as the current directory
+    sees it, so that messages name it as the user would)."""
+    if config.path is None or os.path.isabs(folder):
+        return Path(folder)
+    return Path(os.path.relpath(config.base.absolute() / folder))

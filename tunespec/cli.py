@@ -83,6 +83,7 @@ def _lint_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     _add_jobs(parser)
     _add_selection(parser)
+    _add_dependents(parser)
 
 
 def _show_options(parser: argparse.ArgumentParser) -> None:
@@ -103,7 +104,12 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
                         help="a folder of user targets (rendered in Jinja2's sandbox)")
     parser.add_argument("--format", choices=["text", "json"], default="text", help="how diagnostics are printed")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+    parser.add_argument("--prune", action="store_true",
+                        help="remove the spec folders of variants and targets that are no longer built")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="do not print lint diagnostics (the lint hook does), only what is stale, orphaned or not built")
     _add_jobs(parser)
+    _add_dependents(parser)
 
 
 def _fmt_options(parser: argparse.ArgumentParser) -> None:
@@ -189,6 +195,21 @@ def _job_count(args: argparse.Namespace) -> int:
     from tunespec.runner import default_jobs
 
     return args.jobs if args.jobs is not None else default_jobs()
+
+
+def _add_dependents(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-dependents", action="store_true",
+                        help="for files named, do not also check the project's files that import them")
+
+
+def _paths(args: argparse.Namespace) -> list[str]:
+    """The paths given and, unless --no-dependents, the project's files that import a file named (so that a
+    changed preset, passed alone by pre-commit, is checked in every experiment that uses it)."""
+    if getattr(args, "no_dependents", True):
+        return list(args.paths)
+    from tunespec.project import with_dependents
+
+    return with_dependents(list(args.paths), Path.cwd())
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
@@ -281,7 +302,7 @@ def command_lint(args: argparse.Namespace) -> int:
         selection = config.selection(REGISTRY, _selectors(args.select), _selectors(args.ignore))
     except ConfigError as error:
         raise UsageError(str(error).replace("command line: ", "")) from None
-    result = run_lint(args.paths, config, selection=selection, jobs=_job_count(args), keep=False)
+    result = run_lint(_paths(args), config, selection=selection, jobs=_job_count(args), keep=False)
     report = Report(result.diagnostics, result.files_checked, args.strict)
     text = _rendered(result, args.format, args.output_file is None)
     if args.output_file:
@@ -379,17 +400,28 @@ def command_build(args: argparse.Namespace) -> int:
 
     config = _config(args)
     try:
-        result = build(args.paths, _selectors(args.target), args.out, args.check, config=config, root=args.root,
-                       template_dirs=args.template_dir, jobs=_job_count(args))
+        result = build(_paths(args), _selectors(args.target), args.out, args.check, config=config, root=args.root,
+                       template_dirs=args.template_dir, jobs=_job_count(args), prune=args.prune)
     except (TargetError, RenderError, BuildError) as error:
         raise UsageError(str(error)) from None
-    _print_diagnostics(result.lint, args.format, with_summary=False)
+    if not args.quiet:
+        _print_diagnostics(result.lint, args.format, with_summary=False)
     for line in result.refused:
         say(line)
+    pruned = set(result.pruned)
+    for orphan in result.orphans:
+        if orphan.folder in pruned:
+            say(f"removed: {orphan.folder}/ ({orphan.why})")
+        else:
+            say(f"orphaned: {orphan.folder}/ ({orphan.why})"
+                + ("" if result.checked else "; `tunespec build --prune` removes it"))
     if result.checked:
         for path in result.stale:
             say(f"stale: {path}")
-        verdict = f"{len(result.stale)} stale or missing" if result.stale else "all up to date"
+        problems = [f"{len(result.stale)} stale or missing"] if result.stale else []
+        if result.orphans:
+            problems.append(f"{len(result.orphans)} orphaned folder{'s' if len(result.orphans) != 1 else ''}")
+        verdict = ", ".join(problems) if problems else "all up to date"
         print(f"Checked {len(result.stale) + len(result.unchanged)} files: {verdict}.")
     else:
         print(f"Wrote {len(result.written)} files ({len(result.unchanged)} unchanged)"

@@ -66,6 +66,8 @@ class Built(Record):
     files: Any = None  # templates.build.Staged
     variant: tuple = ()  # (source, variant name), to refuse it when the run finds its output folder taken
     names: tuple = ()  # (target, name) pairs no other variant of the build may have (a Kubernetes job's)
+    name: str = ""  # the variant's name (also when refused), for what a build no longer writes (orphans)
+    target: str | None = None  # the target's; None when the whole variant is refused
 
 
 class BatchResult(Record):
@@ -195,26 +197,27 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
             if exp.is_preset:
                 continue
             if not exp.complete or errors.inside(exp) or _missing_required(exp):
-                built.append(Built("", "", exp.name, f"{exp.name}: not built, it has errors"))
+                built.append(Built("", "", exp.name, f"{exp.name}: not built, it has errors", name=exp.name))
                 continue
             unwritable = _not_utf8(exp)
             if unwritable:
                 built.append(Built("", "", exp.name, f"{exp.name}: not built, the path {unwritable} is not UTF-8 "
-                                                     "text, which a job spec must hold"))
+                                                     "text, which a job spec must hold", name=exp.name))
                 continue
             variant = None
             for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
                 label = f"{exp.name} ({name})"
                 target = known.get(name)
                 if target is None or _target_refuses(exp, target, job.selection, by_target):
-                    built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above"))
+                    built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above",
+                                       name=exp.name, target=name))
                     continue
                 variant = variant or variant_context(exp)
                 outputs = render_outputs(exp, target, placement, variant)
                 files = check_outputs(outputs) if plan.check else stage_outputs(outputs, placement)
                 built.append(Built(placement.folder(exp.name, name), f"{exp.source} (experiment {exp.experiment})",
                                    label, files=files, variant=(exp.source, exp.name),
-                                   names=unique_names(target, variant["ir"])))
+                                   names=unique_names(target, variant["ir"]), name=exp.name, target=name))
     except BaseException:
         discard_built(built)
         raise

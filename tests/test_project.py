@@ -1,0 +1,207 @@
+"""Issue 12, item 1: a changed preset is checked in every experiment that imports it; orphaned specs;
+`out` and spec paths relative to the configuration file; the hooks under real git and pre-commit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, write_training_data
+from tunespec.cli import main
+from tunespec.project import dependents
+
+PRE_COMMIT = [sys.executable, "-m", "pre_commit"]
+
+BASE = """preset base {
+  model  = "ibm/granite-3-1-8b-base"
+  method = lora
+
+  training {
+    max_seq_length = 512
+  }
+}
+"""
+
+MIDDLE = """import "base.tune"
+
+preset middle extends base {
+  training {
+    epochs = 3
+  }
+}
+"""
+
+
+def experiment(name: str, imported: str, base: str) -> str:
+    return f"""import "{imported}"
+
+experiment {name} extends {base} {{
+  data {{
+    train = "../data/train.jsonl"
+  }}
+}}
+"""
+
+
+@pytest.fixture
+def presets(project):
+    """common/base.tune <- common/middle.tune <- exp/c.tune; base <- exp/a.tune, exp/b.tune; exp/lone.tune
+    imports nothing; notes/string.tune holds an import line inside a string only."""
+    project.write("common/base.tune", BASE)
+    project.write("common/middle.tune", MIDDLE)
+    project.write("exp/a.tune", experiment("a", "../common/base.tune", "base"))
+    project.write("exp/b.tune", experiment("b", "../common/base.tune", "base"))
+    project.write("exp/c.tune", experiment("c", "../common/middle.tune", "middle"))
+    project.write("exp/lone.tune", BASE.replace("preset base", "experiment lone").replace(
+        "  training", '  data {\n    train = "../data/train.jsonl"\n  }\n\n  training'))
+    project.write("notes/string.tune", 'experiment s {\n  description = """\nimport "../common/base.tune"\n"""\n}\n')
+    return project
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_dependents_are_the_importers_transitively(presets):
+    found = [display for _, display in dependents(["common/base.tune"], Path.cwd())]
+    assert found == ["common/middle.tune", "exp/a.tune", "exp/b.tune", "exp/c.tune"]
+    assert [d for _, d in dependents(["common/middle.tune"], Path.cwd())] == ["exp/c.tune"]
+    assert dependents(["exp/lone.tune"], Path.cwd()) == []
+
+
+def test_an_import_line_inside_a_string_is_not_an_import(presets):
+    assert "notes/string.tune" not in [d for _, d in dependents(["common/base.tune"], Path.cwd())]
+
+
+def test_lint_of_a_preset_reports_the_experiments_that_import_it(presets, capsys):
+    presets.write("common/base.tune", BASE.replace("512", "200000"))
+    code, out, _ = run(capsys, "lint", "--ignore", "TS405,TS307", "common/base.tune")
+    assert code == 1
+    assert "common/base.tune:6:22: TS108 error" in out
+    assert "in 5 files" in out  # base, middle, a, b, c
+    code, out, _ = run(capsys, "lint", "--ignore", "TS405,TS307", "--no-dependents", "common/base.tune")
+    assert "in 1 file" in out
+
+
+def test_build_check_of_a_preset_finds_the_stale_specs_of_its_importers(presets, capsys):
+    assert run(capsys, "build", "exp/")[0] == 0
+    presets.write("common/base.tune", BASE.replace("512", "1024"))
+    code, out, _ = run(capsys, "build", "--check", "--quiet", "common/base.tune")
+    assert code == 1
+    assert out.splitlines() == ["stale: out/a/yaml/experiment.yaml", "stale: out/b/yaml/experiment.yaml",
+                                "stale: out/c/yaml/experiment.yaml", "Checked 3 files: 3 stale or missing."]
+
+
+# --- orphans -------------------------------------------------------------------------------------------
+
+def test_specs_of_a_deleted_experiment_are_orphans_and_prune_removes_only_them(presets, capsys):
+    assert run(capsys, "build", "exp/")[0] == 0
+    (presets.root / "out" / "mine").mkdir()
+    (presets.root / "out" / "mine" / "notes.txt").write_text("a user's file")
+    (presets.root / "exp" / "b.tune").unlink()
+    code, out, _ = run(capsys, "build", "--check", "-q", "exp/a.tune")
+    assert code == 1
+    assert "orphaned: out/b/yaml/ (its experiment file exp/b.tune is gone)" in out
+    assert "1 orphaned folder" in out
+    assert (presets.root / "out" / "b" / "yaml" / "experiment.yaml").exists()  # --check writes nothing
+    code, out, _ = run(capsys, "build", "-q", "--prune", "exp/a.tune")
+    assert code == 0 and "removed: out/b/yaml/" in out
+    assert not (presets.root / "out" / "b").exists()
+    assert (presets.root / "out" / "mine" / "notes.txt").read_text() == "a user's file"
+    assert (presets.root / "out" / "a" / "yaml" / "experiment.yaml").exists()
+    assert run(capsys, "build", "--check", "exp/")[0] == 0
+
+
+def test_a_folder_holding_anything_else_is_not_tunespecs(presets, capsys):
+    run(capsys, "build", "exp/")
+    folder = presets.root / "out" / "b" / "yaml"
+    (folder / "README.md").write_text("notes about b")
+    os.symlink("experiment.yaml", presets.root / "out" / "c" / "yaml" / "link.yaml")
+    (presets.root / "exp" / "b.tune").unlink()
+    (presets.root / "exp" / "c.tune").unlink()
+    code, out, _ = run(capsys, "build", "-q", "--prune", "exp/")
+    assert "removed" not in out and "orphaned" not in out
+    assert (folder / "README.md").exists() and (folder / "experiment.yaml").exists()
+
+
+def test_a_target_no_longer_named_and_a_variant_no_longer_swept_are_orphans(presets, capsys):
+    presets.write("exp/a.tune", experiment("a", "../common/base.tune", "base").replace(
+        "  data {", "  targets = [yaml, json]\n\n  training {\n    epochs = sweep [1, 2]\n  }\n\n  data {"))
+    run(capsys, "build", "exp/a.tune")
+    presets.write("exp/a.tune", experiment("a", "../common/base.tune", "base").replace(
+        "  data {", "  targets = [yaml]\n\n  training {\n    epochs = sweep [1]\n  }\n\n  data {"))
+    code, out, _ = run(capsys, "build", "--check", "-q", "exp/a.tune")
+    assert "orphaned: out/a.epochs-2/json/ (exp/a.tune no longer makes the variant a.epochs-2)" in out
+    assert "orphaned: out/a.epochs-1/json/ (a.epochs-1 no longer names the target json)" in out
+
+
+def test_specs_of_a_file_that_does_not_parse_are_never_orphans(presets, capsys):
+    run(capsys, "build", "exp/")
+    presets.write("exp/b.tune", "experiment b {\n")
+    code, out, _ = run(capsys, "build", "-q", "--prune", "exp/")
+    assert "removed" not in out and "orphaned" not in out
+    assert (presets.root / "out" / "b" / "yaml" / "experiment.yaml").exists()
+
+
+# --- paths relative to the configuration ---------------------------------------------------------------
+
+def test_out_and_spec_paths_are_relative_to_the_config_file(presets, capsys, monkeypatch):
+    (presets.root / "tunespec.toml").write_text('out = "specs"\n')
+    assert run(capsys, "build", "exp/a.tune")[0] == 0
+    written = (presets.root / "specs" / "a" / "yaml" / "experiment.yaml").read_bytes()
+    monkeypatch.chdir(presets.root / "exp")
+    code, out, _ = run(capsys, "build", "--check", "a.tune")
+    assert code == 0, out
+    assert "Checked 1 files: all up to date." in out
+    assert not (presets.root / "exp" / "specs").exists()
+    assert run(capsys, "build", "a.tune")[0] == 0
+    assert (presets.root / "specs" / "a" / "yaml" / "experiment.yaml").read_bytes() == written
+
+
+# --- the hooks, under real git and pre-commit ------------------------------------------------------------
+
+def git(folder: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t"})
+
+
+def test_committing_only_a_preset_runs_the_hooks_on_its_importers(tmp_path):
+    """pre-commit passes only common/base.tune: the build-check hook finds its importers' stale specs, and
+    each diagnostic is printed once in the whole run (the lint hook prints it, build --check does not)."""
+    repo = tmp_path / "repo"
+    for name, text in (("common/base.tune", BASE), ("exp/a.tune", experiment("a", "../common/base.tune", "base")),
+                       ("exp/b.tune", experiment("b", "../common/base.tune", "base"))):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    write_training_data(repo / "data" / "train.jsonl")
+    git(repo, "init", "-q")
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-m", "tunespec", "build", "exp/"], cwd=repo, check=True, env=environment,
+                   capture_output=True)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "start")
+    (repo / "common/base.tune").write_text(BASE.replace("512", "1024"))
+    git(repo, "add", "common/base.tune")
+    home = tmp_path / "pre-commit-home"
+    environment = {**os.environ, "PRE_COMMIT_HOME": str(home), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    stale = subprocess.run([*PRE_COMMIT, "try-repo", str(REPO), "--verbose"], cwd=repo, capture_output=True,
+                           text=True, env=environment, timeout=900)
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    section = stale.stdout.split("tunespec build --check")[1].split("tunespec fmt")[0]
+    assert "stale: out/a/yaml/experiment.yaml" in section and "stale: out/b/yaml/experiment.yaml" in section
+    assert "Checked 2 files: 2 stale or missing." in section
+
+    (repo / "common/base.tune").write_text(BASE.replace("512", "200000"))
+    git(repo, "add", "common/base.tune")
+    broken = subprocess.run([*PRE_COMMIT, "try-repo", str(REPO), "--verbose"], cwd=repo, capture_output=True,
+                            text=True, env=environment, timeout=900)
+    assert broken.returncode == 1
+    assert broken.stdout.count("TS108") == 1, broken.stdout
+    assert "a: not built, it has errors" in broken.stdout

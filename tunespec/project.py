@@ -1,0 +1,123 @@
+"""Which files a change concerns: every `.tune` file of the project that imports a changed file, directly
+or through other files.
+
+pre-commit passes only the changed files. A preset's file changes nothing by itself — the experiments that
+import it change — so `lint` and `build --check` given `common/base.tune` must also cover every experiment
+that imports it, or a new learning rate in a preset is committed unchecked and its specs go stale.
+
+The project is the folder of the nearest project marker above each named file (as for imports:
+`tunespec.toml`, `pyproject.toml`, `.git`). Its `.tune` files are searched for `import` lines with a regular
+expression (cheap: most files are not read past that); a file whose import line names a changed file is
+parsed with the real parser to confirm it, so a line inside a `\"\"\"` string never counts. The reverse
+import graph is walked until nothing new is found.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Callable, Iterable
+
+IMPORT_LINE = re.compile(r'(?:^|[\s;{}])import\s*"((?:[^"\\\n]|\\.)*)"', re.MULTILINE)
+
+
+def dependents(named: Iterable[str], cwd: Path, keep: Callable[[str], bool] | None = None) -> list[tuple[str, str]]:
+    """The `.tune` files that import one of the files `named` (transitively), as (path, display) pairs in
+    path order, excluding those named; `keep(path)` (the exclude patterns) says which project files count."""
+    from tunespec.compiler.loader import find_tune_files, identity, project_root
+
+    cwd = cwd.absolute()
+    changed: dict[object, str] = {}
+    roots: set[Path] = set()
+    for name in named:
+        if not name.endswith(".tune") or not os.path.isfile(name):
+            continue
+        absolute = Path(os.path.normpath(cwd / name))
+        changed[identity(absolute)] = name
+        roots.add(project_root(absolute.parent, cwd))
+    if not changed:
+        return []
+    graph: dict[object, list[str]] = {}  # identity of an imported file -> the files importing it
+    files: dict[object, str] = {}
+    for root in sorted(roots):
+        for path in find_tune_files(root):
+            key = identity(path)
+            if key in files:
+                continue
+            files[key] = path
+            for target in _imports(path):
+                graph.setdefault(identity(target), []).append(path)
+    found: dict[object, str] = {}
+    frontier = list(changed)
+    while frontier:
+        key = frontier.pop()
+        for importer in graph.get(key, ()):
+            importer_key = identity(importer)
+            if importer_key in changed or importer_key in found:
+                continue
+            if keep is not None and not keep(importer):
+                continue
+            if not _confirmed(importer, key):
+                continue
+            found[importer_key] = importer
+            frontier.append(importer_key)
+    shown = [(path, _display(path, cwd)) for path in found.values()]
+    return sorted(shown, key=lambda pair: pair[1])
+
+
+def _imports(path: str) -> list[str]:
+    """The files `path`'s import lines name (normalised, relative to its folder); none when unreadable."""
+    from tunespec.files import read_regular
+
+    try:
+        data = read_regular(path)
+    except (OSError, ValueError):
+        return []
+    if b"import" not in data:
+        return []
+    text = data.decode("utf-8", "replace")
+    folder = os.path.dirname(path)
+    targets = []
+    for match in IMPORT_LINE.finditer(text):
+        raw = match.group(1)
+        if "\\" in raw:  # JSON escapes, rare in a path: decoded as the parser decodes them
+            import json
+
+            try:
+                raw = json.loads(f'"{raw}"')
+            except ValueError:
+                continue
+        if isinstance(raw, str) and raw.endswith(".tune") and not os.path.isabs(raw):
+            targets.append(os.path.normpath(os.path.join(folder, raw)))
+    return targets
+
+
+def _confirmed(path: str, target: object) -> bool:
+    """Whether `path`, parsed, really imports the file `target` (not a line inside a string)."""
+    from tunespec.compiler.ast import parse_module
+    from tunespec.compiler.loader import identity, read_text
+    from tunespec.grammar import SyntaxProblem
+
+    text, problem = read_text(path)
+    if text is None:
+        return False
+    try:
+        module = parse_module(text, path)
+    except SyntaxProblem:
+        # A file that does not parse cannot be shown to import anything; the regular expression's answer
+        # stands, so that it is linted (and its TS001 reported) rather than skipped.
+        return True
+    folder = os.path.dirname(path)
+    return any(identity(os.path.normpath(os.path.join(folder, node.path.value))) == target
+               for node in module.imports)
+
+
+def _display(path: str, cwd: Path) -> str:
+    return os.path.relpath(path, cwd)
+
+
+def with_dependents(paths: list[str], cwd: Path, keep: Callable[[str], bool] | None = None) -> list[str]:
+    """`paths` and, after them, the files that import the files among them (folders are searched already)."""
+    named = [path for path in paths if path != "-" and not os.path.isdir(path)]
+    return [*paths, *(display for _, display in dependents(named, cwd, keep))]
