@@ -17,15 +17,18 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 IMPORT_LINE = re.compile(r'(?:^|[\s;{}])import\s*"((?:[^"\\\n]|\\.)*)"', re.MULTILINE)
 
 
-def dependents(named: Iterable[str], cwd: Path, keep: Callable[[str], bool] | None = None) -> list[tuple[str, str]]:
+def dependents(named: Iterable[str], cwd: Path, excluder=None) -> list[tuple[str, str]]:
     """The `.tune` files that import one of the files `named` (transitively), as (path, display) pairs in
-    path order, excluding those named; `keep(path)` (the exclude patterns) says which project files count."""
+    path order, excluding those named; the project's files are those `excluder` (`discovery.Excluder`:
+    the exclude patterns and .gitignore) leaves."""
     from tunespec.compiler.loader import find_tune_files, identity, project_root
+
+    walk = excluder.walk if excluder is not None else find_tune_files
 
     cwd = cwd.absolute()
     changed: dict[object, str] = {}
@@ -41,7 +44,7 @@ def dependents(named: Iterable[str], cwd: Path, keep: Callable[[str], bool] | No
     graph: dict[object, list[str]] = {}  # identity of an imported file -> the files importing it
     files: dict[object, str] = {}
     for root in sorted(roots):
-        for path in find_tune_files(root):
+        for path in walk(str(root)):
             key = identity(path)
             if key in files:
                 continue
@@ -55,8 +58,6 @@ def dependents(named: Iterable[str], cwd: Path, keep: Callable[[str], bool] | No
         for importer in graph.get(key, ()):
             importer_key = identity(importer)
             if importer_key in changed or importer_key in found:
-                continue
-            if keep is not None and not keep(importer):
                 continue
             if not _confirmed(importer, key):
                 continue
@@ -117,7 +118,7 @@ def _display(path: str, cwd: Path) -> str:
     return os.path.relpath(path, cwd)
 
 
-def with_dependents(paths: list[str], cwd: Path, keep: Callable[[str], bool] | None = None) -> list[str]:
+def with_dependents(paths: list[str], cwd: Path, excluder=None) -> list[str]:
     """`paths` and, after them, the files that import the files among them (folders are searched already)."""
     named = [path for path in paths if path != "-" and not os.path.isdir(path)]
-    return [*paths, *(display for _, display in dependents(named, cwd, keep))]
+    return [*paths, *(display for _, display in dependents(named, cwd, excluder))]
