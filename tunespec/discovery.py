@@ -53,6 +53,17 @@ class Excluder:
                          if name.endswith(".tune") and not self.excluded(os.path.join(absolute, name), False, git_root))
         return found
 
+    def excluded_below(self, path: str, root: str) -> bool:
+        """Whether the file `path`, or a folder between `root` and it, is excluded (for a file found without
+        `walk`: the search for importers walks first and asks only about the files it finds)."""
+        path, root = os.path.abspath(path), os.path.abspath(root)
+        folder = os.path.dirname(path)
+        folders = []
+        while len(folder) > len(root) and folder.startswith(root):
+            folders.append(folder)
+            folder = os.path.dirname(folder)
+        return any(self.excluded(f, True) for f in reversed(folders)) or self.excluded(path)
+
     def excluded(self, path: str, is_folder: bool = False, git_root: str | None = None) -> bool:
         """Whether the absolute `path` is excluded by a pattern or (inside `git_root`) ignored by git."""
         path = os.path.abspath(path)

@@ -25,30 +25,34 @@ IMPORT_LINE = re.compile(r'(?:^|[\s;{}])import\s*"((?:[^"\\\n]|\\.)*)"', re.MULT
 def dependents(named: Iterable[str], cwd: Path, excluder=None) -> list[tuple[str, str]]:
     """The `.tune` files that import one of the files `named` (transitively), as (path, display) pairs in
     path order, excluding those named; the project's files are those `excluder` (`discovery.Excluder`:
-    the exclude patterns and .gitignore) leaves."""
+    the exclude patterns and .gitignore) leaves. The project is walked whole (hidden folders aside) and
+    only the importers found are asked about: a commit that changes no imported file never pays for
+    reading `.gitignore` files and importing pathspec."""
     from tunespec.compiler.loader import find_tune_files, identity, project_root
-
-    walk = excluder.walk if excluder is not None else find_tune_files
 
     cwd = cwd.absolute()
     changed: dict[object, str] = {}
     roots: set[Path] = set()
+    root_of: dict[str, Path] = {}
     for name in named:
         if not name.endswith(".tune") or not os.path.isfile(name):
             continue
         absolute = Path(os.path.normpath(cwd / name))
         changed[identity(absolute)] = name
-        roots.add(project_root(absolute.parent, cwd))
+        # no marker above: the current folder if the file is in it, else the file's own folder
+        inside = absolute.is_relative_to(cwd)
+        roots.add(project_root(absolute.parent, cwd if inside else absolute.parent))
     if not changed:
         return []
     graph: dict[object, list[str]] = {}  # identity of an imported file -> the files importing it
     files: dict[object, str] = {}
     for root in sorted(roots):
-        for path in walk(str(root)):
+        for path in find_tune_files(str(root)):
             key = identity(path)
             if key in files:
                 continue
             files[key] = path
+            root_of[path] = root
             for target in _imports(path):
                 graph.setdefault(identity(target), []).append(path)
     found: dict[object, str] = {}
@@ -58,6 +62,8 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None) -> list[tuple[str
         for importer in graph.get(key, ()):
             importer_key = identity(importer)
             if importer_key in changed or importer_key in found:
+                continue
+            if excluder is not None and excluder.excluded_below(importer, str(root_of[importer])):
                 continue
             if not _confirmed(importer, key):
                 continue
