@@ -197,6 +197,9 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
                 for temporary, path in item.files.staged:
                     commit(temporary, path)
                     written.append(str(path))
+                if item.files.stamp is not None:  # after the files: a stamp never vouches for files not in place
+                    commit(*item.files.stamp)
+                    item.files.stamp = None
     except WriteError as error:
         runner.discard_built(result.built[index:])
         raise BuildError(str(error)) from None

@@ -413,8 +413,7 @@ def command_build(args: argparse.Namespace) -> int:
     from tunespec.api import build
     from tunespec.report import Report
     from tunespec.templates.build import BuildError
-    from tunespec.templates.render import RenderError
-    from tunespec.templates.targets import TargetError
+    from tunespec.templates.targets import RenderError, TargetError
 
     config = _config(args)
     try:

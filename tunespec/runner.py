@@ -185,8 +185,10 @@ def _with_targets(exp: ResolvedExperiment, names: list[str]) -> ResolvedExperime
 
 def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], job: Job,
                 by_target: dict) -> list[Built]:
-    from tunespec.templates.build import Placement, check_outputs, render_outputs, stage_outputs
-    from tunespec.templates.render import unique_names, variant_context
+    from tunespec.compiler.ir import document, run_folder
+    from tunespec.templates import stamp
+    from tunespec.templates.build import (Placement, check_outputs, fresh_outputs, render_outputs, stage_outputs,
+                                          stamp_output)
     from tunespec.templates.targets import all_targets
 
     plan = job.build
@@ -206,7 +208,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                 built.append(Built("", "", exp.name, f"{exp.name}: not built, the path {unwritable} is not UTF-8 "
                                                      "text, which a job spec must hold", name=exp.name))
                 continue
-            variant = None
+            variant = ir = digest = None
             for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
                 label = f"{exp.name} ({name})"
                 target = known.get(name)
@@ -214,12 +216,24 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                     built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above",
                                        name=exp.name, target=name))
                     continue
-                variant = variant or variant_context(exp)
-                outputs = render_outputs(exp, target, placement, variant)
-                files = check_outputs(outputs) if plan.check else stage_outputs(outputs, placement)
-                built.append(Built(placement.folder(exp.name, name), f"{exp.source} (experiment {exp.experiment})",
-                                   label, files=files, variant=(exp.source, exp.name),
-                                   names=unique_names(target, variant["ir"]), name=exp.name, target=name))
+                if digest is None:
+                    ir = document(exp)
+                    digest = stamp.variant_digest(ir, exp.name, exp.experiment, exp.source, run_folder(exp))
+                folder = placement.folder(exp.name, name)
+                key = stamp.key(digest, target, placement.from_root(exp.name, name), placement.to_root())
+                found = fresh_outputs(Path(folder), key, placement, plan.check)
+                if found is not None:  # rendering would make what is there: nothing rendered
+                    files, names = found
+                else:
+                    from tunespec.templates.render import unique_names, variant_context
+
+                    variant = variant or variant_context(exp, ir)
+                    outputs = render_outputs(exp, target, placement, variant)
+                    names = unique_names(target, variant["ir"])
+                    files = check_outputs(outputs) if plan.check else \
+                        stage_outputs(outputs, placement, stamp_output(folder, key, outputs, names))
+                built.append(Built(folder, f"{exp.source} (experiment {exp.experiment})", label, files=files,
+                                   variant=(exp.source, exp.name), names=names, name=exp.name, target=name))
     except BaseException:
         discard_built(built)
         raise

@@ -13,11 +13,11 @@ from pathlib import Path
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.files import TEMPORARY, WriteError, discard, remove_leftovers, stage
 from tunespec.record import Factory, Record
-from tunespec.templates.render import render_target
+from tunespec.templates import stamp
 from tunespec.templates.targets import Target
 
 __all__ = ["TEMPORARY", "BuildError", "Output", "Staged", "Placement", "render_outputs", "check_outputs",
-           "stage_outputs", "discard_staged"]
+           "stage_outputs", "discard_staged", "fresh_outputs", "stamp_output"]
 
 
 class BuildError(Exception):
@@ -39,6 +39,7 @@ class Staged(Record):
     unchanged: list = Factory(list)
     stale: list = Factory(list)
     made: list = Factory(list)
+    stamp: tuple | None = None  # (temporary, final) of the folder's new stamp, committed after its files
 
 
 class Placement:
@@ -65,9 +66,36 @@ class Placement:
 def render_outputs(exp: ResolvedExperiment, target: Target, placement: Placement,
                    variant: dict | None = None) -> list[Output]:
     """The files of one target for one variant, rendered and verified, nothing written yet."""
+    from tunespec.templates.render import render_target  # (imports Jinja2: only a build that renders pays)
+
     folder = placement.folder(exp.name, target.name)
     rendered = render_target(exp, target, placement.from_root(exp.name, target.name), placement.to_root(), variant)
     return [Output(Path(folder, name), text, executable=name.endswith(".sh")) for name, text in rendered.items()]
+
+
+def fresh_outputs(folder: Path, key: str, placement: Placement, check: bool) -> tuple[Staged, tuple] | None:
+    """The folder's files as they are, and the target's unique names, when its stamp says they are what
+    rendering would make (`stamp.fresh`); else None. A build (not `--check`) still refuses a folder that
+    is a symbolic link and removes dead runs' leftovers from it, as staging does."""
+    found = stamp.fresh(str(folder), key)
+    if found is None:
+        return None
+    result = Staged(unchanged=[Path(folder, name) for name in found.files])
+    if not check:
+        _make_folder(folder, placement, result.made)
+        remove_leftovers(folder)
+    return result, found.names
+
+
+def stamp_output(folder: str, key: str, outputs: list[Output], names: tuple) -> Output | None:
+    """The stamp of a rendered folder (None when a unique name is not plain data: the folder then always
+    renders)."""
+    try:
+        text = stamp.content(key, {output.path.name: output.text.encode("utf-8") for output in outputs},
+                             {output.path.name for output in outputs if output.executable}, names)
+    except (TypeError, ValueError):
+        return None
+    return Output(Path(folder, stamp.STAMP), text.decode("utf-8"))
 
 
 def check_outputs(outputs: list[Output]) -> Staged:
@@ -77,8 +105,9 @@ def check_outputs(outputs: list[Output]) -> Staged:
     return result
 
 
-def stage_outputs(outputs: list[Output], placement: Placement) -> Staged:
-    """Stage the files that differ from what is on disk; the caller commits them or discards them."""
+def stage_outputs(outputs: list[Output], placement: Placement, stamp: Output | None = None) -> Staged:
+    """Stage the files that differ from what is on disk, and the folder's `stamp` if it differs; the
+    caller commits them (the stamp last) or discards them."""
     result = Staged()
     try:
         new_folders = set()
@@ -94,6 +123,10 @@ def stage_outputs(outputs: list[Output], placement: Placement) -> Staged:
                 continue
             temporary = stage(output.path, data, 0o755 if output.executable else 0o644)
             result.staged.append((temporary, output.path))
+        if stamp is not None:
+            data = stamp.text.encode("utf-8")
+            if _current(stamp) != data:
+                result.stamp = (stage(stamp.path, data, 0o644), stamp.path)
     except WriteError as error:
         discard_staged([result])
         raise BuildError(str(error)) from None
@@ -106,9 +139,9 @@ def stage_outputs(outputs: list[Output], placement: Placement) -> Staged:
 def discard_staged(results: list[Staged]) -> None:
     """Remove the staged temporary files, then the folders made for them that are still empty."""
     for result in results:
-        for temporary, _ in result.staged:
+        for temporary, _ in result.staged + ([result.stamp] if result.stamp else []):
             discard(temporary)
-        result.staged = []
+        result.staged, result.stamp = [], None
     made = {folder for result in results for folder in result.made}
     for folder in sorted(made, key=lambda folder: folder.count(os.sep), reverse=True):  # deepest first
         try:

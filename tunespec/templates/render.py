@@ -27,15 +27,11 @@ from tunespec.compiler.ir import document, run_folder, run_folder_of
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.templates import yamltext
 from tunespec.templates.sandbox import BudgetedSandbox, ConfinedLoader, render_within_budget, template_error
-from tunespec.templates.targets import BUILTIN, Target
+from tunespec.templates.targets import BUILTIN, RenderError, Target
 
 
 # libyaml's loader when PyYAML has it (the same values, many times faster); output never depends on it.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class RenderError(Exception):
-    """A template that cannot be rendered (syntax, an undefined value, a sandbox violation): one line."""
 
 
 class VerificationError(Exception):
@@ -310,10 +306,11 @@ def _environment_for(target: Target, format: str) -> jinja2.Environment:
 
 # --- the context every template sees ---------------------------------------------------------------------
 
-def variant_context(exp: ResolvedExperiment) -> dict[str, Any]:
-    """What templates read about the variant: the IR document and a few facts derived from it (made once
-    per variant and shared by its targets)."""
-    ir = document(exp)
+def variant_context(exp: ResolvedExperiment, ir: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What templates read about the variant: the IR document (`ir`, when the caller has made it) and a
+    few facts derived from it (made once per variant and shared by its targets). `stamp.variant_digest`
+    digests the same inputs: what this reads of `exp` beyond `ir`, it must digest too."""
+    ir = document(exp) if ir is None else ir
     spec = ir["spec"]
     resources = spec.get("resources", {})
     nodes, per_node = resources.get("nodes", 1), resources.get("gpus_per_node", 1)

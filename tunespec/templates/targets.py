@@ -94,6 +94,12 @@ class TargetError(Exception):
     """A target folder that cannot be used: one line for the user, exit 2."""
 
 
+class RenderError(Exception):
+    """A template that cannot be rendered (syntax, an undefined value, a sandbox violation): one line.
+    (Declared here, not in `render`, so that a build with nothing to render need not import Jinja2 to
+    catch it.)"""
+
+
 def load_target(folder: Path, sandboxed: bool = False) -> Target:
     path = folder / DECLARATION
     try:

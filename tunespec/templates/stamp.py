@@ -1,0 +1,134 @@
+"""What a build knows about the files it wrote: one `.tunespec-stamp` per output folder, so that a build
+whose inputs have not changed renders nothing (and does not even import Jinja2).
+
+A target's files for one variant are a function of three things: the variant (its IR document, name,
+experiment, source file and run folder: all that `render.variant_context` reads), the target (its
+templates and declaration, and tunespec's own rendering code beside them) and where the folder is (the
+paths from the root to it and back). The stamp holds a digest of all three and the SHA-256 of each file
+the render produced. When a later build finds the same digest and every listed file still holding the
+listed bytes (read and hashed: an edited, removed or replaced file is caught, whatever its timestamps say),
+the folder is up to date. Anything else — no stamp, another digest, a changed file — renders the target as
+before, compares every file and rewrites only those that differ, and stages a new stamp, which is
+committed after the files (an interrupted commit leaves an old stamp whose digests no longer match).
+
+The stamp is tunespec's bookkeeping, never a job spec: it is not counted as written or unchanged, `--check`
+does not compare it, and code that looks for files a target does not write treats `STAMP` as its own.
+Its content is deterministic (no times, no inode numbers): two builds of the same input write the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+
+from tunespec import __version__
+from tunespec.templates.targets import BUILTIN, Target
+
+STAMP = ".tunespec-stamp"
+FORMAT = 1
+
+_trees: dict[str, str] = {}
+
+
+def _tree_digest(folder: Path) -> str:
+    """SHA-256 of every file under `folder` (names and bytes, in sorted order; bytecode caches left out),
+    once per process and folder."""
+    key = str(folder)
+    found = _trees.get(key)
+    if found is None:
+        digest = hashlib.sha256()
+        for path in sorted(p for p in folder.rglob("*") if "__pycache__" not in p.parts and p.is_file()):
+            data = path.read_bytes()
+            digest.update(f"{path.relative_to(folder).as_posix()}\0{len(data)}\0".encode("utf-8", "surrogateescape"))
+            digest.update(data)
+        found = _trees[key] = digest.hexdigest()
+    return found
+
+
+def target_digest(target: Target) -> str:
+    """The target's templates and declaration, and tunespec's rendering code: the built-in targets' folder
+    holds both (and built-in templates may include one another's); a user's target adds its own folder."""
+    parts = [__version__, _tree_digest(BUILTIN)]
+    if target.sandboxed or not str(target.folder).startswith(str(BUILTIN)):
+        parts.append(_tree_digest(Path(target.folder)))
+    return "\0".join(parts)
+
+
+def variant_digest(ir: dict, name: str, experiment: str, source: str, run_folder: str) -> str:
+    """Everything `render.variant_context` reads from a variant, as one digest."""
+    text = json.dumps([ir, name, experiment, source, run_folder], sort_keys=True, ensure_ascii=False,
+                      default=repr, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def key(variant: str, target: Target, from_root: str, to_root: str) -> str:
+    """The digest a stamp must hold for the folder of `target` for the variant whose digest is `variant`."""
+    text = "\0".join((f"tunespec-stamp {FORMAT}", variant, target.name, target_digest(target), from_root, to_root))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def content(key: str, files: dict[str, bytes], executable: set[str], names: tuple) -> bytes:
+    """The stamp of a folder whose target rendered `files` ({name: bytes}) for the digest `key`; `names`
+    are the target's `unique` names for the variant (`render.unique_names`), kept so that an up-to-date
+    folder still takes part in the run's check that no two variants share one."""
+    listed = {name: [hashlib.sha256(data).hexdigest(), name in executable] for name, data in files.items()}
+    document = {"format": FORMAT, "key": key, "files": listed, "names": [list(pair) for pair in names]}
+    return (json.dumps(document, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode("utf-8", "surrogatepass")
+
+
+class Fresh:
+    """An up-to-date folder: the files its stamp lists (names) and the target's unique names."""
+
+    __slots__ = ("files", "names")
+
+    def __init__(self, files: list[str], names: tuple) -> None:
+        self.files = files
+        self.names = names
+
+
+def fresh(folder: str, key: str) -> Fresh | None:
+    """The folder's stamp when it holds `key` and every file it lists is a regular file (not a link) with
+    the listed bytes and, for a script, still executable; else None (render the target)."""
+    document = _read_json(os.path.join(folder, STAMP))
+    if not isinstance(document, dict) or document.get("format") != FORMAT or document.get("key") != key:
+        return None
+    files, names = document.get("files"), document.get("names")
+    if not isinstance(files, dict) or not isinstance(names, list):
+        return None
+    for name, listed in files.items():
+        if not (isinstance(listed, list) and len(listed) == 2) or os.sep in name or name in ("", ".", ".."):
+            return None
+        data = _read(os.path.join(folder, name), executable=listed[1])
+        if data is None or hashlib.sha256(data).hexdigest() != listed[0]:
+            return None
+    try:
+        return Fresh(sorted(files), tuple(tuple(pair) for pair in names))
+    except TypeError:
+        return None
+
+
+def _read_json(path: str):
+    data = _read(path)
+    if data is None:
+        return None
+    try:
+        return json.loads(data.decode("utf-8", "surrogatepass"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def _read(path: str, executable: bool = False) -> bytes | None:
+    """The bytes of a regular file (never through a symbolic link), None when there is none; with
+    `executable`, None too when the owner may not run it."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with open(descriptor, "rb") as handle:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode) or (executable and not mode & stat.S_IXUSR):
+            return None
+        return handle.read()
