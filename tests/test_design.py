@@ -113,3 +113,38 @@ def test_a_run_in_batches_makes_the_parser_tables_once(tmp_path, monkeypatch):
     result = run_lint(["."], Config(), jobs=1, keep=False)
     assert result.files_checked == runner.BATCH_FILES * 2 + 1
     assert made == [1]
+
+
+# What the resolver keeps for itself: the syntax tree behind a value (`settings`, `sweeps`, a setting's
+# `node`), the chain of declarations (`lineage`, `ref`), and how values were recorded (`provenance`,
+# `blocks`). Rules and targets ask the resolved experiment instead (`location_of`, `elements_of`,
+# `written_by_itself`, `writes_along_extends`, `sweep_of`, `block_location`).
+RESOLVER_INTERNALS = {"settings", "sweeps", "node", "lineage", "ref", "provenance", "blocks"}
+
+
+def test_rules_and_targets_ask_the_resolved_experiment_instead_of_reading_its_internals():
+    import ast
+
+    reached = []
+    for folder in ("rules", "templates"):
+        for path in sorted((REPO / "tunespec" / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Attribute) and node.attr in RESOLVER_INTERNALS:
+                    reached.append(f"{path.relative_to(REPO)}:{node.lineno}: .{node.attr}")
+    assert reached == []
+
+
+def test_places_and_diagnostics_import_no_stage():
+    """`location.py`, `codes.py` and `spelling.py` import nothing of tunespec, and `diagnostics.py` only them
+    and `record.py`: every stage can report without an import that runs back up."""
+    import ast
+
+    allowed = {"location": set(), "codes": set(), "spelling": set(),
+               "diagnostics": {"tunespec.location", "tunespec.record"}}
+    for name, imports in allowed.items():
+        tree = ast.parse((REPO / "tunespec" / f"{name}.py").read_text(encoding="utf-8"))
+        found = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and node.module and node.module.startswith("tunespec")}
+        found |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+                  if alias.name.startswith("tunespec")}
+        assert found == imports, name

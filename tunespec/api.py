@@ -173,7 +173,7 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     known = all_targets(template_dirs)
     for name in targets or []:
         if name not in known:
-            from tunespec.compiler.layers import did_you_mean
+            from tunespec.spelling import did_you_mean
 
             hint = did_you_mean(name, known) or f"the targets are: {', '.join(sorted(known))}"
             raise TargetError(f"unknown target `{name}`; {hint}")

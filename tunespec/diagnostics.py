@@ -9,10 +9,8 @@ adding the severity that configuration decides and the experiment they concern.
 from __future__ import annotations
 
 from enum import Enum
-from typing import NamedTuple
-
 from tunespec.record import Record
-from tunespec.compiler.ast import Span
+from tunespec.location import Location
 
 
 class Severity(str, Enum):
@@ -23,16 +21,6 @@ class Severity(str, Enum):
     @property
     def rank(self) -> int:
         return {"error": 2, "warning": 1, "info": 0}[self.value]
-
-
-class Location(NamedTuple):
-    """A place in a source file: the path as reported, and the span."""
-
-    path: str
-    span: Span
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.span.line}:{self.span.column}"
 
 
 class Problem(Record):

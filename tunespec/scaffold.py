@@ -42,7 +42,7 @@ def default_name(model_name: str, method: str, catalog: Catalog) -> str:
 
 
 def scaffold(name: str, model_name: str, method: str, task: str | None, catalog: Catalog) -> str:
-    from tunespec.compiler.layers import did_you_mean
+    from tunespec.spelling import did_you_mean
 
     model = catalog.find_model(model_name)
     if model is None:

@@ -8,31 +8,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import NamedTuple, Union
+from typing import Union
 
 from tunespec.record import Factory, Record
 from tunespec.grammar import SyntaxProblem
 from tunespec.grammar import parse as parse_text
 from tunespec.grammar.lalr import Token
-
-
-class Span(NamedTuple):
-    """1-based line and column of the first character, and of the character just after the last.
-
-    A named tuple, not a dataclass: the parser makes one per token, and tuples are cheapest to make.
-    """
-
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-
-    @staticmethod
-    def of(token: Token) -> "Span":
-        return Span(token.line, token.column, token.end_line, token.end_column)
-
-    def to(self, other: "Span") -> "Span":
-        return Span(self.line, self.column, other.end_line, other.end_column)
+from tunespec.location import Span
 
 
 class Str(Record):

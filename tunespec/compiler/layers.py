@@ -13,12 +13,14 @@ from typing import Any
 from tunespec import codes
 from tunespec.record import Factory, Record
 from tunespec.compiler.ast import (
-    Span, Assignment, Block, Bool, Ident, ListValue, Number, Str, Sweep, Value, source_text, type_name,
+    Assignment, Block, Bool, Ident, ListValue, Number, Str, Sweep, Value, source_text, type_name,
 )
 from tunespec.compiler.loader import DeclRef
 from tunespec.compiler.names import variant_token
 from tunespec.compiler.schema import BLOCK_ORDER, EXPERIMENT_FIELDS, MODEL_FIELDS, FieldSpec, Kind, fields_in
-from tunespec.diagnostics import Finding, Location
+from tunespec.diagnostics import Finding
+from tunespec.location import Location, Span
+from tunespec.spelling import did_you_mean
 
 
 class Provenance(Record):
@@ -284,15 +286,3 @@ def _looks_numeric(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def did_you_mean(word: str, candidates) -> str | None:
-    """"did you mean `x`?" when one candidate is close enough; difflib is loaded only on this error path."""
-    import difflib
-
-    candidates = list(candidates)
-    lowered = {c.lower(): c for c in candidates}
-    if word.lower() in lowered:
-        return f"did you mean `{lowered[word.lower()]}`?"
-    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f"did you mean `{matches[0]}`?" if matches else None

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from tunespec.compiler.layers import Layer, Setting
 from tunespec.compiler.loader import DeclRef
-from tunespec.diagnostics import Location
+from tunespec.location import Location
 
 
 class Lineage:
@@ -44,6 +44,3 @@ class Lineage:
 
     def refs(self) -> Iterator[DeclRef]:
         return (node.ref for node in self)
-
-    def layers(self) -> Iterator[Layer]:
-        return (node.layer for node in self)

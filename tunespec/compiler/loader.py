@@ -16,8 +16,9 @@ from typing import Iterable
 
 from tunespec import codes
 from tunespec.record import Factory, Record
-from tunespec.compiler.ast import Declaration, Import, Module, Span, parse_module
-from tunespec.diagnostics import Finding, Location
+from tunespec.compiler.ast import Declaration, Import, Module, parse_module
+from tunespec.location import Location, Span
+from tunespec.diagnostics import Finding
 from tunespec.files import NotAFile, kind_of, read_regular
 from tunespec.grammar import SyntaxProblem
 
@@ -338,7 +339,7 @@ def _shown_path(path: Path, cwd: Path) -> str:
 def _near_file(folder: Path, raw: str) -> str:
     """The `.tune` file the import probably meant: a close name in the folder it names (or, when that folder
     does not exist, in a folder of a close name beside it)."""
-    from tunespec.compiler.layers import did_you_mean
+    from tunespec.spelling import did_you_mean
 
     head, _, name = raw.rpartition("/")
     wanted = Path(os.path.normpath(folder / head)) if head else folder

@@ -15,14 +15,17 @@ from typing import Any, Iterator
 
 from tunespec import codes
 from tunespec.record import Factory, Record
+from tunespec.compiler.ast import ListValue
 from tunespec.compiler.catalog import Catalog, ModelInfo, load_catalog
 from tunespec.compiler.defaults import run_defaults
-from tunespec.compiler.layers import Layer, Provenance, Setting, build_layer, did_you_mean
+from tunespec.compiler.layers import Layer, Provenance, Setting, build_layer
+from tunespec.spelling import did_you_mean
 from tunespec.compiler.lineage import Lineage
 from tunespec.compiler.loader import DeclRef, Program
 from tunespec.compiler.names import variant_name
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LANGUAGE_DEFAULTS, is_uri
-from tunespec.diagnostics import Finding, Location
+from tunespec.diagnostics import Finding
+from tunespec.location import Location
 from tunespec.printable import encodable
 
 DEFAULT_MAX_VARIANTS = 256
@@ -33,8 +36,33 @@ MAX_VARIANTS_LIMIT = 10_000
 DATA_PATH_FIELDS = ("data.train", "data.validation")
 
 
+class Written(Record):
+    """A value one declaration writes: for a sweep, `value` is the tuple of its values."""
+
+    value: Any
+    location: Location
+    swept: bool
+
+
+class DeclarationWrites(Record):
+    """What one declaration along an experiment's `extends` chain writes of some fields, and what its bases
+    alone give them. `key` is the same for every experiment that extends the declaration."""
+
+    key: int
+    kind: str  # "preset" or "experiment"
+    name: str
+    own: bool  # the experiment's own declaration, not one of its bases
+    written: dict  # path -> Written, for the fields it writes
+    inherited: dict  # path -> the value its bases give (None where they give none)
+
+
 class ResolvedExperiment(Record):
-    """One variant of an experiment (or of a preset, which is checked but never built)."""
+    """One variant of an experiment (or of a preset, which is checked but never built).
+
+    Rules and targets ask it questions — a value, where it was written (`location_of`, `elements_of`),
+    who wrote it (`written_by_itself`, `writes_along_extends`), a sweep (`sweep_of`) — rather than read the
+    syntax tree behind `settings`, `sweeps` and `lineage`, which are the resolver's.
+    """
 
     name: str
     ref: DeclRef
@@ -65,11 +93,6 @@ class ResolvedExperiment(Record):
         return self.lineage.refs() if self.lineage is not None else iter(())
 
     @property
-    def layers(self) -> Iterator[Layer]:
-        """What each of `chain` writes."""
-        return self.lineage.layers() if self.lineage is not None else iter(())
-
-    @property
     def name_location(self) -> Location:
         return self.ref.location
 
@@ -97,6 +120,63 @@ class ResolvedExperiment(Record):
             if self.written(path):
                 return self.provenance[path].location
         return self.name_location
+
+    @property
+    def declaration_key(self) -> int:
+        """The same for every variant of one declaration."""
+        return id(self.ref.decl)
+
+    def block_location(self, block: str) -> Location | None:
+        """Where a block (`lora`, `prompt`) was written, by the experiment or a base; None if nowhere."""
+        return self.blocks.get(block)
+
+    def elements_of(self, path: str) -> list[tuple[Any, Location]]:
+        """Each element of the list value of `path` with the place it was written; every element at
+        `location_of(path)` when the list was not written as a list (a default)."""
+        values = self.values.get(path)
+        if values is None:
+            return []
+        setting = self.settings.get(path)
+        if setting is None or not isinstance(setting.node, ListValue):
+            where = self.location_of(path)
+            return [(value, where) for value in values]
+        file = setting.owner.file
+        places = [file.location(item.span) for item in setting.node.items]
+        where = self.location_of(path)
+        return [(value, places[index] if index < len(places) else where) for index, value in enumerate(values)]
+
+    def written_by_itself(self, path: str) -> bool:
+        """Whether the experiment's own declaration wrote the value (not a base, not a default)."""
+        setting = self.settings.get(path)
+        return setting is not None and setting.owner.decl is self.ref.decl
+
+    def is_language_default(self, path: str) -> bool:
+        """Whether the value is tunespec's own default (not written, not a documented catalog default)."""
+        provenance = self.provenance.get(path)
+        return provenance is not None and provenance.location is None and \
+            (provenance.origin or "").startswith("default")
+
+    def fields_with_provenance(self) -> Iterator[str]:
+        """Every field with a value or a recorded origin, in the order the resolver recorded them."""
+        return iter(self.provenance)
+
+    def sweep_of(self, path: str) -> Written | None:
+        """The sweep of `path` (its values and where it was written), if the experiment sweeps it."""
+        setting = self.sweeps.get(path)
+        return Written(setting.value, setting.location, True) if setting is not None else None
+
+    def writes_along_extends(self, *paths: str) -> Iterator[DeclarationWrites]:
+        """For each declaration along `extends`, child first: which of `paths` it writes, and what its
+        bases alone give them."""
+        for node in self.lineage or ():
+            settings = node.layer.settings
+            merged = node.base.merged if node.base is not None else {}
+            owner = node.ref.decl
+            yield DeclarationWrites(
+                key=id(node), kind=owner.kind, name=owner.name.value, own=owner is self.ref.decl,
+                written={path: Written(settings[path].value, settings[path].location, settings[path].swept)
+                         for path in paths if path in settings},
+                inherited={path: merged[path].value if path in merged else None for path in paths})
 
 
 class Resolver:

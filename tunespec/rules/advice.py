@@ -9,7 +9,6 @@ import math
 from typing import Iterator
 
 from tunespec import codes
-from tunespec.compiler.lineage import Lineage
 from tunespec.compiler.memory import GIB, estimate_for_targets
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import LORA_METHODS
@@ -63,8 +62,8 @@ def alpha_and_learning_rate_changed_together(variants: list[ResolvedExperiment],
     learning rate, so adjust only one of the two during experiments").
     """
     first = variants[0]
-    if ALPHA in first.sweeps and RATE in first.sweeps:
-        alpha, rate = first.sweeps[ALPHA], first.sweeps[RATE]
+    alpha, rate = first.sweep_of(ALPHA), first.sweep_of(RATE)
+    if alpha is not None and rate is not None:
         yield Problem(alpha.location,
                       f"`lora.alpha` ({_listed(alpha.value)}) and `training.learning_rate` ({_listed(rate.value)}) "
                       f"are swept together: {len(variants)} variants that change both",
@@ -79,34 +78,33 @@ def _written_together(exp: ResolvedExperiment, context: RuleContext) -> Iterator
     10,000-deep chain of presets, each of them checked, linear."""
     looked_at = context.cache.setdefault("TS301 declarations looked at", set())
     defaults = (exp.model.id if exp.model else None, exp.values.get("method"), exp.values.get("task"))
-    for node in exp.lineage or ():
-        if (id(node), defaults) in looked_at:
+    for declaration in exp.writes_along_extends(ALPHA, RATE):
+        if (declaration.key, defaults) in looked_at:
             break
-        looked_at.add((id(node), defaults))
-        layer = node.layer
-        if ALPHA not in layer.settings or RATE not in layer.settings:
+        looked_at.add((declaration.key, defaults))
+        written = declaration.written
+        if ALPHA not in written or RATE not in written:
             continue
-        if layer.settings[ALPHA].swept and layer.settings[RATE].swept:
+        if written[ALPHA].swept and written[RATE].swept:
             continue  # the sweep form above reports it
-        before = _value_without(exp, node.base, context)
-        changed = {path: (before.get(path), layer.settings[path].value) for path in (ALPHA, RATE)}
+        before = _value_without(exp, declaration.inherited, context)
+        changed = {path: (before.get(path), written[path].value) for path in (ALPHA, RATE)}
         if any(old is None or _same(old, new) for old, new in changed.values()):
             continue
-        owner = layer.owner.decl
         (old_alpha, new_alpha), (old_rate, new_rate) = changed[ALPHA], changed[RATE]
-        concerns = "" if owner is exp.ref.decl else f" for experiment `{exp.experiment}`, which extends it"
-        yield Problem(layer.settings[ALPHA].location,
-                      f"{owner.kind} `{owner.name.value}` changes both `lora.alpha` ({_shown(old_alpha)} → "
+        concerns = "" if declaration.own else f" for experiment `{exp.experiment}`, which extends it"
+        yield Problem(written[ALPHA].location,
+                      f"{declaration.kind} `{declaration.name}` changes both `lora.alpha` ({_shown(old_alpha)} → "
                       f"{_shown(new_alpha)}) and `training.learning_rate` ({_shown(old_rate)} → {_shown(new_rate)})"
                       f"{concerns}",
                       "change one of them per experiment: alpha / rank scales the update much as the learning rate does")
 
 
-def _value_without(exp: ResolvedExperiment, bases: Lineage | None, context: RuleContext) -> dict:
+def _value_without(exp: ResolvedExperiment, inherited: dict, context: RuleContext) -> dict:
     """Alpha and the learning rate as the bases alone would set them, else the documented default."""
     values = {}
     for path in (ALPHA, RATE):
-        written = bases.merged[path].value if bases is not None and path in bases.merged else None
+        written = inherited.get(path)
         if written is None and exp.model is not None and exp.values.get("method"):
             table = context.catalog.defaults_for(exp.model.id, exp.values["method"], exp.values.get("task"))
             written = table.values.get(path) if table else None

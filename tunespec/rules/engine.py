@@ -16,8 +16,8 @@ from tunespec.record import Factory, Record
 from tunespec.compiler.catalog import Catalog
 from tunespec.compiler.loader import Program, SourceFile
 from tunespec.compiler.resolve import ResolvedExperiment
-from tunespec.compiler.ast import Span
-from tunespec.diagnostics import Diagnostic, Finding, Location, Severity
+from tunespec.location import Location, Span
+from tunespec.diagnostics import Diagnostic, Finding, Severity
 
 SCOPE_COMPILER = "compiler"  # reported while loading and resolving (TS0xx); declared here for docs
 SCOPE_VARIANT = "variant"  # called once per resolved variant
@@ -129,7 +129,7 @@ class Registry:
                 if codes:
                     break
                 prefix = prefix[:-1]
-        from tunespec.compiler.layers import did_you_mean
+        from tunespec.spelling import did_you_mean
 
         return did_you_mean(key, [r.name for r in self.rules.values()])
 
@@ -236,7 +236,7 @@ class Engine:
                             if r.scope == SCOPE_EXPERIMENT and r.code in self.selection.enabled]
         groups: dict[int, list[ResolvedExperiment]] = {}
         for exp in resolved:
-            groups.setdefault(id(exp.ref.decl), []).append(exp)
+            groups.setdefault(exp.declaration_key, []).append(exp)
         for variants in groups.values():
             owner = variants[0].experiment
             for item in experiment_rules:

@@ -12,8 +12,8 @@ from typing import Iterator
 from tunespec import codes
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LORA_METHODS, REQUIRED_ALWAYS, REQUIRED_BY_METHOD
-from tunespec.compiler.ast import Span
-from tunespec.diagnostics import Problem, Location, Severity
+from tunespec.location import Location, Span
+from tunespec.diagnostics import Problem, Severity
 from tunespec.rules.engine import SCOPE_EXPERIMENT, RuleContext, compiler_rule, rule
 
 DESIGN = "tunespec README: The language in a page"
@@ -459,11 +459,11 @@ def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleConte
         ordered = [path for path in EXPERIMENT_FIELDS if path in missing]
         listed = ", ".join(f"`{path}`" for path in ordered)
         where, why = first.name_location, "no documented default"
-        setting = first.settings.get("model")
-        if first.model is None and setting is not None and setting.owner.decl is first.ref.decl:
+        if first.model is None and first.written_by_itself("model"):
             # The unknown model (TS013) is the cause: report this knock-on after it, at the end of its value.
-            span = first.provenance["model"].location.span
-            where = Location(first.provenance["model"].location.path,
+            written = first.location_of("model")
+            span = written.span
+            where = Location(written.path,
                              Span(span.end_line, span.end_column - 1, span.end_line, span.end_column))
             why = f"no documented default: model `{first.values['model']}` is unknown, see {codes.UNKNOWN_MODEL}"
         yield Problem(where, f"experiment `{first.experiment}` lacks {listed} ({why})",

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Iterator
 
 from tunespec import codes
-from tunespec.compiler.ast import ListValue
-from tunespec.compiler.layers import did_you_mean
+from tunespec.spelling import did_you_mean
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import LORA_METHODS
-from tunespec.diagnostics import Problem, Location, Severity
+from tunespec.diagnostics import Problem, Severity
+from tunespec.location import Location
 from tunespec.rules.engine import RuleContext, rule
 
 T5_LAYERS_HINT = "T5 models name their linear layers q, k, v, o (attention) and wi_0, wi_1, wo (feed-forward)"
@@ -20,15 +20,7 @@ T5_LAYERS_HINT = "T5 models name their linear layers q, k, v, o (attention) and 
 
 def target_elements(exp: ResolvedExperiment) -> list[tuple[str, Location]]:
     """Each name of `lora.target_modules` with the place it was written (the list's place if defaulted)."""
-    names = exp.values.get("lora.target_modules")
-    if names is None:
-        return []
-    setting = exp.settings.get("lora.target_modules")
-    if setting is None or not isinstance(setting.node, ListValue):
-        where = exp.location_of("lora.target_modules")
-        return [(name, where) for name in names]
-    file = setting.owner.file
-    return [(item.value, file.location(item.span)) for item in setting.node.items]
+    return exp.elements_of("lora.target_modules")
 
 
 @rule(codes.LORA_BLOCK_WITHOUT_LORA, "lora-block-without-lora",
@@ -68,8 +60,9 @@ def lora_block_without_lora(exp: ResolvedExperiment, context: RuleContext) -> It
     watsonx.ai: Parameters for tuning foundation models ("LoRA fine-tuning only" parameters).
     """
     method = exp.values.get("method")
-    if method is not None and method not in LORA_METHODS and "lora" in exp.blocks:
-        yield Problem(exp.blocks["lora"], f"a `lora` block on a `{method}` experiment: its values are ignored",
+    block = exp.block_location("lora")
+    if method is not None and method not in LORA_METHODS and block is not None:
+        yield Problem(block, f"a `lora` block on a `{method}` experiment: its values are ignored",
                       "remove the block, or set `method = lora`")
 
 
@@ -107,8 +100,9 @@ def prompt_block_without_prompt_tuning(exp: ResolvedExperiment, context: RuleCon
     watsonx.ai: Parameters for tuning foundation models (prompt tuning parameters).
     """
     method = exp.values.get("method")
-    if method is not None and method != "prompt_tuning" and "prompt" in exp.blocks:
-        yield Problem(exp.blocks["prompt"], f"a `prompt` block on a `{method}` experiment: its values are ignored",
+    block = exp.block_location("prompt")
+    if method is not None and method != "prompt_tuning" and block is not None:
+        yield Problem(block, f"a `prompt` block on a `{method}` experiment: its values are ignored",
                       "remove the block, or set `method = prompt_tuning`")
 
 

@@ -14,7 +14,8 @@ from typing import Iterable, Iterator
 from tunespec import codes
 from tunespec.compiler.ir import run_folder
 from tunespec.compiler.resolve import ResolvedExperiment
-from tunespec.diagnostics import Finding, Location, Severity
+from tunespec.diagnostics import Finding, Severity
+from tunespec.location import Location
 from tunespec.record import Record
 from tunespec.rules.engine import SCOPE_RUN, Rule, dedent
 

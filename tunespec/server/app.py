@@ -18,7 +18,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from tunespec import codes
 from tunespec import __version__
-from tunespec.compiler.ast import Span
+from tunespec.location import Span
 from tunespec.compiler.loader import normalised
 from tunespec.diagnostics import Diagnostic, Severity
 from tunespec.server.complete import candidates, context_at

@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 
 from tunespec.api import LintResult, configuration, lint_text
-from tunespec.compiler.ast import Assignment, Block, Comment, Declaration, Import, Module, Span
+from tunespec.compiler.ast import Assignment, Block, Comment, Declaration, Import, Module
+from tunespec.location import Span
 from tunespec.compiler.loader import PROJECT_MARKERS, SourceFile, normalised
 from tunespec.config import Config, ConfigError, find_config
 from tunespec.diagnostics import Diagnostic

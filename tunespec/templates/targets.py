@@ -301,10 +301,10 @@ def _partial_layer_groups(exp: ResolvedExperiment, target: Target) -> Iterator[F
 
 def _set_fields(exp: ResolvedExperiment) -> Iterator[str]:
     """Fields with a value the experiment (or a documented default) chose: not tunespec's own defaults."""
-    for field, provenance in exp.provenance.items():
+    for field in exp.fields_with_provenance():
         if field in TUNESPEC_ONLY or field not in exp.values or field == "lora.resolved_target_modules":
             continue
-        if provenance.location is None and (provenance.origin or "").startswith("default"):
+        if exp.is_language_default(field):
             continue
         yield field
 
@@ -342,16 +342,12 @@ def _shown(value: Any) -> str:
 
 def unknown_target_findings(exp: ResolvedExperiment, known: Iterable[str]) -> Iterator[Finding]:
     """TS005 for names in `targets` that no target has (at the element, where the list was written)."""
-    from tunespec.compiler.layers import did_you_mean
+    from tunespec.spelling import did_you_mean
 
-    names = exp.values.get("targets") or []
-    setting = exp.settings.get("targets")
-    items = setting.node.items if setting is not None else ()
     known = list(known)
-    for index, name in enumerate(names):
+    for name, where in exp.elements_of("targets"):
         if name in known:
             continue
-        where = setting.owner.file.location(items[index].span) if index < len(items) else exp.location_of("targets")
         yield Finding(codes.UNKNOWN_ENUM_VALUE, where, f"unknown target `{name}`",
                       did_you_mean(name, known) or f"the targets are: {', '.join(sorted(known))}")
 
@@ -373,4 +369,4 @@ def findings_for(resolved: list[ResolvedExperiment], default_targets: list[str] 
 
 
 def memo_key(exp: ResolvedExperiment, target: str) -> tuple:
-    return (id(exp.ref.decl), exp.name, target)
+    return (exp.declaration_key, exp.name, target)
