@@ -11,8 +11,9 @@ alike. Commands run as a user runs them: a fresh `python -m tunespec` process ea
 What it measures (the targets are those of the performance issue):
 1. `tunespec lint` of 1,000 realistic files against `yamllint -d relaxed` of the same experiments as YAML.
 2. A cold `tunespec lint one.tune` (the pre-commit case) against yamllint on one file, and `python -c pass`.
-3. `tunespec build` of all nine targets for 1,000 variants against `tunespec lint` of the same files, and
-   the floor under it: writing the same files with a bare Python loop.
+3. `tunespec build` of all nine targets for 1,000 variants against `tunespec lint` of the same files, into
+   a folder never used before, and the floor under it: writing the same files into another new folder with
+   a bare Python loop; then the same build again with every file up to date.
 4. Growth: lint time per file from 100 to 10,000 files (tunespec and yamllint), lint and build time per
    variant of one experiment sweeping 1,000 and 10,000 variants, lint time per MB of one 1 MB and one 10 MB
    file, and peak memory for 1,000 against 10,000 files.
@@ -69,26 +70,19 @@ def run(command: list[str], cwd: Path) -> tuple[float, bytes]:
     return elapsed, result.stdout
 
 
-def compare(commands: dict[str, list[str]], cwd: Path, repeat: int, prepare=None) -> dict[str, float]:
+def compare(commands: dict, cwd: Path, repeat: int, prepare=None) -> dict[str, float]:
     """Median wall time of each command over `repeat` interleaved rounds, after one warm-up round;
-    `prepare(name)`, untimed, runs before each command (to remove a previous build's output)."""
+    `prepare(name)`, untimed, runs before each command. A command is a list, or a function of the round
+    (0 is the warm-up) that gives one: a build into a folder never used before, for instance."""
     times: dict[str, list[float]] = {name: [] for name in commands}
     for round in range(repeat + 1):
         for name, command in commands.items():
             if prepare is not None:
                 prepare(name)
-            elapsed = run(command, cwd)[0]
+            elapsed = run(command(round) if callable(command) else command, cwd)[0]
             if round:
                 times[name].append(elapsed)
     return {name: statistics.median(values) for name, values in times.items()}
-
-
-def removing(folder: Path, *names: str):
-    """A `prepare` for `compare` that removes `folder` before the commands `names`."""
-    def prepare(name: str) -> None:
-        if name in names:
-            shutil.rmtree(folder, ignore_errors=True)
-    return prepare
 
 
 def peak_memory(command: list[str], cwd: Path) -> int:
@@ -148,37 +142,45 @@ def measure_lint(work: Path, sizes: Sizes, report: Report) -> None:
         "yamllint": yamllint("yaml/exp_0.yaml"),
         "python": [sys.executable, "-c", "pass"],
     }, work, sizes.repeat * 3)
-    report.ratio("lint one file, cold: tunespec / yamllint", one["tunespec"] / one["yamllint"], 1.0)
+    report.ratio("lint one file, cold: tunespec / yamllint", one["tunespec"] / one["yamllint"], 0.5)
     report.ratio("lint one file, cold: tunespec / python -c pass", one["tunespec"] / one["python"])
     report.ratio("lint one file, cold: yamllint / python -c pass", one["yamllint"] / one["python"])
 
 
 def measure_build(work: Path, sizes: Sizes, report: Report) -> None:
+    """A fresh build, the same build again, and the floor under a fresh build: writing the same files with a
+    bare Python loop. Fresh builds and floors go into folders never used before, and nothing is removed
+    while timing: on ext4, creating files right after deleting many spends its time skipping the freed
+    inodes (kernel time in `recently_deleted()`), which once made the floor 24× a lint instead of about 1×."""
     subset = [f"tune/exp_{index}.tune" for index in range(max(1, sizes.files // 3))]  # 3 variants each
     variants = 3 * len(subset)
-    out = work / "out"
-    times = compare({
-        "build": tunespec("build", *subset, "--target", TARGETS, "--out", "out"),
-        "build again": tunespec("build", *subset, "--target", TARGETS, "--out", "out"),
-        "lint": tunespec("lint", *subset),
-    }, work, sizes.repeat, removing(out, "build"))
-    files = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
-    floor = []
-    for _ in range(sizes.repeat):
-        target = work / "floor"
-        shutil.rmtree(target, ignore_errors=True)
+    build = tunespec("build", *subset, "--target", TARGETS, "--out", "out-0")
+    run(build, work)  # the folder every `build again` finds up to date
+    files = {path.relative_to(work / "out-0"): path.read_bytes() for path in (work / "out-0").rglob("*") if path.is_file()}
+    times: dict[str, list[float]] = {"build": [], "build again": [], "lint": [], "floor": []}
+    commands = {"build": lambda round: tunespec("build", *subset, "--target", TARGETS, "--out", f"out-{round + 1}"),
+                "build again": lambda round: build, "lint": lambda round: tunespec("lint", *subset)}
+    for round in range(sizes.repeat + 1):
+        for name, command in commands.items():
+            elapsed = run(command(round), work)[0]
+            if round:
+                times[name].append(elapsed)
         start = time.perf_counter()
+        target = work / f"floor-{round}"
         for path, data in files.items():
-            destination = target / path.relative_to(out)
+            destination = target / path
             destination.parent.mkdir(parents=True, exist_ok=True)
             with open(destination, "wb") as handle:
                 handle.write(data)
-        floor.append(time.perf_counter() - start)
-    shutil.rmtree(work / "floor", ignore_errors=True)
-    report.ratio(f"build all targets, {variants} variants ({len(files)} files): build / lint",
-                 times["build"] / times["lint"], 2.0)
-    report.ratio("  the same build again, every file up to date: build / lint", times["build again"] / times["lint"])
-    report.ratio("  the floor: writing the same files in a bare Python loop / lint", statistics.median(floor) / times["lint"])
+        if round:
+            times["floor"].append(time.perf_counter() - start)
+    median = {name: statistics.median(values) for name, values in times.items()}
+    report.ratio(f"build all targets, {variants} variants ({len(files)} files), into a new folder: build / lint",
+                 median["build"] / median["lint"], 6.0)
+    report.ratio("  the floor: writing the same files into a new folder in a bare Python loop / lint",
+                 median["floor"] / median["lint"])
+    report.ratio("  the build above its floor: (build - floor) / lint", (median["build"] - median["floor"]) / median["lint"])
+    report.ratio("  the same build again, every file up to date: build / lint", median["build again"] / median["lint"], 2.0)
 
 
 def measure_growth(work: Path, sizes: Sizes, report: Report) -> None:
@@ -211,9 +213,12 @@ def measure_growth(work: Path, sizes: Sizes, report: Report) -> None:
     for variants in sizes.sweeps:
         (work / "tunespec.toml").write_text(f"max-variants = {variants}\n")
         corpus.sweep_file(work / "tune" / "wide.tune", variants)
-        build = tunespec("build", "tune/wide.tune", "--target", "yaml", "--out", "out")
-        times = compare({"lint": tunespec("lint", "tune/wide.tune"), "build (yaml)": build, "build again (yaml)": build},
-                        work, sizes.repeat, removing(work / "out", "build (yaml)"))
+        again = tunespec("build", "tune/wide.tune", "--target", "yaml", "--out", f"wide-{variants}")
+        run(again, work)
+        times = compare({"lint": tunespec("lint", "tune/wide.tune"),
+                         "build (yaml)": lambda round: tunespec("build", "tune/wide.tune", "--target", "yaml",
+                                                                "--out", f"wide-{variants}-{round}"),
+                         "build again (yaml)": again}, work, sizes.repeat)
         for name, seconds in times.items():
             sweep_times[name].append((variants, seconds))
     (work / "tunespec.toml").write_text("")
@@ -293,10 +298,11 @@ def profile(work: Path, sizes: Sizes) -> list[str]:
         subset = [f"tune/exp_{index}.tune" for index in range(max(1, sizes.files // 3))]
         for label, call in (
             (f"lint of {sizes.files} files, --jobs 1", lambda: api.run_lint(["tune"], keep=False)),
-            (f"build of all targets for {3 * len(subset)} variants, --jobs 1",
+            (f"build of all targets for {3 * len(subset)} variants into a new folder, --jobs 1",
+             lambda: api.build(subset, TARGETS.split(","), "out")),
+            (f"the same build again, every file up to date, --jobs 1",
              lambda: api.build(subset, TARGETS.split(","), "out")),
         ):
-            shutil.rmtree("out", ignore_errors=True)
             profiler = cProfile.Profile()
             start = time.perf_counter()
             profiler.runcall(call)

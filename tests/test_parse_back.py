@@ -1,7 +1,8 @@
 """The fast ways `build` reads its files back agree with the slow, obvious ones.
 
-`_shell_words` must split exactly as `shlex.split`, and `_python_data` (a cached skeleton plus the SPEC
-literal) must accept and reject exactly the scripts `ast.parse` does, with the same data.
+`_shell_commands` must split each line as `shlex.split` does, `_python_data` (a cached skeleton plus the
+SPEC literal) must accept and reject exactly the scripts `ast.parse` does, with the same data, and the
+YAML verifier, which builds only the checked values, must find what a full `yaml.load_all` holds.
 """
 
 from __future__ import annotations
@@ -14,21 +15,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import GOLDEN
-from tunespec.templates.render import _python_data, _python_spec, _shell_commands, _shell_words
+from tunespec.templates.render import _follow, _python_data, _python_spec, _shell_commands, _YamlNodes, parse_back
 
-SHELLISH = st.text(alphabet=" \t\r\n'\"\\abc#;|&$()=-/.", max_size=40)
+SHELLISH = st.text(alphabet=" \t\r'\"\\abc;|&$()=-/.", max_size=40)
 
 
 @settings(max_examples=2000, deadline=None)
-@given(SHELLISH | st.text(max_size=40))
-def test_shell_words_split_as_shlex_does(line):
+@given(SHELLISH | st.text(max_size=40).filter(lambda text: "\n" not in text and "#" not in text))
+def test_the_words_of_one_line_are_those_of_shlex_split(line):
+    """(A line break ends a command, and `#` may start a comment: the tests below are about those.)"""
     try:
         expected = shlex.split(line)
     except ValueError:
         with pytest.raises(ValueError):
-            _shell_words(line)
+            _shell_commands(line)
         return
-    assert _shell_words(line) == expected
+    assert [word for command in _shell_commands(line) for word in command] == expected
 
 
 LINE = st.text(alphabet=" \t'\"\\abc;|&$()=-/.", max_size=30)
@@ -92,3 +94,27 @@ def test_a_damaged_script_is_judged_as_ast_parse_judges_it(path, where, how, pie
     else:
         damaged = text[:where] + text[where:where + 20] + text[where:]
     assert fast(damaged) == slow(damaged)
+
+
+YAMLISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4) | st.integers(), inner, max_size=3),
+    max_leaves=12)
+PATHS = st.lists(st.sampled_from(["0", "1", "a", "", "b", "|json", "|yaml", "2"]), max_size=4)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(YAMLISH, min_size=0, max_size=3), PATHS, st.booleans())
+def test_the_yaml_verifier_finds_what_a_full_load_holds(documents, parts, omegaconf):
+    import yaml
+
+    text = yaml.safe_dump_all(documents, default_flow_style=None)
+    format = "omegaconf" if omegaconf else "yaml"
+    assert _YamlNodes(text, omegaconf).follow(parts) == _follow(parse_back(text, format), parts)
+
+
+@pytest.mark.parametrize("text", ["a: 1\na: 2\n", "base: &b {x: 1}\nc:\n  <<: *b\n  y: 2\n", "1: x\n'1': y\n",
+                                  "--- {a: '{\"k\": [1]}'}\n--- [x]\n", "a: !!str 1\n", ""])
+def test_the_yaml_verifier_handles_duplicates_merges_and_documents_in_strings(text):
+    for parts in (["a"], ["c", "x"], ["c", "y"], ["1"], ["0", "a", "|json", "k", "0"], ["1", "0"], []):
+        assert _YamlNodes(text, False).follow(parts) == _follow(parse_back(text, "yaml"), parts)

@@ -54,6 +54,8 @@ def find(out: Path, root: Path, targets: dict, built: list, roots: list[str], cw
             variants[item.name] = None
         elif variants.get(item.name, set()) is not None:
             variants.setdefault(item.name, set()).add(item.target)
+    # The folders this run wrote or found up to date are its own: none is an orphan, and none is read again.
+    made = {(item.name, item.target) for item in built if item.refused is None and item.files is not None}
     found: list[Orphan] = []
     for variant in _entries(out):
         variant_folder = os.path.join(out, variant)
@@ -62,7 +64,7 @@ def find(out: Path, root: Path, targets: dict, built: list, roots: list[str], cw
         for target_name in _entries(variant_folder):
             target = targets.get(target_name)
             folder = os.path.join(variant_folder, target_name)
-            if target is None or not _is_real_folder(folder):
+            if target is None or (variant, target_name) in made or not _is_real_folder(folder):
                 continue
             mine = _tunespec_files(folder, {file.output for file in target.files})
             if mine is None:

@@ -80,7 +80,7 @@ def fresh_outputs(folder: Path, key: str, placement: Placement, check: bool) -> 
     found = stamp.fresh(str(folder), key)
     if found is None:
         return None
-    result = Staged(unchanged=[Path(folder, name) for name in found.files])
+    result = Staged(unchanged=[os.path.join(folder, name) for name in found.files])
     if not check:
         _make_folder(folder, placement, result.made)
         remove_leftovers(folder)
@@ -177,10 +177,13 @@ def _make_folder(folder: Path, placement: Placement, made: list) -> bool:
     key = str(folder)
     if key in placement.checked:
         return False
-    _make_out(Path(placement.out), made)
     current = str(placement.out)
+    if current not in placement.checked:
+        _make_out(Path(placement.out), made)
+        placement.checked.add(current)
     created = False
-    for part in os.path.relpath(folder, placement.out).split(os.sep):
+    inside = key[len(current) + 1:] if key.startswith(current + os.sep) else os.path.relpath(folder, placement.out)
+    for part in inside.split(os.sep):
         current = os.path.join(current, part)
         if current in placement.checked:
             created = False

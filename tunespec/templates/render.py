@@ -3,9 +3,12 @@
 Every user value reaches a template through a filter that serialises it for the file's language (`json`,
 `yaml`, `py`, `sh`), never by pasting text. Templates run with `StrictUndefined`; a user's
 `--template-dir` targets run in Jinja2's `SandboxedEnvironment`. As black re-checks its own output, each
-rendered file is parsed back (`json.loads`, `yaml.safe_load_all`, `ast.parse`, `shlex.split`) and the
+rendered file of every target, built-in or not, is parsed back by one verifier (`verify_compiled`) and the
 values the declaration's `checks` name are compared with the IR: a mismatch is an internal error, never a
-written file.
+written file. JSON is read with `json.loads`; YAML is composed by PyYAML's safe loader (libyaml's, when
+PyYAML has it), building only the checked values (`_YamlNodes`); Python with `ast.parse`, the part of a
+script every variant shares parsed once per run (`_python_data`); shell scripts are split into commands
+and words by a POSIX shell's quoting rules (`_shell_commands`, held to `shlex.split` by a property test).
 """
 
 from __future__ import annotations
@@ -364,7 +367,7 @@ def render_target(exp: ResolvedExperiment, target: Target, folder: str, to_root:
         text = _render_user(env, target, file.template, values) if target.sandboxed else \
             _render_builtin(env, target, file.template, values)
         checks = compiled_checks(target, file.output, values["method"])
-        verify_compiled(text, file.format, checks, values["ir"], f"{target.name}/{file.output}", not target.sandboxed)
+        verify_compiled(text, file.format, checks, values["ir"], f"{target.name}/{file.output}")
         rendered[file.output] = text
     return rendered
 
@@ -407,9 +410,10 @@ def compiled_checks(target: Target, output: str, method: str | None) -> list[tup
     return found
 
 
-def parse_back(text: str, format: str, trusted: bool = False) -> Any:
-    """The data a rendered file holds, read the way its consumer reads it. `trusted` (a built-in
-    target) lets a generated Python script be checked through its cached skeleton (`_python_data`)."""
+def parse_back(text: str, format: str) -> Any:
+    """The data a rendered file holds, read the way its consumer reads it: `json.loads`, PyYAML's safe
+    loader (libyaml's when PyYAML has it), `ast.parse` (through `_python_data`) and a POSIX shell's
+    quoting rules (`_shell_commands`)."""
     if format == "json":
         return json.loads(text)
     if format in ("yaml", "omegaconf"):
@@ -417,7 +421,7 @@ def parse_back(text: str, format: str, trusted: bool = False) -> Any:
         data = documents[0] if len(documents) == 1 else documents
         return _omegaconf_strings(data) if format == "omegaconf" else data
     if format == "python":
-        return _python_data(text) if trusted else _python_spec(ast.parse(text))
+        return _python_data(text)
     return _shell_commands(text)
 
 
@@ -433,17 +437,20 @@ def _omegaconf_strings(data: Any) -> Any:
 
 
 _SPEC_OPENING, _SPEC_CLOSING = "SPEC = {", "}"
-_skeletons: dict[str, Any] = {}  # the skeletons of scripts, parsed: a module, or the SyntaxError it raised
+_skeletons: dict[str, Any] = {}  # skeleton -> (the module parsed, or its SyntaxError; whether it can judge)
 
 
 def _python_data(text: str) -> Any:
-    """What `_python_spec(ast.parse(text))` gives, for the built-in scripts, a tenth of the time.
+    """What `_python_spec(ast.parse(text))` gives, a tenth of the time for a script whose values are in a
+    `SPEC = {...}` literal (one line per value: `repr` never spans lines) and in comment lines above it.
 
-    Their user values are all in the `SPEC = {...}` literal (one line per value: `repr` never spans
-    lines) and in comment lines at the top (through the `comment` filter: one line, no control
-    characters). The rest, the skeleton, is the same for every variant of a method. So the skeleton —
-    the text with the literal replaced by `None` and the top's comments emptied — is parsed once per
-    run, and the literal alone is evaluated; the file parses exactly when both do.
+    The rest of such a script, its skeleton, is the same for every variant of a method. So the skeleton —
+    the text with the literal replaced by `SPEC = None` and the comment lines above it emptied to `#` — is
+    parsed once per run with `ast.parse`, and the literal alone with `ast.literal_eval`. The file parses
+    exactly when both do, provided the skeleton shows that the replaced lines stand between statements:
+    `SPEC = None` is a statement of its own line, and no statement spans an emptied comment line (a line
+    inside a string would be string content, not a comment). Any other script, and any skeleton that
+    cannot judge, is parsed whole.
     """
     lines = text.split("\n")
     try:
@@ -451,20 +458,31 @@ def _python_data(text: str) -> Any:
         end = lines.index(_SPEC_CLOSING, start)
     except ValueError:
         return _python_spec(ast.parse(text))
-    head = []
-    for line in lines[:start]:
-        head.append("#" if line.startswith("#") else line)
+    head = ["#" if line.startswith("#") else line for line in lines[:start]]
     skeleton = "\n".join(head + ["SPEC = None"] + lines[end + 1:])
-    parsed = _skeletons.get(skeleton)
-    if parsed is None:
+    found = _skeletons.get(skeleton)
+    if found is None:
         try:
             parsed = ast.parse(skeleton)
         except SyntaxError as error:
             parsed = error
-        _skeletons[skeleton] = parsed
-    if isinstance(parsed, SyntaxError):  # the skeleton alone cannot judge (a damaged string around SPEC)
+        found = _skeletons[skeleton] = (parsed, _can_judge(parsed, head, start + 1))
+    parsed, sound = found
+    if not sound:  # the skeleton alone cannot judge (a damaged string around SPEC, a comment in a string)
         return _python_spec(ast.parse(text))
     return {"SPEC": ast.literal_eval("\n".join(["{", *lines[start + 1:end + 1]]))}
+
+
+def _can_judge(parsed: Any, head: list[str], spec_line: int) -> bool:
+    if isinstance(parsed, SyntaxError):
+        return False
+    spans = [(node.lineno, node.end_lineno) for node in parsed.body]
+    if not any(isinstance(node, ast.Assign) and node.lineno == node.end_lineno == spec_line
+               and isinstance(node.value, ast.Constant) and node.value.value is None
+               and [getattr(t, "id", None) for t in node.targets] == ["SPEC"] for node in parsed.body):
+        return False
+    emptied = [number for number, line in enumerate(head, 1) if line == "#"]
+    return not any(first <= number <= last for number in emptied for first, last in spans)
 
 
 # One piece of a POSIX shell word as shlex reads it (posix mode, whitespace_split, no comments): plain
@@ -474,43 +492,12 @@ _SHELL_PIECE = re.compile(r"""([^ \t\r\n'"\\]+)|'([^']*)'|"((?:[^"\\]|\\.)*)"|\\
 _DOUBLE_QUOTED_ESCAPE = re.compile(r'\\(["\\])')
 
 
-def _shell_words(line: str) -> list[str]:
-    """`shlex.split(line)`, with one regular expression instead of shlex's character-at-a-time loop
-    (a tenth of the time); a property test holds the two to the same words and the same errors."""
-    words: list[str] = []
-    word: list[str] | None = None
-    position, size = 0, len(line)
-    while position < size:
-        piece = _SHELL_PIECE.match(line, position)
-        if piece is None:
-            raise ValueError("no closing quotation, or a backslash escaping nothing")
-        plain, single, double, escaped, blank = piece.groups()
-        position = piece.end()
-        if blank is not None:
-            if word is not None:
-                words.append("".join(word))
-                word = None
-            continue
-        if word is None:
-            word = []
-        if plain is not None:
-            word.append(plain)
-        elif single is not None:
-            word.append(single)
-        elif double is not None:
-            word.append(_DOUBLE_QUOTED_ESCAPE.sub(r"\1", double))
-        else:
-            word.append(escaped)
-    if word is not None:
-        words.append("".join(word))
-    return words
-
-
 def _shell_commands(text: str) -> list[list[str]]:
     """The words of each command of a script, as a POSIX shell splits them: a line break outside quotes
     ends a command, `#` at the start of a word starts a comment, and a quoted word may span lines (a
-    value with a line break, a folder named so, quoted by `shlex.quote`). Each line's words are what
-    `_shell_words` (and `shlex.split`) make of it."""
+    value with a line break, a folder named so, quoted by `shlex.quote`). One regular expression reads
+    a piece at a time, a tenth of the time `shlex` takes character by character; a property test holds
+    each line's words to what `shlex.split` makes of it."""
     commands: list[list[str]] = []
     words: list[str] = []
     word: list[str] | None = None
@@ -558,19 +545,78 @@ def verify(text: str, format: str, checks: dict[str, str], ir: dict[str, Any], l
     verify_compiled(text, format, compiled, ir, label)
 
 
-def verify_compiled(text: str, format: str, checks: list[tuple], ir: dict[str, Any], label: str,
-                    trusted: bool = False) -> None:
+def verify_compiled(text: str, format: str, checks: list[tuple], ir: dict[str, Any], label: str) -> None:
+    """Parse `text` back as its consumer would and compare the value at each checked path with the IR.
+    YAML is composed into nodes by libyaml (when PyYAML has it) and only the checked values are built
+    into Python objects: the whole file is parsed, the rest is never constructed."""
     try:
-        parsed = parse_back(text, format, trusted)
+        parsed = _YamlNodes(text, format == "omegaconf") if format in ("yaml", "omegaconf") else parse_back(text, format)
     except (ValueError, SyntaxError, yaml.YAMLError) as error:
         raise VerificationError(f"{label} does not parse back as {format}: {error}") from None
     for emitted_path, emitted_parts, expected_of in checks:
         expected = expected_of(ir)
         if expected is _ABSENT:
             continue
-        actual = _follow(parsed, emitted_parts)
+        try:
+            actual = parsed.follow(emitted_parts) if isinstance(parsed, _YamlNodes) else _follow(parsed, emitted_parts)
+        except (ValueError, yaml.YAMLError) as error:
+            raise VerificationError(f"{label} does not parse back as {format}: {error}") from None
         if actual != expected or type(actual) is not type(expected):
             raise VerificationError(f"{label}: `{emitted_path}` is {actual!r} after parsing back, not {expected!r}")
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _YamlNodes:
+    """A YAML stream composed into nodes (what `yaml.load_all` reads, before it builds objects): the
+    documents of the stream, which `follow` walks by mapping key and list index, building only the value
+    a path ends at. It gives what `_follow(parse_back(text, format), parts)` gives: one document stands
+    for the stream, keys match only string keys (the last of equal ones), and a merge key or a document
+    inside a string (`|json`, `|yaml`) builds that value and goes on in Python objects."""
+
+    def __init__(self, text: str, omegaconf: bool) -> None:
+        self.loader = YAML_LOADER(text)
+        self.omegaconf = omegaconf
+        try:
+            documents = []
+            while self.loader.check_node():
+                documents.append(self.loader.get_node())
+        finally:
+            self.loader.dispose()
+        self.root = documents[0] if len(documents) == 1 else documents
+
+    def build(self, node: Any) -> Any:
+        if isinstance(node, list):
+            data = [self.loader.construct_document(item) for item in node]
+        else:
+            data = self.loader.construct_document(node)
+        return _omegaconf_strings(data) if self.omegaconf else data
+
+    def follow(self, parts: list[str]) -> Any:
+        node = self.root
+        for index, part in enumerate(parts):
+            if isinstance(node, list) or isinstance(node, yaml.SequenceNode):
+                items = node if isinstance(node, list) else node.value
+                if part.isdigit() and int(part) < len(items):
+                    node = items[int(part)]
+                    continue
+                if part not in ("|json", "|yaml"):
+                    return _ABSENT
+            elif isinstance(node, yaml.MappingNode) and part not in ("|json", "|yaml"):
+                if any(key.tag == _MERGE_TAG for key, _ in node.value):
+                    return _follow(self.build(node), parts[index:])
+                found = _ABSENT
+                for key, value in node.value:
+                    if isinstance(key, yaml.ScalarNode) and key.tag == _STR_TAG and key.value == part:
+                        found = value
+                if found is _ABSENT:
+                    return _ABSENT
+                node = found
+                continue
+            return _follow(self.build(node), parts[index:])
+        return self.build(node)
 
 
 _ABSENT = object()

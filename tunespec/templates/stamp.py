@@ -73,10 +73,20 @@ def key(variant: str, target: Target, from_root: str, to_root: str) -> str:
 def content(key: str, files: dict[str, bytes], executable: set[str], names: tuple) -> bytes:
     """The stamp of a folder whose target rendered `files` ({name: bytes}) for the digest `key`; `names`
     are the target's `unique` names for the variant (`render.unique_names`), kept so that an up-to-date
-    folder still takes part in the run's check that no two variants share one."""
-    listed = {name: [hashlib.sha256(data).hexdigest(), name in executable] for name, data in files.items()}
-    document = {"format": FORMAT, "key": key, "files": listed, "names": [list(pair) for pair in names]}
-    return (json.dumps(document, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode("utf-8", "surrogatepass")
+    folder still takes part in the run's check that no two variants share one. One line per entry, each
+    value in JSON (file names and names may hold any character):
+
+        tunespec-stamp 1
+        key <digest>
+        file <sha-256> <1 if executable, else 0> <name>
+        name [<target>, <value>]
+    """
+    lines = [f"tunespec-stamp {FORMAT}", f"key {key}"]
+    for name in sorted(files):
+        digest = hashlib.sha256(files[name]).hexdigest()
+        lines.append(f"file {digest} {int(name in executable)} {json.dumps(name, ensure_ascii=False)}")
+    lines += [f"name {json.dumps(list(pair), ensure_ascii=False, allow_nan=False)}" for pair in names]
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
 
 
 class Fresh:
@@ -91,33 +101,37 @@ class Fresh:
 
 def fresh(folder: str, key: str) -> Fresh | None:
     """The folder's stamp when it holds `key` and every file it lists is a regular file (not a link) with
-    the listed bytes and, for a script, still executable; else None (render the target)."""
-    document = _read_json(os.path.join(folder, STAMP))
-    if not isinstance(document, dict) or document.get("format") != FORMAT or document.get("key") != key:
-        return None
-    files, names = document.get("files"), document.get("names")
-    if not isinstance(files, dict) or not isinstance(names, list):
-        return None
-    for name, listed in files.items():
-        if not (isinstance(listed, list) and len(listed) == 2) or os.sep in name or name in ("", ".", ".."):
-            return None
-        data = _read(os.path.join(folder, name), executable=listed[1])
-        if data is None or hashlib.sha256(data).hexdigest() != listed[0]:
-            return None
-    try:
-        return Fresh(sorted(files), tuple(tuple(pair) for pair in names))
-    except TypeError:
-        return None
-
-
-def _read_json(path: str):
-    data = _read(path)
+    the listed bytes and, for a script, still executable; else None (render the target). A stamp that
+    cannot be read as one is no stamp."""
+    data = _read(os.path.join(folder, STAMP))
     if data is None:
         return None
     try:
-        return json.loads(data.decode("utf-8", "surrogatepass"))
+        lines = data.decode("utf-8", "surrogatepass").split("\n")
+        if lines[:2] != [f"tunespec-stamp {FORMAT}", f"key {key}"] or lines[-1] != "":
+            return None
+        files, names = [], []
+        for line in lines[2:-1]:
+            kind, _, rest = line.partition(" ")
+            if kind == "file":
+                digest, executable, name = rest.split(" ", 2)
+                name = json.loads(name)
+                if not isinstance(name, str) or os.sep in name or name in ("", ".", "..") or executable not in "01":
+                    return None
+                found = _read(os.path.join(folder, name), executable=executable == "1")
+                if found is None or hashlib.sha256(found).hexdigest() != digest:
+                    return None
+                files.append(name)
+            elif kind == "name":
+                pair = json.loads(rest)
+                if not isinstance(pair, list) or len(pair) != 2 or isinstance(pair[1], (list, dict)):
+                    return None
+                names.append(tuple(pair))
+            else:
+                return None
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
+    return Fresh(files, tuple(names))
 
 
 def _read(path: str, executable: bool = False) -> bytes | None:
