@@ -84,6 +84,7 @@ def _lint_options(parser: argparse.ArgumentParser) -> None:
     _add_jobs(parser)
     _add_selection(parser)
     _add_dependents(parser)
+    _add_exclusion(parser)
 
 
 def _show_options(parser: argparse.ArgumentParser) -> None:
@@ -91,6 +92,7 @@ def _show_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", metavar="NAME", help="only this experiment (or variant)")
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+    _add_exclusion(parser)
 
 
 def _build_options(parser: argparse.ArgumentParser) -> None:
@@ -110,12 +112,15 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
                         help="do not print lint diagnostics (the lint hook does), only what is stale, orphaned or not built")
     _add_jobs(parser)
     _add_dependents(parser)
+    _add_exclusion(parser)
 
 
 def _fmt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
     parser.add_argument("--diff", action="store_true", help="write nothing; print what would change as a unified diff")
+    parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+    _add_exclusion(parser)
 
 
 def _new_options(parser: argparse.ArgumentParser) -> None:
@@ -202,14 +207,21 @@ def _add_dependents(parser: argparse.ArgumentParser) -> None:
                         help="for files named, do not also check the project's files that import them")
 
 
-def _paths(args: argparse.Namespace) -> list[str]:
+def _paths(args: argparse.Namespace, config) -> list[str]:
     """The paths given and, unless --no-dependents, the project's files that import a file named (so that a
     changed preset, passed alone by pre-commit, is checked in every experiment that uses it)."""
     if getattr(args, "no_dependents", True):
         return list(args.paths)
     from tunespec.project import with_dependents
 
-    return with_dependents(list(args.paths), Path.cwd())
+    return with_dependents(list(args.paths), Path.cwd(), config.excluder())
+
+
+def _add_exclusion(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exclude", action="append", metavar="PATTERN",
+                        help="gitignore patterns of files and folders not to search (comma-separated; added to the config's)")
+    parser.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false", default=None,
+                        help="search files that .gitignore ignores too")
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
@@ -279,10 +291,16 @@ def _config(args: argparse.Namespace):
             path = Path(args.config)
             if not path.is_file():
                 raise UsageError(f"configuration file `{args.config}` not found")
-            return load_config(path, REGISTRY)
-        return configuration()
+            config = load_config(path, REGISTRY)
+        else:
+            config = configuration()
     except ConfigError as error:
         raise UsageError(str(error)) from None
+    if getattr(args, "exclude", None):
+        config = config.replace(command_line_exclude=_selectors(args.exclude))
+    if getattr(args, "respect_gitignore", None) is False:
+        config = config.replace(respect_gitignore=False)
+    return config
 
 
 def _colour() -> bool:
@@ -302,7 +320,7 @@ def command_lint(args: argparse.Namespace) -> int:
         selection = config.selection(REGISTRY, _selectors(args.select), _selectors(args.ignore))
     except ConfigError as error:
         raise UsageError(str(error).replace("command line: ", "")) from None
-    result = run_lint(_paths(args), config, selection=selection, jobs=_job_count(args), keep=False)
+    result = run_lint(_paths(args, config), config, selection=selection, jobs=_job_count(args), keep=False)
     report = Report(result.diagnostics, result.files_checked, args.strict)
     text = _rendered(result, args.format, args.output_file is None)
     if args.output_file:
@@ -399,7 +417,7 @@ def command_build(args: argparse.Namespace) -> int:
 
     config = _config(args)
     try:
-        result = build(_paths(args), _selectors(args.target), args.out, args.check, config=config, root=args.root,
+        result = build(_paths(args, config), _selectors(args.target), args.out, args.check, config=config, root=args.root,
                        template_dirs=args.template_dir, jobs=_job_count(args), prune=args.prune)
     except (TargetError, RenderError, BuildError) as error:
         raise UsageError(str(error)) from None
@@ -471,7 +489,7 @@ def command_fmt(args: argparse.Namespace) -> int:
     from tunespec.grammar import SyntaxProblem
 
     changed, unchanged, problems, failed = [], 0, 0, False
-    for name, display in expand_paths(args.paths):
+    for name, display in expand_paths(args.paths, _config(args).excluder()):
         path = Path(name)
         text, reason = None, symlink_problem(path, Path.cwd())
         if reason is not None:

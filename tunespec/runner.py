@@ -92,14 +92,16 @@ def default_jobs() -> int:
 
 # --- files ---------------------------------------------------------------------------------------------
 
-def expand_paths(paths: Iterable[str | os.PathLike]) -> list[tuple[str, str]]:
-    """Files as given, and the `*.tune` files below folders; each with the path diagnostics show (most
-    often the same string). A file named twice (`lint a.tune .`) is linted once."""
+def expand_paths(paths: Iterable[str | os.PathLike], excluder=None) -> list[tuple[str, str]]:
+    """Files as given, and the `*.tune` files below folders (less what `excluder`, a
+    `discovery.Excluder`, excludes); each with the path diagnostics show (most often the same string). A
+    file named twice (`lint a.tune .`) is linted once."""
     found: list[tuple[str, str]] = []
     seen: set = set()
+    walk = excluder.walk if excluder is not None else find_tune_files
     for given in paths:
         text = os.fspath(given)
-        entries = [(file, _shown(file)) for file in find_tune_files(text)] if os.path.isdir(text) else [(text, text)]
+        entries = [(file, _shown(file)) for file in walk(text)] if os.path.isdir(text) else [(text, text)]
         for file, display in entries:
             key = identity(file)
             if key not in seen:
@@ -324,7 +326,7 @@ def _target_refuses(exp: ResolvedExperiment, target, selection: Selection, by_ta
 # --- the run: batches here or in workers, merged in order ---------------------------------------------
 
 def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1) -> BatchResult:
-    files = expand_paths(paths)
+    files = expand_paths(paths, job.config.excluder(job.cwd))
     merged = _Merge(job)
     batches = _batch_results(files, job, jobs)
     try:
