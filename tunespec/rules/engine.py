@@ -275,10 +275,14 @@ class Engine:
                     out.append(self._diagnostic(finding, None))
         return out
 
-    def _diagnostic(self, finding: Finding, experiment: str | None) -> Diagnostic:
-        declared = self.registry.rules[finding.code]
+    def severity_of(self, finding: Finding) -> Severity:
+        """The one place a finding's severity is decided: the configuration's override (never for TS001 and
+        TS014), else what the finding says, else its rule's declared severity."""
         override = None if finding.code in UNSILENCEABLE else self.selection.severity.get(finding.code)
-        severity = override or finding.severity or declared.severity
+        return override or finding.severity or self.registry.rules[finding.code].severity
+
+    def _diagnostic(self, finding: Finding, experiment: str | None) -> Diagnostic:
+        severity = self.severity_of(finding)
         span = finding.location.span
         return Diagnostic(finding.code, severity, finding.message, finding.location.path, span.line,
                           span.column, span.end_line, span.end_column, finding.help, experiment)
