@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import EXAMPLES
-from tests.test_grammar import outcome, reference_outcome
+from tests.test_grammar import needs_lark, outcome, reference_outcome
 from tunespec.api import run_lint
 from tunespec.compiler.ast import Number, Str, parse_module
 from tunespec.config import Config
@@ -92,6 +92,7 @@ def programs(draw) -> str:
     return "\n".join(lines)
 
 
+@needs_lark
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(programs(), mutated_example().map(lambda data: data.decode("utf-8", "replace"))))
 def test_runtime_and_lark_agree_on_generated_and_mutated_programs(text):

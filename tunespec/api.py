@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Iterable
 
 from tunespec import runner
-from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.loader import Program
 from tunespec.compiler.resolve import ResolvedExperiment, Resolver
 from tunespec.config import Config, find_config, load_config
@@ -54,21 +53,13 @@ def configuration(cwd: Path | None = None) -> Config:
     return load_config(find_config(cwd or Path.cwd()), REGISTRY)
 
 
-def load_program(paths: Iterable[str | os.PathLike], cwd: Path | None = None) -> Program:
-    program = Program(cwd)
-    for path, display in expand_paths(paths):
-        program.add_root(path, display)
-    program.check_import_cycles()
-    return program
-
-
 def resolve_paths(paths: Iterable[str | os.PathLike], config: Config, cwd: Path | None = None,
                   root: Path | None = None) -> tuple[Program, Resolver, list[ResolvedExperiment]]:
-    """Load the files and resolve their experiments and presets (no rules run). Paths in the IR are
-    relative to `root` (default: the current directory)."""
-    program = load_program(paths, cwd)
-    resolver = Resolver(program, load_catalog(), root or program.cwd, config.max_variants)
-    return program, resolver, resolver.resolve_roots()
+    """Load the files and resolve their experiments and presets (no rules run): the compile step lint and
+    build run (`runner.compile_files`). Paths in the IR are relative to `root` (default: the current
+    directory)."""
+    compiled = runner.compile_files(expand_paths(paths, config.excluder(cwd)), cwd, config, root)
+    return compiled.program, compiled.resolver, compiled.resolved
 
 
 def run_lint(paths: Iterable[str | os.PathLike], config: Config | None = None, *,
@@ -127,9 +118,16 @@ class BuildResult(Record):
     orphans: list = Factory(list)  # orphans.Orphan: spec folders nothing in the run makes any more
     pruned: list = Factory(list)  # with prune=True: the orphaned folders removed
 
+    def report(self):
+        """The exit code's owner: lint errors, refused variants, stale files and (checking) orphans fail."""
+        from tunespec.report import Report
+
+        failures = len(self.refused) + len(self.stale) + (len(self.orphans) if self.checked else 0)
+        return Report(self.lint.diagnostics, self.lint.files_checked, failures=failures)
+
     @property
     def exit_code(self) -> int:
-        return 1 if self.refused or self.stale or (self.checked and self.orphans) else 0
+        return self.report().exit_code
 
 
 def _check_folder_names(out: Path, root: Path) -> None:
@@ -222,3 +220,133 @@ def _from_config(config: Config, folder: str) -> Path:
     if config.path is None or os.path.isabs(folder):
         return Path(folder)
     return Path(os.path.relpath(config.base.absolute() / folder))
+
+
+# --- fmt and show ------------------------------------------------------------------------------------------
+
+class FormattedFile(Record):
+    """One file `fmt` looked at: unchanged, changed (rewritten unless checking; `diff` when asked), or not
+    formatted because it cannot be read or parsed (`diagnostic`, TS014 or TS001), or could not be written
+    (`failure`, one line)."""
+
+    path: str  # as diagnostics name it
+    changed: bool = False
+    diff: str = ""
+    diagnostic: Diagnostic | None = None
+    failure: str | None = None
+
+
+class FmtResult(Record):
+    files: list[FormattedFile]
+    check: bool = False  # nothing was written (--check or --diff)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return [item.diagnostic for item in self.files if item.diagnostic is not None]
+
+    @property
+    def changed(self) -> list[str]:
+        return [item.path for item in self.files if item.changed]
+
+    @property
+    def unchanged(self) -> int:
+        return sum(1 for item in self.files if not item.changed and item.diagnostic is None and item.failure is None)
+
+    @property
+    def failures(self) -> list[str]:
+        return [item.failure for item in self.files if item.failure is not None]
+
+    def report(self):
+        """The exit code's owner: errors are findings; with `check`, so is every file that would change;
+        a file that could not be written is exit 2."""
+        from tunespec.report import Report
+
+        return Report(self.diagnostics, len(self.files), failures=len(self.changed) if self.check else 0,
+                      unwritable=bool(self.failures))
+
+
+def fmt(paths: Iterable[str | os.PathLike], config: Config | None = None, *, check: bool = False,
+        diff: bool = False, cwd: Path | None = None) -> FmtResult:
+    """Rewrite the `.tune` files at `paths` in the canonical layout (folders searched as `lint` searches
+    them, with the configuration's `exclude`); with `check` or `diff` nothing is written. A file that
+    cannot be read or parsed is left as it is, with its TS014 or TS001."""
+    import difflib
+    import stat
+
+    from tunespec.compiler.loader import read_text, symlink_problem
+    from tunespec.files import WriteError, write_atomically
+    from tunespec.format import formatted_or_raise
+    from tunespec.grammar import SyntaxProblem
+    from tunespec.printable import printable
+    from tunespec import codes
+
+    cwd = (cwd or Path.cwd()).absolute()
+    config = config if config is not None else configuration(cwd)
+    files = []
+    for name, display in expand_paths(paths, config.excluder(cwd)):
+        path = Path(name)
+        text, reason = None, symlink_problem(path, cwd)
+        if reason is not None:
+            reason = f"cannot read the file: {reason}"
+        else:
+            text, reason = read_text(path)
+        if reason is not None:
+            files.append(FormattedFile(display, diagnostic=_whole_file(codes.UNREADABLE_FILE, display, 1, 1, reason)))
+            continue
+        try:
+            formatted = formatted_or_raise(text)
+        except SyntaxProblem as error:
+            files.append(FormattedFile(display, diagnostic=_whole_file(
+                codes.SYNTAX_ERROR, display, error.line, error.column, f"{error.message} (not formatted)")))
+            continue
+        if formatted.encode("utf-8") == path.read_bytes():
+            files.append(FormattedFile(display))
+            continue
+        item = FormattedFile(display, changed=True)
+        if diff:
+            lines = difflib.unified_diff(text.splitlines(True), formatted.splitlines(True),
+                                         f"{display} (original)", f"{display} (formatted)")
+            item.diff = "".join(printable(line[:-1]) + "\n" if line.endswith("\n") else printable(line)
+                                for line in lines)
+        if not (check or diff):
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if not mode & 0o222:
+                item.failure = f"cannot write {display}: the file is read-only"
+            else:
+                try:  # through a symbolic link to the file it names, which stays a link
+                    write_atomically(Path(os.path.realpath(path)), formatted.encode("utf-8"), mode, exact_mode=True)
+                except WriteError as error:
+                    item.failure = str(error)
+        files.append(item)
+    return FmtResult(files, check or diff)
+
+
+def _whole_file(code: str, path: str, line: int, column: int, message: str) -> Diagnostic:
+    from tunespec.diagnostics import Severity
+
+    return Diagnostic(code, Severity.ERROR, message, path, line, column, line, column, None, None)
+
+
+class ShowResult(Record):
+    variants: list[ResolvedExperiment]
+    lint: LintResult
+
+    def report(self):
+        """Exit 1 when an error was found (show prints the variants all the same)."""
+        from tunespec.diagnostics import Severity
+        from tunespec.report import Report
+
+        errors = [d for d in self.lint.diagnostics if d.severity is Severity.ERROR]
+        return Report(errors, self.lint.files_checked)
+
+
+def show(paths: Iterable[str | os.PathLike], config: Config | None = None, *, experiment: str | None = None,
+         cwd: Path | None = None) -> ShowResult:
+    """The resolved variants at `paths` (only those of the experiment or variant named `experiment`), and the
+    lint of the files; paths in the IR are relative to the configuration's folder, as `build` writes them."""
+    config = config if config is not None else configuration(cwd)
+    result = run_lint(paths, config, cwd=cwd, root=config.base.absolute())
+    variants = [exp for exp in result.resolved if not exp.is_preset]
+    if experiment is not None:
+        variants = [exp for exp in variants if experiment in (exp.experiment, exp.name)]
+    return ShowResult(variants, result)

@@ -10,10 +10,9 @@ import os
 import sys
 from pathlib import Path
 
-from tunespec import codes
 from tunespec import __version__
 from tunespec.printable import printable
-from tunespec.report import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from tunespec.report import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 IMPORT_BACKENDS = ("axolotl", "llama-factory", "fms-hf-tuning", "torchtune")  # tunespec.importer.run.BACKENDS
@@ -84,6 +83,7 @@ def _lint_options(parser: argparse.ArgumentParser) -> None:
     _add_jobs(parser)
     _add_selection(parser)
     _add_dependents(parser)
+    _add_exclusion(parser)
 
 
 def _show_options(parser: argparse.ArgumentParser) -> None:
@@ -91,6 +91,7 @@ def _show_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", metavar="NAME", help="only this experiment (or variant)")
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+    _add_exclusion(parser)
 
 
 def _build_options(parser: argparse.ArgumentParser) -> None:
@@ -110,12 +111,17 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
                         help="do not print lint diagnostics (the lint hook does), only what is stale, orphaned or not built")
     _add_jobs(parser)
     _add_dependents(parser)
+    _add_exclusion(parser)
 
 
 def _fmt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
     parser.add_argument("--diff", action="store_true", help="write nothing; print what would change as a unified diff")
+    parser.add_argument("--format", choices=["text", "json"], default="text",
+                        help="how files that cannot be formatted are reported (json: lint's format)")
+    parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+    _add_exclusion(parser)
 
 
 def _new_options(parser: argparse.ArgumentParser) -> None:
@@ -202,14 +208,21 @@ def _add_dependents(parser: argparse.ArgumentParser) -> None:
                         help="for files named, do not also check the project's files that import them")
 
 
-def _paths(args: argparse.Namespace) -> list[str]:
+def _paths(args: argparse.Namespace, config) -> list[str]:
     """The paths given and, unless --no-dependents, the project's files that import a file named (so that a
     changed preset, passed alone by pre-commit, is checked in every experiment that uses it)."""
     if getattr(args, "no_dependents", True):
         return list(args.paths)
     from tunespec.project import with_dependents
 
-    return with_dependents(list(args.paths), Path.cwd())
+    return with_dependents(list(args.paths), Path.cwd(), config.excluder())
+
+
+def _add_exclusion(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exclude", action="append", metavar="PATTERN",
+                        help="gitignore patterns of files and folders not to search (comma-separated; added to the config's)")
+    parser.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false", default=None,
+                        help="search files that .gitignore ignores too")
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
@@ -279,10 +292,16 @@ def _config(args: argparse.Namespace):
             path = Path(args.config)
             if not path.is_file():
                 raise UsageError(f"configuration file `{args.config}` not found")
-            return load_config(path, REGISTRY)
-        return configuration()
+            config = load_config(path, REGISTRY)
+        else:
+            config = configuration()
     except ConfigError as error:
         raise UsageError(str(error)) from None
+    if getattr(args, "exclude", None):
+        config = config.replace(command_line_exclude=_selectors(args.exclude))
+    if getattr(args, "respect_gitignore", None) is False:
+        config = config.replace(respect_gitignore=False)
+    return config
 
 
 def _colour() -> bool:
@@ -302,8 +321,8 @@ def command_lint(args: argparse.Namespace) -> int:
         selection = config.selection(REGISTRY, _selectors(args.select), _selectors(args.ignore))
     except ConfigError as error:
         raise UsageError(str(error).replace("command line: ", "")) from None
-    result = run_lint(_paths(args), config, selection=selection, jobs=_job_count(args), keep=False)
-    report = Report(result.diagnostics, result.files_checked, args.strict)
+    result = run_lint(_paths(args, config), config, selection=selection, jobs=_job_count(args), keep=False)
+    report = Report(result.diagnostics, result.files_checked, args.strict, args.exit_zero)
     text = _rendered(result, args.format, args.output_file is None)
     if args.output_file:
         from tunespec.files import WriteError, write_atomically
@@ -315,7 +334,7 @@ def command_lint(args: argparse.Namespace) -> int:
             raise UsageError(str(error)) from None
     else:
         sys.stdout.write(text)
-    return EXIT_OK if args.exit_zero else report.exit_code
+    return report.exit_code
 
 
 def _refuse_report_over_tune_file(output: str) -> None:
@@ -337,22 +356,18 @@ def _refuse_report_over_input(output: str, inputs: list) -> None:
 
 
 def command_show(args: argparse.Namespace) -> int:
-    from tunespec.api import run_lint
+    from tunespec.api import show
     from tunespec.diagnostics import Severity
     from tunespec.show import render_json, render_text
 
-    config = _config(args)
-    result = run_lint(args.paths, config)
-    variants = [exp for exp in result.resolved if not exp.is_preset]
-    if args.experiment:
-        variants = [exp for exp in variants if args.experiment in (exp.experiment, exp.name)]
-        if not variants:
-            raise UsageError(f"no experiment or variant named `{args.experiment}`")
-    sys.stdout.write(render_json(variants) if args.format == "json" else render_text(variants))
-    errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
-    for diagnostic in errors:
-        complain(f"{diagnostic.path}:{diagnostic.line}:{diagnostic.column}: {diagnostic.code} {diagnostic.message}")
-    return EXIT_FINDINGS if errors else EXIT_OK
+    result = show(args.paths, _config(args), experiment=args.experiment)
+    if args.experiment and not result.variants:
+        raise UsageError(f"no experiment or variant named `{args.experiment}`")
+    sys.stdout.write(render_json(result.variants) if args.format == "json" else render_text(result.variants))
+    for d in result.lint.diagnostics:
+        if d.severity is Severity.ERROR:
+            complain(f"{d.path}:{d.line}:{d.column}: {d.code} {d.message}")
+    return result.report().exit_code
 
 
 def command_rules(args: argparse.Namespace) -> int:
@@ -393,13 +408,12 @@ def command_rule(args: argparse.Namespace) -> int:
 
 def command_build(args: argparse.Namespace) -> int:
     from tunespec.api import build
-    from tunespec.report import Report
     from tunespec.templates.build import BuildError
     from tunespec.templates.targets import RenderError, TargetError
 
     config = _config(args)
     try:
-        result = build(_paths(args), _selectors(args.target), args.out, args.check, config=config, root=args.root,
+        result = build(_paths(args, config), _selectors(args.target), args.out, args.check, config=config, root=args.root,
                        template_dirs=args.template_dir, jobs=_job_count(args), prune=args.prune)
     except (TargetError, RenderError, BuildError) as error:
         raise UsageError(str(error)) from None
@@ -425,8 +439,7 @@ def command_build(args: argparse.Namespace) -> int:
     else:
         print(f"Wrote {len(result.written)} files ({len(result.unchanged)} unchanged)"
               + (f"; {len(result.refused)} not built." if result.refused else "."))
-    report = Report(result.lint.diagnostics, result.lint.files_checked)
-    return max(result.exit_code, report.exit_code)
+    return result.report().exit_code
 
 
 def _print_diagnostics(result, format: str, with_summary: bool = True) -> None:
@@ -461,62 +474,29 @@ def _rendered(result, format: str, terminal: bool, with_summary: bool = True) ->
 
 
 def command_fmt(args: argparse.Namespace) -> int:
-    import difflib
-    import stat
+    from tunespec.api import fmt
 
-    from tunespec.api import expand_paths
-    from tunespec.compiler.loader import read_text, symlink_problem
-    from tunespec.files import WriteError, write_atomically
-    from tunespec.format import formatted_or_raise
-    from tunespec.grammar import SyntaxProblem
+    result = fmt(args.paths, _config(args), check=args.check, diff=args.diff)
+    if args.format == "json":
+        from tunespec.report import json as json_report
 
-    changed, unchanged, problems, failed = [], 0, 0, False
-    for name, display in expand_paths(args.paths):
-        path = Path(name)
-        text, reason = None, symlink_problem(path, Path.cwd())
-        if reason is not None:
-            reason = f"cannot read the file: {reason}"
-        else:
-            text, reason = read_text(path)
-        if reason is not None:
-            say(f"{display}:1:1: {codes.UNREADABLE_FILE} error: {reason}")
-            problems += 1
-            continue
-        try:
-            formatted = formatted_or_raise(text)
-        except SyntaxProblem as error:
-            say(f"{display}:{error.line}:{error.column}: {codes.SYNTAX_ERROR} error: {error.message} (not formatted)")
-            problems += 1
-            continue
-        original = path.read_bytes()
-        if formatted.encode("utf-8") == original:
-            unchanged += 1
-            continue
-        changed.append(display)
-        if args.diff:
-            for line in difflib.unified_diff(text.splitlines(True), formatted.splitlines(True),
-                                             f"{display} (original)", f"{display} (formatted)"):
-                sys.stdout.write(printable(line[:-1]) + "\n" if line.endswith("\n") else printable(line))
-        if args.check or args.diff:
-            if args.check:
-                say(f"would reformat {display}")
-            continue
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if not mode & 0o222:
-            complain(f"tunespec: cannot write {display}: the file is read-only")
-            failed = True
-            continue
-        try:  # through a symbolic link to the file it names, which stays a link
-            write_atomically(Path(os.path.realpath(path)), formatted.encode("utf-8"), mode, exact_mode=True)
-        except WriteError as error:
-            complain(f"tunespec: {error}")
-            failed = True
-    verb = "would be reformatted" if (args.check or args.diff) else "reformatted"
-    print(f"{len(changed)} file{'s' if len(changed) != 1 else ''} {verb}, {unchanged} left unchanged"
-          + (f", {problems} with errors" if problems else "") + ".")
-    if failed:
-        return EXIT_USAGE
-    return EXIT_FINDINGS if problems or ((args.check or args.diff) and changed) else EXIT_OK
+        sys.stdout.write(json_report.render(result.diagnostics))
+    for item in result.files:
+        if args.format == "text" and item.diagnostic is not None:
+            d = item.diagnostic
+            say(f"{d.path}:{d.line}:{d.column}: {d.code} {d.severity.value}: {d.message}")
+        if item.diff:
+            sys.stdout.write(item.diff)
+        if item.changed and args.check and args.format == "text":
+            say(f"would reformat {item.path}")
+        if item.failure is not None:
+            complain(f"tunespec: {item.failure}")
+    if args.format == "text":
+        verb = "would be reformatted" if (args.check or args.diff) else "reformatted"
+        changed, problems = len(result.changed), len(result.diagnostics)
+        print(f"{changed} file{'s' if changed != 1 else ''} {verb}, {result.unchanged} left unchanged"
+              + (f", {problems} with errors" if problems else "") + ".")
+    return result.report().exit_code
 
 
 def command_new(args: argparse.Namespace) -> int:
@@ -577,7 +557,9 @@ def command_import(args: argparse.Namespace) -> int:
         sys.stdout.write(result.text)
         sys.stdout.flush()
     report.write(render(result, args.file, args.format, str(output) if output else None))
-    return EXIT_OK if args.exit_zero or not result.lost else EXIT_FINDINGS
+    from tunespec.report import Report
+
+    return Report([], 0, exit_zero=args.exit_zero, failures=len(result.lost)).exit_code
 
 
 def command_targets(args: argparse.Namespace) -> int:

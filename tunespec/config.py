@@ -16,7 +16,8 @@ from tunespec.diagnostics import Severity
 from tunespec.rules.engine import Registry, Selection, UnknownSelector
 
 CONFIG_FILES = ("tunespec.toml", "pyproject.toml")
-OPTIONS = ("select", "ignore", "per-file-ignores", "severity", "targets", "out", "max-variants")
+OPTIONS = ("select", "ignore", "per-file-ignores", "severity", "targets", "out", "max-variants", "exclude",
+           "respect-gitignore")
 
 
 class ConfigError(Exception):
@@ -31,7 +32,17 @@ class Config(Record):
     targets: list[str] | None = None
     out: str | None = None
     max_variants: int = 256
+    exclude: list[str] = Factory(list)  # gitignore patterns, relative to the config's folder
+    respect_gitignore: bool = True
     path: Path | None = None  # the file it was read from
+    command_line_exclude: list[str] = Factory(list)  # --exclude, relative to the current folder
+
+    def excluder(self, cwd: Path | None = None):
+        """What decides which files below a folder are searched (`tunespec.discovery`)."""
+        from tunespec.discovery import Excluder
+
+        return Excluder([(self.base, self.exclude), (cwd or Path.cwd(), self.command_line_exclude)],
+                        self.respect_gitignore)
 
     @property
     def base(self) -> Path:
@@ -157,6 +168,12 @@ def _config_from_table(table: dict[str, Any], path: Path) -> Config:
         raise ConfigError(f"{where}`max-variants` must be a whole number of at least 1 and at most {MAX_VARIANTS_LIMIT}, "
                           f"not {max_variants!r}")
     config.max_variants = max_variants
+    if "exclude" in table:
+        config.exclude = _strings(table["exclude"], "exclude", where)
+    if "respect-gitignore" in table:
+        if not isinstance(table["respect-gitignore"], bool):
+            raise ConfigError(f"{where}`respect-gitignore` must be true or false, not {table['respect-gitignore']!r}")
+        config.respect_gitignore = table["respect-gitignore"]
     return config
 
 

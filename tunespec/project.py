@@ -17,35 +17,42 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 IMPORT_LINE = re.compile(r'(?:^|[\s;{}])import\s*"((?:[^"\\\n]|\\.)*)"', re.MULTILINE)
 
 
-def dependents(named: Iterable[str], cwd: Path, keep: Callable[[str], bool] | None = None) -> list[tuple[str, str]]:
+def dependents(named: Iterable[str], cwd: Path, excluder=None) -> list[tuple[str, str]]:
     """The `.tune` files that import one of the files `named` (transitively), as (path, display) pairs in
-    path order, excluding those named; `keep(path)` (the exclude patterns) says which project files count."""
+    path order, excluding those named; the project's files are those `excluder` (`discovery.Excluder`:
+    the exclude patterns and .gitignore) leaves. The project is walked whole (hidden folders aside) and
+    only the importers found are asked about: a commit that changes no imported file never pays for
+    reading `.gitignore` files and importing pathspec."""
     from tunespec.compiler.loader import find_tune_files, identity, project_root
 
     cwd = cwd.absolute()
     changed: dict[object, str] = {}
     roots: set[Path] = set()
+    root_of: dict[str, Path] = {}
     for name in named:
         if not name.endswith(".tune") or not os.path.isfile(name):
             continue
         absolute = Path(os.path.normpath(cwd / name))
         changed[identity(absolute)] = name
-        roots.add(project_root(absolute.parent, cwd))
+        # no marker above: the current folder if the file is in it, else the file's own folder
+        inside = absolute.is_relative_to(cwd)
+        roots.add(project_root(absolute.parent, cwd if inside else absolute.parent))
     if not changed:
         return []
     graph: dict[object, list[str]] = {}  # identity of an imported file -> the files importing it
     files: dict[object, str] = {}
     for root in sorted(roots):
-        for path in find_tune_files(root):
+        for path in find_tune_files(str(root)):
             key = identity(path)
             if key in files:
                 continue
             files[key] = path
+            root_of[path] = root
             for target in _imports(path):
                 graph.setdefault(identity(target), []).append(path)
     found: dict[object, str] = {}
@@ -56,7 +63,7 @@ def dependents(named: Iterable[str], cwd: Path, keep: Callable[[str], bool] | No
             importer_key = identity(importer)
             if importer_key in changed or importer_key in found:
                 continue
-            if keep is not None and not keep(importer):
+            if excluder is not None and excluder.excluded_below(importer, str(root_of[importer])):
                 continue
             if not _confirmed(importer, key):
                 continue
@@ -117,7 +124,7 @@ def _display(path: str, cwd: Path) -> str:
     return os.path.relpath(path, cwd)
 
 
-def with_dependents(paths: list[str], cwd: Path, keep: Callable[[str], bool] | None = None) -> list[str]:
+def with_dependents(paths: list[str], cwd: Path, excluder=None) -> list[str]:
     """`paths` and, after them, the files that import the files among them (folders are searched already)."""
     named = [path for path in paths if path != "-" and not os.path.isdir(path)]
-    return [*paths, *(display for _, display in dependents(named, cwd, keep))]
+    return [*paths, *(display for _, display in dependents(named, cwd, excluder))]

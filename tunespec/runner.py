@@ -92,14 +92,16 @@ def default_jobs() -> int:
 
 # --- files ---------------------------------------------------------------------------------------------
 
-def expand_paths(paths: Iterable[str | os.PathLike]) -> list[tuple[str, str]]:
-    """Files as given, and the `*.tune` files below folders; each with the path diagnostics show (most
-    often the same string). A file named twice (`lint a.tune .`) is linted once."""
+def expand_paths(paths: Iterable[str | os.PathLike], excluder=None) -> list[tuple[str, str]]:
+    """Files as given, and the `*.tune` files below folders (less what `excluder`, a
+    `discovery.Excluder`, excludes); each with the path diagnostics show (most often the same string). A
+    file named twice (`lint a.tune .`) is linted once."""
     found: list[tuple[str, str]] = []
     seen: set = set()
+    walk = excluder.walk if excluder is not None else find_tune_files
     for given in paths:
         text = os.fspath(given)
-        entries = [(file, _shown(file)) for file in find_tune_files(text)] if os.path.isdir(text) else [(text, text)]
+        entries = [(file, _shown(file)) for file in walk(text)] if os.path.isdir(text) else [(text, text)]
         for file, display in entries:
             key = identity(file)
             if key not in seen:
@@ -115,15 +117,33 @@ def _shown(file: str) -> str:
 
 # --- one batch ---------------------------------------------------------------------------------------
 
-def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
-    """Load, resolve and check `files` (and build them, for a build); `shared` lives as long as the process's
-    part of the run (the data files' scans)."""
-    program = Program(job.cwd, job.buffers, shared.setdefault("loader", {}))
+class Compiled(Record):
+    """What the compile step made of some files: the program (files read, parsed, imports followed), the
+    resolver (with its findings) and the resolved experiments and presets."""
+
+    program: Program
+    resolver: Resolver
+    resolved: list
+
+
+def compile_files(files: Iterable[tuple[str, str]], cwd: Path | None, config: Config, root: Path | None = None,
+                  buffers: dict | None = None, loader: dict | None = None) -> Compiled:
+    """The one compile step (load, then resolve) that lint, show, build and the API run: `files` are
+    (path, display) pairs, as `expand_paths` gives them; paths in the IR are relative to `root` (default:
+    `cwd`). No rule runs here."""
+    program = Program(cwd, buffers, loader)
     for path, display in files:
         program.add_root(path, display)
     program.check_import_cycles()
-    resolver = Resolver(program, load_catalog(), job.root or program.cwd, job.config.max_variants)
-    resolved = resolver.resolve_roots()
+    resolver = Resolver(program, load_catalog(), root or program.cwd, config.max_variants)
+    return Compiled(program, resolver, resolver.resolve_roots())
+
+
+def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
+    """Compile and check `files` (and build them, for a build); `shared` lives as long as the process's
+    part of the run (the data files' scans)."""
+    compiled = compile_files(files, job.cwd, job.config, job.root, job.buffers, shared.setdefault("loader", {}))
+    program, resolver, resolved = compiled.program, compiled.resolver, compiled.resolved
     engine = Engine(REGISTRY, job.selection, RuleContext(resolver.catalog, program, shared=shared))
     findings = [(finding, None) for finding in program.findings]
     findings += resolver.findings
@@ -313,10 +333,9 @@ def _target_refuses(exp: ResolvedExperiment, target, selection: Selection, by_ta
     from tunespec.templates.targets import memo_key, target_findings as findings_of
 
     found = by_target.get(memo_key(exp, target.name))
+    engine = Engine(REGISTRY, selection)
     for finding in found if found is not None else findings_of(exp, target):
-        declared = REGISTRY.rules[finding.code]
-        severity = selection.severity.get(finding.code) or finding.severity or declared.severity
-        if severity is Severity.ERROR and selection.allows(finding.code, finding.location.path):
+        if engine.severity_of(finding) is Severity.ERROR and selection.allows(finding.code, finding.location.path):
             return True
     return False
 
@@ -324,7 +343,7 @@ def _target_refuses(exp: ResolvedExperiment, target, selection: Selection, by_ta
 # --- the run: batches here or in workers, merged in order ---------------------------------------------
 
 def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1) -> BatchResult:
-    files = expand_paths(paths)
+    files = expand_paths(paths, job.config.excluder(job.cwd))
     merged = _Merge(job)
     batches = _batch_results(files, job, jobs)
     try:

@@ -7,6 +7,9 @@ as its basic lexer does, and decides how each rule builds its node (`_rule` inli
 single child through, aliases). This module writes those decisions down as plain data, so that parsing at
 run time needs neither Lark's import (~50 ms, more than a whole yamllint run) nor a grammar analysis.
 `reference_parse` parses with Lark itself; the tests hold the two to the same result.
+
+Lark is a development dependency (the `grammar` extra), pinned to `LARK_VERSION`: `tables_data` reads its
+internals (`_create_unless`, `_parse_table`), which another version may change without notice.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ from typing import Any
 TABLES = Path(__file__).with_name("tables.py")
 GRAMMAR = Path(__file__).with_name("tune.lark")
 LARK_OPTIONS = {"parser": "lalr", "lexer": "basic", "maybe_placeholders": False}
+LARK_VERSION = "1.3.1"  # the version whose internals `tables_data` reads; pinned by the `grammar` extra
+
+
+class WrongLark(RuntimeError):
+    pass
 
 
 def grammar_text() -> str:
@@ -36,9 +44,14 @@ def grammar_digest(text: str | None = None) -> str:
 
 @lru_cache(maxsize=1)
 def build_lark():
-    from lark import Lark
-
-    return Lark(grammar_text(), **LARK_OPTIONS)
+    try:
+        import lark
+    except ImportError:
+        raise WrongLark(f"Lark is not installed: pip install 'tunespec[grammar]' (lark=={LARK_VERSION})") from None
+    if lark.__version__ != LARK_VERSION:
+        raise WrongLark(f"the tables are made with Lark {LARK_VERSION}, whose internals this module reads; "
+                        f"Lark {lark.__version__} is installed: pip install 'tunespec[grammar]'")
+    return lark.Lark(grammar_text(), **LARK_OPTIONS)
 
 
 def tables_data(parser=None) -> dict[str, Any]:
@@ -94,6 +107,27 @@ def _rule_row(rule) -> tuple:
     return (origin, len(rule.expansion), tuple(kept), tuple(spliced), how, str(rule.alias or origin))
 
 
+def canonical(data: dict[str, Any]) -> dict[str, Any]:
+    """The tables with their states numbered in one order (breadth first from the start state, symbols in
+    sorted order): Lark numbers the states differently from one interpreter to the next (set order varies
+    with the hash seed), so two makings of the same tables are compared by this form."""
+    states = data["states"]
+    order = {data["start_state"]: 0}
+    queue = [data["start_state"]]
+    for state in queue:
+        for symbol in sorted(states[state]):
+            action, argument = states[state][symbol]
+            if action == 0 and argument not in order:
+                order[argument] = len(order)
+                queue.append(argument)
+    for state in sorted(states):  # states no shift reaches (none in an LALR table, but be total)
+        order.setdefault(state, len(order))
+    renumbered = {order[state]: {symbol: (action, order[argument] if action == 0 else argument)
+                                 for symbol, (action, argument) in row.items()}
+                  for state, row in states.items()}
+    return {**data, "start_state": 0, "end_state": order[data["end_state"]], "states": renumbered}
+
+
 def tables_source(data: dict[str, Any] | None = None) -> str:
     body = pprint.pformat(data or tables_data(), width=110, sort_dicts=True)
     return (
@@ -122,7 +156,12 @@ def reference_parse(text: str, builder: Any) -> Any:
 
 
 def main() -> int:
-    TABLES.write_text(tables_source(), encoding="utf-8")
+    try:
+        source = tables_source()
+    except WrongLark as error:
+        print(f"tunespec.grammar.compile: {error}", file=sys.stderr)
+        return 2
+    TABLES.write_text(source, encoding="utf-8")
     print(f"wrote {TABLES}", file=sys.stderr)
     return 0
 

@@ -13,16 +13,28 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ct
 
 
 class Report(Record):
+    """What a command found, and from it the exit code: every command's comes from here. `failures`
+    counts what fails a command besides diagnostics (stale or orphaned specs, variants not built, files
+    `fmt --check` would change, keys `import` could not express); `unwritable`, an output that could not
+    be written (exit 2)."""
+
     diagnostics: list[Diagnostic]
     files_checked: int
     strict: bool = False
+    exit_zero: bool = False
+    failures: int = 0
+    unwritable: bool = False
 
     def count(self, severity: Severity) -> int:
         return sum(1 for d in self.diagnostics if d.severity is severity)
 
     @property
     def exit_code(self) -> int:
-        if self.count(Severity.ERROR) or (self.strict and self.count(Severity.WARNING)):
+        if self.unwritable:
+            return EXIT_USAGE
+        if self.exit_zero:
+            return EXIT_OK
+        if self.failures or self.count(Severity.ERROR) or (self.strict and self.count(Severity.WARNING)):
             return EXIT_FINDINGS
         return EXIT_OK
 

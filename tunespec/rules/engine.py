@@ -247,15 +247,6 @@ class Engine:
                     for problem in item.check(exp, self.context):
                         yield problem.stamped(item.code), owner
 
-    def diagnostics(self, findings: Iterable[tuple[Finding, str | None]], files: Iterable[SourceFile],
-                    linted: Iterable[SourceFile] = ()) -> list[Diagnostic]:
-        """One diagnostic per place (path, line, column, code), filtered, suppressed, with severity;
-        then TS901 for the `# noqa` comments of the linted files that silenced nothing."""
-        noqa = noqa_maps(files, self.registry)
-        out = self.reported(findings, noqa)
-        out += self.unused_suppressions(noqa, [source.display for source in linted])
-        return sorted(out, key=lambda d: d.sort_key)
-
     def reported(self, findings: Iterable[tuple[Finding, str | None]],
                  noqa: dict[str, dict[int, Noqa]]) -> list[Diagnostic]:
         """The findings that are reported: the first at each place, selected, not silenced by `# noqa`
@@ -284,10 +275,14 @@ class Engine:
                     out.append(self._diagnostic(finding, None))
         return out
 
-    def _diagnostic(self, finding: Finding, experiment: str | None) -> Diagnostic:
-        declared = self.registry.rules[finding.code]
+    def severity_of(self, finding: Finding) -> Severity:
+        """The one place a finding's severity is decided: the configuration's override (never for TS001 and
+        TS014), else what the finding says, else its rule's declared severity."""
         override = None if finding.code in UNSILENCEABLE else self.selection.severity.get(finding.code)
-        severity = override or finding.severity or declared.severity
+        return override or finding.severity or self.registry.rules[finding.code].severity
+
+    def _diagnostic(self, finding: Finding, experiment: str | None) -> Diagnostic:
+        severity = self.severity_of(finding)
         span = finding.location.span
         return Diagnostic(finding.code, severity, finding.message, finding.location.path, span.line,
                           span.column, span.end_line, span.end_column, finding.help, experiment)
