@@ -10,7 +10,6 @@ need no shell quoting of their quotes. An unknown field, a wrong type or a sweep
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tunespec.compiler.ast import parse_module
@@ -50,6 +49,8 @@ def provenance(setting: Setting) -> Provenance:
 
 
 def _setting(item: str, path: str, value: str) -> Setting:
+    import json
+
     first_problem = None
     for text in (value, json.dumps(value)):
         if "\n" in text or "\r" in text:

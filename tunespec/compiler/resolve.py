@@ -21,7 +21,6 @@ from tunespec.compiler.defaults import run_defaults
 from tunespec.compiler.layers import Layer, Provenance, Setting, build_layer
 from tunespec.spelling import did_you_mean
 from tunespec.compiler.lineage import Lineage
-from tunespec.compiler.overrides import provenance as override_provenance
 from tunespec.compiler.loader import DeclRef, Program
 from tunespec.compiler.names import variant_name
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LANGUAGE_DEFAULTS, is_uri
@@ -232,7 +231,7 @@ class Resolver:
             if setting is not None and path not in sweeps:
                 base.values[path] = setting.value
                 base.provenance[path] = (setting.provenance() if self.overrides.get(path) is not setting
-                                         else override_provenance(setting))
+                                         else _override_provenance(setting))
         choices = [dict(zip(sweeps, choice))
                    for choice in itertools.product(*(range(len(s.value)) for s in sweeps.values()))]
         names = [variant_name(name, {path: sweeps[path].value[index] for path, index in choice.items()})
@@ -433,6 +432,12 @@ class Resolver:
                 local = Path(os.path.normpath(folder / value))
                 self._placed[key] = (local, _relative(local, self.root))
             exp.local_files[path], exp.values[path] = self._placed[key]
+
+
+def _override_provenance(setting: Setting) -> Provenance:
+    from tunespec.compiler.overrides import provenance  # only when there is a --set
+
+    return provenance(setting)
 
 
 class _Base(Record):
