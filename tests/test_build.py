@@ -21,7 +21,7 @@ from tunespec.compiler.ir import document
 from tunespec.config import Config
 from tunespec.templates.build import TEMPORARY
 from tunespec.templates.stamp import STAMP
-from tunespec.templates.render import parse_back, verify
+from tunespec.templates.render import compiled_checks, parse_back, verify_compiled
 from tunespec.templates.targets import builtin_targets
 
 SCHEMAS = Path(__file__).resolve().parent / "data" / "schemas"  # vendored, see NOTICE.md there
@@ -80,8 +80,8 @@ def test_every_emitted_file_parses_back_to_the_ir(examples):
         file = next(f for f in target.files if f.output == file_name)
         text = path.read_text(encoding="utf-8")
         parse_back(text, file.format)
-        checks = {**target.checks.get(file_name, {}), **target.method_checks.get(exp.values["method"], {}).get(file_name, {})}
-        verify(text, file.format, checks, document(exp), written, target)
+        checks = compiled_checks(target, file_name, exp.values["method"])
+        verify_compiled(text, file.format, checks, document(exp), written)
         if target_name in ("yaml", "json"):
             assert parse_back(text, file.format) == document(exp)
 
@@ -338,6 +338,7 @@ def test_root_changes_the_paths_inside_specs(project):
     assert data["spec"]["data"]["train"] == "../data/train.jsonl"
 
 
+@pytest.mark.slow
 def test_an_interrupted_build_leaves_only_complete_files(examples):
     """SIGKILL once the build has started writing; afterwards every output is complete (the temporary file
     the killed run was writing is not an output, and the next build removes it)."""

@@ -148,3 +148,10 @@ def test_places_and_diagnostics_import_no_stage():
         found |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
                   if alias.name.startswith("tunespec")}
         assert found == imports, name
+
+
+def test_records_declare_dataclass_transform_for_type_checkers():
+    from tunespec.record import Factory, Record
+
+    transform = type(Record).__dataclass_transform__
+    assert transform["eq_default"] is True and transform["field_specifiers"] == (Factory,)

@@ -52,12 +52,14 @@ def test_a_list_nested_100_deep_is_a_type_error_and_fmt_keeps_it(project, capsys
     assert run(capsys, "fmt", "--check", "hundred.tune")[1].startswith("0 files would be reformatted")
 
 
+@pytest.mark.slow
 def test_100000_declarations_in_one_file(project, capsys):
     project.write("many.tune", "".join(f"preset p{index} {{ seed = {index} }}\n" for index in range(100_000)))
     code, out, _ = run(capsys, "lint", "--jobs", "1", "many.tune")
     assert code == 0 and "All checks passed" in out
 
 
+@pytest.mark.slow
 def test_a_10_mb_file(project, capsys):
     text = "x" * 6_000_000
     body = "".join(f"# comment line {index}\n" for index in range(200_000))
@@ -281,6 +283,7 @@ def extends_chain(project, depth: int) -> str:
     return f"chain{depth}.tune"
 
 
+@pytest.mark.slow
 def test_a_deep_extends_chain_takes_time_linear_in_its_depth(project, capsys):
     """Every preset of the chain is resolved and checked; a list of bases per preset and a merge of them
     made that quadratic (a 10,000-deep chain took 93 s). Four times the depth: well under 16 times the time."""

@@ -342,6 +342,7 @@ ANY = st.recursive(
     max_leaves=12)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(KEYS), ANY, min_size=1, max_size=12),
        st.sampled_from([None, "axolotl", "llama-factory", "fms-hf-tuning", "torchtune"]), st.booleans())

@@ -293,6 +293,7 @@ PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[Heal
                                                                             HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_import_of_a_built_config_resolves_to_the_experiment(backend, tmp_path, monkeypatch):
     @PROPERTY

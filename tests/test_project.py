@@ -172,6 +172,7 @@ def git(folder: Path, *args: str) -> None:
                         "GIT_COMMITTER_EMAIL": "t@t"})
 
 
+@pytest.mark.slow
 def test_committing_only_a_preset_runs_the_hooks_on_its_importers(tmp_path):
     """pre-commit passes only common/base.tune: the build-check hook finds its importers' stale specs, and
     each diagnostic is printed once in the whole run (the lint hook prints it, build --check does not)."""

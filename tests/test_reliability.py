@@ -37,6 +37,7 @@ def wait_until(condition, process: subprocess.Popen, seconds: float = 30) -> Non
 
 # --- SIGKILL -------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_an_interrupted_fmt_leaves_every_file_old_or_new(tmp_path):
     """Kill `fmt` at random moments after it started rewriting; each file is the original or the formatted."""
     (tmp_path / "tunespec.toml").write_text("")
@@ -70,6 +71,7 @@ def test_an_interrupted_fmt_leaves_every_file_old_or_new(tmp_path):
         assert any((work / name).read_bytes() == formatted[name] for name in originals), "killed before it wrote"
 
 
+@pytest.mark.slow
 def test_builds_killed_at_random_moments_leave_only_old_or_new_files(examples):  # noqa: F811
     """The first build writes the old outputs; the input changes; builds of the new input are killed at
     random moments. Each output is then the old or the new version, complete."""
@@ -98,6 +100,7 @@ def test_builds_killed_at_random_moments_leave_only_old_or_new_files(examples): 
 
 # --- two runs at once ----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_two_builds_into_one_folder_at_once_both_finish_with_complete_files(examples):  # noqa: F811
     second = examples / "second"
     shutil.copytree(examples / "examples", second / "examples")
@@ -246,6 +249,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return files_under(folder) if folder.exists() else {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_is_one_line_exit_130_no_temporary_file_and_the_output_all_old_or_all_new(tmp_path, jobs):
     """SIGINT to the process group (a terminal's Ctrl-C) at random moments of a build that changes every

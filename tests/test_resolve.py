@@ -59,7 +59,7 @@ def test_preset_chains_of_any_depth(project):
     """)
     exp = resolved(project)[0]["e"]
     assert (exp.values["method"], exp.values["task"], exp.values["seed"]) == ("lora", "generation", 1)
-    assert [ref.decl.name.value for ref in exp.chain] == ["e", "c", "b", "a"]
+    assert [written.name for written in exp.writes_along_extends()] == ["e", "c", "b", "a"]
 
 
 def test_lora_defaults_for_granite_and_llama(project):

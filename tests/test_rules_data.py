@@ -213,6 +213,7 @@ SCAN_IN_A_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_1gb_jsonl_file_is_scanned_in_bounded_memory(tmp_path):
     line = json.dumps({"input": " ".join(["token"] * 10_900), "output": "done"}) + "\n"  # about 65 KB
     block = line.encode() * 16  # about 1 MB

@@ -121,6 +121,7 @@ def try_repo(folder: Path, home: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=environment, timeout=900)
 
 
+@pytest.mark.slow
 def test_hooks_run_under_pre_commit_try_repo(tmp_path):
     """One repository of clean files (every hook passes), then a broken, an unformatted and a text file."""
     repo = tmp_path / "repo"

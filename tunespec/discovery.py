@@ -30,10 +30,6 @@ class Excluder:
         self._ignore_files: dict[str, object] = {}  # folder -> its compiled .gitignore (or None)
         self._git_roots: dict[str, str | None] = {}
 
-    @property
-    def active(self) -> bool:
-        return bool(self.patterns) or self.gitignore
-
     def walk(self, folder: str) -> list[str]:
         """`*.tune` files below `folder`, sorted, skipping hidden folders and what is excluded (as
         `loader.find_tune_files`, which it is when nothing can be excluded)."""

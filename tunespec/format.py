@@ -21,7 +21,6 @@ from tunespec.compiler.ast import (
 
 INDENT = "  "
 WIDTH = 100
-Element = Union[Assignment, Block, Import, Declaration, Value]
 
 
 class Comments:

@@ -11,11 +11,14 @@ written the same way — annotated fields, defaults, `Factory(list)` for a fresh
         column: int = 1
 
 `class SourceFile(Record, eq=False)` compares and hashes by identity instead of by value.
+
+The metaclass declares `typing.dataclass_transform` (PEP 681), so that type checkers know a Record's
+`__init__` from its annotations, `Factory(...)` as a field's default factory, and `eq=False`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, dataclass_transform
 
 
 class Factory:
@@ -23,13 +26,14 @@ class Factory:
 
     __slots__ = ("make",)
 
-    def __init__(self, make) -> None:
-        self.make = make
+    def __init__(self, factory) -> None:  # named `factory` for type checkers (PEP 681 field specifiers)
+        self.make = factory
 
 
 _MISSING = object()
 
 
+@dataclass_transform(eq_default=True, field_specifiers=(Factory,))
 class _RecordType(type):
     def __new__(mcs, name: str, bases: tuple, namespace: dict[str, Any], eq: bool = True):
         own = [field for field in namespace.get("__annotations__", {}) if not field.startswith("_")]

@@ -60,7 +60,6 @@ class Sweep(Record):
 MAX_NESTING = 100
 
 
-Scalar = Union[Str, Number, Bool, Ident]
 Value = Union[Str, Number, Bool, Ident, ListValue, Sweep]
 
 

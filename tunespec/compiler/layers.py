@@ -75,9 +75,6 @@ class Layer(Record):
     blocks: dict[str, Location] = Factory(dict)
     findings: list[Finding] = Factory(list)
 
-    def is_written(self, path: str) -> bool:
-        return path in self.settings or path in self.invalid
-
 
 def build_layer(owner: DeclRef) -> Layer:
     """Check a declaration's body against the language's fields and collect what it sets."""

@@ -41,6 +41,3 @@ class Lineage:
         while node is not None:
             yield node
             node = node.base
-
-    def refs(self) -> Iterator[DeclRef]:
-        return (node.ref for node in self)

@@ -88,11 +88,6 @@ class ResolvedExperiment(Record):
         return self.ref.decl.kind == "preset"
 
     @property
-    def chain(self) -> Iterator[DeclRef]:
-        """The declaration and its bases, child first."""
-        return self.lineage.refs() if self.lineage is not None else iter(())
-
-    @property
     def name_location(self) -> Location:
         return self.ref.location
 

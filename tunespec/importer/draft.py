@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import posixpath
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -231,6 +230,3 @@ def experiment_name(text: str) -> str:
         name = f"exp_{name}"
     return name
 
-
-def posix_norm(path: str) -> str:
-    return posixpath.normpath(path) if path and not is_uri(path) else path

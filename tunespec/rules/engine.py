@@ -247,15 +247,6 @@ class Engine:
                     for problem in item.check(exp, self.context):
                         yield problem.stamped(item.code), owner
 
-    def diagnostics(self, findings: Iterable[tuple[Finding, str | None]], files: Iterable[SourceFile],
-                    linted: Iterable[SourceFile] = ()) -> list[Diagnostic]:
-        """One diagnostic per place (path, line, column, code), filtered, suppressed, with severity;
-        then TS901 for the `# noqa` comments of the linted files that silenced nothing."""
-        noqa = noqa_maps(files, self.registry)
-        out = self.reported(findings, noqa)
-        out += self.unused_suppressions(noqa, [source.display for source in linted])
-        return sorted(out, key=lambda d: d.sort_key)
-
     def reported(self, findings: Iterable[tuple[Finding, str | None]],
                  noqa: dict[str, dict[int, Noqa]]) -> list[Diagnostic]:
         """The findings that are reported: the first at each place, selected, not silenced by `# noqa`

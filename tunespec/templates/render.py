@@ -539,12 +539,6 @@ def _python_spec(tree: ast.Module) -> Any:
     return {}
 
 
-def verify(text: str, format: str, checks: dict[str, str], ir: dict[str, Any], label: str,
-           target: Target | None = None) -> None:
-    compiled = [(emitted, _split_path(emitted), _compile_expected(expected, target)) for emitted, expected in checks.items()]
-    verify_compiled(text, format, compiled, ir, label)
-
-
 def verify_compiled(text: str, format: str, checks: list[tuple], ir: dict[str, Any], label: str) -> None:
     """Parse `text` back as its consumer would and compare the value at each checked path with the IR.
     YAML is composed into nodes by libyaml (when PyYAML has it) and only the checked values are built

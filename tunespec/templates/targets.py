@@ -27,7 +27,6 @@ DECLARATION = "target.toml"
 # Values tunespec keeps for itself (labels, estimates, the list of targets): no backend is expected to
 # express them, so leaving them out is not a loss worth a TS501.
 TUNESPEC_ONLY = {"targets", "description", "task", "resources.gpu_memory_gb"}
-ALL_METHODS = ("prompt_tuning", "lora", "qlora", "full")
 
 
 class TargetFile(Record):

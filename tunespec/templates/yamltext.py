@@ -3,7 +3,7 @@ and an order of magnitude faster than `yaml.dump` for the thousands of small val
 
 Only what specs need: strings, numbers, booleans, null, lists and mappings. Every string value is
 double-quoted with YAML's escapes (or, in block style, a literal block when it is plain multi-line ASCII),
-so no value can become a number, a tag, an anchor or a comment. `render.verify` parses every file back
+so no value can become a number, a tag, an anchor or a comment. `render.verify_compiled` parses every file back
 with PyYAML, and the hostile-string tests hold the two to the same values.
 """
 

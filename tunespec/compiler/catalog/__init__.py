@@ -44,7 +44,6 @@ class ModelInfo(Record):
     path: str | None = None  # a local folder with the weights, relative to the build root (declared models)
     instruction_tuned: bool = False
     quantized: bool = False
-    quantization: str | None = None
     methods: tuple[str, ...] | None = None
     aliases: tuple[str, ...] = ()
     output_layer: str | None = None  # the family's output layer (`lm_head`): a linear layer all-linear leaves out
@@ -175,7 +174,6 @@ class Catalog:
             tie_word_embeddings=data.get("tie_word_embeddings", False),
             instruction_tuned=data.get("instruction_tuned", False),
             quantized=data.get("quantized", False),
-            quantization=data.get("quantization"),
             methods=tuple(data["methods"]) if "methods" in data else None,
             aliases=tuple(data.get("aliases", ())),
             module_widths=dict(family.module_widths) if family else {},
