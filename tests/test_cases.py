@@ -15,7 +15,8 @@ CASES = Path(__file__).parent / "cases"
 
 def _cases() -> list[Path]:
     singles = sorted(CASES.glob("*.tune"))
-    folders = sorted(path for path in CASES.iterdir() if path.is_dir())
+    # `rules/` holds each rule's triggers and near misses (tests/test_rule_cases.py), not cases of this form
+    folders = sorted(path for path in CASES.iterdir() if path.is_dir() and path.name != "rules")
     return singles + folders
 
 

@@ -3,8 +3,10 @@
     python -m tunespec.compiler.catalog.snapshot_build
 
 The TOML files are the source (they carry comments and sources); the snapshot is the same data as a
-Python module, which loads from bytecode in a fraction of the time `tomllib` takes to import and parse
-(start-up is a feature). A test fails while the snapshot differs from the TOML files.
+Python module, which loads from bytecode in about half the time `tomllib` takes to import and parse the six
+files (start-up is a feature): `python benchmarks/catalog_load.py --runs 40`, each way in a fresh interpreter,
+gave medians of 7.2 ms against 15.5 ms on a shared, loaded machine (2.4 ms against 7.8 ms on a quiet one).
+A test fails while the snapshot differs from the TOML files.
 """
 
 from __future__ import annotations
