@@ -65,14 +65,15 @@ def resolve_paths(paths: Iterable[str | os.PathLike], config: Config, cwd: Path 
 def run_lint(paths: Iterable[str | os.PathLike], config: Config | None = None, *,
              selection: Selection | None = None, cwd: Path | None = None, root: Path | None = None,
              targets: list[str] | None = None, template_dirs: Iterable[str] = (), jobs: int = 1,
-             keep: bool = True) -> LintResult:
+             keep: bool = True, overrides: Iterable[str] = ()) -> LintResult:
     """Lint, including TS5xx for the targets each experiment (or `targets`, or the config) names.
 
     With `keep` (the default for the API) the result holds the program and the resolved variants; the
     command line lints without them, in batches over `jobs` processes."""
     config = config if config is not None else configuration(cwd)
     selection = selection or config.selection(REGISTRY, cwd=cwd)
-    job = Job(config, selection, (cwd or Path.cwd()).absolute(), root, targets, list(template_dirs), keep)
+    job = Job(config, selection, (cwd or Path.cwd()).absolute(), root, targets, list(template_dirs), keep,
+              overrides=list(overrides))
     result = runner.run(paths, job, jobs)
     return LintResult(result.diagnostics, result.roots, result.lines, result.program, result.resolved)
 
@@ -148,7 +149,7 @@ def _check_folder_names(out: Path, root: Path) -> None:
 def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, out: str | os.PathLike | None = None,
           check: bool = False, *, config: Config | None = None, root: str | os.PathLike | None = None,
           template_dirs: Iterable[str] = (), selection: Selection | None = None, jobs: int = 1,
-          prune: bool = False) -> BuildResult:
+          prune: bool = False, overrides: Iterable[str] = ()) -> BuildResult:
     """Render the targets of every experiment variant at `paths` into `out/<variant>/<target>/`.
 
     Targets come from `targets`, else each experiment's `targets`, else the config's, else `yaml`.
@@ -180,7 +181,8 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     out_path = Path(out) if out is not None else _from_config(config, config.out or DEFAULT_OUT)
     _check_folder_names(out_path, root_path)
     plan = runner.BuildPlan(out_path, check, list(targets) if targets else None)
-    job = Job(config, selection, Path.cwd(), root_path, targets, template_dirs, False, plan)
+    job = Job(config, selection, Path.cwd(), root_path, targets, template_dirs, False, plan,
+              overrides=list(overrides))
     written, unchanged, stale, refused = [], [], [], []
     result = None
     try:
@@ -341,11 +343,12 @@ class ShowResult(Record):
 
 
 def show(paths: Iterable[str | os.PathLike], config: Config | None = None, *, experiment: str | None = None,
-         cwd: Path | None = None) -> ShowResult:
+         cwd: Path | None = None, overrides: Iterable[str] = ()) -> ShowResult:
     """The resolved variants at `paths` (only those of the experiment or variant named `experiment`), and the
-    lint of the files; paths in the IR are relative to the configuration's folder, as `build` writes them."""
+    lint of the files; paths in the IR are relative to the configuration's folder, as `build` writes them.
+    `overrides` are `--set` items, `path=value`, over every experiment (origin "command line")."""
     config = config if config is not None else configuration(cwd)
-    result = run_lint(paths, config, cwd=cwd, root=config.base.absolute())
+    result = run_lint(paths, config, cwd=cwd, root=config.base.absolute(), overrides=overrides)
     variants = [exp for exp in result.resolved if not exp.is_preset]
     if experiment is not None:
         variants = [exp for exp in variants if experiment in (exp.experiment, exp.name)]

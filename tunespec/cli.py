@@ -89,6 +89,7 @@ def _lint_options(parser: argparse.ArgumentParser) -> None:
 def _show_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
     parser.add_argument("--experiment", metavar="NAME", help="only this experiment (or variant)")
+    _add_set(parser)
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
     _add_exclusion(parser)
@@ -105,6 +106,7 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
                         help="a folder of user targets (rendered in Jinja2's sandbox)")
     parser.add_argument("--format", choices=["text", "json"], default="text", help="how diagnostics are printed")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+    _add_set(parser)
     parser.add_argument("--prune", action="store_true",
                         help="remove the spec folders of variants and targets that are no longer built")
     parser.add_argument("--quiet", "-q", action="store_true",
@@ -216,6 +218,24 @@ def _paths(args: argparse.Namespace, config) -> list[str]:
     from tunespec.project import with_dependents
 
     return with_dependents(list(args.paths), Path.cwd(), config.excluder())
+
+
+def _add_set(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", dest="overrides",
+                        help="a value over every experiment's, e.g. training.learning_rate=3e-5 (repeatable)")
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """The --set items, checked now: a bad one is one line and exit 2, before any file is read."""
+    if not args.overrides:
+        return []
+    from tunespec.compiler.overrides import OverrideError, parse_overrides
+
+    try:
+        parse_overrides(args.overrides)
+    except OverrideError as error:
+        raise UsageError(str(error)) from None
+    return list(args.overrides)
 
 
 def _add_exclusion(parser: argparse.ArgumentParser) -> None:
@@ -360,7 +380,7 @@ def command_show(args: argparse.Namespace) -> int:
     from tunespec.diagnostics import Severity
     from tunespec.show import render_json, render_text
 
-    result = show(args.paths, _config(args), experiment=args.experiment)
+    result = show(args.paths, _config(args), experiment=args.experiment, overrides=_overrides(args))
     if args.experiment and not result.variants:
         raise UsageError(f"no experiment or variant named `{args.experiment}`")
     sys.stdout.write(render_json(result.variants) if args.format == "json" else render_text(result.variants))
@@ -414,7 +434,8 @@ def command_build(args: argparse.Namespace) -> int:
     config = _config(args)
     try:
         result = build(_paths(args, config), _selectors(args.target), args.out, args.check, config=config, root=args.root,
-                       template_dirs=args.template_dir, jobs=_job_count(args), prune=args.prune)
+                       template_dirs=args.template_dir, jobs=_job_count(args), prune=args.prune,
+                       overrides=_overrides(args))
     except (TargetError, RenderError, BuildError) as error:
         raise UsageError(str(error)) from None
     if not args.quiet:

@@ -54,6 +54,7 @@ class Job(Record):
     keep: bool = False  # keep the program and the resolved variants (show, the API): one batch, here
     build: BuildPlan | None = None
     buffers: dict = Factory(dict)  # path -> text read instead of the file (an editor's unsaved buffer)
+    overrides: list = Factory(list)  # `--set path=value` items (compiler.overrides), over every experiment
 
 
 class Built(Record):
@@ -127,7 +128,7 @@ class Compiled(Record):
 
 
 def compile_files(files: Iterable[tuple[str, str]], cwd: Path | None, config: Config, root: Path | None = None,
-                  buffers: dict | None = None, loader: dict | None = None) -> Compiled:
+                  buffers: dict | None = None, loader: dict | None = None, overrides: list | None = None) -> Compiled:
     """The one compile step (load, then resolve) that lint, show, build and the API run: `files` are
     (path, display) pairs, as `expand_paths` gives them; paths in the IR are relative to `root` (default:
     `cwd`). No rule runs here."""
@@ -135,14 +136,20 @@ def compile_files(files: Iterable[tuple[str, str]], cwd: Path | None, config: Co
     for path, display in files:
         program.add_root(path, display)
     program.check_import_cycles()
-    resolver = Resolver(program, load_catalog(), root or program.cwd, config.max_variants)
+    settings = None
+    if overrides:
+        from tunespec.compiler.overrides import parse_overrides
+
+        settings = parse_overrides(overrides)
+    resolver = Resolver(program, load_catalog(), root or program.cwd, config.max_variants, settings)
     return Compiled(program, resolver, resolver.resolve_roots())
 
 
 def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
     """Compile and check `files` (and build them, for a build); `shared` lives as long as the process's
     part of the run (the data files' scans)."""
-    compiled = compile_files(files, job.cwd, job.config, job.root, job.buffers, shared.setdefault("loader", {}))
+    compiled = compile_files(files, job.cwd, job.config, job.root, job.buffers, shared.setdefault("loader", {}),
+                             job.overrides)
     program, resolver, resolved = compiled.program, compiled.resolver, compiled.resolved
     engine = Engine(REGISTRY, job.selection, RuleContext(resolver.catalog, program, shared=shared))
     findings = [(finding, None) for finding in program.findings]

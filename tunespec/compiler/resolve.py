@@ -176,8 +176,9 @@ class ResolvedExperiment(Record):
 
 class Resolver:
     def __init__(self, program: Program, catalog: Catalog | None = None, root: Path | None = None,
-                 max_variants: int = DEFAULT_MAX_VARIANTS) -> None:
+                 max_variants: int = DEFAULT_MAX_VARIANTS, overrides: dict | None = None) -> None:
         self.program = program
+        self.overrides = overrides or {}  # path -> Setting from `--set` (compiler.overrides), over every experiment
         self.catalog = catalog or load_catalog()
         self.root = (root or program.cwd).absolute()
         self.max_variants = min(max_variants, MAX_VARIANTS_LIMIT)
@@ -213,6 +214,8 @@ class Resolver:
         name = ref.decl.name.value
         lineage = self.lineage(ref, name)
         merged = lineage.merged
+        if self.overrides and ref.decl.kind == "experiment":
+            merged = {**merged, **self.overrides}
         sweeps = {path: merged[path] for path in EXPERIMENT_FIELDS if path in merged and merged[path].swept}
         if not self._variant_count_ok(sweeps, name):
             return []
@@ -222,7 +225,8 @@ class Resolver:
             setting = merged.get(path)
             if setting is not None and path not in sweeps:
                 base.values[path] = setting.value
-                base.provenance[path] = setting.provenance()
+                base.provenance[path] = (setting.provenance() if self.overrides.get(path) is not setting
+                                         else _override_provenance(setting))
         choices = [dict(zip(sweeps, choice))
                    for choice in itertools.product(*(range(len(s.value)) for s in sweeps.values()))]
         names = [variant_name(name, {path: sweeps[path].value[index] for path, index in choice.items()})
@@ -355,19 +359,19 @@ class Resolver:
         name = exp.values.get("model")
         if name is None:
             return None
-        key = (name, id(exp.ref.file), id(base.merged["model"].owner.file))
+        key = (name, id(exp.ref.file), id(self._owner_file(base, "model", exp)))
         if key not in self._models:
             self._models[key] = self._find_model(exp, base, experiment, name)
         return self._models[key]
 
     def _find_model(self, exp: ResolvedExperiment, base: "_Base", experiment: str, name: str) -> ModelInfo | None:
-        visible = list(self._visible_models(exp.ref.file, base.merged["model"].owner.file))
+        visible = list(self._visible_models(exp.ref.file, self._owner_file(base, "model", exp)))
         for ref in visible:
             if ref.decl.name.value.lower() == name.lower():
                 return self.declared_model(ref)
         info = self.catalog.find_model(name)
         if info is None:
-            where = exp.provenance["model"].location
+            where = exp.provenance["model"].location or exp.name_location
             candidates = self.catalog.model_names() + [ref.decl.name.value for ref in visible]
             help = did_you_mean(name, candidates)
             help = f"{help} Or declare it: `model \"{name}\" {{ family = ... }}`" if help else (
@@ -375,6 +379,11 @@ class Resolver:
             self.report(Finding(codes.UNKNOWN_MODEL, where, f"model `{name}` is not in the catalog and not declared: "
                                 "model-aware rules are skipped", help), experiment)
         return info
+
+    def _owner_file(self, base: "_Base", path: str, exp: ResolvedExperiment):
+        """The file that wrote `path`: the experiment's own for a value set on the command line."""
+        setting = base.merged[path]
+        return exp.ref.file if self.overrides.get(path) is setting else setting.owner.file
 
     def _visible_models(self, *files) -> Iterator[DeclRef]:
         """Model declarations in scope where the experiment is declared and where `model` was written."""
@@ -409,12 +418,21 @@ class Resolver:
             value = exp.values.get(path)
             if value is None or is_uri(value):
                 continue
-            owner = base.merged[path].owner.file
-            key = (id(owner), value)
+            if self.overrides.get(path) is base.merged[path]:  # --set: relative to the current folder
+                folder = self.program.cwd
+            else:
+                folder = base.merged[path].owner.file.path.parent
+            key = (str(folder), value)
             if key not in self._placed:
-                local = Path(os.path.normpath(owner.path.parent / value))
+                local = Path(os.path.normpath(folder / value))
                 self._placed[key] = (local, _relative(local, self.root))
             exp.local_files[path], exp.values[path] = self._placed[key]
+
+
+def _override_provenance(setting: Setting) -> Provenance:
+    from tunespec.compiler.overrides import provenance  # only when there is a --set
+
+    return provenance(setting)
 
 
 class _Base(Record):
