@@ -52,10 +52,12 @@ class RuleContext(Record):
 
 
 def rule(code: str, name: str, severity: Severity, summary: str, scope: str = SCOPE_VARIANT):
-    """Declare a rule from a check function; its docstring is the rule's documentation."""
+    """Declare a rule from a check function; its docstring is the rule's documentation. The catalog's
+    numbers in the summary and the docstring are written as placeholders (`catalog_text`)."""
 
     def declare(check: Callable) -> Rule:
-        return Rule(code, name, severity, summary, dedent(check.__doc__ or ""), check, scope)
+        return Rule(code, name, severity, catalog_text(summary), catalog_text(dedent(check.__doc__ or "")), check,
+                    scope)
 
     return declare
 
@@ -63,6 +65,32 @@ def rule(code: str, name: str, severity: Severity, summary: str, scope: str = SC
 def compiler_rule(code: str, name: str, severity: Severity, summary: str, doc: str) -> Rule:
     """A rule whose findings come from the parser, loader or resolver; declared for docs and selection."""
     return Rule(code, name, severity, summary, dedent(doc), None, SCOPE_COMPILER)
+
+
+CATALOG_PLACEHOLDER = re.compile(r"\{(range|min|max|advice|billions):([\w.]+)\}")
+
+
+def catalog_text(text: str, catalog: Catalog | None = None) -> str:
+    """Rule text with the catalog's numbers filled in, so that a changed range or threshold changes the
+    docs with it: `{range:FIELD}` ("1–16"), `{min:FIELD}`, `{max:FIELD}` (ranges.toml), `{advice:TABLE.KEY}`
+    (advice.toml, "10,000") and `{billions:TABLE.KEY}` (10e9 as "10")."""
+    if "{" not in text:
+        return text
+    from tunespec.compiler.catalog import load_catalog, number_text
+
+    catalog = catalog or load_catalog()
+
+    def value(match: re.Match) -> str:
+        kind, path = match.groups()
+        if kind in ("range", "min", "max"):
+            allowed = catalog.ranges[path]
+            return allowed.describe() if kind == "range" else number_text(getattr(allowed, kind))
+        found = catalog.advice
+        for part in path.split("."):
+            found = found[part]
+        return number_text(found / 1e9 if kind == "billions" else found)
+
+    return CATALOG_PLACEHOLDER.sub(value, text)
 
 
 def dedent(text: str) -> str:

@@ -1,23 +1,37 @@
 """TS1xx — the documented ranges of watsonx.ai's tuning parameters.
 
-One generic check walks the catalog's range table (`compiler/catalog/ranges.toml`); each rule is a small
-declared function that names its field, so that its code, documentation and selection stay its own.
-These are watsonx.ai's limits: a team that tunes elsewhere relaxes them in configuration, e.g.
-`[tool.tunespec] severity = { TS101 = "warning" }`.
+One generic check walks the catalog's range table (`compiler/catalog/ranges.toml`). A row with a `declares`
+table is a rule of its own, generated here: its code (from `tunespec/codes.py`), severity, summary and
+documentation, with an example that breaks the range and one that keeps it, all from the row. The rules
+that need more than a range (a percentage's help, the model's context window, several rows, a sum) are
+written below, their numbers filled from the catalog too. These are watsonx.ai's limits: a team that tunes
+elsewhere relaxes them in configuration, e.g. `[tool.tunespec] severity = { TS101 = "warning" }`.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 from tunespec import codes
+from tunespec.compiler.catalog import Catalog, Range, load_catalog, number_text
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.diagnostics import Problem, Severity
-from tunespec.rules.engine import RuleContext, rule
+from tunespec.rules.engine import SCOPE_VARIANT, Rule, RuleContext, rule
 
-SOURCE = "watsonx.ai: Parameters for tuning foundation models"
 RELAX = """These are the limits watsonx.ai documents for its tuning experiments. If you tune elsewhere, relax
 the rule in configuration: `[tool.tunespec] severity = { CODE = "warning" }`."""
+RELAXED_SOURCE = "watsonx-params"  # rows from this source get the paragraph above
+EXAMPLE = """```tune
+experiment tickets {{
+  model  = "{model}"
+  method = {method}
+  data {{ train = "data/train.jsonl" }}
+  {body}
+}}
+```"""
+# The experiment the generated examples complete, unless a row names its own model and method.
+EXAMPLE_MODEL = "ibm/granite-3-1-8b-base"
+EXAMPLE_METHOD = "lora"
 
 
 def outside_range(exp: ResolvedExperiment, context: RuleContext, path: str,
@@ -35,211 +49,17 @@ def outside_range(exp: ResolvedExperiment, context: RuleContext, path: str,
                   help or f"use a value in {allowed.describe()}")
 
 
-@rule(codes.BATCH_SIZE_OUT_OF_RANGE, "batch-size-out-of-range",
-      Severity.ERROR, "`training.batch_size` outside the documented 1–16")
-def batch_size_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
-    """
-    ## What it does
-    Checks that `training.batch_size` (labeled examples processed at once) is within 1–16.
-
-    ## Why is this bad?
-    watsonx.ai accepts batch sizes from 1 to 16, and each batch must fit in GPU memory. To learn from more
-    examples per update, raise `accumulate_steps` instead.
-
-    {relax}
-
-    ## Example
-    ```tune
-    experiment tickets {
-      model  = "ibm/granite-3-1-8b-base"
-      method = lora
-      data { train = "data/train.jsonl" }
-      training { batch_size = 32 }
-    }
-    ```
-
-    ## Use instead
-    ```tune
-    experiment tickets {
-      model  = "ibm/granite-3-1-8b-base"
-      method = lora
-      data { train = "data/train.jsonl" }
-      training {
-        batch_size       = 8
-        accumulate_steps = 4
-      }
-    }
-    ```
-
-    ## Source
-    {source} (batch size: 1–16).
-    """
-    yield from outside_range(exp, context, "training.batch_size",
-                             "use 1–16; for a larger effective batch raise `training.accumulate_steps`")
 
 
-@rule(codes.ACCUMULATE_STEPS_OUT_OF_RANGE, "accumulate-steps-out-of-range", Severity.ERROR,
-      "`training.accumulate_steps` outside the documented 1–128")
-def accumulate_steps_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
-    """
-    ## What it does
-    Checks that `training.accumulate_steps` (batches processed before the model is adjusted) is within
-    1–128.
 
-    ## Why is this bad?
-    0 would never update the model; watsonx.ai accepts at most 128.
-
-    {relax}
-
-    ## Example
-    ```tune
-    experiment tickets {
-      model  = "ibm/granite-3-1-8b-base"
-      method = lora
-      data { train = "data/train.jsonl" }
-      training { accumulate_steps = 0 }
-    }
-    ```
-
-    ## Use instead
-    ```tune
-    experiment tickets {
-      model  = "ibm/granite-3-1-8b-base"
-      method = lora
-      data { train = "data/train.jsonl" }
-      training { accumulate_steps = 1 }
-    }
-    ```
-
-    ## Source
-    {source} (accumulate steps: 1–128).
-    """
-    yield from outside_range(exp, context, "training.accumulate_steps")
-
-
-@rule(codes.LEARNING_RATE_OUT_OF_RANGE, "learning-rate-out-of-range", Severity.ERROR,
-      "`training.learning_rate` outside the documented 0.00001–0.5")
-def learning_rate_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
-    """
-    ## What it does
-    Checks that `training.learning_rate` is within 0.00001–0.5.
-
-    ## Why is this bad?
-    Below the range the model barely learns from the data; above it, it does not learn gradually enough
-    to generalise. A common slip is one zero too many or too few (`1e-6` for `1e-5`).
-
-    {relax}
-
-    ## Example
-    ```tune
-    experiment tickets {
-      model  = "ibm/granite-3-1-8b-base"
-      method = lora
-      data { train = "data/train.jsonl" }
-      training { learning_rate = 1e-6 }
-    }
-    ```
-
-    ## Use instead
-    ```tune
-    experiment tickets {
-      model  = "ibm/granite-3-1-8b-base"
-      method = lora
-      data { train = "data/train.jsonl" }
-      training { learning_rate = 1e-5 }
-    }
-    ```
-
-    ## Source
-    {source} (learning rate: 0.00001–0.5).
-    """
-    yield from outside_range(exp, context, "training.learning_rate")
-
-
-@rule(codes.EPOCHS_OUT_OF_RANGE, "epochs-out-of-range",
-      Severity.ERROR, "`training.epochs` outside the documented 1–50")
-def epochs_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
-    """
-    ## What it does
-    Checks that `training.epochs` (passes over the training data) is within 1–50.
-
-    ## Why is this bad?
-    Zero epochs train nothing; many passes over a small data set overfit it, and watsonx.ai accepts at
-    most 50.
-
-    {relax}
-
-    ## Example
-    ```tune
-    experiment tickets {
-      model  = "ibm/granite-3-1-8b-base"
-      method = lora
-      data { train = "data/train.jsonl" }
-      training { epochs = 100 }
-    }
-    ```
-
-    ## Use instead
-    ```tune
-    experiment tickets {
-      model  = "ibm/granite-3-1-8b-base"
-      method = lora
-      data { train = "data/train.jsonl" }
-      training { epochs = 10 }
-    }
-    ```
-
-    ## Source
-    {source} (number of epochs: 1–50).
-    """
-    yield from outside_range(exp, context, "training.epochs")
-
-
-@rule(codes.LORA_RANK_OUT_OF_RANGE, "lora-rank-out-of-range",
-      Severity.ERROR, "`lora.rank` outside the documented 1–64")
-def lora_rank_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
-    """
-    ## What it does
-    Checks that `lora.rank` is within 1–64.
-
-    ## Why is this bad?
-    The documentation says "the maximum is 64". A higher rank trains more parameters and slows the job;
-    use a higher rank only when the task is new to the model.
-
-    {relax}
-
-    ## Example
-    ```tune
-    experiment tickets {
-      model  = "ibm/granite-3-1-8b-base"
-      method = lora
-      data { train = "data/train.jsonl" }
-      lora { rank = 128 }
-    }
-    ```
-
-    ## Use instead
-    ```tune
-    experiment tickets {
-      model  = "ibm/granite-3-1-8b-base"
-      method = lora
-      data { train = "data/train.jsonl" }
-      lora { rank = 64 }
-    }
-    ```
-
-    ## Source
-    {source} (rank: "the maximum is 64").
-    """
-    yield from outside_range(exp, context, "lora.rank")
 
 
 @rule(codes.LORA_DROPOUT_OUT_OF_RANGE, "lora-dropout-out-of-range",
-      Severity.ERROR, "`lora.dropout` is not a fraction in [0, 1)")
+      Severity.ERROR, "`lora.dropout` is not a fraction in {range:lora.dropout}")
 def lora_dropout_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
-    Checks that `lora.dropout` is a fraction in [0, 1). A value between 1 and 100 was probably meant as a
+    Checks that `lora.dropout` is a fraction in {range:lora.dropout}. A value between 1 and 100 was probably meant as a
     percentage, and the help says so (`10` → did you mean 0.1?).
 
     ## Why is this bad?
@@ -281,50 +101,12 @@ def _fraction(value: float) -> str:
     return f"{value:.6g}"
 
 
-@rule(codes.LORA_ALPHA_NOT_POSITIVE, "lora-alpha-not-positive", Severity.ERROR, "`lora.alpha` is not positive")
-def lora_alpha_not_positive(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
-    """
-    ## What it does
-    Checks that `lora.alpha` is greater than 0.
-
-    ## Why is this bad?
-    Alpha / rank is the fraction of the adapter's weight change that is applied (alpha 2 with rank 8
-    applies 1/4); an alpha of 0 or less applies nothing, or the change reversed.
-
-    {relax}
-
-    ## Example
-    ```tune
-    experiment tickets {
-      model  = "ibm/granite-3-1-8b-base"
-      method = lora
-      data { train = "data/train.jsonl" }
-      lora { alpha = 0 }
-    }
-    ```
-
-    ## Use instead
-    ```tune
-    experiment tickets {
-      model  = "ibm/granite-3-1-8b-base"
-      method = lora
-      data { train = "data/train.jsonl" }
-      lora { alpha = 16 }
-    }
-    ```
-
-    ## Source
-    {source} (alpha: positive; alpha / rank is the scale applied).
-    """
-    yield from outside_range(exp, context, "lora.alpha", "alpha must be positive; 2 × rank is common")
-
-
 @rule(codes.MAX_SEQ_LENGTH_OUT_OF_RANGE, "max-seq-length-out-of-range", Severity.ERROR,
-      "`training.max_seq_length` below 1 or above the model's context window")
+      "`training.max_seq_length` below {min:training.max_seq_length} or above the model's context window")
 def max_seq_length_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
-    Checks that `training.max_seq_length` (input plus output tokens) is at least 1 and no larger than the
+    Checks that `training.max_seq_length` (input plus output tokens) is at least {min:training.max_seq_length} and no larger than the
     model's context window. For a model whose window the catalog marks as soft (T5 uses relative
     positions, so 512 is the length it was trained with, not a hard limit) it is a warning.
 
@@ -432,41 +214,6 @@ def token_split_exceeds_max_seq_length(exp: ResolvedExperiment, context: RuleCon
                   f"lower them to add up to at most {total}, or raise `max_seq_length`")
 
 
-@rule(codes.NUM_VIRTUAL_TOKENS_BELOW_ONE, "num-virtual-tokens-below-one",
-      Severity.ERROR, "`prompt.num_virtual_tokens` below 1")
-def num_virtual_tokens_below_one(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
-    """
-    ## What it does
-    Checks that `prompt.num_virtual_tokens`, the length of the tuned soft prompt, is at least 1.
-
-    ## Why is this bad?
-    A prompt of no virtual tokens has nothing to tune; PEFT rejects it.
-
-    ## Example
-    ```tune
-    experiment tickets {
-      model  = "google/flan-t5-xl"
-      method = prompt_tuning
-      data { train = "data/train.jsonl" }
-      prompt { num_virtual_tokens = 0 }
-    }
-    ```
-
-    ## Use instead
-    ```tune
-    experiment tickets {
-      model  = "google/flan-t5-xl"
-      method = prompt_tuning
-      data { train = "data/train.jsonl" }
-      prompt { num_virtual_tokens = 20 }
-    }
-    ```
-
-    ## Source
-    Hugging Face PEFT: `PromptTuningConfig.num_virtual_tokens` must be set to a positive count.
-    """
-    yield from outside_range(exp, context, "prompt.num_virtual_tokens")
-
 
 @rule(codes.TRAINING_SETTING_OUT_OF_RANGE, "training-setting-out-of-range", Severity.ERROR,
       "A training setting (warmup, weight decay, eval/save/logging steps) outside its range")
@@ -474,8 +221,8 @@ def training_setting_out_of_range(exp: ResolvedExperiment, context: RuleContext)
     """
     ## What it does
     Checks the settings of how a run trains against their ranges in the catalog: `warmup_steps` and
-    `weight_decay` not negative, `warmup_ratio` a fraction in [0, 1), and `eval_steps`, `save_steps`
-    and `logging_steps` at least 1.
+    `weight_decay` not negative, `warmup_ratio` a fraction in {range:training.warmup_ratio}, and `eval_steps`, `save_steps`
+    and `logging_steps` at least {min:training.eval_steps}.
 
     ## Why is this bad?
     The trainers reject these only after the job has started (a negative warmup, a ratio of 1.5), or
@@ -509,17 +256,53 @@ def training_setting_out_of_range(exp: ResolvedExperiment, context: RuleContext)
             yield from outside_range(exp, context, path)
 
 
+def range_rule(allowed: Range, catalog: Catalog) -> Rule:
+    """The rule a row of ranges.toml declares."""
+    row = allowed.declares
+    words = {"field": allowed.field, "range": allowed.describe(),
+             "min": number_text(allowed.min) if allowed.min is not None else "",
+             "max": number_text(allowed.max) if allowed.max is not None else ""}
+    meaning = f" ({row['meaning']})" if "meaning" in row else ""
+    what = row.get("what", "Checks that `{field}`" + meaning + " is within {range}.")
+    name = row["name"]
+    code = getattr(codes, name.upper().replace("-", "_"))
+    sections = ["## What it does", what.format(**words), "", "## Why is this bad?", row["why"].format(**words), ""]
+    if allowed.source == RELAXED_SOURCE:
+        sections += [RELAX.replace("CODE", code), ""]
+    model, method = row.get("example_model", EXAMPLE_MODEL), row.get("example_method", EXAMPLE_METHOD)
+    sections += ["## Example", EXAMPLE.format(model=model, method=method, body=row["example"]), "",
+                 "## Use instead", EXAMPLE.format(model=model, method=method, body=row["fix"]), "", "## Source"]
+    if "source_text" in row:
+        sections.append(row["source_text"])
+    else:
+        cited = row.get("cited", row.get("label", allowed.field) + ": {range}").format(**words)
+        sections.append(f"{catalog.sources[allowed.source]['title']} ({cited}).")
+    summary = row.get("summary", "`{field}` outside the documented {range}").format(**words)
+    help = row["help"].format(**words) if "help" in row else None
+    return Rule(code, name, Severity(row["severity"]), summary, "\n".join(sections), _range_check(allowed.field, help),
+                SCOPE_VARIANT)
+
+
+def _range_check(field: str, help: str | None) -> Callable:
+    def check(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
+        yield from outside_range(exp, context, field, help)
+
+    return check
+
+
 def _fill_docs(*rules) -> list:
     """The docstrings share the relax-in-config paragraph and the source line."""
-    filled = []
-    for item in rules:
-        doc = item.doc.replace("{relax}", RELAX.replace("CODE", item.code)).replace("{source}", SOURCE)
-        filled.append(item.replace(doc=doc))
-    return filled
+    title = load_catalog().sources[RELAXED_SOURCE]["title"]
+    return [item.replace(doc=item.doc.replace("{relax}", RELAX.replace("CODE", item.code)).replace("{source}", title))
+            for item in rules]
 
 
-RULES = _fill_docs(
-    batch_size_out_of_range, accumulate_steps_out_of_range, learning_rate_out_of_range, epochs_out_of_range,
-    lora_rank_out_of_range, lora_dropout_out_of_range, lora_alpha_not_positive, max_seq_length_out_of_range,
-    token_split_exceeds_max_seq_length, num_virtual_tokens_below_one, training_setting_out_of_range,
+def _declared_ranges() -> list[Rule]:
+    catalog = load_catalog()
+    return [range_rule(allowed, catalog) for allowed in catalog.ranges.values() if allowed.declares]
+
+
+RULES = _declared_ranges() + _fill_docs(
+    lora_dropout_out_of_range, max_seq_length_out_of_range, token_split_exceeds_max_seq_length,
+    training_setting_out_of_range,
 )

@@ -85,6 +85,7 @@ class Range(Record):
     max_exclusive: bool
     source: str
     rule: str | None = None  # the name of a rule that checks several rows; None: the field's own rule
+    declares: dict | None = None  # the rule generated from this row (name, severity, its documentation)
 
     def contains(self, value: float) -> bool:
         if self.min is not None and (value < self.min or (self.min_exclusive and value == self.min)):
@@ -126,6 +127,13 @@ def _evaluate_width(formula: str, dimensions: dict[str, float]) -> float:
         factor, _, name = term.strip().rpartition("*")
         total += (int(factor) if factor.strip() else 1) * dimensions[name.strip()]
     return total
+
+
+def number_text(value: float) -> str:
+    """A number as the documentation writes it: `0.00001`, `0.25`, `10,000` (not `1e-05`, `10000.0`)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) and value >= 10_000 else _number(value)
 
 
 def _number(value: float) -> str:
@@ -210,7 +218,7 @@ def _family(name: str, data: dict) -> Family:
 
 def _range(name: str, data: dict) -> Range:
     return Range(name, data.get("min"), data.get("max"), data.get("min_exclusive", False),
-                 data.get("max_exclusive", False), data["source"], data.get("rule"))
+                 data.get("max_exclusive", False), data["source"], data.get("rule"), data.get("declares"))
 
 
 @lru_cache(maxsize=1)

@@ -233,15 +233,108 @@ DATA = {'models': {'meta-llama/llama-3-1-8b': {'aliases': ['llama-3-1-8b', 'meta
                               'sources': {'layers': 'transformers-arch',
                                           'default_targets': 'peft-targets',
                                           'module_widths': 'hf-config'}}},
- 'ranges': {'training.batch_size': {'min': 1, 'max': 16, 'source': 'watsonx-params'},
-            'training.accumulate_steps': {'min': 1, 'max': 128, 'source': 'watsonx-params'},
-            'training.learning_rate': {'min': 1e-05, 'max': 0.5, 'source': 'watsonx-params'},
-            'training.epochs': {'min': 1, 'max': 50, 'source': 'watsonx-params'},
-            'lora.rank': {'min': 1, 'max': 64, 'source': 'watsonx-params'},
+ 'ranges': {'training.batch_size': {'min': 1,
+                                    'max': 16,
+                                    'source': 'watsonx-params',
+                                    'declares': {'name': 'batch-size-out-of-range',
+                                                 'severity': 'error',
+                                                 'meaning': 'labeled examples processed at once',
+                                                 'why': 'watsonx.ai accepts batch sizes from {min} to {max}, '
+                                                        'and each batch must fit in GPU memory. To learn '
+                                                        'from more\n'
+                                                        'examples per update, raise `accumulate_steps` '
+                                                        'instead.',
+                                                 'help': 'use {range}; for a larger effective batch raise '
+                                                         '`training.accumulate_steps`',
+                                                 'example': 'training { batch_size = 32 }',
+                                                 'fix': 'training {\n'
+                                                        '    batch_size       = 8\n'
+                                                        '    accumulate_steps = 4\n'
+                                                        '  }',
+                                                 'label': 'batch size'}},
+            'training.accumulate_steps': {'min': 1,
+                                          'max': 128,
+                                          'source': 'watsonx-params',
+                                          'declares': {'name': 'accumulate-steps-out-of-range',
+                                                       'severity': 'error',
+                                                       'what': 'Checks that `{field}` (batches processed '
+                                                               'before the model is adjusted) is within\n'
+                                                               '{range}.',
+                                                       'why': '0 would never update the model; watsonx.ai '
+                                                              'accepts at most {max}.',
+                                                       'example': 'training { accumulate_steps = 0 }',
+                                                       'fix': 'training { accumulate_steps = 1 }',
+                                                       'label': 'accumulate steps'}},
+            'training.learning_rate': {'min': 1e-05,
+                                       'max': 0.5,
+                                       'source': 'watsonx-params',
+                                       'declares': {'name': 'learning-rate-out-of-range',
+                                                    'severity': 'error',
+                                                    'why': 'Below the range the model barely learns from the '
+                                                           'data; above it, it does not learn gradually '
+                                                           'enough\n'
+                                                           'to generalise. A common slip is one zero too '
+                                                           'many or too few (`1e-6` for `1e-5`).',
+                                                    'example': 'training { learning_rate = 1e-6 }',
+                                                    'fix': 'training { learning_rate = 1e-5 }',
+                                                    'label': 'learning rate'}},
+            'training.epochs': {'min': 1,
+                                'max': 50,
+                                'source': 'watsonx-params',
+                                'declares': {'name': 'epochs-out-of-range',
+                                             'severity': 'error',
+                                             'meaning': 'passes over the training data',
+                                             'why': 'Zero epochs train nothing; many passes over a small '
+                                                    'data set overfit it, and watsonx.ai accepts at\n'
+                                                    'most {max}.',
+                                             'example': 'training { epochs = 100 }',
+                                             'fix': 'training { epochs = 10 }',
+                                             'label': 'number of epochs'}},
+            'lora.rank': {'min': 1,
+                          'max': 64,
+                          'source': 'watsonx-params',
+                          'declares': {'name': 'lora-rank-out-of-range',
+                                       'severity': 'error',
+                                       'why': 'The documentation says "the maximum is {max}". A higher rank '
+                                              'trains more parameters and slows the job;\n'
+                                              'use a higher rank only when the task is new to the model.',
+                                       'example': 'lora { rank = 128 }',
+                                       'fix': 'lora { rank = 64 }',
+                                       'label': 'rank',
+                                       'cited': 'rank: "the maximum is {max}"'}},
             'lora.dropout': {'min': 0, 'max': 1, 'max_exclusive': True, 'source': 'watsonx-params'},
-            'lora.alpha': {'min': 0, 'min_exclusive': True, 'source': 'watsonx-params'},
+            'lora.alpha': {'min': 0,
+                           'min_exclusive': True,
+                           'source': 'watsonx-params',
+                           'declares': {'name': 'lora-alpha-not-positive',
+                                        'severity': 'error',
+                                        'summary': '`{field}` is not positive',
+                                        'what': 'Checks that `{field}` is greater than {min}.',
+                                        'why': "Alpha / rank is the fraction of the adapter's weight change "
+                                               'that is applied (alpha 2 with rank 8\n'
+                                               'applies 1/4); an alpha of 0 or less applies nothing, or the '
+                                               'change reversed.',
+                                        'help': 'alpha must be positive; 2 × rank is common',
+                                        'example': 'lora { alpha = 0 }',
+                                        'fix': 'lora { alpha = 16 }',
+                                        'cited': 'alpha: positive; alpha / rank is the scale applied'}},
             'training.max_seq_length': {'min': 1, 'source': 'tunespec'},
-            'prompt.num_virtual_tokens': {'min': 1, 'source': 'tunespec'},
+            'prompt.num_virtual_tokens': {'min': 1,
+                                          'source': 'tunespec',
+                                          'declares': {'name': 'num-virtual-tokens-below-one',
+                                                       'severity': 'error',
+                                                       'summary': '`{field}` below {min}',
+                                                       'what': 'Checks that `{field}`, the length of the '
+                                                               'tuned soft prompt, is at least {min}.',
+                                                       'why': 'A prompt of no virtual tokens has nothing to '
+                                                              'tune; PEFT rejects it.',
+                                                       'example': 'prompt { num_virtual_tokens = 0 }',
+                                                       'fix': 'prompt { num_virtual_tokens = 20 }',
+                                                       'example_model': 'google/flan-t5-xl',
+                                                       'example_method': 'prompt_tuning',
+                                                       'source_text': 'Hugging Face PEFT: '
+                                                                      '`PromptTuningConfig.num_virtual_tokens` '
+                                                                      'must be set to a positive count.'}},
             'training.warmup_steps': {'min': 0,
                                       'rule': 'training-setting-out-of-range',
                                       'source': 'hf-training-arguments'},
