@@ -80,6 +80,8 @@ def _lint_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are errors")
     parser.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument("--fix", action="store_true",
+                        help="fix what is safe to fix (a misspelt field, a quoted number, an unused noqa), then report the rest")
     _add_jobs(parser)
     _add_selection(parser)
     _add_dependents(parser)
@@ -341,7 +343,19 @@ def command_lint(args: argparse.Namespace) -> int:
         selection = config.selection(REGISTRY, _selectors(args.select), _selectors(args.ignore))
     except ConfigError as error:
         raise UsageError(str(error).replace("command line: ", "")) from None
-    result = run_lint(_paths(args, config), config, selection=selection, jobs=_job_count(args), keep=False)
+    paths = _paths(args, config)
+    result = run_lint(paths, config, selection=selection, jobs=_job_count(args), keep=False)
+    fixed = []
+    if args.fix:
+        from tunespec.fixes import fix_files
+
+        fixed = fix_files(result.diagnostics, result.roots, Path.cwd())
+        if fixed:  # what is left, as the files now are
+            result = run_lint(paths, config, selection=selection, jobs=_job_count(args), keep=False)
+        count = sum(item.fixes for item in fixed)
+        note = (f"Fixed {count} problem{'s' if count != 1 else ''} in {len(fixed)} file{'s' if len(fixed) != 1 else ''}."
+                if fixed else "Nothing to fix.")
+        print(note, file=sys.stdout if args.format == "text" and not args.output_file else sys.stderr)
     report = Report(result.diagnostics, result.files_checked, args.strict, args.exit_zero)
     text = _rendered(result, args.format, args.output_file is None)
     if args.output_file:
