@@ -650,7 +650,9 @@ def _fmt_stdin(args: argparse.Namespace) -> int:
     try:
         formatted = formatted_or_raise(text)
     except SyntaxProblem as error:
-        complain(f"{name}:{error.line}:{error.column}: TS001 error: {error.message} (not formatted)")
+        from tunespec import codes
+
+        complain(f"{name}:{error.line}:{error.column}: {codes.SYNTAX_ERROR} error: {error.message} (not formatted)")
         return EXIT_FINDINGS
     if args.check:
         return EXIT_FINDINGS if formatted != text else EXIT_OK
