@@ -49,6 +49,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, MODEL_FIELDS, Kind  # noqa: E402
+from tunespec.templates.stamp import STAMP  # noqa: E402
 
 TARGETS = ["yaml", "json", "peft", "fms-hf-tuning", "watsonx", "axolotl", "llama-factory", "torchtune", "kubeflow"]
 MODELS = ["ibm/granite-3-1-8b-base", "meta-llama/llama-3-1-8b", "mistralai/Mistral-7B-v0.1", "Qwen/Qwen2.5-7B",
@@ -405,7 +406,7 @@ def check_build(project: Path) -> bool:
     for ir in resolved_ir("."):  # two files may declare one name (TS010); build writes the one without errors
         documents.setdefault(ir["metadata"]["name"], []).append(ir)
     for path in sorted(out_folder.rglob("*")):
-        if not path.is_file():
+        if not path.is_file() or path.name == STAMP:  # the stamp is tunespec's bookkeeping, not a target's file
             continue
         if ".tunespec-tmp-" in path.name:
             raise Finding(f"a temporary file was left behind: {path}")

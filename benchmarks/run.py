@@ -60,11 +60,19 @@ class Sizes:
 
 # --- running and timing --------------------------------------------------------------------------------
 
+CPU: dict[str, float] = {"last": 0.0}  # the CPU time (user + system) of the last command `run` ran
+
+
 def run(command: list[str], cwd: Path) -> tuple[float, bytes]:
-    """Wall time and standard output of one command."""
+    """Wall time and standard output of one command (its CPU time, with its workers', in CPU["last"])."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, capture_output=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU["last"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if result.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.decode()[-800:]}")
     return elapsed, result.stdout
@@ -158,6 +166,7 @@ def measure_build(work: Path, sizes: Sizes, report: Report) -> None:
     run(build, work)  # the folder every `build again` finds up to date
     files = {path.relative_to(work / "out-0"): path.read_bytes() for path in (work / "out-0").rglob("*") if path.is_file()}
     times: dict[str, list[float]] = {"build": [], "build again": [], "lint": [], "floor": []}
+    cpu: dict[str, list[float]] = {"build": [], "build again": [], "lint": []}
     commands = {"build": lambda round: tunespec("build", *subset, "--target", TARGETS, "--out", f"out-{round + 1}"),
                 "build again": lambda round: build, "lint": lambda round: tunespec("lint", *subset)}
     for round in range(sizes.repeat + 1):
@@ -165,6 +174,7 @@ def measure_build(work: Path, sizes: Sizes, report: Report) -> None:
             elapsed = run(command(round), work)[0]
             if round:
                 times[name].append(elapsed)
+                cpu[name].append(CPU["last"])
         start = time.perf_counter()
         target = work / f"floor-{round}"
         for path, data in files.items():
@@ -181,6 +191,9 @@ def measure_build(work: Path, sizes: Sizes, report: Report) -> None:
                  median["floor"] / median["lint"])
     report.ratio("  the build above its floor: (build - floor) / lint", (median["build"] - median["floor"]) / median["lint"])
     report.ratio("  the same build again, every file up to date: build / lint", median["build again"] / median["lint"], 2.0)
+    spent = {name: statistics.median(values) for name, values in cpu.items()}
+    report.ratio("  CPU time (user + system, with the workers'), fresh build / lint", spent["build"] / spent["lint"])
+    report.ratio("  CPU time, the build again / lint", spent["build again"] / spent["lint"])
 
 
 def measure_growth(work: Path, sizes: Sizes, report: Report) -> None:

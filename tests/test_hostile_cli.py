@@ -93,6 +93,8 @@ def test_the_hooks_under_real_pre_commit_never_read_a_file_name_as_an_option(tmp
                    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     local = []
     for hook in hooks():
+        if hook["id"] == "tunespec-format":
+            continue  # it rewrites files, as it should (tests/test_fixes.py); here no file may change
         hook = dict(hook, language="system", entry=f"{sys.executable} -m {hook['entry']}")
         if user_args is not None and hook["id"] == "tunespec-lint":
             hook["args"] = user_args

@@ -118,3 +118,20 @@ def test_the_yaml_verifier_finds_what_a_full_load_holds(documents, parts, omegac
 def test_the_yaml_verifier_handles_duplicates_merges_and_documents_in_strings(text):
     for parts in (["a"], ["c", "x"], ["c", "y"], ["1"], ["0", "a", "|json", "k", "0"], ["1", "0"], []):
         assert _YamlNodes(text, False).follow(parts) == _follow(parse_back(text, "yaml"), parts)
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner) | st.dictionaries(
+        st.text(max_size=4) | st.integers() | st.booleans() | st.none(), inner, max_size=3),
+    max_leaves=15)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(JSONISH, st.integers(min_value=0, max_value=4))
+def test_the_json_filter_indents_as_json_dumps_does(value, indent):
+    import json
+
+    from tunespec.templates.render import to_json
+
+    assert to_json(value, indent) == json.dumps(value, ensure_ascii=False, indent=indent)

@@ -135,7 +135,7 @@ def test_hooks_run_under_pre_commit_try_repo(tmp_path):
     git(repo, "add", "-A")
     clean = try_repo(repo, home)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert clean.stdout.count("Passed") == 3
+    assert clean.stdout.count("Passed") == 4
 
     (repo / "broken.tune").write_text(CLEAN.replace("tickets", "broken").replace("512", "200000"))
     (repo / "messy.tune").write_text(CLEAN.replace("tickets", "messy").replace("method = lora", "method=lora"))

@@ -37,6 +37,26 @@ from tunespec.templates.targets import BUILTIN, RenderError, Target
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _VerifyingLoader(YAML_LOADER):
+    """The safe loader, remembering the tag each plain scalar resolves to. Resolution is a function of the
+    scalar's text and style alone (the safe loader has no path resolvers), and libyaml calls back into
+    Python's regular expressions for every scalar: a build's files repeat the same keys and values
+    thousands of times."""
+
+    _resolved: dict[tuple, str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is not yaml.ScalarNode or len(value) > 64:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            if len(self._resolved) > 50_000:
+                self._resolved.clear()
+            tag = self._resolved[key] = super().resolve(kind, value, implicit)
+        return tag
+
+
 class VerificationError(Exception):
     """A rendered file that does not parse back to what was meant: a bug, never written."""
 
@@ -54,7 +74,34 @@ def to_yaml_block(value: Any) -> str:
 
 
 def to_json(value: Any, indent: int | None = None) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=indent)
+    """`json.dumps(value, ensure_ascii=False, indent=indent)`. With an indent, json's encoder is its
+    pure-Python one (a fifth of a build's rendering once): here the layout is made by `_indented` and
+    every scalar and key by the C encoder, with the same text (a property test holds them equal)."""
+    if indent is None:
+        return json.dumps(value, ensure_ascii=False)
+    return _indented(value, " " * indent, "\n")
+
+
+_scalar_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _indented(value: Any, step: str, newline: str) -> str:
+    if isinstance(value, str):
+        return _scalar_json(value)
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        inner = newline + step
+        return "[" + inner + ("," + inner).join(_indented(item, step, inner) for item in value) + newline + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        if not all(type(key) is str for key in value):  # json's own key conversions (numbers, booleans, None)
+            return json.dumps(value, ensure_ascii=False, indent=len(step)).replace("\n", newline)
+        inner = newline + step
+        return "{" + inner + ("," + inner).join(_scalar_json(key) + ": " + _indented(item, step, inner)
+                                                for key, item in value.items()) + newline + "}"
+    return _scalar_json(value)
 
 
 def to_python(value: Any) -> str:
@@ -571,8 +618,9 @@ class _YamlNodes:
     inside a string (`|json`, `|yaml`) builds that value and goes on in Python objects."""
 
     def __init__(self, text: str, omegaconf: bool) -> None:
-        self.loader = YAML_LOADER(text)
+        self.loader = _VerifyingLoader(text)
         self.omegaconf = omegaconf
+        self.keys: dict[int, dict | None] = {}  # id(mapping node) -> {string key: value node}; None: a merge
         try:
             documents = []
             while self.loader.check_node():
@@ -588,6 +636,21 @@ class _YamlNodes:
             data = self.loader.construct_document(node)
         return _omegaconf_strings(data) if self.omegaconf else data
 
+    def _keys(self, node: Any) -> dict | None:
+        """The mapping's values by string key (the last of equal keys, as a built dict keeps), made once;
+        None when it has a merge key, which only building the mapping resolves."""
+        found = self.keys.get(id(node), _ABSENT)
+        if found is _ABSENT:
+            found = {}
+            for key, value in node.value:
+                if key.tag == _MERGE_TAG:
+                    found = None
+                    break
+                if key.tag == _STR_TAG and isinstance(key, yaml.ScalarNode):
+                    found[key.value] = value
+            self.keys[id(node)] = found
+        return found
+
     def follow(self, parts: list[str]) -> Any:
         node = self.root
         for index, part in enumerate(parts):
@@ -599,15 +662,12 @@ class _YamlNodes:
                 if part not in ("|json", "|yaml"):
                     return _ABSENT
             elif isinstance(node, yaml.MappingNode) and part not in ("|json", "|yaml"):
-                if any(key.tag == _MERGE_TAG for key, _ in node.value):
+                keys = self._keys(node)
+                if keys is None:
                     return _follow(self.build(node), parts[index:])
-                found = _ABSENT
-                for key, value in node.value:
-                    if isinstance(key, yaml.ScalarNode) and key.tag == _STR_TAG and key.value == part:
-                        found = value
-                if found is _ABSENT:
+                node = keys.get(part, _ABSENT)
+                if node is _ABSENT:
                     return _ABSENT
-                node = found
                 continue
             return _follow(self.build(node), parts[index:])
         return self.build(node)
