@@ -65,7 +65,8 @@ def resolve_paths(paths: Iterable[str | os.PathLike], config: Config, cwd: Path 
 def run_lint(paths: Iterable[str | os.PathLike], config: Config | None = None, *,
              selection: Selection | None = None, cwd: Path | None = None, root: Path | None = None,
              targets: list[str] | None = None, template_dirs: Iterable[str] = (), jobs: int = 1,
-             keep: bool = True, overrides: Iterable[str] = ()) -> LintResult:
+             keep: bool = True, overrides: Iterable[str] = (), buffers: dict | None = None,
+             progress=None) -> LintResult:
     """Lint, including TS5xx for the targets each experiment (or `targets`, or the config) names.
 
     With `keep` (the default for the API) the result holds the program and the resolved variants; the
@@ -73,8 +74,8 @@ def run_lint(paths: Iterable[str | os.PathLike], config: Config | None = None, *
     config = config if config is not None else configuration(cwd)
     selection = selection or config.selection(REGISTRY, cwd=cwd)
     job = Job(config, selection, (cwd or Path.cwd()).absolute(), root, targets, list(template_dirs), keep,
-              overrides=list(overrides))
-    result = runner.run(paths, job, jobs)
+              overrides=list(overrides), buffers=dict(buffers or {}))
+    result = runner.run(paths, job, jobs, progress)
     return LintResult(result.diagnostics, result.roots, result.lines, result.program, result.resolved)
 
 
@@ -149,7 +150,7 @@ def _check_folder_names(out: Path, root: Path) -> None:
 def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, out: str | os.PathLike | None = None,
           check: bool = False, *, config: Config | None = None, root: str | os.PathLike | None = None,
           template_dirs: Iterable[str] = (), selection: Selection | None = None, jobs: int = 1,
-          prune: bool = False, overrides: Iterable[str] = ()) -> BuildResult:
+          prune: bool = False, overrides: Iterable[str] = (), progress=None) -> BuildResult:
     """Render the targets of every experiment variant at `paths` into `out/<variant>/<target>/`.
 
     Targets come from `targets`, else each experiment's `targets`, else the config's, else `yaml`.
@@ -186,7 +187,7 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     written, unchanged, stale, refused = [], [], [], []
     result = None
     try:
-        result = runner.run(paths, job, jobs)
+        result = runner.run(paths, job, jobs, progress)
         with interrupts_deferred():
             for index, item in enumerate(result.built):
                 if item.refused is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tunespec import __version__
 from tunespec.printable import printable
-from tunespec.report import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from tunespec.report import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 IMPORT_BACKENDS = ("axolotl", "llama-factory", "fms-hf-tuning", "torchtune")  # tunespec.importer.run.BACKENDS
@@ -80,6 +80,12 @@ def _lint_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are errors")
     parser.add_argument("--output-file", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument("--stdin-filename", metavar="PATH",
+                        help="with the path `-`: the file the text on stdin is (for messages, imports and per-file ignores)")
+    parser.add_argument("--show-settings", action="store_true",
+                        help="print the effective configuration and where each option came from, and lint nothing")
+    parser.add_argument("--statistics", action="store_true", help="print the number of diagnostics per rule, not each one")
+    _add_color(parser)
     parser.add_argument("--fix", action="store_true",
                         help="fix what is safe to fix (a misspelt field, a quoted number, an unused noqa), then report the rest")
     _add_jobs(parser)
@@ -109,6 +115,7 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["text", "json"], default="text", help="how diagnostics are printed")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
     _add_set(parser)
+    _add_color(parser)
     parser.add_argument("--prune", action="store_true",
                         help="remove the spec folders of variants and targets that are no longer built")
     parser.add_argument("--quiet", "-q", action="store_true",
@@ -124,6 +131,7 @@ def _fmt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--diff", action="store_true", help="write nothing; print what would change as a unified diff")
     parser.add_argument("--format", choices=["text", "json"], default="text",
                         help="how files that cannot be formatted are reported (json: lint's format)")
+    parser.add_argument("--stdin-filename", metavar="PATH", help="with the path `-`: the name of the file on stdin")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
     _add_exclusion(parser)
 
@@ -166,6 +174,10 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stdio", action="store_true", help="accepted for editors that pass it; stdio is the only transport")
 
 
+def _completion_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shell", choices=["bash", "zsh", "fish"])
+
+
 def _no_options(parser: argparse.ArgumentParser) -> None:
     pass
 
@@ -183,6 +195,7 @@ SUBCOMMANDS = {  # name: (help, the function that adds its options)
     "rule": ("one rule's documentation", _rule_options),
     "server": ("the language server for editors (LSP on stdin and stdout; needs `pip install 'tunespec[lsp]'`)",
                _server_options),
+    "completion": ("a shell completion script: eval \"$(tunespec completion bash)\"", _completion_options),
 }
 
 
@@ -220,6 +233,11 @@ def _paths(args: argparse.Namespace, config) -> list[str]:
     from tunespec.project import with_dependents
 
     return with_dependents(list(args.paths), Path.cwd(), config.excluder())
+
+
+def _add_color(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--color", choices=["auto", "always", "never"], default="auto",
+                        help="colour in text output (auto: on a terminal, unless NO_COLOR is set)")
 
 
 def _add_set(parser: argparse.ArgumentParser) -> None:
@@ -326,7 +344,10 @@ def _config(args: argparse.Namespace):
     return config
 
 
-def _colour() -> bool:
+def _colour(choice: str = "auto") -> bool:
+    """--color: always, never, or (auto) on a terminal when NO_COLOR is not set (https://no-color.org)."""
+    if choice != "auto":
+        return choice == "always"
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
@@ -343,8 +364,12 @@ def command_lint(args: argparse.Namespace) -> int:
         selection = config.selection(REGISTRY, _selectors(args.select), _selectors(args.ignore))
     except ConfigError as error:
         raise UsageError(str(error).replace("command line: ", "")) from None
-    paths = _paths(args, config)
-    result = run_lint(paths, config, selection=selection, jobs=_job_count(args), keep=False)
+    if args.show_settings:
+        sys.stdout.write(_settings(args, config, selection))
+        return EXIT_OK
+    buffers = _stdin(args)
+    paths = list(buffers) or _paths(args, config)
+    result = run_lint(paths, config, selection=selection, jobs=_job_count(args), keep=False, buffers=buffers)
     fixed = []
     if args.fix:
         from tunespec.fixes import fix_files
@@ -357,7 +382,10 @@ def command_lint(args: argparse.Namespace) -> int:
                 if fixed else "Nothing to fix.")
         print(note, file=sys.stdout if args.format == "text" and not args.output_file else sys.stderr)
     report = Report(result.diagnostics, result.files_checked, args.strict, args.exit_zero)
-    text = _rendered(result, args.format, args.output_file is None)
+    if args.statistics:
+        text = _statistics(result.diagnostics) + report.summary() + "\n"
+    else:
+        text = _rendered(result, args.format, args.output_file is None, color=args.color)
     if args.output_file:
         from tunespec.files import WriteError, write_atomically
 
@@ -369,6 +397,71 @@ def command_lint(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return report.exit_code
+
+
+def _stdin(args: argparse.Namespace) -> dict[str, str]:
+    """With the path `-`: {the file's name: the text read from stdin} (lint reads it in place of the file)."""
+    if "-" not in args.paths:
+        if args.stdin_filename:
+            raise UsageError("--stdin-filename goes with the path `-` (read the file from stdin)")
+        return {}
+    if args.paths != ["-"]:
+        raise UsageError("`-` (stdin) cannot be linted with other paths")
+    if args.fix:
+        raise UsageError("--fix rewrites files; it cannot fix stdin (`tunespec fmt -` formats it)")
+    from tunespec.compiler.loader import normalised
+
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"stdin is not UTF-8 text (byte {error.start + 1})") from None
+    return {args.stdin_filename or "-": normalised(text)}
+
+
+def _statistics(diagnostics: list) -> str:
+    """How many diagnostics each rule gave, most first (as ruff's --statistics)."""
+    from collections import Counter
+
+    from tunespec.rules import REGISTRY
+
+    counts = Counter(d.code for d in diagnostics)
+    if not counts:
+        return ""
+    width = len(str(max(counts.values())))
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return "".join(f"{count:>{width}}  {code}  {REGISTRY.rules[code].name}\n" for code, count in rows)
+
+
+def _settings(args: argparse.Namespace, config, selection) -> str:
+    """The effective configuration, each option with where it came from: the command line, the file, or
+    the default."""
+    import json
+
+    from tunespec.rules import REGISTRY
+
+    where = str(config.path) if config.path else None
+    command_line = {"select": args.select is not None, "ignore": bool(args.ignore),
+                    "exclude": bool(config.command_line_exclude),
+                    "respect-gitignore": getattr(args, "respect_gitignore", None) is False}
+    values = {
+        "select": _selectors(args.select) if args.select is not None else config.select,
+        "ignore": config.ignore + (_selectors(args.ignore) or []),
+        "per-file-ignores": config.per_file_ignores, "severity": config.severity, "targets": config.targets,
+        "out": config.out, "max-variants": config.max_variants,
+        "exclude": config.exclude + config.command_line_exclude, "respect-gitignore": config.respect_gitignore,
+    }
+    lines = [f"configuration file: {where or 'none (defaults)'}"]
+    width = max(len(name) for name in values)
+    for name, value in values.items():
+        origins = []
+        if name in config.written:
+            origins.append(where)
+        if command_line.get(name):
+            origins.append("command line")
+        lines.append(f"{name:<{width}} = {json.dumps(value)}  # {' and '.join(origins) or 'default'}")
+    lines.append(f"rules enabled: {len(selection.enabled)} of {len(REGISTRY.rules)}")
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def _refuse_report_over_tune_file(output: str) -> None:
@@ -445,15 +538,20 @@ def command_build(args: argparse.Namespace) -> int:
     from tunespec.templates.build import BuildError
     from tunespec.templates.targets import RenderError, TargetError
 
+    from tunespec.progress import Progress
+
     config = _config(args)
+    progress = Progress("checking" if args.check else "building")
     try:
         result = build(_paths(args, config), _selectors(args.target), args.out, args.check, config=config, root=args.root,
                        template_dirs=args.template_dir, jobs=_job_count(args), prune=args.prune,
-                       overrides=_overrides(args))
+                       overrides=_overrides(args), progress=progress)
     except (TargetError, RenderError, BuildError) as error:
         raise UsageError(str(error)) from None
+    finally:
+        progress.close()
     if not args.quiet:
-        _print_diagnostics(result.lint, args.format, with_summary=False)
+        _print_diagnostics(result.lint, args.format, with_summary=False, color=args.color)
     for line in result.refused:
         say(line)
     pruned = set(result.pruned)
@@ -477,11 +575,11 @@ def command_build(args: argparse.Namespace) -> int:
     return result.report().exit_code
 
 
-def _print_diagnostics(result, format: str, with_summary: bool = True) -> None:
-    sys.stdout.write(_rendered(result, format, True, with_summary))
+def _print_diagnostics(result, format: str, with_summary: bool = True, color: str = "auto") -> None:
+    sys.stdout.write(_rendered(result, format, True, with_summary, color))
 
 
-def _rendered(result, format: str, terminal: bool, with_summary: bool = True) -> str:
+def _rendered(result, format: str, terminal: bool, with_summary: bool = True, color: str = "auto") -> str:
     """The diagnostics in one of the output formats (colour only for text on a terminal)."""
     from tunespec.report import Report
 
@@ -500,7 +598,7 @@ def _rendered(result, format: str, terminal: bool, with_summary: bool = True) ->
         return github.render(result.diagnostics)
     from tunespec.report import text
 
-    out = text.render(result.diagnostics, result.source_line, terminal and _colour())
+    out = text.render(result.diagnostics, result.source_line, _colour(color) if terminal or color == "always" else False)
     if result.diagnostics:
         out += "\n"
     if with_summary:
@@ -511,6 +609,8 @@ def _rendered(result, format: str, terminal: bool, with_summary: bool = True) ->
 def command_fmt(args: argparse.Namespace) -> int:
     from tunespec.api import fmt
 
+    if "-" in args.paths:
+        return _fmt_stdin(args)
     result = fmt(args.paths, _config(args), check=args.check, diff=args.diff)
     if args.format == "json":
         from tunespec.report import json as json_report
@@ -532,6 +632,32 @@ def command_fmt(args: argparse.Namespace) -> int:
         print(f"{changed} file{'s' if changed != 1 else ''} {verb}, {result.unchanged} left unchanged"
               + (f", {problems} with errors" if problems else "") + ".")
     return result.report().exit_code
+
+
+def _fmt_stdin(args: argparse.Namespace) -> int:
+    """`fmt -`: stdin formatted to stdout (as editors call formatters); nothing on stdout when it does not parse."""
+    from tunespec.compiler.loader import normalised
+    from tunespec.format import formatted_or_raise
+    from tunespec.grammar import SyntaxProblem
+
+    if args.paths != ["-"]:
+        raise UsageError("`-` (stdin) cannot be formatted with other paths")
+    name = args.stdin_filename or "-"
+    try:
+        text = normalised(sys.stdin.buffer.read().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise UsageError(f"stdin is not UTF-8 text (byte {error.start + 1})") from None
+    try:
+        formatted = formatted_or_raise(text)
+    except SyntaxProblem as error:
+        from tunespec import codes
+
+        complain(f"{name}:{error.line}:{error.column}: {codes.SYNTAX_ERROR} error: {error.message} (not formatted)")
+        return EXIT_FINDINGS
+    if args.check:
+        return EXIT_FINDINGS if formatted != text else EXIT_OK
+    sys.stdout.write(formatted)
+    return EXIT_OK
 
 
 def command_new(args: argparse.Namespace) -> int:
@@ -637,6 +763,13 @@ def command_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_completion(args: argparse.Namespace) -> int:
+    from tunespec.completion import script
+
+    sys.stdout.write(script(args.shell, build_parser()))
+    return EXIT_OK
+
+
 def command_server(args: argparse.Namespace) -> int:
     """Only this command imports the server (and pygls): no other command's start-up pays for it."""
     try:
@@ -661,4 +794,5 @@ COMMANDS = {
     "rules": command_rules,
     "rule": command_rule,
     "server": command_server,
+    "completion": command_completion,
 }

@@ -36,6 +36,7 @@ class Config(Record):
     respect_gitignore: bool = True
     path: Path | None = None  # the file it was read from
     command_line_exclude: list[str] = Factory(list)  # --exclude, relative to the current folder
+    written: set = Factory(set)  # the options the file sets (the others are defaults), for --show-settings
 
     def excluder(self, cwd: Path | None = None):
         """What decides which files below a folder are searched (`tunespec.discovery`)."""
@@ -146,7 +147,7 @@ def _config_from_table(table: dict[str, Any], path: Path) -> Config:
     for key in table:
         if key not in OPTIONS:
             raise ConfigError(f"{where}unknown option `{key}`{_suggest(key)}")
-    config = Config(path=path)
+    config = Config(path=path, written=set(table))
     if "select" in table:
         config.select = _strings(table["select"], "select", where)
     config.ignore = _strings(table.get("ignore", []), "ignore", where)

@@ -349,13 +349,18 @@ def _target_refuses(exp: ResolvedExperiment, target, selection: Selection, by_ta
 
 # --- the run: batches here or in workers, merged in order ---------------------------------------------
 
-def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1) -> BatchResult:
+def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1, progress=None) -> BatchResult:
+    """The run's batches, merged in order; `progress(done, total)` (files) is called after each batch."""
     files = expand_paths(paths, job.config.excluder(job.cwd))
     merged = _Merge(job)
     batches = _batch_results(files, job, jobs)
+    done = 0
     try:
         for batch in batches:
             merged.add(batch)
+            if progress is not None:
+                done = min(len(files), done + BATCH_FILES) if not job.keep else len(files)
+                progress(done, len(files))
         return merged.result()
     except BaseException:  # a failure, a dead worker, Ctrl-C: nothing staged stays behind
         batches.close()  # the workers stop now, not whenever the generator is collected

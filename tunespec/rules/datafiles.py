@@ -21,6 +21,7 @@ from tunespec.record import Factory, Record
 
 MAX_LINE_BYTES = 16 * 2**20
 CHUNK_BYTES = 2**20
+COMMA_TRIES = 64  # the last elements of a streamed array searched for the comma that ends one
 NEWLINE = b"\n"
 BOM = b"\xef\xbb\xbf"
 
@@ -280,7 +281,7 @@ class _ArrayStream:
 def _last_separator_after_an_object(text: str, start: int) -> int | None:
     """The place of the last `,` after `start` that follows a `}` (white space between), if any."""
     comma = len(text)
-    for _ in range(64):  # commas inside the last elements' values: give up after a few
+    for _ in range(COMMA_TRIES):  # commas inside the last elements' values: give up after a few
         comma = text.rfind(",", start, comma)
         if comma < 0:
             return None

@@ -57,7 +57,7 @@ UNKNOWN_FIELD = compiler_rule(codes.UNKNOWN_FIELD, "unknown-field", Severity.ERR
     name as a did-you-mean.
 
     ## Why is this bad?
-    A misspelt field is silently a different experiment: `learning_rte = 0.3` leaves the learning rate at
+    A misspelt field is silently a different experiment: `learning_rte = 0.03` leaves the learning rate at
     its default. An unknown field is not the field it resembles, so that field stays unset.
 
     ## Example
@@ -316,7 +316,7 @@ INVALID_SWEEP = compiler_rule(codes.INVALID_SWEEP, "invalid-sweep",
     Reports a sweep that is empty, nested, on a block or a list field, lists a value twice, lists two
     values that make one variant name (`"a/b"` and `"a_b"`: names keep letters, digits and `. _ + -`), or
     makes more variants than `max-variants` (256 by default; `[tool.tunespec] max-variants` raises it, to
-    at most 10,000).
+    at most ten thousand).
 
     ## Why is this bad?
     Each combination of swept values is one training job; an accidental cartesian product of thousands of
