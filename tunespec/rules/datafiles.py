@@ -378,12 +378,11 @@ def _lines(handle, scan: DataScan) -> Iterator[tuple[int, str]]:
     MAX_LINE_BYTES, or text that is not UTF-8, stops the scan (`scan.malformed`) instead of being held
     in memory whole."""
     handle.seek(0)
-    carry = b""
+    head = handle.read(len(BOM))
+    carry = b"" if head == BOM else head  # a UTF-8 BOM starts the file, not its first line
     number = 0
     while True:
         chunk = handle.read(CHUNK_BYTES)
-        if number == 0 and not carry and chunk.startswith(BOM):
-            chunk = chunk[len(BOM):]
         end = chunk.rfind(b"\n") + 1 if chunk else len(chunk)
         if chunk and not end:  # no line ends in this chunk: the line goes on
             carry += chunk

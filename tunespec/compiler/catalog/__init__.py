@@ -191,6 +191,14 @@ class Catalog:
             sources=dict(data.get("sources", {})),
         )
 
+    def default_tasks(self, model_id: str, method: str) -> list[str]:
+        """The tasks for which the model has documented defaults with the method, when it has them only
+        per task (prompt tuning on granite-13b-instruct-v2); empty otherwise."""
+        tables = [table for table in self.defaults if table.model == model_id and table.method == method]
+        if not tables or any(table.task is None for table in tables):
+            return []
+        return [table.task for table in tables]
+
     def quantized_example(self) -> str | None:
         """A quantized model of the catalog, to name in a help (the first, in the catalog's order)."""
         return next((model.id for model in self.models.values() if model.quantized), None)
