@@ -5,8 +5,9 @@ same keywords, same inlining of `_rule`s and `?rule`s — in one small loop with
 recursion (a list nested 100,000 deep is just a deep stack) and no import of Lark at start-up.
 
 The loop is the whole cost of reading a file, so it is written for speed: white space is skipped by the
-same regular expression match that finds the next token, the lexer runs inside the parser's loop (no
-generator per token), and each rule's reduction is decided once when the tables are loaded.
+same regular expression match that finds the next token, the one lexer (`_tokens`, which `lex` runs too)
+is a generator the loop resumes once per token, and each rule's reduction is decided once when the
+tables are loaded.
 """
 
 from __future__ import annotations
@@ -92,56 +93,49 @@ class Tables:
 
 def lex(tables: Tables, text: str, comments: list[Token] | None = None) -> Iterator[Token]:
     """The tokens of `text`, ignored ones left out (comments go to `comments` when given), then END."""
-    tokens: list[Token] = []
-    _scan(tables, text, comments, tokens.append)
+    tokens = list(_tokens(tables, text, comments))
     yield from tokens[:-1]
 
 
-def _scan(tables: Tables, text: str, comments: list[Token] | None, emit) -> None:
-    """Feed every token of `text`, END included, to `emit` (used for error messages, not for parsing)."""
-    state = _Lexer(tables, text, comments)
+def _tokens(tables: Tables, text: str, comments: list[Token] | None) -> Iterator[Token]:
+    """The lexer, the one `parse` and `lex` both run: every token of `text`, END last. A generator, so that
+    the loop keeps its state in local variables (one resumption per token, no method call, no attribute
+    writes); white space is skipped by the same match that finds the next token."""
+    scan = tables.scanner.match
+    keywords = tables.keywords
+    comments_ignored = "COMMENT" in tables.ignore
+    position, line, column = 0, 1, 1
     while True:
-        token = state.next()
-        emit(token)
-        if token.type == END:
+        found = scan(text, position)
+        if found is None:
+            blank_end = tables.skip.match(text, position).end()
+            line, column = _advance(text, position, blank_end, line, column)
+            if blank_end < len(text):
+                raise UnexpectedCharacter(blank_end, line, column)
+            yield Token(END, "", blank_end, blank_end, line, column, line, column)
             return
-
-
-class _Lexer:
-    """The lexer on its own, for what error messages need; `parse` runs the same steps inline."""
-
-    def __init__(self, tables: Tables, text: str, comments: list[Token] | None) -> None:
-        self.tables, self.text, self.comments = tables, text, comments
-        self.position, self.line, self.column = 0, 1, 1
-
-    def next(self) -> Token:
-        tables, text = self.tables, self.text
-        while True:
-            position, line, column = self.position, self.line, self.column
-            found = tables.scanner.match(text, position)
-            if found is None:
-                return self._end_or_error()
-            kind = found.lastgroup
-            start, end = found.span(kind)
-            line, column = _advance(text, position, start, line, column)
-            value = found.group(kind)
-            end_line, end_column = _advance(text, start, end, line, column)
-            self.position, self.line, self.column = end, end_line, end_column
-            if kind == "COMMENT" and kind in tables.ignore:
-                if self.comments is not None:
-                    self.comments.append(Token(kind, value, start, end, line, column, end_line, end_column))
-                continue
-            if kind in tables.keywords:
-                kind = tables.keywords[kind].get(value, kind)
-            return Token(kind, value, start, end, line, column, end_line, end_column)
-
-    def _end_or_error(self) -> Token:
-        text, position = self.text, self.position
-        blank_end = self.tables.skip.match(text, position).end()
-        line, column = _advance(text, position, blank_end, self.line, self.column)
-        if blank_end < len(text):
-            raise UnexpectedCharacter(blank_end, line, column)
-        return Token(END, "", blank_end, blank_end, line, column, line, column)
+        kind = found.lastgroup
+        start, end = found.span(kind)
+        newlines = text.count("\n", position, start)
+        if newlines:
+            line += newlines
+            column = start - text.rfind("\n", position, start)
+        else:
+            column += start - position
+        value = found.group(kind)
+        newlines = value.count("\n")
+        if newlines:
+            end_line, end_column = line + newlines, end - text.rfind("\n", start, end)
+        else:
+            end_line, end_column = line, column + (end - start)
+        if kind == "COMMENT" and comments_ignored:
+            if comments is not None:
+                comments.append(Token(kind, value, start, end, line, column, end_line, end_column))
+        else:
+            if kind in keywords:
+                kind = keywords[kind].get(value, kind)
+            yield Token(kind, value, start, end, line, column, end_line, end_column)
+        position, line, column = end, end_line, end_column
 
 
 def _advance(text: str, start: int, end: int, line: int, column: int) -> tuple[int, int]:
@@ -157,43 +151,12 @@ def parse(tables: Tables, text: str, builder: Any, comments: list[Token] | None 
     states = tables.states
     rules = tables.rules
     end_state = tables.end_state
-    scan = tables.scanner.match
-    keywords = tables.keywords
-    lexer = _Lexer(tables, text, comments)
+    next_token = _tokens(tables, text, comments).__next__
     callbacks: dict[str, Any] = {}
     state_stack = [tables.start_state]
     value_stack: list[Any] = []
-    position, line, column = 0, 1, 1
     while True:
-        # --- the next token (the lexer's `next`, inline) ---
-        found = scan(text, position)
-        if found is None:
-            lexer.position, lexer.line, lexer.column = position, line, column
-            token = lexer._end_or_error()
-        else:
-            kind = found.lastgroup
-            start, end = found.span(kind)
-            newlines = text.count("\n", position, start)
-            if newlines:
-                line += newlines
-                column = start - text.rfind("\n", position, start)
-            else:
-                column += start - position
-            value = found.group(kind)
-            newlines = value.count("\n")
-            if newlines:
-                end_line, end_column = line + newlines, end - text.rfind("\n", start, end)
-            else:
-                end_line, end_column = line, column + (end - start)
-            if kind == "COMMENT":
-                if comments is not None:
-                    comments.append(Token(kind, value, start, end, line, column, end_line, end_column))
-                position, line, column = end, end_line, end_column
-                continue
-            if kind in keywords:
-                kind = keywords[kind].get(value, kind)
-            token = Token(kind, value, start, end, line, column, end_line, end_column)
-            position, line, column = end, end_line, end_column
+        token = next_token()
         kind = token.type
         # --- reduce until the token can be shifted ---
         while True:
