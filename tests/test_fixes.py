@@ -88,6 +88,7 @@ def git(folder: Path, *args: str) -> None:
                         "GIT_COMMITTER_EMAIL": "t@t"})
 
 
+@pytest.mark.slow
 def test_the_format_hook_rewrites_under_pre_commit(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
