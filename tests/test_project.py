@@ -200,9 +200,11 @@ def test_committing_only_a_preset_runs_the_hooks_on_its_importers(tmp_path):
     assert "Checked 2 files: 2 stale or missing." in section
 
     (repo / "common/base.tune").write_text(BASE.replace("512", "200000"))
-    git(repo, "add", "common/base.tune")
+    (repo / "exp/broken.tune").write_text("experiment broken {\n")
+    git(repo, "add", "common/base.tune", "exp/broken.tune")
     broken = subprocess.run([*PRE_COMMIT, "try-repo", str(REPO), "--verbose"], cwd=repo, capture_output=True,
                             text=True, env=environment, timeout=900)
     assert broken.returncode == 1
     assert broken.stdout.count("TS108") == 1, broken.stdout
+    assert broken.stdout.count("TS001") == 1, broken.stdout  # lint's; fmt names the file, build skips it
     assert "a: not built, it has errors" in broken.stdout

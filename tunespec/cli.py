@@ -132,6 +132,8 @@ def _fmt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["text", "json"], default="text",
                         help="how files that cannot be formatted are reported (json: lint's format)")
     parser.add_argument("--stdin-filename", metavar="PATH", help="with the path `-`: the name of the file on stdin")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="name the files that cannot be formatted without their diagnostics (the lint hook prints those)")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
     _add_exclusion(parser)
 
@@ -607,6 +609,7 @@ def _rendered(result, format: str, terminal: bool, with_summary: bool = True, co
 
 
 def command_fmt(args: argparse.Namespace) -> int:
+    from tunespec import codes
     from tunespec.api import fmt
 
     if "-" in args.paths:
@@ -619,7 +622,10 @@ def command_fmt(args: argparse.Namespace) -> int:
     for item in result.files:
         if args.format == "text" and item.diagnostic is not None:
             d = item.diagnostic
-            say(f"{d.path}:{d.line}:{d.column}: {d.code} {d.severity.value}: {d.message}")
+            if args.quiet:
+                say(f"not formatted: {d.path} ({'it does not parse' if d.code == codes.SYNTAX_ERROR else 'it cannot be read'})")
+            else:
+                say(f"{d.path}:{d.line}:{d.column}: {d.code} {d.severity.value}: {d.message}")
         if item.diff:
             sys.stdout.write(item.diff)
         if item.changed and args.check and args.format == "text":
