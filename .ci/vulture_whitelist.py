@@ -38,3 +38,12 @@ hover
 definition
 completion
 intercepted_binops  # templates/sandbox.py: read by Jinja2's SandboxedEnvironment
+# tunespec/codes.py: the codes of the range rules generated from ranges.toml, looked up by their rule's name
+# (rules/ranges.py, range_rule)
+BATCH_SIZE_OUT_OF_RANGE
+ACCUMULATE_STEPS_OUT_OF_RANGE
+LEARNING_RATE_OUT_OF_RANGE
+EPOCHS_OUT_OF_RANGE
+LORA_RANK_OUT_OF_RANGE
+LORA_ALPHA_NOT_POSITIVE
+NUM_VIRTUAL_TOKENS_BELOW_ONE

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import argparse
 
-SHELLS = ("bash", "zsh", "fish")
-
 
 def words(parser: argparse.ArgumentParser) -> dict[str, tuple[list[str], dict[str, list[str]]]]:
     """subcommand -> (its options, {option: its choices})."""

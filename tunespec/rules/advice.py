@@ -75,7 +75,7 @@ def _written_together(exp: ResolvedExperiment, context: RuleContext) -> Iterator
     """Each declaration along `extends` that writes both. A declaration's finding depends on it, on what
     its bases write and on the documented defaults, so each is looked at once per run for those
     defaults: the walk stops at the first one already looked at (its bases were, too), which keeps a
-    10,000-deep chain of presets, each of them checked, linear."""
+    chain of ten thousand presets, each of them checked, linear."""
     looked_at = context.cache.setdefault("TS301 declarations looked at", set())
     defaults = (exp.model.id if exp.model else None, exp.values.get("method"), exp.values.get("task"))
     for declaration in exp.writes_along_extends(ALPHA, RATE):
@@ -135,8 +135,8 @@ def _number(value) -> str:
 def learning_rate_far_above_typical(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
-    Warns when `training.learning_rate` is at or above 0.001 for lora and qlora, or at or above 0.0001 for
-    full fine-tuning (the thresholds are in the catalog). Prompt tuning, which documents rates up to 0.3, is not
+    Warns when `training.learning_rate` is at or above {advice:learning_rate_ceiling.lora} for lora and qlora, or at or above {advice:learning_rate_ceiling.full} for
+    full fine-tuning (the thresholds are in the catalog). Prompt tuning, whose documented rates are far higher, is not
     checked.
 
     ## Why is this bad?
@@ -176,16 +176,17 @@ def learning_rate_far_above_typical(exp: ResolvedExperiment, context: RuleContex
                       f"start at or below {ceiling!r} and raise it gradually")
 
 
-@rule(codes.ALPHA_RANK_SCALE_UNUSUAL, "alpha-rank-scale-unusual", Severity.WARNING, "alpha / rank outside 0.25–8")
+@rule(codes.ALPHA_RANK_SCALE_UNUSUAL, "alpha-rank-scale-unusual", Severity.WARNING,
+      "alpha / rank outside {advice:alpha_rank_scale.min}–{advice:alpha_rank_scale.max}")
 def alpha_rank_scale_unusual(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
-    Warns when `lora.alpha / lora.rank`, the scale applied to the adapter's update, is outside 0.25–8.
+    Warns when `lora.alpha / lora.rank`, the scale applied to the adapter's update, is outside {advice:alpha_rank_scale.min}–{advice:alpha_rank_scale.max}.
     It points at alpha where alpha is written, else at the rank.
 
     ## Why is this bad?
-    The scale multiplies every update: below 0.25 the adapter barely changes the model (alpha 2 with rank
-    8 already reduces the change to a quarter); above 8 it acts like a much higher learning rate.
+    The scale multiplies every update: below {advice:alpha_rank_scale.min} the adapter barely changes the model (alpha 3 with rank
+    12 already reduces the change to a quarter); above {advice:alpha_rank_scale.max} it acts like a much higher learning rate.
 
     ## Example
     ```tune
@@ -238,11 +239,11 @@ def few_optimizer_updates(exp: ResolvedExperiment, context: RuleContext) -> Iter
     With N, the count of valid records in the training file, and world = `nodes × gpus_per_node` (1 when
     unset), counts the batches per epoch, `ceil(N / (batch_size × world))`, and warns when
     `accumulate_steps` exceeds them, or when the updates of the whole run,
-    `ceil(batches / accumulate_steps) × epochs`, are fewer than 10.
+    `ceil(batches / accumulate_steps) × epochs`, are fewer than {advice:optimizer_updates.min_total}.
 
     ## Why is this bad?
-    Batches times accumulate steps decide how many adjustments happen (1,000 examples at batch size 10 are
-    100 batches; accumulating 10 of them makes 10 adjustments per epoch). With a small data set and large
+    Batches times accumulate steps decide how many adjustments happen (900 examples at batch size 3 are
+    300 batches; accumulating 5 of them makes 60 adjustments per epoch). With a small data set and large
     accumulation, the model is adjusted a handful of times and learns little.
 
     ## Example
@@ -439,11 +440,12 @@ def max_seq_length_unset(exp: ResolvedExperiment, context: RuleContext) -> Itera
 
 
 @rule(codes.PROMPT_INITIALIZATION_ON_LARGE_MODEL, "prompt-initialization-on-large-model", Severity.INFO,
-      "Prompt initialization set on a model over 10 billion parameters")
+      "Prompt initialization set on a model over {billions:prompt_initialization.parameters_above} billion "
+      "parameters")
 def prompt_initialization_on_large_model(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
-    Notes a written `prompt.init_method` on a model with more than 10 billion parameters.
+    Notes a written `prompt.init_method` on a model with more than {billions:prompt_initialization.parameters_above} billion parameters.
 
     ## Why is this bad?
     For models over ten billion parameters the initialization method matters less; time spent choosing an
@@ -486,7 +488,7 @@ def prompt_initialization_on_large_model(exp: ResolvedExperiment, context: RuleC
     if model is not None and model.parameters and model.parameters > threshold and exp.written("prompt.init_method"):
         yield Problem(exp.location_of("prompt.init_method"),
                       f"{model.id} has {model.parameters / 1e9:g} billion parameters: the prompt initialization "
-                      "matters little above 10 billion")
+                      f"matters little above {threshold / 1e9:g} billion")
 
 
 @rule(codes.GPU_MEMORY_EXCEEDED, "gpu-memory-exceeded",
@@ -505,11 +507,11 @@ def gpu_memory_exceeded(exp: ResolvedExperiment, context: RuleContext) -> Iterat
       constants) and the embeddings and output layer in 16 bits;
     - trainable parameters (all of them for full; rank × (inputs + outputs) of each targeted module in each
       block for LoRA, with the model's real widths; virtual tokens × hidden for prompt tuning) are fp32, with
-      an fp32 gradient and the optimizer's state (AdamW 8 bytes, 8-bit AdamW 2, SGD none);
-    - activations: with checkpointing 2·s·b·h bytes per block kept plus 34·s·b·h for the block being
-      recomputed, without it 34·s·b·h per block (s = max_seq_length, b = batch_size per GPU, h = hidden
+      an fp32 gradient and the optimizer's state (AdamW {advice:memory.optimizer_bytes.adamw} bytes, 8-bit AdamW {advice:memory.optimizer_bytes.adamw_8bit}, SGD none);
+    - activations: with checkpointing {advice:memory.checkpoint_bytes}·s·b·h bytes per block kept plus {advice:memory.layer_bytes}·s·b·h for the block being
+      recomputed, without it {advice:memory.layer_bytes}·s·b·h per block (s = max_seq_length, b = batch_size per GPU, h = hidden
       size; twice as much in fp32);
-    - logits: batch × length × vocabulary, 10 bytes each in the Hugging Face trainers, 2 with torchtune's
+    - logits: batch × length × vocabulary, {advice:memory.logits_bytes.full} bytes each in the Hugging Face trainers, {advice:memory.logits_bytes.chunked} with torchtune's
       chunked loss (the largest of the variant's targets is reported);
     - sharding over `nodes × gpus_per_node` GPUs by `resources.strategy`: ddp none, ZeRO-2 gradients and
       optimizer, FSDP and ZeRO-3 everything (plus two gathered blocks);
@@ -546,7 +548,7 @@ def gpu_memory_exceeded(exp: ResolvedExperiment, context: RuleContext) -> Iterat
     ```
 
     ## Source
-    Rajbhandari et al., ZeRO (16 bytes per trainable parameter); Korthikanti et al., Reducing Activation
+    Rajbhandari et al., ZeRO (the bytes per trainable parameter of mixed-precision Adam); Korthikanti et al., Reducing Activation
     Recomputation; Dettmers et al., QLoRA; torchtune README (Memory and training speed); LLaMA-Factory
     README (Hardware Requirement); IBM Software Hub: Planning for foundation model tuning in IBM watsonx.ai.
     """

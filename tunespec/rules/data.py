@@ -16,6 +16,7 @@ from tunespec.rules.datafiles import DataFiles, DataScan
 from tunespec.rules.engine import RuleContext, rule
 
 DATA_FIELDS = ("data.train", "data.validation")
+MB = 1_000_000  # the catalog gives file sizes in MB, as watsonx.ai does (decimal megabytes)
 
 
 def data_files(context: RuleContext) -> DataFiles:
@@ -25,7 +26,7 @@ def data_files(context: RuleContext) -> DataFiles:
         limits = context.catalog.advice["data"]
         wanted = [(path, exp.values.get("data.input_field", "input"), exp.values.get("data.output_field", "output"))
                   for exp in context.resolved for path in exp.local_files.values()]
-        files = context.cache["data files"] = DataFiles(wanted, limits["tokens_per_word"], limits["max_file_mb"] * 10**6,
+        files = context.cache["data files"] = DataFiles(wanted, limits["tokens_per_word"], limits["max_file_mb"] * MB,
                                                         context.shared.setdefault("data scans", {}))
     return files
 
@@ -199,11 +200,11 @@ def data_record_fields(exp: ResolvedExperiment, context: RuleContext) -> Iterato
 def examples_longer_than_max_seq_length(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
-    Estimates each example's length at 1.5 tokens per word of input plus output and counts the examples
+    Estimates each example's length at {advice:data.tokens_per_word} tokens per word of input plus output and counts the examples
     longer than `training.max_seq_length`.
 
     ## Why is this bad?
-    Longer examples are truncated: with a limit of 200, only the first 200 tokens of a 1,000-token input
+    Longer examples are truncated: with a limit of 300, only the first 300 tokens of a 1,000-token input
     are used, and the output may be cut off entirely.
 
     ## Example
@@ -251,17 +252,18 @@ def examples_longer_than_max_seq_length(exp: ResolvedExperiment, context: RuleCo
                           "and will be truncated", "raise `max_seq_length`, or shorten those examples")
 
 
-@rule(codes.DATA_SET_SIZE, "data-set-size", Severity.WARNING, "Too few or too many examples, or a file over 200 MB")
+@rule(codes.DATA_SET_SIZE, "data-set-size", Severity.WARNING,
+      "Too few or too many examples, or a file over {advice:data.max_file_mb} MB")
 def data_set_size(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
-    Warns when the training file has fewer than 50 valid examples or, for prompt tuning, more than 10,000;
-    and when either data file is larger than 200 MB. (The example counts apply to the training file: a
+    Warns when the training file has fewer than {advice:data.min_examples} valid examples or, for prompt tuning, more than {advice:data.max_examples_prompt_tuning};
+    and when either data file is larger than {advice:data.max_file_mb} MB. (The example counts apply to the training file: a
     validation set is expected to be smaller.)
 
     ## Why is this bad?
-    watsonx.ai allows 50–10,000 examples for prompt tuning (100–1,000 recommended) and files of at most
-    200 MB; below 50 examples no method learns much.
+    watsonx.ai allows {advice:data.min_examples}–{advice:data.max_examples_prompt_tuning} examples for prompt tuning (100–1,000 recommended) and files of at most
+    {advice:data.max_file_mb} MB; below {advice:data.min_examples} examples no method learns much.
 
     ## Example
     ```tune
@@ -285,14 +287,14 @@ def data_set_size(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Pro
     ```
 
     ## Source
-    watsonx.ai: Data formats for tuning foundation models (50–10,000 examples; files up to 200 MB).
+    watsonx.ai: Data formats for tuning foundation models ({advice:data.min_examples}–{advice:data.max_examples_prompt_tuning} examples; files up to {advice:data.max_file_mb} MB).
     """
     limits = context.catalog.advice["data"]
     for field, path, scan in scans(exp, context):
         if scan.problem or scan.malformed:
             continue
-        if scan.size > limits["max_file_mb"] * 10**6:
-            yield Problem(exp.location_of(field), f"`{_shown(exp, field)}` is {scan.size / 10**6:.0f} MB, over "
+        if scan.size > limits["max_file_mb"] * MB:
+            yield Problem(exp.location_of(field), f"`{_shown(exp, field)}` is {scan.size / MB:.0f} MB, over "
                           f"the {limits['max_file_mb']} MB limit" + (" (too large to check its records)"
                                                                     if scan.too_big_to_read else ""),
                           "split the data, or keep only the most useful examples")
@@ -306,7 +308,7 @@ def data_set_size(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Pro
                           f"than {limits['min_examples']}", "add examples: 100 to 1,000 are recommended")
         elif exp.values.get("method") == "prompt_tuning" and stats.valid > maximum:
             yield Problem(exp.location_of(field), f"`{_shown(exp, field)}` has {stats.valid} examples, more "
-                          f"than the {maximum:,} prompt tuning accepts", "keep the most representative 10,000")
+                          f"than the {maximum:,} prompt tuning accepts", f"keep the most representative {maximum:,}")
 
 
 @rule(codes.VALIDATION_IS_TRAINING, "validation-is-training",

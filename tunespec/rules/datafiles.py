@@ -21,6 +21,7 @@ from tunespec.record import Factory, Record
 
 MAX_LINE_BYTES = 16 * 2**20
 CHUNK_BYTES = 2**20
+COMMA_TRIES = 64  # the last elements of a streamed array searched for the comma that ends one
 NEWLINE = b"\n"
 BOM = b"\xef\xbb\xbf"
 
@@ -280,7 +281,7 @@ class _ArrayStream:
 def _last_separator_after_an_object(text: str, start: int) -> int | None:
     """The place of the last `,` after `start` that follows a `}` (white space between), if any."""
     comma = len(text)
-    for _ in range(64):  # commas inside the last elements' values: give up after a few
+    for _ in range(COMMA_TRIES):  # commas inside the last elements' values: give up after a few
         comma = text.rfind(",", start, comma)
         if comma < 0:
             return None
@@ -377,12 +378,11 @@ def _lines(handle, scan: DataScan) -> Iterator[tuple[int, str]]:
     MAX_LINE_BYTES, or text that is not UTF-8, stops the scan (`scan.malformed`) instead of being held
     in memory whole."""
     handle.seek(0)
-    carry = b""
+    head = handle.read(len(BOM))
+    carry = b"" if head == BOM else head  # a UTF-8 BOM starts the file, not its first line
     number = 0
     while True:
         chunk = handle.read(CHUNK_BYTES)
-        if number == 0 and not carry and chunk.startswith(BOM):
-            chunk = chunk[len(BOM):]
         end = chunk.rfind(b"\n") + 1 if chunk else len(chunk)
         if chunk and not end:  # no line ends in this chunk: the line goes on
             carry += chunk

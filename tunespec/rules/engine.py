@@ -72,8 +72,9 @@ CATALOG_PLACEHOLDER = re.compile(r"\{(range|min|max|advice|billions):([\w.]+)\}"
 
 def catalog_text(text: str, catalog: Catalog | None = None) -> str:
     """Rule text with the catalog's numbers filled in, so that a changed range or threshold changes the
-    docs with it: `{range:FIELD}` ("1–16"), `{min:FIELD}`, `{max:FIELD}` (ranges.toml), `{advice:TABLE.KEY}`
-    (advice.toml, "10,000") and `{billions:TABLE.KEY}` (10e9 as "10")."""
+    docs with it: `{range:FIELD}` (as `Range.describe` writes it), `{min:FIELD}`, `{max:FIELD}` (ranges.toml),
+    `{advice:TABLE.KEY}` (advice.toml, with thousands separated by commas) and `{billions:TABLE.KEY}` (a
+    count of parameters in billions)."""
     if "{" not in text:
         return text
     from tunespec.compiler.catalog import load_catalog, number_text

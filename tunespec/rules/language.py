@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from tunespec import codes
+from tunespec.compiler.catalog import Catalog
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LORA_METHODS, REQUIRED_ALWAYS, REQUIRED_BY_METHOD
 from tunespec.location import Location, Span
@@ -57,7 +58,7 @@ UNKNOWN_FIELD = compiler_rule(codes.UNKNOWN_FIELD, "unknown-field", Severity.ERR
     name as a did-you-mean.
 
     ## Why is this bad?
-    A misspelt field is silently a different experiment: `learning_rte = 0.3` leaves the learning rate at
+    A misspelt field is silently a different experiment: `learning_rte = 0.03` leaves the learning rate at
     its default. An unknown field is not the field it resembles, so that field stays unset.
 
     ## Example
@@ -316,7 +317,7 @@ INVALID_SWEEP = compiler_rule(codes.INVALID_SWEEP, "invalid-sweep",
     Reports a sweep that is empty, nested, on a block or a list field, lists a value twice, lists two
     values that make one variant name (`"a/b"` and `"a_b"`: names keep letters, digits and `. _ + -`), or
     makes more variants than `max-variants` (256 by default; `[tool.tunespec] max-variants` raises it, to
-    at most 10,000).
+    at most ten thousand).
 
     ## Why is this bad?
     Each combination of swept values is one training job; an accidental cartesian product of thousands of
@@ -467,7 +468,7 @@ def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleConte
                              Span(span.end_line, span.end_column - 1, span.end_line, span.end_column))
             why = f"no documented default: model `{first.values['model']}` is unknown, see {codes.UNKNOWN_MODEL}"
         yield Problem(where, f"experiment `{first.experiment}` lacks {listed} ({why})",
-                      _missing_help(first, ordered))
+                      _missing_help(first, ordered, context.catalog))
 
 
 def required_fields(exp: ResolvedExperiment) -> tuple[str, ...]:
@@ -475,11 +476,12 @@ def required_fields(exp: ResolvedExperiment) -> tuple[str, ...]:
     return REQUIRED_ALWAYS + REQUIRED_BY_METHOD.get(method, ())
 
 
-def _missing_help(exp: ResolvedExperiment, missing: list[str]) -> str:
+def _missing_help(exp: ResolvedExperiment, missing: list[str], catalog: Catalog) -> str:
     method = exp.values.get("method")
-    if exp.model is not None and exp.model.id == "ibm/granite-13b-instruct-v2" and method == "prompt_tuning" \
-            and not exp.is_set("task"):
-        return "set `task` (classification, generation or summarization) to get the documented defaults"
+    tasks = catalog.default_tasks(exp.model.id, method) if exp.model is not None and method else []
+    if tasks and not exp.is_set("task"):
+        listed = ", ".join(tasks[:-1]) + f" or {tasks[-1]}" if len(tasks) > 1 else tasks[0]
+        return f"set `task` ({listed}) to get the documented defaults"
     if method in LORA_METHODS or method == "prompt_tuning":
         return "set them in the experiment or a preset it extends; only some models have documented defaults"
     return "set them in the experiment or in a preset it extends"

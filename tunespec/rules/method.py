@@ -15,7 +15,6 @@ from tunespec.diagnostics import Problem, Severity
 from tunespec.location import Location
 from tunespec.rules.engine import RuleContext, rule
 
-T5_LAYERS_HINT = "T5 models name their linear layers q, k, v, o (attention) and wi_0, wi_1, wo (feed-forward)"
 
 
 def target_elements(exp: ResolvedExperiment) -> list[tuple[str, Location]]:
@@ -266,7 +265,7 @@ def qlora_on_unquantized_model(exp: ResolvedExperiment, context: RuleContext) ->
         yield Problem(exp.location_of("method"),
                       f"`qlora` on {exp.model.id}, which is not quantized: watsonx.ai runs qlora only on quantized "
                       "models; other backends will quantize it to 4-bit NF4 while loading",
-                      "use a quantized model (e.g. meta-llama/llama-3-1-70b-gptq), or `method = lora`")
+                      _quantized_help(context, "`method = lora`"))
 
 
 @rule(codes.LORA_ON_QUANTIZED_MODEL, "lora-on-quantized-model",
@@ -314,7 +313,7 @@ def unknown_target_module(exp: ResolvedExperiment, context: RuleContext) -> Iter
     """
     ## What it does
     Checks each name of `lora.target_modules` against the linear layers of the model's architecture, with
-    a did-you-mean (for T5 it says the names: q, k, v, o, wi_0, wi_1, wo). `all-linear` is checked by TS209
+    a did-you-mean (for a family whose names are unusual, such as T5, it says them). `all-linear` is checked by TS209
     and TS210.
 
     ## Why is this bad?
@@ -352,8 +351,9 @@ def unknown_target_module(exp: ResolvedExperiment, context: RuleContext) -> Iter
         if name == "all-linear" or name in model.layers or name == model.output_layer:
             continue
         help = did_you_mean(name, model.layers)
-        if model.family == "t5":
-            help = f"{help + ' ' if help else ''}{T5_LAYERS_HINT}"
+        family = context.catalog.families.get(model.family or "")
+        if family is not None and family.layers_hint:
+            help = f"{help + ' ' if help else ''}{family.layers_hint}"
         yield Problem(where, f"`{name}` is not a linear layer of {model.id} ({model.family or 'declared'}: "
                       f"{', '.join(model.layers)})", help)
 
@@ -638,6 +638,11 @@ def lora_on_output_layer(exp: ResolvedExperiment, context: RuleContext) -> Itera
                           "size to the whole vocabulary, and `all-linear` leaves it out",
                           f"leave `{name}` out unless you mean to adapt the output layer")
 
+
+
+def _quantized_help(context: RuleContext, otherwise: str) -> str:
+    example = context.catalog.quantized_example()
+    return f"use a quantized model (e.g. {example}), or {otherwise}" if example else f"use a quantized model, or {otherwise}"
 
 RULES = [
     lora_block_without_lora, prompt_block_without_prompt_tuning, init_text_ignored, init_text_missing,

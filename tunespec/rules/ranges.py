@@ -60,7 +60,7 @@ def lora_dropout_out_of_range(exp: ResolvedExperiment, context: RuleContext) -> 
     """
     ## What it does
     Checks that `lora.dropout` is a fraction in {range:lora.dropout}. A value between 1 and 100 was probably meant as a
-    percentage, and the help says so (`10` → did you mean 0.1?).
+    percentage, and the help says so (`20` → did you mean 0.2?).
 
     ## Why is this bad?
     Dropout is "a fraction, e.g. 0.1 for 10%"; a dropout of 1 or more zeroes every adapter weight.
@@ -225,7 +225,7 @@ def training_setting_out_of_range(exp: ResolvedExperiment, context: RuleContext)
     and `logging_steps` at least {min:training.eval_steps}.
 
     ## Why is this bad?
-    The trainers reject these only after the job has started (a negative warmup, a ratio of 1.5), or
+    The trainers reject these only after the job has started (a negative warmup, a ratio of 3), or
     divide by them (a step count of 0).
 
     ## Example

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from tunespec import codes
+from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.resolve import DATA_PATH_FIELDS, ResolvedExperiment
 from tunespec.compiler.schema import is_uri
 from tunespec.diagnostics import Finding, Severity
@@ -315,7 +316,7 @@ def _constraint_problem(exp: ResolvedExperiment, target: Target) -> tuple[str, s
     if method == "qlora" and model is not None:
         if rules.get("qlora_needs_quantized_model") and not model.quantized:
             return (f"`{target.name}` runs qlora only on quantized models, and {model.id} is not",
-                    "use a quantized model (e.g. meta-llama/llama-3-1-70b-gptq), or another target")
+                    f"use a quantized model (e.g. {load_catalog().quantized_example()}), or another target")
         if rules.get("qlora_needs_unquantized_model") and model.quantized:
             return (f"`{target.name}` quantizes 16-bit weights itself and cannot train the already-quantized {model.id}",
                     "use the model's 16-bit checkpoint, or another target")

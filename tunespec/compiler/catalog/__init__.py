@@ -19,6 +19,7 @@ class Family(Record):
     sources: dict[str, str]
     ratios: dict[str, float] = Factory(dict)
     output_layer: str | None = None
+    layers_hint: str | None = None  # the layer names in words, for a family whose names are unusual (T5)
 
 
 class ModelInfo(Record):
@@ -190,6 +191,18 @@ class Catalog:
             sources=dict(data.get("sources", {})),
         )
 
+    def default_tasks(self, model_id: str, method: str) -> list[str]:
+        """The tasks for which the model has documented defaults with the method, when it has them only
+        per task (prompt tuning on granite-13b-instruct-v2); empty otherwise."""
+        tables = [table for table in self.defaults if table.model == model_id and table.method == method]
+        if not tables or any(table.task is None for table in tables):
+            return []
+        return [table.task for table in tables]
+
+    def quantized_example(self) -> str | None:
+        """A quantized model of the catalog, to name in a help (the first, in the catalog's order)."""
+        return next((model.id for model in self.models.values() if model.quantized), None)
+
     def find_model(self, name: str) -> ModelInfo | None:
         return self._by_name.get(name.lower())
 
@@ -213,7 +226,7 @@ def _family(name: str, data: dict) -> Family:
     targets = data.get("default_targets")
     return Family(name, tuple(data["layers"]), tuple(targets) if targets is not None else None,
                   data.get("decoder_only"), dict(data.get("module_widths", {})), dict(data.get("sources", {})),
-                  dict(data.get("ratios", {})), data.get("output_layer"))
+                  dict(data.get("ratios", {})), data.get("output_layer"), data.get("layers_hint"))
 
 
 def _range(name: str, data: dict) -> Range:

@@ -208,6 +208,8 @@ DATA = {'models': {'meta-llama/llama-3-1-8b': {'aliases': ['llama-3-1-8b', 'meta
                                     'default_targets': 'peft-targets',
                                     'module_widths': 'hf-config'}},
               't5': {'layers': ['q', 'k', 'v', 'o', 'wi_0', 'wi_1', 'wo'],
+                     'layers_hint': 'T5 models name their linear layers q, k, v, o (attention) and wi_0, '
+                                    'wi_1, wo (feed-forward)',
                      'default_targets': ['q', 'v'],
                      'decoder_only': False,
                      'output_layer': 'lm_head',
