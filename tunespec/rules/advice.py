@@ -300,11 +300,11 @@ def few_optimizer_updates(exp: ResolvedExperiment, context: RuleContext) -> Iter
 
 
 @rule(codes.EPOCHS_FAR_ABOVE_DEFAULT, "epochs-far-above-default",
-      Severity.WARNING, "Epochs more than twice the documented default")
+      Severity.WARNING, "Epochs more than {advice:epochs.factor} times the documented default")
 def epochs_far_above_default(exp: ResolvedExperiment, context: RuleContext) -> Iterator[Problem]:
     """
     ## What it does
-    Warns when `training.epochs` is more than twice the documented default for the model, method and
+    Warns when `training.epochs` is more than {advice:epochs.factor} times the documented default for the model, method and
     (where the defaults depend on it) task.
 
     ## Why is this bad?
@@ -448,7 +448,7 @@ def prompt_initialization_on_large_model(exp: ResolvedExperiment, context: RuleC
     Notes a written `prompt.init_method` on a model with more than {billions:prompt_initialization.parameters_above} billion parameters.
 
     ## Why is this bad?
-    For models over ten billion parameters the initialization method matters less; time spent choosing an
+    For models over {billions:prompt_initialization.parameters_above} billion parameters the initialization method matters less; time spent choosing an
     init text is better spent on the data.
 
     ## Example

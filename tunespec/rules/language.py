@@ -11,7 +11,7 @@ from typing import Iterator
 
 from tunespec import codes
 from tunespec.compiler.catalog import Catalog
-from tunespec.compiler.resolve import ResolvedExperiment
+from tunespec.compiler.resolve import DEFAULT_MAX_VARIANTS, MAX_VARIANTS_LIMIT, ResolvedExperiment
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LORA_METHODS, REQUIRED_ALWAYS, REQUIRED_BY_METHOD
 from tunespec.location import Location, Span
 from tunespec.diagnostics import Problem, Severity
@@ -316,8 +316,8 @@ INVALID_SWEEP = compiler_rule(codes.INVALID_SWEEP, "invalid-sweep",
     ## What it does
     Reports a sweep that is empty, nested, on a block or a list field, lists a value twice, lists two
     values that make one variant name (`"a/b"` and `"a_b"`: names keep letters, digits and `. _ + -`), or
-    makes more variants than `max-variants` (256 by default; `[tool.tunespec] max-variants` raises it, to
-    at most ten thousand).
+    makes more variants than `max-variants` ({default_variants} by default; `[tool.tunespec] max-variants` raises it, to
+    at most {max_variants}).
 
     ## Why is this bad?
     Each combination of swept values is one training job; an accidental cartesian product of thousands of
@@ -344,7 +344,8 @@ INVALID_SWEEP = compiler_rule(codes.INVALID_SWEEP, "invalid-sweep",
     ```
 
     ## Source
-    """ + DESIGN + " (resolution: sweeps).")
+    """.replace("{default_variants}", str(DEFAULT_MAX_VARIANTS)).replace("{max_variants}", f"{MAX_VARIANTS_LIMIT:,}")
+    + DESIGN + " (resolution: sweeps).")
 
 UNKNOWN_MODEL = compiler_rule(codes.UNKNOWN_MODEL, "unknown-model",
                               Severity.WARNING, "The model is neither in the catalog nor declared", """
