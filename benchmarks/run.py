@@ -242,10 +242,15 @@ def measure_growth(work: Path, sizes: Sizes, report: Report) -> None:
                      (large_time / large) / (small_time / small), 1.2)
 
     per_megabyte = []
+    base = peak_memory([sys.executable, "-c", "pass"], work)
     for megabytes in sizes.megabytes:
         declarations = corpus.big_file(work / "tune" / "big.tune", megabytes)
         seconds = compare({"lint": tunespec("lint", "tune/big.tune")}, work, sizes.repeat)["lint"]
         per_megabyte.append((megabytes, seconds, declarations))
+    size = (work / "tune" / "big.tune").stat().st_size
+    peak = peak_memory(tunespec("lint", "-j", "1", "tune/big.tune"), work)
+    report.ratio(f"peak memory of lint --jobs 1 of one {sizes.megabytes[-1]:g} MB file, above `python -c pass`, "
+                 "per source byte", (peak - base) * 1024 / size, 10.0)
     (small_mb, small_s, _), (large_mb, large_s, large_declarations) = per_megabyte[0], per_megabyte[-1]
     report.ratio(f"lint time per MB, one {large_mb:g} MB file ({large_declarations} declarations) / one {small_mb:g} MB file",
                  (large_s / large_mb) / (small_s / small_mb), 1.2)

@@ -45,7 +45,8 @@ def _mount_path(values: dict, model: Any) -> tuple[Any, str] | None:
 
 
 def _fixed(value: Any, why: str) -> Callable[[dict, Any], tuple[Any, str]]:
-    return lambda values, model: (value, f"default: {why}")
+    chosen = (value, f"default: {why}")  # one tuple and one string for every variant, not one each
+    return lambda values, model: chosen
 
 
 RUN_DEFAULTS = (

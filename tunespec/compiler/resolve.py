@@ -400,17 +400,17 @@ class Resolver:
                 for path, value in table.values.items():
                     if not exp.is_set(path):
                         exp.values[path] = list(value) if isinstance(value, list) else value
-                        exp.provenance[path] = Provenance(origin=table.label)
+                        exp.provenance[path] = _default(table.label)
         for path, value in LANGUAGE_DEFAULTS.items():
             if not exp.is_set(path):
                 exp.values[path] = value
-                exp.provenance[path] = Provenance(origin="default")
+                exp.provenance[path] = _default("default")
         if not exp.is_set("output_dir"):
             exp.values["output_dir"] = f"runs/{exp.experiment}"
-            exp.provenance["output_dir"] = Provenance(origin="default: runs/<experiment name>")
+            exp.provenance["output_dir"] = _default("default: runs/<experiment name>")
         for path, value, origin in run_defaults(exp.values, exp.model, exp.is_set):
             exp.values[path] = value
-            exp.provenance[path] = Provenance(origin=origin)
+            exp.provenance[path] = _default(origin)
 
     def _place_data_files(self, exp: ResolvedExperiment, base: "_Base") -> None:
         """Data paths are written relative to their file; the IR holds them relative to the root."""
@@ -513,3 +513,17 @@ def _model_from_layer(ref: DeclRef, layer: Layer, catalog: Catalog) -> ModelInfo
 
 def _relative(path: Path, root: Path) -> str:
     return Path(os.path.relpath(path, root)).as_posix()
+
+
+_defaults: dict[str, Provenance] = {}
+
+
+def _default(origin: str) -> Provenance:
+    """The provenance of a default, one object per origin for every variant it fills (a sweep of 10,000
+    variants would otherwise hold 10,000 copies of each): provenances are never changed once made."""
+    found = _defaults.get(origin)
+    if found is None:
+        if len(_defaults) > 10_000:  # origins name models and tasks: bounded in practice, bounded here
+            _defaults.clear()
+        found = _defaults[origin] = Provenance(origin=origin)
+    return found
