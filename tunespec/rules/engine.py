@@ -67,14 +67,15 @@ def compiler_rule(code: str, name: str, severity: Severity, summary: str, doc: s
     return Rule(code, name, severity, summary, dedent(doc), None, SCOPE_COMPILER)
 
 
-CATALOG_PLACEHOLDER = re.compile(r"\{(range|min|max|advice|billions):([\w.]+)\}")
+CATALOG_PLACEHOLDER = re.compile(r"\{(range|min|max|advice|billions|models):([\w.]+)\}")
 
 
 def catalog_text(text: str, catalog: Catalog | None = None) -> str:
     """Rule text with the catalog's numbers filled in, so that a changed range or threshold changes the
     docs with it: `{range:FIELD}` (as `Range.describe` writes it), `{min:FIELD}`, `{max:FIELD}` (ranges.toml),
-    `{advice:TABLE.KEY}` (advice.toml, with thousands separated by commas) and `{billions:TABLE.KEY}` (a
-    count of parameters in billions)."""
+    `{advice:TABLE.KEY}` (advice.toml, with thousands separated by commas), `{billions:TABLE.KEY}` (a
+    count of parameters in billions) and `{models:METHOD}` (the catalog's models documented for a method,
+    by their short names)."""
     if "{" not in text:
         return text
     from tunespec.compiler.catalog import load_catalog, number_text
@@ -83,6 +84,10 @@ def catalog_text(text: str, catalog: Catalog | None = None) -> str:
 
     def value(match: re.Match) -> str:
         kind, path = match.groups()
+        if kind == "models":
+            names = [model.aliases[0] if model.aliases else model.id for model in catalog.models.values()
+                     if path in (model.methods or ())]
+            return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]])) if names else "none"
         if kind in ("range", "min", "max"):
             allowed = catalog.ranges[path]
             return allowed.describe() if kind == "range" else number_text(getattr(allowed, kind))

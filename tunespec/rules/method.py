@@ -235,7 +235,7 @@ def qlora_on_unquantized_model(exp: ResolvedExperiment, context: RuleContext) ->
     Warns on `method = qlora` for a model the catalog (or its declaration) does not mark as quantized.
 
     ## Why is this bad?
-    watsonx.ai runs QLoRA only on quantized models (such as llama-3-1-70b-gptq), so there the job is
+    watsonx.ai runs QLoRA only on quantized models (such as {models:qlora}), so there the job is
     refused. Other backends (PEFT, Axolotl, LLaMA-Factory, fms-hf-tuning) quantize the model to 4-bit NF4
     while loading it, the QLoRA paper's recipe: that works, but it is a different model than the one named.
 
@@ -504,8 +504,8 @@ def method_not_listed_for_model(exp: ResolvedExperiment, context: RuleContext) -
     the experiment's method is not among them. Models with no such list are not checked.
 
     ## Why is this bad?
-    watsonx.ai tunes each model with specific methods only (prompt tuning: flan-t5-xl-3b and
-    granite-13b-instruct-v2; LoRA: llama-3-1-8b and granite-3-1-8b-base; QLoRA: llama-3-1-70b-gptq).
+    watsonx.ai tunes each model with specific methods only (prompt tuning: {models:prompt_tuning}; LoRA:
+    {models:lora}; QLoRA: {models:qlora}).
 
     ## Example
     ```tune
