@@ -194,7 +194,9 @@ def all_targets(template_dirs: Iterable[str | os.PathLike] = ()) -> dict[str, Ta
 
 # --- TS501–TS504 ---------------------------------------------------------------------------------------
 
-def target_findings(exp: ResolvedExperiment, target: Target) -> Iterator[Finding]:
+def target_findings(exp: ResolvedExperiment, target: Target, set_fields: list[str] | None = None) -> Iterator[Finding]:
+    """TS501–TS504 of one variant for one target; `set_fields` is `_set_fields(exp)`, when the caller
+    checks the variant against several targets."""
     method = exp.values.get("method")
     if method is None:
         return
@@ -224,7 +226,7 @@ def target_findings(exp: ResolvedExperiment, target: Target) -> Iterator[Finding
     yield from _unreadable_uris(exp, target)
     yield from _partial_layer_groups(exp, target)
     yield from _inexpressible_values(exp, target, method)
-    for field in _set_fields(exp):
+    for field in _set_fields(exp) if set_fields is None else set_fields:
         if not target.can_express(method, field) and exp.values[field] != target.implicit.get(field, object()):
             yield Finding(codes.TARGET_CANNOT_EXPRESS_FIELD, exp.location_of(field),
                           f"`{target.name}` cannot express `{field}` ({_shown(exp.values[field])}): it is dropped "
@@ -360,9 +362,11 @@ def findings_for(resolved: list[ResolvedExperiment], default_targets: list[str] 
         if exp.is_preset:
             continue
         yield from ((f, exp.experiment) for f in unknown_target_findings(exp, targets))
+        set_fields = None
         for name in exp.values.get("targets") or default_targets or ():
             if name in targets:
-                found = list(target_findings(exp, targets[name]))
+                set_fields = list(_set_fields(exp)) if set_fields is None else set_fields
+                found = list(target_findings(exp, targets[name], set_fields))
                 if memo is not None:
                     memo[memo_key(exp, name)] = found
                 yield from ((f, exp.experiment) for f in found)
