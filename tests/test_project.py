@@ -118,6 +118,15 @@ def test_specs_of_a_deleted_experiment_are_orphans_and_prune_removes_only_them(p
     assert run(capsys, "build", "--check", "exp/")[0] == 0
 
 
+def test_a_variant_the_run_makes_is_never_an_orphan_whatever_its_mark_says(presets, capsys):
+    """A file name with a control character is marked with a space in its place: the mark names no file."""
+    presets.write("exp/tab\tname.tune", experiment("tabbed", "../common/base.tune", "base"))
+    assert run(capsys, "build", "-q", "exp/")[0] == 0
+    code, out, _ = run(capsys, "build", "-q", "--prune", "exp/")
+    assert "orphaned" not in out and "removed" not in out
+    assert (presets.root / "out" / "tabbed" / "yaml" / "experiment.yaml").exists()
+
+
 def test_a_folder_holding_anything_else_is_not_tunespecs(presets, capsys):
     run(capsys, "build", "exp/")
     folder = presets.root / "out" / "b" / "yaml"
