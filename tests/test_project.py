@@ -127,6 +127,11 @@ def test_a_variant_the_run_makes_is_never_an_orphan_whatever_its_mark_says(prese
     assert (presets.root / "out" / "tabbed" / "yaml" / "experiment.yaml").exists()
 
 
+def test_prune_and_check_together_are_a_usage_error(presets, capsys):
+    code, _, err = run(capsys, "build", "--check", "--prune", "exp/")
+    assert code == 2 and "use one of them" in err
+
+
 def test_a_folder_holding_anything_else_is_not_tunespecs(presets, capsys):
     run(capsys, "build", "exp/")
     folder = presets.root / "out" / "b" / "yaml"

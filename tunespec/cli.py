@@ -542,6 +542,8 @@ def command_build(args: argparse.Namespace) -> int:
 
     from tunespec.progress import Progress
 
+    if args.prune and args.check:
+        raise UsageError("--prune removes folders and --check writes nothing: use one of them")
     config = _config(args)
     progress = Progress("checking" if args.check else "building")
     try:
