@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_training_data
+from tests.conftest import REPO, git, write_training_data
 from tunespec.cli import main
 from tunespec.project import dependents
 
@@ -179,12 +179,6 @@ def test_out_and_spec_paths_are_relative_to_the_config_file(presets, capsys, mon
 
 
 # --- the hooks, under real git and pre-commit ------------------------------------------------------------
-
-def git(folder: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t"})
-
 
 @pytest.mark.slow
 def test_committing_only_a_preset_runs_the_hooks_on_its_importers(tmp_path):
