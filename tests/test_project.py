@@ -172,7 +172,7 @@ def test_out_and_spec_paths_are_relative_to_the_config_file(presets, capsys, mon
     monkeypatch.chdir(presets.root / "exp")
     code, out, _ = run(capsys, "build", "--check", "a.tune")
     assert code == 0, out
-    assert "Checked 1 files: all up to date." in out
+    assert "Checked 1 file: all up to date." in out
     assert not (presets.root / "exp" / "specs").exists()
     assert run(capsys, "build", "a.tune")[0] == 0
     assert (presets.root / "specs" / "a" / "yaml" / "experiment.yaml").read_bytes() == written

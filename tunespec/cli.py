@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tunespec import __version__
 from tunespec.printable import printable
-from tunespec.report import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from tunespec.report import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, plural
 
 
 IMPORT_BACKENDS = ("axolotl", "llama-factory", "fms-hf-tuning", "torchtune")  # tunespec.importer.run.BACKENDS
@@ -570,11 +570,11 @@ def command_build(args: argparse.Namespace) -> int:
             say(f"stale: {path}")
         problems = [f"{len(result.stale)} stale or missing"] if result.stale else []
         if result.orphans:
-            problems.append(f"{len(result.orphans)} orphaned folder{'s' if len(result.orphans) != 1 else ''}")
+            problems.append(plural(len(result.orphans), "orphaned folder"))
         verdict = ", ".join(problems) if problems else "all up to date"
-        print(f"Checked {len(result.stale) + len(result.unchanged)} files: {verdict}.")
+        print(f"Checked {plural(len(result.stale) + len(result.unchanged), 'file')}: {verdict}.")
     else:
-        print(f"Wrote {len(result.written)} files ({len(result.unchanged)} unchanged)"
+        print(f"Wrote {plural(len(result.written), 'file')} ({len(result.unchanged)} unchanged)"
               + (f"; {len(result.refused)} not built." if result.refused else "."))
     return result.report().exit_code
 
