@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -101,3 +103,10 @@ experiment tickets {
 def granite(body: str) -> str:
     """A complete LoRA experiment on granite-3-1-8b-base (documented defaults), plus `body`."""
     return GRANITE_LORA % body
+
+
+def git(folder: Path, *args: str) -> None:
+    """Real git in `folder`, with an identity so that commits work on a machine without one."""
+    subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t"})

@@ -166,17 +166,31 @@ def test_bash_completion_in_real_bash(project, words, expected):
     assert sorted(done.stdout.split()) == sorted(expected), done.stderr
 
 
-@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed here (.ci/run does not install it)")
-def test_zsh_completion_is_valid_zsh(tmp_path):
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed (.ci/run installs it when apt-get can)")
+def test_zsh_completion_in_real_zsh(tmp_path):
+    """The script under zsh, with compadd and _arguments (zsh's completion builtins, which need a live
+    completion widget) replaced by functions that print what they are given."""
     script = tmp_path / "_tunespec"
     script.write_text(completion("zsh"))
-    done = subprocess.run(["zsh", "-n", str(script)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert subprocess.run(["zsh", "-n", str(script)], capture_output=True, text=True).returncode == 0
+    stubs = 'compdef() { :; }; compadd() { shift; print -l -- "$@"; }; _arguments() { print -l -- "$@"; }'
+    first = subprocess.run(["zsh", "-f", "-c", f"{stubs}; source {script}; words=(tunespec li); CURRENT=2; _tunespec"],
+                           capture_output=True, text=True)
+    assert "lint" in first.stdout.split() and "completion" in first.stdout.split(), first.stderr
+    options = subprocess.run(["zsh", "-f", "-c", f"{stubs}; source {script}; words=(tunespec lint --f); CURRENT=3; _tunespec"],
+                             capture_output=True, text=True)
+    assert "--format[--format]:value:(text json sarif github)" in options.stdout.splitlines(), options.stdout + options.stderr
 
 
-@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed here (.ci/run does not install it)")
-def test_fish_completion_in_real_fish(tmp_path):
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed (.ci/run installs it when apt-get can)")
+@pytest.mark.parametrize("line, expected", [
+    ("tunespec li", {"lint"}),
+    ("tunespec lint --for", {"--format"}),
+    ("tunespec lint --format ", {"text", "json", "sarif", "github"}),
+])
+def test_fish_completion_in_real_fish(tmp_path, line, expected):
     script = tmp_path / "tunespec.fish"
     script.write_text(completion("fish"))
-    done = subprocess.run(["fish", "-c", f"source {script}; complete -C 'tunespec li'"], capture_output=True, text=True)
-    assert done.stdout.split()[0] == "lint", done.stdout + done.stderr
+    done = subprocess.run(["fish", "--no-config", "-c", f"source {script}; complete -C '{line}'"],
+                          capture_output=True, text=True)
+    assert {row.split("\t")[0] for row in done.stdout.splitlines()} == expected, done.stdout + done.stderr

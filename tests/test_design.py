@@ -118,19 +118,21 @@ def test_a_run_in_batches_makes_the_parser_tables_once(tmp_path, monkeypatch):
 # What the resolver keeps for itself: the syntax tree behind a value (`settings`, `sweeps`, a setting's
 # `node`), the chain of declarations (`lineage`, `ref`), and how values were recorded (`provenance`,
 # `blocks`). Rules and targets ask the resolved experiment instead (`location_of`, `elements_of`,
-# `written_by_itself`, `writes_along_extends`, `sweep_of`, `block_location`).
+# `written_by_itself`, `writes_along_extends`, `sweep_of`, `block_location`); so does the runner
+# (`with_targets`, `declarations`).
 RESOLVER_INTERNALS = {"settings", "sweeps", "node", "lineage", "ref", "provenance", "blocks"}
 
 
-def test_rules_and_targets_ask_the_resolved_experiment_instead_of_reading_its_internals():
+def test_rules_targets_and_the_runner_ask_the_resolved_experiment_instead_of_reading_its_internals():
     import ast
 
     reached = []
-    for folder in ("rules", "templates"):
-        for path in sorted((REPO / "tunespec" / folder).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Attribute) and node.attr in RESOLVER_INTERNALS:
-                    reached.append(f"{path.relative_to(REPO)}:{node.lineno}: .{node.attr}")
+    paths = [*(REPO / "tunespec" / "rules").rglob("*.py"), *(REPO / "tunespec" / "templates").rglob("*.py"),
+             REPO / "tunespec" / "runner.py"]
+    for path in sorted(paths):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in RESOLVER_INTERNALS:
+                reached.append(f"{path.relative_to(REPO)}:{node.lineno}: .{node.attr}")
     assert reached == []
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, git
 from tunespec.cli import main
 
 HEAD = 'experiment a {\n  model  = "ibm/granite-3-1-8b-base"\n  method = lora\n  data { train = "data/train.jsonl" }\n'
@@ -82,12 +82,7 @@ def test_fix_reports_what_remains_in_json_on_stdout(project, capsys):
     assert "Fixed 1 problem in 1 file." in err
 
 
-def git(folder: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t"})
-
-
+@pytest.mark.slow
 def test_the_format_hook_rewrites_under_pre_commit(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()

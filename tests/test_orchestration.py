@@ -91,3 +91,11 @@ def test_api_show_filters_and_reports(project):
     assert shown.report().exit_code == EXIT_OK
     project.write("b.tune", granite("training { batch_size = 64 }").replace("tickets", "big"))
     assert api.show(["b.tune"], Config()).report().exit_code == EXIT_FINDINGS
+
+
+def test_fmt_quiet_names_the_files_it_cannot_format_without_their_diagnostics(project, capsys):
+    """The fmt hooks run --quiet: the lint hook prints the TS001 once."""
+    project.write("broken.tune", "experiment b {\n")
+    code, out, _ = run(capsys, "fmt", "--check", "--quiet", ".")
+    assert code == EXIT_FINDINGS
+    assert out.splitlines()[0] == "not formatted: broken.tune (it does not parse)" and "TS001" not in out

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_training_data
+from tests.conftest import REPO, git, write_training_data
 from tunespec.cli import main
 
 PRE_COMMIT = [sys.executable, "-m", "pre_commit"]
@@ -92,12 +92,6 @@ def test_the_hook_manifest_is_valid():
     result = subprocess.run([*PRE_COMMIT, "validate-manifest", str(REPO / ".pre-commit-hooks.yaml")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def git(folder: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t"})
 
 
 CLEAN = """experiment tickets {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tunespec import __version__
 from tunespec.printable import printable
-from tunespec.report import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from tunespec.report import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, plural
 
 
 IMPORT_BACKENDS = ("axolotl", "llama-factory", "fms-hf-tuning", "torchtune")  # tunespec.importer.run.BACKENDS
@@ -132,6 +132,8 @@ def _fmt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["text", "json"], default="text",
                         help="how files that cannot be formatted are reported (json: lint's format)")
     parser.add_argument("--stdin-filename", metavar="PATH", help="with the path `-`: the name of the file on stdin")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="name the files that cannot be formatted without their diagnostics (the lint hook prints those)")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
     _add_exclusion(parser)
 
@@ -540,6 +542,8 @@ def command_build(args: argparse.Namespace) -> int:
 
     from tunespec.progress import Progress
 
+    if args.prune and args.check:
+        raise UsageError("--prune removes folders and --check writes nothing: use one of them")
     config = _config(args)
     progress = Progress("checking" if args.check else "building")
     try:
@@ -566,11 +570,11 @@ def command_build(args: argparse.Namespace) -> int:
             say(f"stale: {path}")
         problems = [f"{len(result.stale)} stale or missing"] if result.stale else []
         if result.orphans:
-            problems.append(f"{len(result.orphans)} orphaned folder{'s' if len(result.orphans) != 1 else ''}")
+            problems.append(plural(len(result.orphans), "orphaned folder"))
         verdict = ", ".join(problems) if problems else "all up to date"
-        print(f"Checked {len(result.stale) + len(result.unchanged)} files: {verdict}.")
+        print(f"Checked {plural(len(result.stale) + len(result.unchanged), 'file')}: {verdict}.")
     else:
-        print(f"Wrote {len(result.written)} files ({len(result.unchanged)} unchanged)"
+        print(f"Wrote {plural(len(result.written), 'file')} ({len(result.unchanged)} unchanged)"
               + (f"; {len(result.refused)} not built." if result.refused else "."))
     return result.report().exit_code
 
@@ -607,6 +611,7 @@ def _rendered(result, format: str, terminal: bool, with_summary: bool = True, co
 
 
 def command_fmt(args: argparse.Namespace) -> int:
+    from tunespec import codes
     from tunespec.api import fmt
 
     if "-" in args.paths:
@@ -619,7 +624,10 @@ def command_fmt(args: argparse.Namespace) -> int:
     for item in result.files:
         if args.format == "text" and item.diagnostic is not None:
             d = item.diagnostic
-            say(f"{d.path}:{d.line}:{d.column}: {d.code} {d.severity.value}: {d.message}")
+            if args.quiet:
+                say(f"not formatted: {d.path} ({'it does not parse' if d.code == codes.SYNTAX_ERROR else 'it cannot be read'})")
+            else:
+                say(f"{d.path}:{d.line}:{d.column}: {d.code} {d.severity.value}: {d.message}")
         if item.diff:
             sys.stdout.write(item.diff)
         if item.changed and args.check and args.format == "text":

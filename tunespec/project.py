@@ -19,7 +19,12 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-IMPORT_LINE = re.compile(r'(?:^|[\s;{}])import\s*"((?:[^"\\\n]|\\.)*)"', re.MULTILINE)
+# `import "path"` in the bytes of a file: the pattern starts with its literal word, which the regular
+# expression engine finds with a fast scan (a pattern that starts with "line start or a separator" is tried
+# at every character, and cost a cold hook run 10 ms per 1,000 files); the separator before it is checked
+# apart (IMPORT_PRECEDERS).
+IMPORT_WORD = re.compile(rb'import[ \t\r\n\f\v]*"((?:[^"\\\n]|\\.)*)"')
+IMPORT_PRECEDERS = frozenset(b" \t\r\n\f\v;{}")
 
 
 def dependents(named: Iterable[str], cwd: Path, excluder=None) -> list[tuple[str, str]]:
@@ -46,6 +51,7 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None) -> list[tuple[str
         return []
     graph: dict[object, list[str]] = {}  # identity of an imported file -> the files importing it
     files: dict[object, str] = {}
+    identities: dict[str, object] = {}  # an imported path -> identity(path)
     for root in sorted(roots):
         for path in find_tune_files(str(root)):
             key = identity(path)
@@ -54,7 +60,10 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None) -> list[tuple[str
             files[key] = path
             root_of[path] = root
             for target in _imports(path):
-                graph.setdefault(identity(target), []).append(path)
+                target_key = identities.get(target)
+                if target_key is None:  # most files import the same few: one `stat` each
+                    target_key = identities[target] = identity(target)
+                graph.setdefault(target_key, []).append(path)
     found: dict[object, str] = {}
     frontier = list(changed)
     while frontier:
@@ -83,11 +92,13 @@ def _imports(path: str) -> list[str]:
         return []
     if b"import" not in data:
         return []
-    text = data.decode("utf-8", "replace")
     folder = os.path.dirname(path)
     targets = []
-    for match in IMPORT_LINE.finditer(text):
-        raw = match.group(1)
+    for match in IMPORT_WORD.finditer(data):
+        start = match.start()
+        if start and data[start - 1] not in IMPORT_PRECEDERS:
+            continue
+        raw = match.group(1).decode("utf-8", "replace")
         if "\\" in raw:  # JSON escapes, rare in a path: decoded as the parser decodes them
             import json
 

@@ -24,6 +24,7 @@ from tunespec.compiler.loader import Program, find_tune_files, identity, read_te
 from tunespec.compiler.resolve import ResolvedExperiment, Resolver
 from tunespec.config import Config
 from tunespec.diagnostics import Diagnostic, Severity
+from tunespec.location import Location
 from tunespec.printable import encodable
 from tunespec.record import Factory, Record
 from tunespec.rules import REGISTRY
@@ -194,16 +195,8 @@ def target_findings(resolved: list[ResolvedExperiment], override: list[str] | No
 
     known = all_targets(template_dirs)
     if override is not None:
-        resolved = [_with_targets(exp, override) for exp in resolved]
+        resolved = [exp.with_targets(override) for exp in resolved]
     return list(findings_for(resolved, config.targets, known, memo))
-
-
-def _with_targets(exp: ResolvedExperiment, names: list[str]) -> ResolvedExperiment:
-    """The variant as if it named `names` (`--target` replaces an experiment's own `targets`)."""
-    values = dict(exp.values)
-    values["targets"] = list(names)
-    settings = {path: setting for path, setting in exp.settings.items() if path != "targets"}
-    return exp.replace(values=values, settings=settings)
 
 
 # --- building one batch --------------------------------------------------------------------------------
@@ -312,26 +305,26 @@ class _ErrorPlaces:
                 self.places.setdefault(d.path, []).append((d.line, d.column))
         for places in self.places.values():
             places.sort()
-        self.known: dict[int, bool] = {}  # id(lineage node) -> an error inside it or below
+        self.known: dict[int, bool] = {}  # a declaration's key -> an error inside it or below
 
     def inside(self, exp: ResolvedExperiment) -> bool:
         unknown = []
         answer = False
-        for node in exp.lineage or ():
-            if id(node) in self.known:
-                answer = self.known[id(node)]
+        for key, place in exp.declarations():
+            if key in self.known:
+                answer = self.known[key]
                 break
-            unknown.append(node)
-        for node in reversed(unknown):
-            answer = answer or self._in_declaration(node.ref)
-            self.known[id(node)] = answer
+            unknown.append((key, place))
+        for key, place in reversed(unknown):
+            answer = answer or self._in_declaration(place)
+            self.known[key] = answer
         return answer
 
-    def _in_declaration(self, ref) -> bool:
-        places = self.places.get(ref.file.display)
+    def _in_declaration(self, place: Location) -> bool:
+        places = self.places.get(place.path)
         if not places:
             return False
-        span = ref.decl.span
+        span = place.span
         index = bisect.bisect_left(places, (span.line, span.column))
         return index < len(places) and places[index] < (span.end_line, span.end_column)
 

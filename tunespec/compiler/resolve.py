@@ -121,6 +121,21 @@ class ResolvedExperiment(Record):
         """The same for every variant of one declaration."""
         return id(self.ref.decl)
 
+    def with_targets(self, names: list[str]) -> "ResolvedExperiment":
+        """The variant as if it named `names`: `--target` replaces what the experiment wrote, so nothing
+        may point at its own `targets` any more."""
+        values = dict(self.values)
+        values["targets"] = list(names)
+        settings = {path: setting for path, setting in self.settings.items() if path != "targets"}
+        return self.replace(values=values, settings=settings)
+
+    def declarations(self) -> Iterator[tuple[int, Location]]:
+        """Each declaration the variant is made from, child first along `extends`: a key that every
+        experiment extending the same declaration shares (so an answer about it can be reused), and the
+        place the whole declaration spans."""
+        for node in self.lineage or ():
+            yield id(node), Location(node.ref.file.display, node.ref.decl.span)
+
     def block_location(self, block: str) -> Location | None:
         """Where a block (`lora`, `prompt`) was written, by the experiment or a base; None if nowhere."""
         return self.blocks.get(block)

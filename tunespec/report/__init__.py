@@ -42,12 +42,12 @@ class Report(Record):
         files = f"{self.files_checked} file{'s' if self.files_checked != 1 else ''}"
         if self.files_checked == 0:
             return "No .tune files found."
-        parts = [_plural(self.count(level), level.value) for level in Severity if self.count(level)]
+        parts = [plural(self.count(level), level.value) for level in Severity if self.count(level)]
         if not parts:
             return f"All checks passed ({files})."
         listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         return f"Found {listed} in {files}."
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
