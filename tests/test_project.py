@@ -79,6 +79,19 @@ def test_an_import_line_inside_a_string_is_not_an_import(presets):
     assert "notes/string.tune" not in [d for _, d in dependents(["common/base.tune"], Path.cwd())]
 
 
+def test_the_output_folder_is_not_searched_for_importers(presets, capsys):
+    """out/ holds thousands of generated files and no experiment: a hook run does not walk it (a `.tune`
+    file planted there would be found if it did)."""
+    presets.write("out/stray/x.tune", experiment("x", "../../common/base.tune", "base"))
+    assert "out/stray/x.tune" in [d for _, d in dependents(["common/base.tune"], Path.cwd())]
+    assert "out/stray/x.tune" not in [d for _, d in dependents(["common/base.tune"], Path.cwd(), skip=[Path("out")])]
+    _, out, _ = run(capsys, "lint", "--ignore", "TS405,TS307", "common/base.tune")
+    assert "(5 files)" in out  # base, middle, a, b, c: not out/stray/x.tune
+    _, out, _ = run(capsys, "lint", "--ignore", "TS405,TS307", "--no-dependents",
+                    "common/base.tune", "out/stray/x.tune")
+    assert "in 2 files" in out  # named, it is linted like any file
+
+
 def test_lint_of_a_preset_reports_the_experiments_that_import_it(presets, capsys):
     presets.write("common/base.tune", BASE.replace("512", "200000"))
     code, out, _ = run(capsys, "lint", "--ignore", "TS405,TS307", "common/base.tune")

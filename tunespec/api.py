@@ -179,7 +179,7 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
             raise TargetError(f"unknown target `{name}`; {hint}")
     root_path = Path(root).absolute() if root is not None else config.base.absolute()
     selection = selection or config.selection(REGISTRY)
-    out_path = Path(out) if out is not None else _from_config(config, config.out or DEFAULT_OUT)
+    out_path = output_folder(config, out)
     _check_folder_names(out_path, root_path)
     plan = runner.BuildPlan(out_path, check, list(targets) if targets else None)
     job = Job(config, selection, Path.cwd(), root_path, targets, template_dirs, False, plan,
@@ -215,6 +215,11 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     found = orphan_folders.find(out_path, root_path, known, result.built, result.roots, Path.cwd(), broken)
     pruned = orphan_folders.prune(found) if prune and not check else []
     return BuildResult(lint, written, unchanged, stale, refused, check, found, pruned)
+
+
+def output_folder(config: Config, out: str | None = None) -> Path:
+    """Where specs are written: `--out`, else the configuration's `out` (relative to its file), else out/."""
+    return Path(out) if out is not None else _from_config(config, config.out or DEFAULT_OUT)
 
 
 def _from_config(config: Config, folder: str) -> Path:

@@ -232,9 +232,11 @@ def _paths(args: argparse.Namespace, config) -> list[str]:
     changed preset, passed alone by pre-commit, is checked in every experiment that uses it)."""
     if getattr(args, "no_dependents", True):
         return list(args.paths)
+    from tunespec.api import output_folder
     from tunespec.project import with_dependents
 
-    return with_dependents(list(args.paths), Path.cwd(), config.excluder())
+    out = output_folder(config, getattr(args, "out", None))  # tunespec's own files: no importer there
+    return with_dependents(list(args.paths), Path.cwd(), config.excluder(), skip=[out])
 
 
 def _add_color(parser: argparse.ArgumentParser) -> None:

@@ -27,12 +27,13 @@ IMPORT_WORD = re.compile(rb'import[ \t\r\n\f\v]*"((?:[^"\\\n]|\\.)*)"')
 IMPORT_PRECEDERS = frozenset(b" \t\r\n\f\v;{}")
 
 
-def dependents(named: Iterable[str], cwd: Path, excluder=None) -> list[tuple[str, str]]:
+def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Path] = ()) -> list[tuple[str, str]]:
     """The `.tune` files that import one of the files `named` (transitively), as (path, display) pairs in
     path order, excluding those named; the project's files are those `excluder` (`discovery.Excluder`:
     the exclude patterns and .gitignore) leaves. The project is walked whole (hidden folders aside) and
     only the importers found are asked about: a commit that changes no imported file never pays for
-    reading `.gitignore` files and importing pathspec."""
+    reading `.gitignore` files and importing pathspec. The folders `skip` (the output folder, thousands of
+    generated files and no importer) are not walked."""
     from tunespec.compiler.loader import find_tune_files, identity, project_root
 
     cwd = cwd.absolute()
@@ -49,11 +50,12 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None) -> list[tuple[str
         roots.add(project_root(absolute.parent, cwd if inside else absolute.parent))
     if not changed:
         return []
+    skipped = frozenset(os.path.normpath(cwd / folder) for folder in skip)
     graph: dict[object, list[str]] = {}  # identity of an imported file -> the files importing it
     files: dict[object, str] = {}
     identities: dict[str, object] = {}  # an imported path -> identity(path)
     for root in sorted(roots):
-        for path in find_tune_files(str(root)):
+        for path in find_tune_files(str(root), skipped):
             key = identity(path)
             if key in files:
                 continue
@@ -135,7 +137,7 @@ def _display(path: str, cwd: Path) -> str:
     return os.path.relpath(path, cwd)
 
 
-def with_dependents(paths: list[str], cwd: Path, excluder=None) -> list[str]:
+def with_dependents(paths: list[str], cwd: Path, excluder=None, skip: Iterable[Path] = ()) -> list[str]:
     """`paths` and, after them, the files that import the files among them (folders are searched already)."""
     named = [path for path in paths if path != "-" and not os.path.isdir(path)]
-    return [*paths, *(display for _, display in dependents(named, cwd, excluder))]
+    return [*paths, *(display for _, display in dependents(named, cwd, excluder, skip))]

@@ -495,11 +495,13 @@ def _rotate_to_smallest(cycle: list[SourceFile]) -> list[SourceFile]:
     return cycle[start:] + cycle[:start]
 
 
-def find_tune_files(folder: str | os.PathLike) -> list[str]:
-    """`*.tune` files below `folder`, sorted, skipping hidden folders (.git, .venv, ...). Plain strings:
-    a run over 10,000 files keeps this list to its end, and a `Path` costs four times the memory."""
+def find_tune_files(folder: str | os.PathLike, skip: frozenset[str] = frozenset()) -> list[str]:
+    """`*.tune` files below `folder`, sorted, skipping hidden folders (.git, .venv, ...) and the folders
+    `skip` (normalised paths as `folder` spells them). Plain strings: a run over 10,000 files keeps this
+    list to its end, and a `Path` costs four times the memory."""
     found: list[str] = []
     for current, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and not (skip and os.path.join(current, d) in skip))
         found.extend(os.path.join(current, name) for name in sorted(files) if name.endswith(".tune"))
     return found
