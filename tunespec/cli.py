@@ -95,16 +95,16 @@ def _lint_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _show_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    _add_paths(parser)
     parser.add_argument("--experiment", metavar="NAME", help="only this experiment (or variant)")
     _add_set(parser)
     parser.add_argument("--format", choices=["text", "json"], default="text")
-    parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+    _add_config(parser)
     _add_exclusion(parser)
 
 
 def _build_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    _add_paths(parser)
     parser.add_argument("--target", action="append", metavar="T[,T...]",
                         help="targets to build (default: each experiment's `targets`, the config's, else yaml)")
     parser.add_argument("--out", metavar="DIR", help="where to write (default: the config's `out`, else out/)")
@@ -113,7 +113,7 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template-dir", action="append", default=[], metavar="DIR",
                         help="a folder of user targets (rendered in Jinja2's sandbox)")
     parser.add_argument("--format", choices=["text", "json"], default="text", help="how diagnostics are printed")
-    parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+    _add_config(parser)
     _add_set(parser)
     _add_color(parser)
     parser.add_argument("--prune", action="store_true",
@@ -126,7 +126,7 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _fmt_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    _add_paths(parser)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
     parser.add_argument("--diff", action="store_true", help="write nothing; print what would change as a unified diff")
     parser.add_argument("--format", choices=["text", "json"], default="text",
@@ -134,7 +134,7 @@ def _fmt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stdin-filename", metavar="PATH", help="with the path `-`: the name of the file on stdin")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="name the files that cannot be formatted without their diagnostics (the lint hook prints those)")
-    parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
+    _add_config(parser)
     _add_exclusion(parser)
 
 
@@ -220,6 +220,14 @@ def _job_count(args: argparse.Namespace) -> int:
     from tunespec.runner import default_jobs
 
     return args.jobs if args.jobs is not None else default_jobs()
+
+
+def _add_paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
 
 
 def _add_dependents(parser: argparse.ArgumentParser) -> None:
@@ -382,8 +390,7 @@ def command_lint(args: argparse.Namespace) -> int:
         if fixed:  # what is left, as the files now are
             result = run_lint(paths, config, selection=selection, jobs=_job_count(args), keep=False)
         count = sum(item.fixes for item in fixed)
-        note = (f"Fixed {count} problem{'s' if count != 1 else ''} in {len(fixed)} file{'s' if len(fixed) != 1 else ''}."
-                if fixed else "Nothing to fix.")
+        note = f"Fixed {plural(count, 'problem')} in {plural(len(fixed), 'file')}." if fixed else "Nothing to fix."
         print(note, file=sys.stdout if args.format == "text" and not args.output_file else sys.stderr)
     report = Report(result.diagnostics, result.files_checked, args.strict, args.exit_zero)
     if args.statistics:
@@ -413,14 +420,17 @@ def _stdin(args: argparse.Namespace) -> dict[str, str]:
         raise UsageError("`-` (stdin) cannot be linted with other paths")
     if args.fix:
         raise UsageError("--fix rewrites files; it cannot fix stdin (`tunespec fmt -` formats it)")
+    return {args.stdin_filename or "-": _read_stdin()}
+
+
+def _read_stdin() -> str:
+    """stdin's text, as the loader reads a file (line ends normalised); not UTF-8 is a usage error."""
     from tunespec.compiler.loader import normalised
 
-    data = sys.stdin.buffer.read()
     try:
-        text = data.decode("utf-8")
+        return normalised(sys.stdin.buffer.read().decode("utf-8"))
     except UnicodeDecodeError as error:
         raise UsageError(f"stdin is not UTF-8 text (byte {error.start + 1})") from None
-    return {args.stdin_filename or "-": normalised(text)}
 
 
 def _statistics(diagnostics: list) -> str:
@@ -639,29 +649,24 @@ def command_fmt(args: argparse.Namespace) -> int:
     if args.format == "text":
         verb = "would be reformatted" if (args.check or args.diff) else "reformatted"
         changed, problems = len(result.changed), len(result.diagnostics)
-        print(f"{changed} file{'s' if changed != 1 else ''} {verb}, {result.unchanged} left unchanged"
+        print(f"{plural(changed, 'file')} {verb}, {result.unchanged} left unchanged"
               + (f", {problems} with errors" if problems else "") + ".")
     return result.report().exit_code
 
 
 def _fmt_stdin(args: argparse.Namespace) -> int:
     """`fmt -`: stdin formatted to stdout (as editors call formatters); nothing on stdout when it does not parse."""
-    from tunespec.compiler.loader import normalised
+    from tunespec import codes
     from tunespec.format import formatted_or_raise
     from tunespec.grammar import SyntaxProblem
 
     if args.paths != ["-"]:
         raise UsageError("`-` (stdin) cannot be formatted with other paths")
     name = args.stdin_filename or "-"
-    try:
-        text = normalised(sys.stdin.buffer.read().decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise UsageError(f"stdin is not UTF-8 text (byte {error.start + 1})") from None
+    text = _read_stdin()
     try:
         formatted = formatted_or_raise(text)
     except SyntaxProblem as error:
-        from tunespec import codes
-
         complain(f"{name}:{error.line}:{error.column}: {codes.SYNTAX_ERROR} error: {error.message} (not formatted)")
         return EXIT_FINDINGS
     if args.check:

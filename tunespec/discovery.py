@@ -38,16 +38,7 @@ class Excluder:
         git_root = self._git_root(os.path.abspath(folder)) if self.gitignore else None
         if not self.patterns and git_root is None:
             return find_tune_files(folder)
-        found: list[str] = []
-        for current, dirs, files in os.walk(folder):
-            absolute = os.path.abspath(current)
-            if git_root is not None and GITIGNORE in files:
-                self._load_ignore_file(absolute)
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                             and not self.excluded(os.path.join(absolute, d), True, git_root))
-            found.extend(os.path.join(current, name) for name in sorted(files)
-                         if name.endswith(".tune") and not self.excluded(os.path.join(absolute, name), False, git_root))
-        return found
+        return find_tune_files(folder, lambda path, is_folder: self.excluded(path, is_folder, git_root))
 
     def excluded_below(self, path: str, root: str) -> bool:
         """Whether the file `path`, or a folder between `root` and it, is excluded (for a file found without

@@ -55,7 +55,7 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
     files: dict[object, str] = {}
     identities: dict[str, object] = {}  # an imported path -> identity(path)
     for root in sorted(roots):
-        for path in find_tune_files(str(root), skipped):
+        for path in find_tune_files(str(root), lambda path, is_folder: is_folder and path in skipped):
             key = identity(path)
             if key in files:
                 continue

@@ -12,7 +12,7 @@ import re
 import stat
 from collections import deque
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from tunespec import codes
 from tunespec.record import Factory, Record
@@ -495,13 +495,15 @@ def _rotate_to_smallest(cycle: list[SourceFile]) -> list[SourceFile]:
     return cycle[start:] + cycle[:start]
 
 
-def find_tune_files(folder: str | os.PathLike, skip: frozenset[str] = frozenset()) -> list[str]:
-    """`*.tune` files below `folder`, sorted, skipping hidden folders (.git, .venv, ...) and the folders
-    `skip` (normalised paths as `folder` spells them). Plain strings: a run over 10,000 files keeps this
-    list to its end, and a `Path` costs four times the memory."""
+def find_tune_files(folder: str | os.PathLike, excluded: Callable[[str, bool], bool] | None = None) -> list[str]:
+    """`*.tune` files below `folder`, sorted, skipping hidden folders (.git, .venv, ...) and what
+    `excluded(path, is_folder)` says to leave out (the exclude patterns and .gitignore, the output folder).
+    Plain strings: a run over 10,000 files keeps this list to its end, and a `Path` costs four times the
+    memory."""
     found: list[str] = []
     for current, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and not (skip and os.path.join(current, d) in skip))
-        found.extend(os.path.join(current, name) for name in sorted(files) if name.endswith(".tune"))
+                         and not (excluded and excluded(os.path.join(current, d), True)))
+        found.extend(path for path in (os.path.join(current, name) for name in sorted(files) if name.endswith(".tune"))
+                     if not (excluded and excluded(path, False)))
     return found
