@@ -20,7 +20,6 @@ from tunespec.grammar import SyntaxProblem
 from tunespec.spelling import did_you_mean
 
 ORIGIN = "command line"
-SETTABLE = [name for name in EXPERIMENT_FIELDS if name != "lora.resolved_target_modules"]  # that one is derived
 
 
 class OverrideError(ValueError):
@@ -35,8 +34,8 @@ def parse_overrides(items: list[str]) -> dict[str, Setting]:
         path = path.strip()
         if not equals or not path:
             raise OverrideError(f"--set {item}: expected PATH=VALUE, such as training.learning_rate=3e-5")
-        if path not in SETTABLE:
-            hint = did_you_mean(path, SETTABLE)
+        if path not in EXPERIMENT_FIELDS:
+            hint = did_you_mean(path, EXPERIMENT_FIELDS)
             raise OverrideError(f"--set {item}: `{path}` is not a field of an experiment"
                                 + (f"; {hint}" if hint else ""))
         settings[path] = _setting(item, path, value.strip())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from tunespec.codes import SYNTAX_ERROR, UNREADABLE_FILE, UNUSED_NOQA
 from tunespec.record import Factory, Record
@@ -30,13 +30,35 @@ DOC_HEADINGS = ("## What it does", "## Why is this bad?", "## Example", "## Use 
 
 
 class Rule(Record):
+    """A rule's code, name, severity and check, and its summary and documentation: each given as text or as
+    a function that writes it (from the catalog's numbers), called on first read. Only `rules`, `rule`,
+    SARIF and the language server read them: a lint's start-up never fills them in."""
+
     code: str
     name: str
     severity: Severity
-    summary: str
-    doc: str
+    summary_source: Any  # str, or () -> str
+    doc_source: Any  # str, or () -> str
     check: Callable | None = None
     scope: str = SCOPE_VARIANT
+    __extra_slots__ = ("_texts",)
+
+    @property
+    def summary(self) -> str:
+        return self._text("summary", self.summary_source)
+
+    @property
+    def doc(self) -> str:
+        return self._text("doc", self.doc_source)
+
+    def _text(self, which: str, source) -> str:
+        try:
+            texts = self._texts
+        except AttributeError:
+            texts = self._texts = {}
+        if which not in texts:
+            texts[which] = source() if callable(source) else source
+        return texts[which]
 
 
 class RuleContext(Record):
@@ -56,15 +78,15 @@ def rule(code: str, name: str, severity: Severity, summary: str, scope: str = SC
     numbers in the summary and the docstring are written as placeholders (`catalog_text`)."""
 
     def declare(check: Callable) -> Rule:
-        return Rule(code, name, severity, catalog_text(summary), catalog_text(dedent(check.__doc__ or "")), check,
-                    scope)
+        return Rule(code, name, severity, lambda: catalog_text(summary),
+                    lambda: catalog_text(dedent(check.__doc__ or "")), check, scope)
 
     return declare
 
 
 def compiler_rule(code: str, name: str, severity: Severity, summary: str, doc: str) -> Rule:
     """A rule whose findings come from the parser, loader or resolver; declared for docs and selection."""
-    return Rule(code, name, severity, summary, dedent(doc), None, SCOPE_COMPILER)
+    return Rule(code, name, severity, summary, lambda: dedent(doc), None, SCOPE_COMPILER)
 
 
 CATALOG_PLACEHOLDER = re.compile(r"\{(range|min|max|advice|billions|models):([\w.]+)\}")

@@ -266,21 +266,25 @@ def range_rule(allowed: Range, catalog: Catalog) -> Rule:
     what = row.get("what", "Checks that `{field}`" + meaning + " is within {range}.")
     name = row["name"]
     code = getattr(codes, name.upper().replace("-", "_"))
-    sections = ["## What it does", what.format(**words), "", "## Why is this bad?", row["why"].format(**words), ""]
-    if allowed.source == RELAXED_SOURCE:
-        sections += [RELAX.replace("CODE", code), ""]
-    model, method = row.get("example_model", EXAMPLE_MODEL), row.get("example_method", EXAMPLE_METHOD)
-    sections += ["## Example", EXAMPLE.format(model=model, method=method, body=row["example"]), "",
-                 "## Use instead", EXAMPLE.format(model=model, method=method, body=row["fix"]), "", "## Source"]
-    if "source_text" in row:
-        sections.append(row["source_text"])
-    else:
-        cited = row.get("cited", row.get("label", allowed.field) + ": {range}").format(**words)
-        sections.append(f"{catalog.sources[allowed.source]['title']} ({cited}).")
-    summary = row.get("summary", "`{field}` outside the documented {range}").format(**words)
+
+    def doc() -> str:
+        sections = ["## What it does", what.format(**words), "", "## Why is this bad?", row["why"].format(**words), ""]
+        if allowed.source == RELAXED_SOURCE:
+            sections += [RELAX.replace("CODE", code), ""]
+        model, method = row.get("example_model", EXAMPLE_MODEL), row.get("example_method", EXAMPLE_METHOD)
+        sections += ["## Example", EXAMPLE.format(model=model, method=method, body=row["example"]), "",
+                     "## Use instead", EXAMPLE.format(model=model, method=method, body=row["fix"]), "", "## Source"]
+        if "source_text" in row:
+            sections.append(row["source_text"])
+        else:
+            cited = row.get("cited", row.get("label", allowed.field) + ": {range}").format(**words)
+            sections.append(f"{catalog.sources[allowed.source]['title']} ({cited}).")
+        return "\n".join(sections)
+
+    summary = row.get("summary", "`{field}` outside the documented {range}")
     help = row["help"].format(**words) if "help" in row else None
-    return Rule(code, name, Severity(row["severity"]), summary, "\n".join(sections), _range_check(allowed.field, help),
-                SCOPE_VARIANT)
+    return Rule(code, name, Severity(row["severity"]), lambda: summary.format(**words), doc,
+                _range_check(allowed.field, help), SCOPE_VARIANT)
 
 
 def _range_check(field: str, help: str | None) -> Callable:
@@ -292,9 +296,11 @@ def _range_check(field: str, help: str | None) -> Callable:
 
 def _fill_docs(*rules) -> list:
     """The docstrings share the relax-in-config paragraph and the source line."""
-    title = load_catalog().sources[RELAXED_SOURCE]["title"]
-    return [item.replace(doc=item.doc.replace("{relax}", RELAX.replace("CODE", item.code)).replace("{source}", title))
-            for item in rules]
+    def filled(item: Rule) -> str:
+        title = load_catalog().sources[RELAXED_SOURCE]["title"]
+        return item.doc.replace("{relax}", RELAX.replace("CODE", item.code)).replace("{source}", title)
+
+    return [item.replace(doc_source=lambda item=item: filled(item)) for item in rules]
 
 
 def _declared_ranges() -> list[Rule]:

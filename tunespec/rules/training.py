@@ -159,7 +159,7 @@ def evaluation_without_validation_data(exp: ResolvedExperiment, context: RuleCon
 
 
 def _fill_docs(*rules) -> list:
-    return [item.replace(doc=item.doc.replace("{source}", HF_SOURCE)) for item in rules]
+    return [item.replace(doc_source=lambda item=item: item.doc.replace("{source}", HF_SOURCE)) for item in rules]
 
 
 RULES = _fill_docs(warmup_steps_and_ratio, cadence_steps_missing, evaluation_without_validation_data)
