@@ -49,7 +49,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, MODEL_FIELDS, Kind  # noqa: E402
-from tunespec.templates.stamp import STAMP  # noqa: E402
+from tunespec.files import STAMP  # noqa: E402
 
 TARGETS = ["yaml", "json", "peft", "fms-hf-tuning", "watsonx", "axolotl", "llama-factory", "torchtune", "kubeflow"]
 MODELS = ["ibm/granite-3-1-8b-base", "meta-llama/llama-3-1-8b", "mistralai/Mistral-7B-v0.1", "Qwen/Qwen2.5-7B",

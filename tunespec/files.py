@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 TEMPORARY = ".tunespec-tmp-"
+STAMP = ".tunespec-stamp"  # what a build knows of an output folder it filled (templates.stamp); tunespec's own
 _counter = itertools.count()
 
 
@@ -80,6 +81,30 @@ def _open_descriptor(path: str | os.PathLike) -> tuple[int, int]:
         os.close(descriptor)
         raise
     return descriptor, opened.st_size
+
+
+def read_unlinked(path: str | os.PathLike, executable: bool = False) -> bytes | None:
+    """The bytes of the regular file at `path`, never read through a symbolic link; None when there is no
+    such file or, with `executable`, when its owner may not run it. What a build compares its output with:
+    a link in an output folder is replaced by a file, never followed."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(descriptor)
+        if not stat_module.S_ISREG(info.st_mode) or (executable and not info.st_mode & stat_module.S_IXUSR):
+            return None
+        chunks, size = [], info.st_size
+        while size > 0:
+            chunk = os.read(descriptor, size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
 
 
 def kind_of(mode: int) -> str:

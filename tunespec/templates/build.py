@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 
 from tunespec.compiler.resolve import ResolvedExperiment
-from tunespec.files import TEMPORARY, WriteError, discard, remove_leftovers, stage
+from tunespec.files import TEMPORARY, WriteError, discard, read_unlinked, remove_leftovers, stage
 from tunespec.record import Factory, Record
 from tunespec.templates import stamp
 from tunespec.templates.targets import Target
@@ -155,14 +155,7 @@ def discard_staged(results: list[Staged]) -> None:
 def _current(output: Output) -> bytes | None:
     """The file's content, for comparison; None when it is missing or a symbolic link (which is never read
     through: it is replaced by a file)."""
-    try:
-        descriptor = os.open(output.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    with open(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return None
-        return handle.read()
+    return read_unlinked(output.path)
 
 
 def _mode_ok(output: Output) -> bool:

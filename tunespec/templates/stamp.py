@@ -21,13 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from pathlib import Path
 
 from tunespec import __version__
+from tunespec.files import STAMP, read_unlinked
 from tunespec.templates.targets import BUILTIN, Target
 
-STAMP = ".tunespec-stamp"
 FORMAT = 1
 
 _trees: dict[str, str] = {}
@@ -52,7 +51,7 @@ def target_digest(target: Target) -> str:
     """The target's templates and declaration, and tunespec's rendering code: the built-in targets' folder
     holds both (and built-in templates may include one another's); a user's target adds its own folder."""
     parts = [__version__, _tree_digest(BUILTIN)]
-    if target.sandboxed or not str(target.folder).startswith(str(BUILTIN)):
+    if target.sandboxed:  # a --template-dir target; the built-in ones are never sandboxed
         parts.append(_tree_digest(Path(target.folder)))
     return "\0".join(parts)
 
@@ -103,7 +102,7 @@ def fresh(folder: str, key: str) -> Fresh | None:
     """The folder's stamp when it holds `key` and every file it lists is a regular file (not a link) with
     the listed bytes and, for a script, still executable; else None (render the target). A stamp that
     cannot be read as one is no stamp."""
-    data = _read(os.path.join(folder, STAMP))
+    data = read_unlinked(os.path.join(folder, STAMP))
     if data is None:
         return None
     try:
@@ -118,7 +117,7 @@ def fresh(folder: str, key: str) -> Fresh | None:
                 name = json.loads(name)
                 if not isinstance(name, str) or os.sep in name or name in ("", ".", "..") or executable not in "01":
                     return None
-                found = _read(os.path.join(folder, name), executable=executable == "1")
+                found = read_unlinked(os.path.join(folder, name), executable=executable == "1")
                 if found is None or hashlib.sha256(found).hexdigest() != digest:
                     return None
                 files.append(name)
@@ -134,15 +133,3 @@ def fresh(folder: str, key: str) -> Fresh | None:
     return Fresh(files, tuple(names))
 
 
-def _read(path: str, executable: bool = False) -> bytes | None:
-    """The bytes of a regular file (never through a symbolic link), None when there is none; with
-    `executable`, None too when the owner may not run it."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    with open(descriptor, "rb") as handle:
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode) or (executable and not mode & stat.S_IXUSR):
-            return None
-        return handle.read()
