@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunespec.compiler.ast import parse_module
+from tunespec.compiler.ast import parse_module, source_text
 from tunespec.compiler.layers import Provenance, Setting, build_layer
 from tunespec.compiler.loader import DeclRef, SourceFile
 from tunespec.compiler.schema import EXPERIMENT_FIELDS
@@ -42,12 +42,6 @@ def parse_overrides(items: list[str]) -> dict[str, Setting]:
     return settings
 
 
-def provenance(setting: Setting) -> Provenance:
-    from tunespec.compiler.ast import source_text
-
-    return Provenance(origin=ORIGIN, text=source_text(setting.node))
-
-
 def _setting(item: str, path: str, value: str) -> Setting:
     import json
 
@@ -69,6 +63,7 @@ def _setting(item: str, path: str, value: str) -> Setting:
             continue  # the text was more than one value (`3 } experiment x {`): not a value
         if setting.swept:
             raise OverrideError(f"--set {item}: a sweep cannot be set on the command line")
+        setting.made[None] = Provenance(origin=ORIGIN, text=source_text(setting.node))  # what show says of it
         return setting
     raise OverrideError(f"--set {item}: {first_problem or 'not a value of this field'}")
 

@@ -240,8 +240,7 @@ class Resolver:
             setting = merged.get(path)
             if setting is not None and path not in sweeps:
                 base.values[path] = setting.value
-                base.provenance[path] = (setting.provenance() if self.overrides.get(path) is not setting
-                                         else _override_provenance(setting))
+                base.provenance[path] = setting.provenance()
         choices = [dict(zip(sweeps, choice))
                    for choice in itertools.product(*(range(len(s.value)) for s in sweeps.values()))]
         names = [variant_name(name, {path: sweeps[path].value[index] for path, index in choice.items()})
@@ -395,10 +394,14 @@ class Resolver:
                                 "model-aware rules are skipped", help), experiment)
         return info
 
+    def _is_override(self, path: str, setting: Setting) -> bool:
+        """Whether `setting` is the `--set` of `path` (which no file wrote)."""
+        return self.overrides.get(path) is setting
+
     def _owner_file(self, base: "_Base", path: str, exp: ResolvedExperiment):
         """The file that wrote `path`: the experiment's own for a value set on the command line."""
         setting = base.merged[path]
-        return exp.ref.file if self.overrides.get(path) is setting else setting.owner.file
+        return exp.ref.file if self._is_override(path, setting) else setting.owner.file
 
     def _visible_models(self, *files) -> Iterator[DeclRef]:
         """Model declarations in scope where the experiment is declared and where `model` was written."""
@@ -433,7 +436,7 @@ class Resolver:
             value = exp.values.get(path)
             if value is None or is_uri(value):
                 continue
-            if self.overrides.get(path) is base.merged[path]:  # --set: relative to the current folder
+            if self._is_override(path, base.merged[path]):  # --set: relative to the current folder
                 folder = self.program.cwd
             else:
                 folder = base.merged[path].owner.file.path.parent
@@ -442,12 +445,6 @@ class Resolver:
                 local = Path(os.path.normpath(folder / value))
                 self._placed[key] = (local, _relative(local, self.root))
             exp.local_files[path], exp.values[path] = self._placed[key]
-
-
-def _override_provenance(setting: Setting) -> Provenance:
-    from tunespec.compiler.overrides import provenance  # only when there is a --set
-
-    return provenance(setting)
 
 
 class _Base(Record):
