@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from tunespec.grammar.lalr import END, Tables, Token, UnexpectedCharacter, UnexpectedToken, lex
 from tunespec.grammar.lalr import parse as run_parser
+from tunespec.spelling import listed
 
 
 class SyntaxProblem(Exception):
@@ -91,9 +92,7 @@ def _describe_expected(expected: set[str]) -> str:
         words += sorted({TOKEN_WORDS.get(t, t) for t in expected - DECLARATION_STARTS})
     else:
         words = sorted({TOKEN_WORDS.get(t, t) for t in expected})
-    if len(words) == 1:
-        return words[0]
-    return ", ".join(words[:-1]) + " or " + words[-1]
+    return listed(words, "or")
 
 
 def _describe_found(token: Token) -> str:

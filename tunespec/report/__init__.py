@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tunespec.record import Record
 from tunespec.diagnostics import Diagnostic, Severity
+from tunespec.spelling import listed
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -45,8 +46,7 @@ class Report(Record):
         parts = [plural(self.count(level), level.value) for level in Severity if self.count(level)]
         if not parts:
             return f"All checks passed ({files})."
-        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-        return f"Found {listed} in {files}."
+        return f"Found {listed(parts)} in {files}."
 
 
 def plural(count: int, word: str) -> str:

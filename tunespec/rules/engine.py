@@ -18,6 +18,7 @@ from tunespec.compiler.loader import Program, SourceFile
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.location import Location, Span
 from tunespec.diagnostics import Diagnostic, Finding, Severity
+from tunespec.spelling import listed
 
 SCOPE_COMPILER = "compiler"  # reported while loading and resolving (TS0xx); declared here for docs
 SCOPE_VARIANT = "variant"  # called once per resolved variant
@@ -92,7 +93,7 @@ def compiler_rule(code: str, name: str, severity: Severity, summary: str, doc: s
 CATALOG_PLACEHOLDER = re.compile(r"\{(range|min|max|advice|billions|models):([\w.]+)\}")
 
 
-def catalog_text(text: str, catalog: Catalog | None = None) -> str:
+def catalog_text(text: str) -> str:
     """Rule text with the catalog's numbers filled in, so that a changed range or threshold changes the
     docs with it: `{range:FIELD}` (as `Range.describe` writes it), `{min:FIELD}`, `{max:FIELD}` (ranges.toml),
     `{advice:TABLE.KEY}` (advice.toml, with thousands separated by commas), `{billions:TABLE.KEY}` (a
@@ -102,14 +103,14 @@ def catalog_text(text: str, catalog: Catalog | None = None) -> str:
         return text
     from tunespec.compiler.catalog import load_catalog, number_text
 
-    catalog = catalog or load_catalog()
+    catalog = load_catalog()
 
     def value(match: re.Match) -> str:
         kind, path = match.groups()
         if kind == "models":
             names = [model.aliases[0] if model.aliases else model.id for model in catalog.models.values()
                      if path in (model.methods or ())]
-            return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]])) if names else "none"
+            return listed(names) or "none"
         if kind in ("range", "min", "max"):
             allowed = catalog.ranges[path]
             return allowed.describe() if kind == "range" else number_text(getattr(allowed, kind))

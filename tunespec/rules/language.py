@@ -16,6 +16,7 @@ from tunespec.compiler.schema import EXPERIMENT_FIELDS, LORA_METHODS, REQUIRED_A
 from tunespec.location import Location, Span
 from tunespec.diagnostics import Problem, Severity
 from tunespec.rules.engine import SCOPE_EXPERIMENT, RuleContext, compiler_rule, rule
+from tunespec.spelling import listed
 
 DESIGN = "tunespec README: The language in a page"
 
@@ -459,7 +460,7 @@ def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleConte
                 missing[path] = None
     if missing:
         ordered = [path for path in EXPERIMENT_FIELDS if path in missing]
-        listed = ", ".join(f"`{path}`" for path in ordered)
+        fields = ", ".join(f"`{path}`" for path in ordered)
         where, why = first.name_location, "no documented default"
         if first.model is None and first.written_by_itself("model"):
             # The unknown model (TS013) is the cause: report this knock-on after it, at the end of its value.
@@ -468,7 +469,7 @@ def incomplete_experiment(variants: list[ResolvedExperiment], context: RuleConte
             where = Location(written.path,
                              Span(span.end_line, span.end_column - 1, span.end_line, span.end_column))
             why = f"no documented default: model `{first.values['model']}` is unknown, see {codes.UNKNOWN_MODEL}"
-        yield Problem(where, f"experiment `{first.experiment}` lacks {listed} ({why})",
+        yield Problem(where, f"experiment `{first.experiment}` lacks {fields} ({why})",
                       _missing_help(first, ordered, context.catalog))
 
 
@@ -481,8 +482,7 @@ def _missing_help(exp: ResolvedExperiment, missing: list[str], catalog: Catalog)
     method = exp.values.get("method")
     tasks = catalog.default_tasks(exp.model.id, method) if exp.model is not None and method else []
     if tasks and not exp.is_set("task"):
-        listed = ", ".join(tasks[:-1]) + f" or {tasks[-1]}" if len(tasks) > 1 else tasks[0]
-        return f"set `task` ({listed}) to get the documented defaults"
+        return f"set `task` ({listed(tasks, 'or')}) to get the documented defaults"
     if method in LORA_METHODS or method == "prompt_tuning":
         return "set them in the experiment or a preset it extends; only some models have documented defaults"
     return "set them in the experiment or in a preset it extends"

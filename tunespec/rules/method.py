@@ -265,7 +265,7 @@ def qlora_on_unquantized_model(exp: ResolvedExperiment, context: RuleContext) ->
         yield Problem(exp.location_of("method"),
                       f"`qlora` on {exp.model.id}, which is not quantized: watsonx.ai runs qlora only on quantized "
                       "models; other backends will quantize it to 4-bit NF4 while loading",
-                      _quantized_help(context, "`method = lora`"))
+                      context.catalog.quantized_help("`method = lora`"))
 
 
 @rule(codes.LORA_ON_QUANTIZED_MODEL, "lora-on-quantized-model",
@@ -638,11 +638,6 @@ def lora_on_output_layer(exp: ResolvedExperiment, context: RuleContext) -> Itera
                           "size to the whole vocabulary, and `all-linear` leaves it out",
                           f"leave `{name}` out unless you mean to adapt the output layer")
 
-
-
-def _quantized_help(context: RuleContext, otherwise: str) -> str:
-    example = context.catalog.quantized_example()
-    return f"use a quantized model (e.g. {example}), or {otherwise}" if example else f"use a quantized model, or {otherwise}"
 
 RULES = [
     lora_block_without_lora, prompt_block_without_prompt_tuning, init_text_ignored, init_text_missing,

@@ -318,7 +318,7 @@ def _constraint_problem(exp: ResolvedExperiment, target: Target) -> tuple[str, s
     if method == "qlora" and model is not None:
         if rules.get("qlora_needs_quantized_model") and not model.quantized:
             return (f"`{target.name}` runs qlora only on quantized models, and {model.id} is not",
-                    f"use a quantized model (e.g. {load_catalog().quantized_example()}), or another target")
+                    load_catalog().quantized_help("another target"))
         if rules.get("qlora_needs_unquantized_model") and model.quantized:
             return (f"`{target.name}` quantizes 16-bit weights itself and cannot train the already-quantized {model.id}",
                     "use the model's 16-bit checkpoint, or another target")

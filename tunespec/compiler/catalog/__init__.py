@@ -203,6 +203,11 @@ class Catalog:
         """A quantized model of the catalog, to name in a help (the first, in the catalog's order)."""
         return next((model.id for model in self.models.values() if model.quantized), None)
 
+    def quantized_help(self, otherwise: str) -> str:
+        """A help that offers a quantized model (naming one when the catalog has one), or `otherwise`."""
+        example = self.quantized_example()
+        return f"use a quantized model (e.g. {example}), or {otherwise}" if example else f"use a quantized model, or {otherwise}"
+
     def find_model(self, name: str) -> ModelInfo | None:
         return self._by_name.get(name.lower())
 
