@@ -203,7 +203,7 @@ def target_findings(resolved: list[ResolvedExperiment], override: list[str] | No
 
 def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], job: Job,
                 by_target: dict) -> list[Built]:
-    from tunespec.compiler.ir import document, run_folder
+    from tunespec.compiler.ir import variant_inputs
     from tunespec.templates import stamp
     from tunespec.templates.build import (Placement, check_outputs, fresh_outputs, render_outputs, stage_outputs,
                                           stamp_output)
@@ -226,7 +226,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                 built.append(Built("", "", exp.name, f"{exp.name}: not built, the path {unwritable} is not UTF-8 "
                                                      "text, which a job spec must hold", name=exp.name))
                 continue
-            variant = ir = digest = None
+            variant = inputs = digest = None
             for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
                 label = f"{exp.name} ({name})"
                 target = known.get(name)
@@ -235,8 +235,8 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                                        name=exp.name, target=name))
                     continue
                 if digest is None:
-                    ir = document(exp)
-                    digest = stamp.variant_digest(ir, exp.name, exp.experiment, exp.source, run_folder(exp))
+                    inputs = variant_inputs(exp)
+                    digest = stamp.variant_digest(inputs)
                 folder = placement.folder(exp.name, name)
                 key = stamp.key(digest, target, placement.from_root(exp.name, name), placement.to_root())
                 found = fresh_outputs(Path(folder), key, placement, plan.check)
@@ -245,7 +245,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                 else:
                     from tunespec.templates.render import unique_names, variant_context
 
-                    variant = variant or variant_context(exp, ir)
+                    variant = variant or variant_context(exp, inputs)
                     outputs = render_outputs(exp, target, placement, variant)
                     names = unique_names(target, variant["ir"])
                     files = check_outputs(outputs) if plan.check else \

@@ -63,6 +63,13 @@ def run_folder(exp: ResolvedExperiment) -> str:
     return run_folder_of(exp.values.get("output_dir"), exp.name, exp.experiment)
 
 
+def variant_inputs(exp: ResolvedExperiment, ir: dict[str, Any] | None = None) -> tuple:
+    """All that rendering reads of a variant: its IR document (`ir`, when the caller has made it), name,
+    experiment, source file and run folder. The build's stamp digests exactly this (`stamp.variant_digest`)
+    and the templates' context is made from it (`render.variant_context`), so the two cannot drift."""
+    return (document(exp) if ir is None else ir, exp.name, exp.experiment, exp.source, run_folder(exp))
+
+
 def run_folder_of(output_dir: str | None, variant: str, experiment: str) -> str:
     """`run_folder` from the values the IR document holds (spec.output_dir, metadata.name, .experiment)."""
     output_dir = output_dir or f"runs/{experiment}"

@@ -56,9 +56,9 @@ def target_digest(target: Target) -> str:
     return "\0".join(parts)
 
 
-def variant_digest(ir: dict, name: str, experiment: str, source: str, run_folder: str) -> str:
-    """Everything `render.variant_context` reads from a variant, as one digest."""
-    text = json.dumps([ir, name, experiment, source, run_folder], sort_keys=True, ensure_ascii=False,
+def variant_digest(inputs: tuple) -> str:
+    """Everything rendering reads from a variant (`ir.variant_inputs`), as one digest."""
+    text = json.dumps(list(inputs), sort_keys=True, ensure_ascii=False,
                       default=repr, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
