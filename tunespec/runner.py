@@ -205,8 +205,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                 by_target: dict) -> list[Built]:
     from tunespec.compiler.ir import variant_inputs
     from tunespec.templates import stamp
-    from tunespec.templates.build import (Placement, check_outputs, fresh_outputs, render_outputs, stage_outputs,
-                                          stamp_output)
+    from tunespec.templates.build import Placement, check_outputs, fresh_outputs, render_outputs, stage_outputs
     from tunespec.templates.targets import all_targets
 
     plan = job.build
@@ -249,7 +248,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                     outputs = render_outputs(exp, target, placement, variant)
                     names = unique_names(target, variant["ir"])
                     files = check_outputs(outputs) if plan.check else \
-                        stage_outputs(outputs, placement, stamp_output(folder, key, outputs, names))
+                        stage_outputs(outputs, placement, (folder, key, names))
                 built.append(Built(folder, f"{exp.source} (experiment {exp.experiment})", label, files=files,
                                    variant=(exp.source, exp.name), names=names, name=exp.name, target=name))
     except BaseException:

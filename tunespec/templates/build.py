@@ -17,7 +17,7 @@ from tunespec.templates import stamp
 from tunespec.templates.targets import Target
 
 __all__ = ["TEMPORARY", "BuildError", "Output", "Staged", "Placement", "render_outputs", "check_outputs",
-           "stage_outputs", "discard_staged", "fresh_outputs", "stamp_output"]
+           "stage_outputs", "discard_staged", "fresh_outputs"]
 
 
 class BuildError(Exception):
@@ -87,15 +87,14 @@ def fresh_outputs(folder: Path, key: str, placement: Placement, check: bool) -> 
     return result, found.names
 
 
-def stamp_output(folder: str, key: str, outputs: list[Output], names: tuple) -> Output | None:
+def _stamp_bytes(key: str, encoded: list[tuple[Output, bytes]], names: tuple) -> bytes | None:
     """The stamp of a rendered folder (None when a unique name is not plain data: the folder then always
     renders)."""
     try:
-        text = stamp.content(key, {output.path.name: output.text.encode("utf-8") for output in outputs},
-                             {output.path.name for output in outputs if output.executable}, names)
+        return stamp.content(key, {output.path.name: data for output, data in encoded},
+                             {output.path.name for output, _ in encoded if output.executable}, names)
     except (TypeError, ValueError):
         return None
-    return Output(Path(folder, stamp.STAMP), text.decode("utf-8"))
 
 
 def check_outputs(outputs: list[Output]) -> Staged:
@@ -105,10 +104,12 @@ def check_outputs(outputs: list[Output]) -> Staged:
     return result
 
 
-def stage_outputs(outputs: list[Output], placement: Placement, stamp: Output | None = None) -> Staged:
-    """Stage the files that differ from what is on disk, and the folder's `stamp` if it differs; the
-    caller commits them (the stamp last) or discards them."""
+def stage_outputs(outputs: list[Output], placement: Placement, stamped: tuple[str, str, tuple] | None = None) -> Staged:
+    """Stage the files that differ from what is on disk and, with `stamped` (the folder, its stamp's key
+    and the target's unique names), the folder's stamp if it differs; the caller commits them (the stamp
+    last) or discards them. Each file is encoded once, for the comparison, the staging and the stamp."""
     result = Staged()
+    encoded = [(output, output.text.encode("utf-8")) for output in outputs]
     try:
         new_folders = set()
         for folder in sorted({output.path.parent for output in outputs}):
@@ -116,17 +117,17 @@ def stage_outputs(outputs: list[Output], placement: Placement, stamp: Output | N
                 new_folders.add(folder)  # nothing to compare with, no leftovers to remove
             else:
                 remove_leftovers(folder)
-        for output in outputs:
-            data = output.text.encode("utf-8")
+        for output, data in encoded:
             if output.path.parent not in new_folders and _current(output) == data and _mode_ok(output):
                 result.unchanged.append(output.path)
                 continue
             temporary = stage(output.path, data, 0o755 if output.executable else 0o644)
             result.staged.append((temporary, output.path))
-        if stamp is not None:
-            data = stamp.text.encode("utf-8")
-            if _current(stamp) != data:
-                result.stamp = (stage(stamp.path, data, 0o644), stamp.path)
+        data = _stamp_bytes(stamped[1], encoded, stamped[2]) if stamped is not None else None
+        if data is not None:
+            path = Path(stamped[0], stamp.STAMP)
+            if read_unlinked(path) != data:
+                result.stamp = (stage(path, data, 0o644), path)
     except WriteError as error:
         discard_staged([result])
         raise BuildError(str(error)) from None
