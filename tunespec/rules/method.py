@@ -12,14 +12,8 @@ from tunespec.spelling import did_you_mean
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import LORA_METHODS
 from tunespec.diagnostics import Problem, Severity
-from tunespec.location import Location
 from tunespec.rules.engine import RuleContext, rule
 
-
-
-def target_elements(exp: ResolvedExperiment) -> list[tuple[str, Location]]:
-    """Each name of `lora.target_modules` with the place it was written (the list's place if defaulted)."""
-    return exp.elements_of("lora.target_modules")
 
 
 @rule(codes.LORA_BLOCK_WITHOUT_LORA, "lora-block-without-lora",
@@ -347,7 +341,7 @@ def unknown_target_module(exp: ResolvedExperiment, context: RuleContext) -> Iter
     model = exp.model
     if model is None or not model.layers or exp.values.get("method") not in LORA_METHODS:
         return
-    for name, where in target_elements(exp):
+    for name, where in exp.elements_of("lora.target_modules"):
         if name == "all-linear" or name in model.layers or name == model.output_layer:
             continue
         help = did_you_mean(name, model.layers)
@@ -401,7 +395,7 @@ def all_linear_not_decoder_only(exp: ResolvedExperiment, context: RuleContext) -
     if model is None or model.decoder_only is not False or exp.values.get("method") not in LORA_METHODS:
         return
     example = list(model.default_targets or (model.layers or ())[:2])
-    for name, where in target_elements(exp):
+    for name, where in exp.elements_of("lora.target_modules"):
         if name == "all-linear":
             yield Problem(where, f"`all-linear` on {model.id}, which is not decoder-only: watsonx.ai documents "
                           "it for decoder-only models (PEFT takes every linear layer but the output layer)",
@@ -443,7 +437,7 @@ def all_linear_with_other_names(exp: ResolvedExperiment, context: RuleContext) -
     watsonx.ai: Parameters for tuning foundation models (target modules); PEFT `LoraConfig.target_modules`
     (only the string "all-linear" selects all linear layers).
     """
-    elements = target_elements(exp)
+    elements = exp.elements_of("lora.target_modules")
     if len(elements) > 1:
         for name, where in elements:
             if name == "all-linear":
@@ -632,7 +626,7 @@ def lora_on_output_layer(exp: ResolvedExperiment, context: RuleContext) -> Itera
     model = exp.model
     if model is None or model.output_layer is None or exp.values.get("method") not in LORA_METHODS:
         return
-    for name, where in target_elements(exp):
+    for name, where in exp.elements_of("lora.target_modules"):
         if name == model.output_layer:
             yield Problem(where, f"`{name}` is the output layer of {model.id}: its adapter maps the hidden "
                           "size to the whole vocabulary, and `all-linear` leaves it out",
