@@ -14,6 +14,7 @@ and words by a POSIX shell's quoting rules (`_shell_commands`, held to `shlex.sp
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import math
@@ -590,18 +591,24 @@ def verify_compiled(text: str, format: str, checks: list[tuple], ir: dict[str, A
     """Parse `text` back as its consumer would and compare the value at each checked path with the IR.
     YAML is composed into nodes by libyaml (when PyYAML has it) and only the checked values are built
     into Python objects: the whole file is parsed, the rest is never constructed."""
+    def unparsable(error: Exception) -> VerificationError:
+        return VerificationError(f"{label} does not parse back as {format}: {error}")
+
     try:
-        parsed = _YamlNodes(text, format == "omegaconf") if format in ("yaml", "omegaconf") else parse_back(text, format)
+        if format in ("yaml", "omegaconf"):
+            follow = _YamlNodes(text, format == "omegaconf").follow
+        else:
+            follow = functools.partial(_follow, parse_back(text, format))
     except (ValueError, SyntaxError, yaml.YAMLError) as error:
-        raise VerificationError(f"{label} does not parse back as {format}: {error}") from None
+        raise unparsable(error) from None
     for emitted_path, emitted_parts, expected_of in checks:
         expected = expected_of(ir)
         if expected is _ABSENT:
             continue
         try:
-            actual = parsed.follow(emitted_parts) if isinstance(parsed, _YamlNodes) else _follow(parsed, emitted_parts)
+            actual = follow(emitted_parts)
         except (ValueError, yaml.YAMLError) as error:
-            raise VerificationError(f"{label} does not parse back as {format}: {error}") from None
+            raise unparsable(error) from None
         if actual != expected or type(actual) is not type(expected):
             raise VerificationError(f"{label}: `{emitted_path}` is {actual!r} after parsing back, not {expected!r}")
 
