@@ -101,25 +101,31 @@ def catalog_text(text: str) -> str:
     by their short names)."""
     if "{" not in text:
         return text
-    from tunespec.compiler.catalog import load_catalog, number_text
+    from tunespec.compiler.catalog import load_catalog
 
     catalog = load_catalog()
+    return CATALOG_PLACEHOLDER.sub(lambda match: catalog_value(*match.groups(), catalog), text)
 
-    def value(match: re.Match) -> str:
-        kind, path = match.groups()
-        if kind == "models":
-            names = [model.aliases[0] if model.aliases else model.id for model in catalog.models.values()
-                     if path in (model.methods or ())]
-            return listed(names) or "none"
-        if kind in ("range", "min", "max"):
-            allowed = catalog.ranges[path]
-            return allowed.describe() if kind == "range" else number_text(getattr(allowed, kind))
-        found = catalog.advice
-        for part in path.split("."):
-            found = found[part]
-        return number_text(found / 1e9 if kind == "billions" else found)
 
-    return CATALOG_PLACEHOLDER.sub(value, text)
+def catalog_value(kind: str, path: str, catalog: Catalog) -> str:
+    """One placeholder of `catalog_text` (`range`, `min`, `max`, `advice`, `billions`, `models`) as the
+    docs write it; a bound the range does not have is empty."""
+    from tunespec.compiler.catalog import number_text
+
+    if kind == "models":
+        names = [model.aliases[0] if model.aliases else model.id for model in catalog.models.values()
+                 if path in (model.methods or ())]
+        return listed(names) or "none"
+    if kind in ("range", "min", "max"):
+        allowed = catalog.ranges[path]
+        if kind == "range":
+            return allowed.describe()
+        bound = getattr(allowed, kind)
+        return number_text(bound) if bound is not None else ""
+    found = catalog.advice
+    for part in path.split("."):
+        found = found[part]
+    return number_text(found / 1e9 if kind == "billions" else found)
 
 
 def dedent(text: str) -> str:

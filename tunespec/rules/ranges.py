@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from tunespec import codes
-from tunespec.compiler.catalog import Catalog, Range, load_catalog, number_text
+from tunespec.compiler.catalog import Catalog, Range, load_catalog
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.diagnostics import Problem, Severity
-from tunespec.rules.engine import SCOPE_VARIANT, Rule, RuleContext, rule
+from tunespec.rules.engine import SCOPE_VARIANT, Rule, RuleContext, catalog_value, rule
 
 RELAX = """These are the limits watsonx.ai documents for its tuning experiments. If you tune elsewhere, relax
 the rule in configuration: `[tool.tunespec] severity = { CODE = "warning" }`."""
@@ -259,9 +259,8 @@ def training_setting_out_of_range(exp: ResolvedExperiment, context: RuleContext)
 def range_rule(allowed: Range, catalog: Catalog) -> Rule:
     """The rule a row of ranges.toml declares."""
     row = allowed.declares
-    words = {"field": allowed.field, "range": allowed.describe(),
-             "min": number_text(allowed.min) if allowed.min is not None else "",
-             "max": number_text(allowed.max) if allowed.max is not None else ""}
+    words = {"field": allowed.field}
+    words.update((kind, catalog_value(kind, allowed.field, catalog)) for kind in ("range", "min", "max"))
     meaning = f" ({row['meaning']})" if "meaning" in row else ""
     what = row.get("what", "Checks that `{field}`" + meaning + " is within {range}.")
     name = row["name"]
