@@ -54,14 +54,7 @@ def read_regular(path: str | os.PathLike) -> bytes:
     importers, and the buffered reader cost half of each read."""
     descriptor, size = _open_descriptor(path)
     try:
-        chunks = []
-        while size > 0:
-            chunk = os.read(descriptor, size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size -= len(chunk)
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return _read_to_end(descriptor, size)
     finally:
         os.close(descriptor)
 
@@ -95,16 +88,21 @@ def read_unlinked(path: str | os.PathLike, executable: bool = False) -> bytes | 
         info = os.fstat(descriptor)
         if not stat_module.S_ISREG(info.st_mode) or (executable and not info.st_mode & stat_module.S_IXUSR):
             return None
-        chunks, size = [], info.st_size
-        while size > 0:
-            chunk = os.read(descriptor, size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size -= len(chunk)
-        return b"".join(chunks)
+        return _read_to_end(descriptor, info.st_size)
     finally:
         os.close(descriptor)
+
+
+def _read_to_end(descriptor: int, size: int) -> bytes:
+    """The bytes of an open file, as far as `size` (what `fstat` gave) or its end, whichever is first."""
+    chunks = []
+    while size > 0:
+        chunk = os.read(descriptor, size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def kind_of(mode: int) -> str:
