@@ -171,6 +171,8 @@ def measure_build(work: Path, sizes: Sizes, report: Report) -> None:
     bare Python loop. Fresh builds and floors go into folders never used before, and nothing is removed
     while timing: on ext4, creating files right after deleting many spends its time skipping the freed
     inodes (kernel time in `recently_deleted()`), which once made the floor 24× a lint instead of about 1×."""
+    if not (work / "tune").exists():  # measured alone (--only build)
+        corpus.generate(work, sizes.files)
     subset = [f"tune/exp_{index}.tune" for index in range(max(1, sizes.files // 3))]  # 3 variants each
     variants = 3 * len(subset)
     # --no-dependents: the files named import nothing another names, and the search for importers would
@@ -459,28 +461,33 @@ def explanations(report: Report) -> list[str]:
     return found or ["Every target is met in this run."]
 
 
+MEASURES = {"lint": measure_lint, "build": measure_build, "jobs": measure_jobs, "data": measure_data,
+            "growth": measure_growth}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat (a smoke test for CI)")
     parser.add_argument("--docs", type=Path, help="where to write benchmarks.md and the plot "
                         "(default: docs/, or a temporary folder with --quick)")
+    parser.add_argument("--only", help="comma-separated sections to measure (lint, build, jobs, data, growth, "
+                        "profile); the write-up then goes to a temporary folder unless --docs names one")
     args = parser.parse_args(argv)
+    sections = set(args.only.split(",")) if args.only else None
     sizes = Sizes(args.quick)
-    folder = args.docs or (Path(tempfile.mkdtemp()) if args.quick else REPO / "docs")
+    folder = args.docs or (Path(tempfile.mkdtemp()) if args.quick or sections else REPO / "docs")
     folder.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="tunespec-bench-"))
     report = Report()
     compile_bytecode()
     try:
-        measure_lint(work / "corpus", sizes, report)
-        measure_build(work / "corpus", sizes, report)
-        measure_jobs(work / "corpus", sizes, report)
-        measure_data(work / "corpus", sizes, report)
-        measure_growth(work / "corpus", sizes, report)
-        profile_lines = profile(work / "profile", sizes)
+        for name, measure in MEASURES.items():
+            if sections is None or name in sections:
+                measure(work / "corpus", sizes, report)
+        profile_lines = profile(work / "profile", sizes) if sections is None or "profile" in sections else []
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    plotted = plot(report, folder / "benchmarks.png")
+    plotted = bool(report.series) and plot(report, folder / "benchmarks.png")
     path = write_up(report, profile_lines, folder, plotted, args.quick)
     print(f"wrote {path}")
     return 0
