@@ -141,3 +141,70 @@ def test_store_and_load_round_trip_built_in_data(tmp_path):
     assert cache.load(tmp_path, "some-entry-1") == data
     assert cache.load(tmp_path, "another-entry-1") is None
     assert sorted(os.listdir(tmp_path / cache.FOLDER)) == [".gitignore", "CACHEDIR.TAG", "some-entry-1"]
+
+
+# --- the configuration --------------------------------------------------------------------------------
+
+def counting_parses(monkeypatch) -> list[str]:
+    from tunespec import config
+
+    parsed = []
+    original = config._read_table
+    monkeypatch.setattr(config, "_read_table", lambda path: parsed.append(path.name) or original(path))
+    return parsed
+
+
+def test_an_unchanged_configuration_is_not_parsed_again(tmp_path, monkeypatch):
+    from tunespec.config import load_config
+    from tunespec.rules import REGISTRY
+
+    path = write(tmp_path, "tunespec.toml", 'ignore = ["TS401"]\nout = "specs"\n')
+    parsed = counting_parses(monkeypatch)
+    first = load_config(path, REGISTRY)
+    second = load_config(path, REGISTRY)
+    assert parsed == ["tunespec.toml"]
+    assert (second.ignore, second.out, second.written, second.path) == (["TS401"], "specs", {"ignore", "out"}, path)
+    assert second == first
+
+
+def test_a_changed_configuration_is_parsed_again_even_with_its_time_and_size_put_back(tmp_path, monkeypatch):
+    from tunespec.config import load_config
+    from tunespec.rules import REGISTRY
+
+    path = write(tmp_path, "pyproject.toml", '[tool.tunespec]\nout = "aaaa"\n')
+    assert load_config(path, REGISTRY).out == "aaaa"
+    write(tmp_path, "pyproject.toml", '[tool.tunespec]\nout = "bbbb"\n')  # same size, same time
+    parsed = counting_parses(monkeypatch)
+    assert load_config(path, REGISTRY).out == "bbbb"
+    assert parsed == ["pyproject.toml"]
+
+
+def test_a_configuration_in_error_is_reported_every_time(tmp_path):
+    import pytest
+
+    from tunespec.config import ConfigError, load_config
+    from tunespec.rules import REGISTRY
+
+    path = write(tmp_path, "tunespec.toml", 'select = ["TS999999"]\n')
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="unknown rule `TS999999`"):
+            load_config(path, REGISTRY)
+    path = write(tmp_path, "tunespec.toml", "select = [\n")
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="invalid TOML"):
+            load_config(path, REGISTRY)
+
+
+def test_a_cold_lint_with_an_unchanged_configuration_does_not_import_tomllib(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    small_project(tmp_path)
+    write(tmp_path, "tunespec.toml", 'ignore = ["TS011"]\n')
+    probe = "import sys; from tunespec.cli import main; main(sys.argv[1:]); print('tomllib' in sys.modules)"
+    runs = [subprocess.run([sys.executable, "-c", probe, "lint", "a.tune"], capture_output=True, text=True,
+                           cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}) for _ in range(2)]
+    assert [run.stdout.splitlines()[-1] for run in runs] == ["True", "False"]
+    assert runs[0].stdout.splitlines()[:-1] == runs[1].stdout.splitlines()[:-1]
