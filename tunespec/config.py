@@ -17,7 +17,7 @@ from tunespec.rules.engine import Registry, Selection, UnknownSelector
 
 CONFIG_FILES = ("tunespec.toml", "pyproject.toml")
 OPTIONS = ("select", "ignore", "per-file-ignores", "severity", "targets", "out", "max-variants", "exclude",
-           "respect-gitignore")
+           "respect-gitignore", "cache-dir")
 
 
 class ConfigError(Exception):
@@ -34,6 +34,7 @@ class Config(Record):
     max_variants: int = 256
     exclude: list[str] = Factory(list)  # gitignore patterns, relative to the config's folder
     respect_gitignore: bool = True
+    cache_dir: str | None = None  # relative to the config's folder (tunespec.cache)
     path: Path | None = None  # the file it was read from
     command_line_exclude: list[str] = Factory(list)  # --exclude, relative to the current folder
     written: set = Factory(set)  # the options the file sets (the others are defaults), for --show-settings
@@ -175,6 +176,11 @@ def _config_from_table(table: dict[str, Any], path: Path) -> Config:
         if not isinstance(table["respect-gitignore"], bool):
             raise ConfigError(f"{where}`respect-gitignore` must be true or false, not {table['respect-gitignore']!r}")
         config.respect_gitignore = table["respect-gitignore"]
+    if "cache-dir" in table:
+        if not isinstance(table["cache-dir"], str) or not table["cache-dir"] or "\x00" in table["cache-dir"]:
+            raise ConfigError(f"{where}`cache-dir` must be a string (a folder name, not empty, without NUL "
+                              f"characters), not {table['cache-dir']!r}")
+        config.cache_dir = table["cache-dir"]
     return config
 
 

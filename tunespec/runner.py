@@ -41,6 +41,7 @@ class BuildPlan(Record):
     out: Path
     check: bool = False
     targets: list | None = None  # --target: replaces each experiment's own list
+    cache: Path | None = None  # the cache file of `out`'s folders (templates.known), None with --no-cache
 
 
 class Job(Record):
@@ -83,6 +84,7 @@ class BatchResult(Record):
     resolved: list = Factory(list)
     built: list = Factory(list)
     claims: list = Factory(list)  # rules.outputs.OutputClaim of each variant, for TS015 across the run
+    signatures: dict = Factory(dict)  # what the batch learnt of output folders, for the cache (`Known.changes`)
 
 
 def default_jobs() -> int:
@@ -163,10 +165,26 @@ def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResu
     diagnostics = engine.reported(findings, noqa)
     noqa = {display: comments for display, comments in noqa.items() if comments}
     lines = _quoted_lines(sources, diagnostics, noqa)
-    built = build_batch(resolved, diagnostics, job, by_target) if job.build is not None else []
+    signatures = _signatures(job, shared)
+    built = build_batch(resolved, diagnostics, job, by_target, signatures) if job.build is not None else []
     claims = output_claims(resolved)
     return BatchResult(diagnostics, noqa, [source.display for source in program.roots], lines,
-                       program if job.keep else None, resolved if job.keep else [], built, claims)
+                       program if job.keep else None, resolved if job.keep else [], built, claims,
+                       signatures.take_changes() if signatures is not None else {})
+
+
+def _signatures(job: Job, shared: dict):
+    """The cache's signatures of the output folders (a `templates.known.Known`), read once per process of
+    the run; None without a cache."""
+    if job.build is None or job.build.cache is None:
+        return None
+    signatures = shared.get("signatures")
+    if signatures is None:
+        from tunespec.cache import load
+        from tunespec.templates.known import Known
+
+        signatures = shared["signatures"] = Known(load(job.build.cache), str(job.build.out))
+    return signatures
 
 
 def _quoted_lines(sources: list, diagnostics: list[Diagnostic], noqa: dict) -> dict[str, dict[int, str]]:
@@ -202,7 +220,7 @@ def target_findings(resolved: list[ResolvedExperiment], override: list[str] | No
 # --- building one batch --------------------------------------------------------------------------------
 
 def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], job: Job,
-                by_target: dict) -> list[Built]:
+                by_target: dict, signatures=None) -> list[Built]:
     from tunespec.compiler.ir import variant_inputs
     from tunespec.templates import stamp
     from tunespec.templates.build import Placement, check_outputs, fresh_outputs, render_outputs, stage_outputs
@@ -238,7 +256,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                     digest = stamp.variant_digest(inputs)
                 folder = placement.folder(exp.name, name)
                 key = stamp.key(digest, target, placement.from_root(exp.name, name), placement.to_root())
-                found = fresh_outputs(Path(folder), key, placement, plan.check)
+                found = fresh_outputs(Path(folder), key, placement, plan.check, signatures)
                 if found is not None:  # rendering would make what is there: nothing rendered
                     files, names = found
                 else:
@@ -249,6 +267,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                     names = unique_names(target, variant["ir"])
                     files = check_outputs(outputs) if plan.check else \
                         stage_outputs(outputs, placement, (folder, key, names))
+
                 built.append(Built(folder, f"{exp.source} (experiment {exp.experiment})", label, files=files,
                                    variant=(exp.source, exp.name), names=names, name=exp.name, target=name))
     except BaseException:
@@ -405,6 +424,7 @@ class _Merge:
         self.resolved: list = []
         self.built: list[Built] = []
         self.claims: list = []
+        self.signatures: dict = {}
         self.owners: dict[str, str] = {}
         self.named: dict[tuple, str] = {}  # (target, unique name) -> who has it
 
@@ -427,6 +447,7 @@ class _Merge:
         self.program = batch.program
         self.resolved += batch.resolved
         self.claims += batch.claims
+        self.signatures.update(batch.signatures)
         for item in batch.built:
             self._claim(item)
 
@@ -482,4 +503,4 @@ class _Merge:
         diagnostics += engine.unused_suppressions(self.noqa, dict.fromkeys(self.roots))
         diagnostics.sort(key=lambda d: d.sort_key)
         return BatchResult(diagnostics, self.noqa, list(dict.fromkeys(self.roots)), self.lines, self.program,
-                           self.resolved, self.built)
+                           self.resolved, self.built, signatures=self.signatures)

@@ -73,17 +73,19 @@ def render_outputs(exp: ResolvedExperiment, target: Target, placement: Placement
     return [Output(Path(folder, name), text, executable=name.endswith(".sh")) for name, text in rendered.items()]
 
 
-def fresh_outputs(folder: Path, key: str, placement: Placement, check: bool) -> tuple[Staged, tuple] | None:
+def fresh_outputs(folder: Path, key: str, placement: Placement, check: bool, known=None) -> tuple[Staged, tuple] | None:
     """The folder's files as they are, and the target's unique names, when its stamp says they are what
-    rendering would make (`stamp.fresh`); else None. A build (not `--check`) still refuses a folder that
-    is a symbolic link and removes dead runs' leftovers from it, as staging does."""
-    found = stamp.fresh(str(folder), key)
+    rendering would make (`stamp.fresh`, with the cache's `known.Known`); else None. A build (not
+    `--check`) still refuses a folder that is a symbolic link and removes dead runs' leftovers from it, as
+    staging does (unless the cache knows it has none)."""
+    found = stamp.fresh(str(folder), key, known)
     if found is None:
         return None
     result = Staged(unchanged=[os.path.join(folder, name) for name in found.files])
     if not check:
         _make_folder(folder, placement, result.made)
-        remove_leftovers(folder)
+        if not found.tidy:
+            remove_leftovers(folder)
     return result, found.names
 
 
