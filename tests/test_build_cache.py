@@ -4,7 +4,6 @@ stale."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -76,7 +75,8 @@ def test_the_cache_folder_is_tagged_and_ignored_and_outside_the_outputs(project,
     assert (folder / ".gitignore").read_text().splitlines()[-1] == "*"
     [path] = _cache_files(project.root)
     assert path.parent.name == cache.__version__
-    entries = json.loads(path.read_text())["entries"]
+    assert path.read_text().splitlines()[0] == cache.HEADER
+    entries = cache.load(path)
     assert sorted(entries) == ["tickets/peft", "tickets/yaml"]
     stamps = [(project.root / "out" / name / STAMP).read_text() for name in entries]
     assert all("mtime" not in text and str(os.stat(project.root / "out").st_ino) not in text for text in stamps)
@@ -124,7 +124,7 @@ def test_a_folder_written_just_now_is_not_trusted(project, reads):
     project.write("t.tune", experiment())
     _build()
     _build()  # (verifies every folder, but their files are too recent for their signatures to be kept)
-    assert all(not json.loads(path.read_text())["entries"] for path in _cache_files(project.root))
+    assert all(not cache.load(path) for path in _cache_files(project.root))
     reads.clear()
     _build()
     assert reads  # read again
@@ -149,18 +149,22 @@ def test_a_signature_too_recent_or_a_temporary_file_is_not_recorded(tmp_path):
     assert signatures.entries == {} and signatures.take_changes() == {"v/yaml": None}
 
 
-@pytest.mark.parametrize("damage", [b"", b"\xff\xfe not json", b"[1, 2]", b'{"format": 1, "tunespec": "0.0.0", "entries": {}}',
-                                    b'{"format": 99}', "entries"])
+@pytest.mark.parametrize("damage", [b"", b"\xff\xfe not a cache\n", b"tunespec-cache 1 0.0.0\n", b"tunespec-cache 99\n",
+                                    b"\x00" * 100, "entries", "truncated"])
 def test_a_corrupt_or_foreign_cache_file_is_ignored(project, later, reads, damage):
     first = _cached(project, later, reads)
     [path] = _cache_files(project.root)
     if damage == "entries":  # the right header, entries of every wrong shape
-        document = json.loads(path.read_text())
-        names = sorted(document["entries"])
-        document["entries"][names[0]] = [1, 2]
-        document["entries"][names[1]][3] = [["../../t.tune", [0]], 7]
-        document["entries"]["elsewhere"] = "text"
-        path.write_text(json.dumps(document))
+        entries = cache.load(path)
+        one, other = sorted(entries)
+        key = entries[one].split("\t")[0]
+        entries[one] = "\t".join([key, "1:2", "x", "[[", "../../t.tune", "0"])
+        assert "\t[]\t" in entries[other]
+        entries[other] = entries[other].replace("\t[]\t", '\t{"a": [[[[}\t')
+        entries["elsewhere"] = "text"
+        cache.save(path, entries)
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:-40])
     else:
         path.write_bytes(damage)
     again = _build()

@@ -230,6 +230,8 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
     known = all_targets(job.template_dirs)
     errors = _ErrorPlaces(diagnostics)
     placement = Placement(plan.out, (job.root or job.cwd).absolute())
+    to_root = placement.to_root()
+    engine = Engine(REGISTRY, job.selection)
     built: list[Built] = []
     try:
         for exp in resolved:
@@ -247,7 +249,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
             for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
                 label = f"{exp.name} ({name})"
                 target = known.get(name)
-                if target is None or _target_refuses(exp, target, job.selection, by_target):
+                if target is None or _target_refuses(exp, target, engine, by_target):
                     built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above",
                                        name=exp.name, target=name))
                     continue
@@ -255,8 +257,8 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                     inputs = variant_inputs(exp)
                     digest = stamp.variant_digest(inputs)
                 folder = placement.folder(exp.name, name)
-                key = stamp.key(digest, target, placement.from_root(exp.name, name), placement.to_root())
-                found = fresh_outputs(Path(folder), key, placement, plan.check, signatures)
+                key = stamp.key(digest, target, placement.from_root(exp.name, name), to_root)
+                found = fresh_outputs(folder, key, placement, plan.check, signatures)
                 if found is not None:  # rendering would make what is there: nothing rendered
                     files, names = found
                 else:
@@ -347,13 +349,12 @@ class _ErrorPlaces:
         return index < len(places) and places[index] < (span.end_line, span.end_column)
 
 
-def _target_refuses(exp: ResolvedExperiment, target, selection: Selection, by_target: dict) -> bool:
+def _target_refuses(exp: ResolvedExperiment, target, engine: Engine, by_target: dict) -> bool:
     from tunespec.templates.targets import memo_key, target_findings as findings_of
 
     found = by_target.get(memo_key(exp, target.name))
-    engine = Engine(REGISTRY, selection)
     for finding in found if found is not None else findings_of(exp, target):
-        if engine.severity_of(finding) is Severity.ERROR and selection.allows(finding.code, finding.location.path):
+        if engine.severity_of(finding) is Severity.ERROR and engine.selection.allows(finding.code, finding.location.path):
             return True
     return False
 

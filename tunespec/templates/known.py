@@ -20,26 +20,29 @@ or tunespec version never reaches a stale entry.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import time
 
+from tunespec.cache import plain
 from tunespec.files import STAMP, TEMPORARY
 from tunespec.templates.stamp import Fresh
 
 MARGIN_NS = 3_000_000_000
 
 
-def signature(info: os.stat_result) -> list[int]:
-    return [info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino, info.st_dev, info.st_mode]
+def signature(info: os.stat_result) -> str:
+    return f"{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_size}:{info.st_ino}:{info.st_dev}:{info.st_mode}"
 
 
 class Known:
     """The cache's entries for the output folders of one `out` ({folder: entry}, as `cache.load` gives
-    them; an entry is [stamp key, folder's signature, stamp's signature, [[file name, signature], ...],
-    unique names]) and what this process learnt since (`changes`: an entry, or None to forget one)."""
+    them: the folder relative to `out`, and a line of tab-separated fields: the stamp key, the folder's
+    signature, the stamp's, the unique names in JSON, then each file's name and signature) and what this
+    process learnt since (`changes`: an entry, or None to forget one)."""
 
-    def __init__(self, entries: dict, out: str) -> None:
+    def __init__(self, entries: dict[str, str], out: str) -> None:
         self.entries = entries
         self.changes: dict = {}
         self.prefix = os.path.join(out, "")  # entries name folders relative to `out`, wherever it is seen from
@@ -52,20 +55,21 @@ class Known:
         entry = self.entries.get(self._name(folder))
         if entry is None:
             return None
-        try:
-            recorded, folder_signature, stamp_signature, files, names = entry
-            if recorded != key or signature(os.lstat(folder)) != folder_signature \
-                    or signature(os.lstat(os.path.join(folder, STAMP))) != stamp_signature:
-                return None
-            listed = []
-            for name, file_signature in files:
-                if not isinstance(name, str) or os.sep in name or name in ("", ".", "..") \
-                        or signature(os.lstat(os.path.join(folder, name))) != file_signature:
-                    return None
-                listed.append(name)
-            return Fresh(listed, tuple(tuple(pair) for pair in names), tidy=True)
-        except (OSError, ValueError, TypeError):  # moved, or an entry that is not one
+        fields = entry.split("\t")
+        if len(fields) < 4 or len(fields) % 2 or fields[0] != key:
             return None
+        inside = folder + os.sep
+        try:
+            if signature(os.lstat(folder)) != fields[1] or signature(os.lstat(inside + STAMP)) != fields[2]:
+                return None
+            listed = fields[4::2]
+            for name, file_signature in zip(listed, fields[5::2]):
+                if os.sep in name or name in ("", ".", "..") or signature(os.lstat(inside + name)) != file_signature:
+                    return None
+            names = _names(fields[3])
+        except (OSError, ValueError):  # moved, or an entry that is not one
+            return None
+        return Fresh(listed, names, tidy=True) if names is not None else None
 
     def record(self, folder: str, key: str, since: int, folder_info: os.stat_result | None,
                stamp_info: os.stat_result, files: list[tuple[str, os.stat_result]], names: tuple) -> None:
@@ -77,14 +81,17 @@ class Known:
         limit = since - MARGIN_NS
         if any(info.st_mtime_ns >= limit or info.st_ctime_ns >= limit for info in (folder_info, *infos)):
             return self.forget(folder)
+        name = self._name(folder)
+        if not all(plain(text) for text in (name, *(file for file, _ in files))):
+            return self.forget(folder)
         try:
-            if any(name.startswith(TEMPORARY) for name in os.listdir(folder)):
+            if any(entry.startswith(TEMPORARY) for entry in os.listdir(folder)):
                 return self.forget(folder)
         except OSError:
             return self.forget(folder)
-        entry = [key, signature(folder_info), signature(stamp_info),
-                 [[name, signature(info)] for name, info in files], [list(pair) for pair in names]]
-        name = self._name(folder)
+        listed = [f"{file}\t{signature(info)}" for file, info in files]
+        entry = "\t".join([key, signature(folder_info), signature(stamp_info),
+                           json.dumps([list(pair) for pair in names], ensure_ascii=False), *listed])
         if self.entries.get(name) != entry:
             self.entries[name] = self.changes[name] = entry
 
@@ -96,6 +103,20 @@ class Known:
     def take_changes(self) -> dict:
         changes, self.changes = self.changes, {}
         return changes
+
+
+def _names(text: str) -> tuple | None:
+    """The unique names an entry lists (as `stamp.fresh` reads them), None if they are not a list of pairs."""
+    if text == "[]":
+        return ()
+    try:
+        pairs = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(pairs, list) or not all(isinstance(pair, list) and len(pair) == 2
+                                              and not isinstance(pair[1], (list, dict)) for pair in pairs):
+        return None
+    return tuple(tuple(pair) for pair in pairs)
 
 
 def now() -> int:
