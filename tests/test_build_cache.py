@@ -4,6 +4,7 @@ stale."""
 
 from __future__ import annotations
 
+import marshal
 import os
 import time
 
@@ -54,8 +55,12 @@ def _cached(project, later, reads):
     return first
 
 
-def _cache_files(root) -> list:
-    return sorted((root / cache.NAME).glob("*/build-*.json"))
+def _cache_files(folder) -> list:
+    return sorted(folder.glob("build-*"))
+
+
+def _entries(path) -> dict:
+    return cache.load(path.parent.parent, path.name) if path.parent.name == cache.FOLDER else None
 
 
 def test_a_cached_up_to_date_build_reads_no_output_file(project, later, reads, monkeypatch):
@@ -70,13 +75,11 @@ def test_a_cached_up_to_date_build_reads_no_output_file(project, later, reads, m
 
 def test_the_cache_folder_is_tagged_and_ignored_and_outside_the_outputs(project, later, reads):
     _cached(project, later, reads)
-    folder = project.root / cache.NAME
+    folder = project.root / cache.FOLDER
     assert (folder / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
     assert (folder / ".gitignore").read_text().splitlines()[-1] == "*"
-    [path] = _cache_files(project.root)
-    assert path.parent.name == cache.__version__
-    assert path.read_text().splitlines()[0] == cache.HEADER
-    entries = cache.load(path)
+    [path] = _cache_files(folder)
+    entries = _entries(path)
     assert sorted(entries) == ["tickets/peft", "tickets/yaml"]
     stamps = [(project.root / "out" / name / STAMP).read_text() for name in entries]
     assert all("mtime" not in text and str(os.stat(project.root / "out").st_ino) not in text for text in stamps)
@@ -124,7 +127,7 @@ def test_a_folder_written_just_now_is_not_trusted(project, reads):
     project.write("t.tune", experiment())
     _build()
     _build()  # (verifies every folder, but their files are too recent for their signatures to be kept)
-    assert all(not cache.load(path) for path in _cache_files(project.root))
+    assert all(not _entries(path) for path in _cache_files(project.root / cache.FOLDER))
     reads.clear()
     _build()
     assert reads  # read again
@@ -149,20 +152,24 @@ def test_a_signature_too_recent_or_a_temporary_file_is_not_recorded(tmp_path):
     assert signatures.entries == {} and signatures.take_changes() == {"v/yaml": None}
 
 
-@pytest.mark.parametrize("damage", [b"", b"\xff\xfe not a cache\n", b"tunespec-cache 1 0.0.0\n", b"tunespec-cache 99\n",
-                                    b"\x00" * 100, "entries", "truncated"])
+@pytest.mark.parametrize("damage", [b"", b"\xff\xfe not a cache\n", b"\x00" * 100, "foreign", "shape", "entries",
+                                    "truncated"])
 def test_a_corrupt_or_foreign_cache_file_is_ignored(project, later, reads, damage):
     first = _cached(project, later, reads)
-    [path] = _cache_files(project.root)
-    if damage == "entries":  # the right header, entries of every wrong shape
-        entries = cache.load(path)
+    [path] = _cache_files(project.root / cache.FOLDER)
+    if damage == "foreign":
+        path.write_bytes(marshal.dumps((("tunespec cache", "0.0.0", "cpython-00"), _entries(path))))
+    elif damage == "shape":
+        cache.store(project.root, path.name, {name: [entry] for name, entry in _entries(path).items()})
+    elif damage == "entries":  # the right header, entries of every wrong shape
+        entries = _entries(path)
         one, other = sorted(entries)
         key = entries[one].split("\t")[0]
         entries[one] = "\t".join([key, "1:2", "x", "[[", "../../t.tune", "0"])
         assert "\t[]\t" in entries[other]
         entries[other] = entries[other].replace("\t[]\t", '\t{"a": [[[[}\t')
         entries["elsewhere"] = "text"
-        cache.save(path, entries)
+        cache.store(project.root, path.name, entries)
     elif damage == "truncated":
         path.write_bytes(path.read_bytes()[:-40])
     else:
@@ -174,7 +181,7 @@ def test_a_corrupt_or_foreign_cache_file_is_ignored(project, later, reads, damag
 
 def test_a_deleted_cache_is_made_again(project, later, reads):
     _cached(project, later, reads)
-    for path in (project.root / cache.NAME).rglob("*"):
+    for path in (project.root / cache.FOLDER).rglob("*"):
         if path.is_file():
             path.unlink()
     assert _build().written == [] and reads
@@ -187,7 +194,7 @@ def test_a_cache_that_cannot_be_written_means_no_cache(project, later, reads, mo
     monkeypatch.setenv(cache.ENVIRONMENT, str(project.root / "in-the-way" / "cache"))
     _cached(project, later, reads)
     assert _build().written == [] and reads  # read every time
-    assert not (project.root / cache.NAME).exists()
+    assert not (project.root / cache.FOLDER).exists()
 
 
 def test_no_cache_neither_reads_nor_writes_it(project, later, reads):
@@ -196,7 +203,7 @@ def test_no_cache_neither_reads_nor_writes_it(project, later, reads):
     _build(cache=False)
     reads.clear()
     assert _build(cache=False).written == [] and reads
-    assert not (project.root / cache.NAME).exists()
+    assert not (project.root / cache.FOLDER).exists()
 
 
 def test_check_writes_the_cache_but_no_output(project, later, reads):
@@ -211,22 +218,12 @@ def test_check_writes_the_cache_but_no_output(project, later, reads):
 
 
 def test_where_the_cache_goes(project, later, reads, monkeypatch):
-    (project.root / "tunespec.toml").write_text('cache-dir = "build/cache"\n')
     project.write("t.tune", experiment())
+    monkeypatch.setenv(cache.ENVIRONMENT, str(project.root / "elsewhere" / "cache"))
     assert cli.main(["build", "t.tune", "--target", "yaml", "-q"]) == 0
     assert cli.main(["build", "t.tune", "--target", "yaml", "-q"]) == 0
-    assert list((project.root / "build" / "cache").glob("*/build-*.json"))
-    monkeypatch.setenv(cache.ENVIRONMENT, str(project.root / "elsewhere"))
-    assert cli.main(["build", "t.tune", "--target", "yaml", "-q"]) == 0
-    assert (project.root / "elsewhere" / "CACHEDIR.TAG").is_file()
+    assert (project.root / "elsewhere" / "cache" / "CACHEDIR.TAG").is_file()
+    assert _cache_files(project.root / "elsewhere" / "cache")
     monkeypatch.delenv(cache.ENVIRONMENT)
-    (project.root / "elsewhere").rename(project.root / "gone")
     assert cli.main(["build", "t.tune", "--target", "yaml", "-q", "--no-cache"]) == 0
-    assert not (project.root / "elsewhere").exists() and not (project.root / cache.NAME).exists()
-
-
-def test_cache_dir_must_be_a_folder_name(project, capsys):
-    (project.root / "tunespec.toml").write_text("cache-dir = 3\n")
-    project.write("t.tune", experiment())
-    assert cli.main(["build", "t.tune"]) == 2
-    assert "`cache-dir` must be a string" in capsys.readouterr().err
+    assert not (project.root / cache.FOLDER).exists()

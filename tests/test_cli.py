@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -259,3 +260,33 @@ def test_lint_text_output_golden_for_an_unclosed_block_across_files(capsys, proj
     code, out, _ = run(capsys, "lint", "main.tune")
     assert code == 1
     golden("lint_unclosed_import.txt", out)
+
+
+def test_the_command_ends_without_teardown_yet_flushes_everything_and_keeps_its_exit_code(project, capsys):
+    """`program` ends the process with `os._exit` after the exit handlers and a flush of stdout and stderr:
+    a report larger than any buffer arrives whole through a pipe, the exit code is the report's, and an
+    exit handler registered during the run still runs."""
+    project.write("many.tune", "".join(f'experiment e{n} {{ model = "nope-{n}" }}\n' for n in range(300)))
+    assert main(["lint", "--no-dependents", "many.tune"]) == 1
+    expected = capsys.readouterr().out
+    assert len(expected) > 65536
+    result = subprocess.run([sys.executable, "-m", "tunespec", "lint", "--no-dependents", "many.tune"],
+                            capture_output=True, text=True, cwd=project.root)
+    assert (result.returncode, result.stdout, result.stderr) == (1, expected, "")
+    probe = ("import atexit, sys; from tunespec import cli; atexit.register(lambda: print('handler ran', file=sys.stderr)); "
+             "sys.argv = ['tunespec', 'lint', '--no-dependents', 'many.tune']; cli.program()")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=project.root,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (result.returncode, result.stdout, result.stderr) == (1, expected, "handler ran\n")
+
+
+def test_a_reader_gone_from_the_pipe_is_no_error(project):
+    project.write("many.tune", "".join(f'experiment e{n} {{ model = "nope-{n}" }}\n' for n in range(300)))
+    for argv in (["many.tune"], ["--no-dependents", "main.tune"]):
+        project.write("main.tune", 'experiment m { model = "nope" }\n')
+        reader = subprocess.Popen([sys.executable, "-m", "tunespec", "lint", *argv], cwd=project.root,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        reader.stdout.close()  # gone before anything is written
+        assert reader.wait(timeout=60) in (0, 1)
+        assert reader.stderr.read() == b""
+        reader.stderr.close()

@@ -147,6 +147,9 @@ def _check_folder_names(out: Path, root: Path) -> None:
             raise BuildError(f"the {what} {encodable(text)!r} holds a NUL character")
 
 
+BUILD_CACHE_FORMAT = 1  # (of `templates.known`'s entries)
+
+
 def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, out: str | os.PathLike | None = None,
           check: bool = False, *, config: Config | None = None, root: str | os.PathLike | None = None,
           template_dirs: Iterable[str] = (), selection: Selection | None = None, jobs: int = 1,
@@ -223,28 +226,28 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     return BuildResult(lint, written, unchanged, stale, refused, check, found, pruned)
 
 
-def _build_cache(config: Config, out: Path) -> Path:
-    """The cache file of the output folder `out` (one per folder, by its absolute path)."""
+def _build_cache(config: Config, out: Path) -> tuple[Path, str]:
+    """Where the cache keeps what it knows of the output folder `out`: the project's root (the
+    configuration's folder) and the entry's name, one per output folder (by its absolute path)."""
     import hashlib
 
-    from tunespec import cache
-
     digest = hashlib.sha256(os.path.abspath(out).encode("utf-8", "surrogateescape")).hexdigest()
-    return cache.versioned(cache.folder(config), f"build-{digest[:16]}.json")
+    return config.base, f"build-{BUILD_CACHE_FORMAT}-{digest[:16]}"
 
 
-def _save_signatures(path: Path, changes: dict) -> None:
-    """Merge what the run learnt of the output folders into the cache file (read again: another run may
-    have written it meanwhile)."""
+def _save_signatures(where: tuple[Path, str], changes: dict) -> None:
+    """Merge what the run learnt of the output folders into the cache (read again: another run may have
+    written it meanwhile)."""
     from tunespec import cache
+    from tunespec.templates.known import entries
 
-    entries = cache.load(path)
+    found = entries(cache.load(*where))
     for folder, entry in changes.items():
         if entry is None:
-            entries.pop(folder, None)
+            found.pop(folder, None)
         else:
-            entries[folder] = entry
-    cache.save(path, entries)
+            found[folder] = entry
+    cache.store(*where, found)
 
 
 def output_folder(config: Config, out: str | None = None) -> Path:

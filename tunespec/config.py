@@ -17,7 +17,7 @@ from tunespec.rules.engine import Registry, Selection, UnknownSelector
 
 CONFIG_FILES = ("tunespec.toml", "pyproject.toml")
 OPTIONS = ("select", "ignore", "per-file-ignores", "severity", "targets", "out", "max-variants", "exclude",
-           "respect-gitignore", "cache-dir")
+           "respect-gitignore")
 
 
 class ConfigError(Exception):
@@ -34,7 +34,6 @@ class Config(Record):
     max_variants: int = 256
     exclude: list[str] = Factory(list)  # gitignore patterns, relative to the config's folder
     respect_gitignore: bool = True
-    cache_dir: str | None = None  # relative to the config's folder (tunespec.cache)
     path: Path | None = None  # the file it was read from
     command_line_exclude: list[str] = Factory(list)  # --exclude, relative to the current folder
     written: set = Factory(set)  # the options the file sets (the others are defaults), for --show-settings
@@ -118,6 +117,19 @@ def _has_tunespec_table(path: Path) -> bool:
 def load_config(path: Path | None, registry: Registry) -> Config:
     if path is None:
         return Config()
+    stamp = _stamp(path)  # before reading: a change made while the file is read is seen next time
+    table = _cached_table(path, stamp) if stamp is not None else None
+    if table is None:
+        table = _read_table(path)
+        if stamp is not None:
+            _keep_table(path, stamp, table)
+    config = _config_from_table(table, path)
+    config.selection(registry)  # validates every selector now, so errors come before any output
+    return config
+
+
+def _read_table(path: Path) -> dict[str, Any]:
+    """The file's table of options (in a pyproject.toml, its [tool.tunespec]), parsed."""
     import tomllib
 
     from tunespec.files import read_regular
@@ -138,9 +150,50 @@ def load_config(path: Path | None, registry: Registry) -> Config:
         table = tool.get("tunespec", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.tunespec] must be a table")
-    config = _config_from_table(table, path)
-    config.selection(registry)  # validates every selector now, so errors come before any output
-    return config
+    return table
+
+
+# The parsed table is kept in the project's cache (tunespec.cache) beside the file, with the file's `stat`,
+# as the importer search keeps import lines: importing `tomllib` (it brings `typing`, `datetime` and
+# `string`, and compiles its regular expressions) cost a cold one-file lint 16M instructions of 275M
+# (callgrind), more than the lint itself, for a file that seldom changes.
+CONFIG_CACHE = "config-1"  # {file name: (its stamp, its table)}
+RACY_NS = 2_000_000_000  # a file changed in the last 2 s may change again unseen (tunespec.project)
+
+
+def _stamp(path: Path) -> tuple | None:
+    """What tells that the file changed: its modification time, size, inode and change time (None when
+    it is not a regular file, or was changed too recently to tell the next change from this one)."""
+    import os
+    import stat
+    import time
+
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(info.st_mode) or not (info.st_mtime_ns or 0) < time.time_ns() - RACY_NS:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns)
+
+
+def _cached_table(path: Path, stamp: tuple) -> dict[str, Any] | None:
+    from tunespec import cache
+
+    known = cache.load(path.parent, CONFIG_CACHE)
+    entry = known.get(path.name) if isinstance(known, dict) else None
+    if type(entry) is tuple and len(entry) == 2 and entry[0] == stamp and isinstance(entry[1], dict):
+        return entry[1]
+    return None
+
+
+def _keep_table(path: Path, stamp: tuple, table: dict[str, Any]) -> None:
+    from tunespec import cache
+
+    known = cache.load(path.parent, CONFIG_CACHE)
+    known = known if isinstance(known, dict) else {}
+    known[path.name] = (stamp, table)
+    cache.store(path.parent, CONFIG_CACHE, known)
 
 
 def _config_from_table(table: dict[str, Any], path: Path) -> Config:
@@ -176,11 +229,6 @@ def _config_from_table(table: dict[str, Any], path: Path) -> Config:
         if not isinstance(table["respect-gitignore"], bool):
             raise ConfigError(f"{where}`respect-gitignore` must be true or false, not {table['respect-gitignore']!r}")
         config.respect_gitignore = table["respect-gitignore"]
-    if "cache-dir" in table:
-        if not isinstance(table["cache-dir"], str) or not table["cache-dir"] or "\x00" in table["cache-dir"]:
-            raise ConfigError(f"{where}`cache-dir` must be a string (a folder name, not empty, without NUL "
-                              f"characters), not {table['cache-dir']!r}")
-        config.cache_dir = table["cache-dir"]
     return config
 
 

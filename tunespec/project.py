@@ -10,14 +10,20 @@ The project is the folder of the nearest project marker above each named file (a
 expression (cheap: most files are not read past that); a file whose import line names a changed file is
 parsed with the real parser to confirm it, so a line inside a `\"\"\"` string never counts. The reverse
 import graph is walked until nothing new is found.
+
+What each file's import lines name is kept in the project's cache (`tunespec.cache`) with the file's
+modification time, size, inode and change time: the next run reads only the files whose `stat` differs,
+and the search of a 1,000-file project is a walk and a `stat` per file (which finding the file's identity
+takes anyway) instead of reading every file.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 # `import "path"` in the bytes of a file: the pattern starts with its literal word, which the regular
 # expression engine finds with a fast scan (a pattern that starts with "line start or a separator" is tried
@@ -25,6 +31,11 @@ from typing import Iterable
 # apart (IMPORT_PRECEDERS).
 IMPORT_WORD = re.compile(rb'import[ \t\r\n\f\v]*"((?:[^"\\\n]|\\.)*)"')
 IMPORT_PRECEDERS = frozenset(b" \t\r\n\f\v;{}")
+# The cache entry of the import lines found (the name says the format of its data, see `_scan`).
+IMPORTS_CACHE = "imports-1"
+# A file changed this recently may change again within the file system's clock tick (its time and size
+# then unchanged): its imports are not cached (as git treats a "racily clean" file).
+RACY_NS = 2_000_000_000
 
 
 def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Path] = ()) -> list[tuple[str, str]]:
@@ -34,7 +45,7 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
     only the importers found are asked about: a commit that changes no imported file never pays for
     reading `.gitignore` files and importing pathspec. The folders `skip` (the output folder, thousands of
     generated files and no importer) are not walked."""
-    from tunespec.compiler.loader import find_tune_files, identity, project_root
+    from tunespec.compiler.loader import identity, project_root
 
     cwd = cwd.absolute()
     changed: dict[object, str] = {}
@@ -55,13 +66,12 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
     files: dict[object, str] = {}
     identities: dict[str, object] = {}  # an imported path -> identity(path)
     for root in sorted(roots):
-        for path in find_tune_files(str(root), lambda path, is_folder: is_folder and path in skipped):
-            key = identity(path)
+        for path, key, targets in _scan(root, lambda path, is_folder: is_folder and path in skipped):
             if key in files:
                 continue
             files[key] = path
             root_of[path] = root
-            for target in _imports(path):
+            for target in targets:
                 target_key = identities.get(target)
                 if target_key is None:  # most files import the same few: one `stat` each
                     target_key = identities[target] = identity(target)
@@ -82,6 +92,36 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
             frontier.append(importer_key)
     shown = [(path, _display(path, cwd)) for path in found.values()]
     return sorted(shown, key=lambda pair: pair[1])
+
+
+def _scan(root: Path, excluded) -> Iterator[tuple[str, object, list[str]]]:
+    """(path, identity, the files its import lines name) for each `.tune` file of the project at `root`:
+    the import lines from the project's cache where the file's `stat` is what the cache says, else read;
+    the cache is written again when anything in it changed."""
+    from tunespec import cache
+    from tunespec.compiler.loader import find_tune_files
+
+    known = cache.load(root, IMPORTS_CACHE)
+    known = known if isinstance(known, dict) else {}
+    fresh: dict[str, tuple[tuple, list[str]]] = {}  # path -> (its stamp, its imports)
+    settled = time.time_ns() - RACY_NS
+    for path in find_tune_files(str(root), excluded):
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):  # gone since the walk: its own identity (as loader.identity), no imports
+            yield path, os.path.abspath(path), []
+            continue
+        stamp = (info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns)
+        entry = known.get(path)
+        if type(entry) is tuple and len(entry) == 2 and entry[0] == stamp and type(entry[1]) is list:
+            targets = entry[1]
+        else:
+            targets = _imports(path)
+        if (info.st_mtime_ns or settled) < settled:  # (no time: a stat_result made of a bare tuple, not kept)
+            fresh[path] = (stamp, targets)
+        yield path, (info.st_dev, info.st_ino), targets
+    if fresh != known:
+        cache.store(root, IMPORTS_CACHE, fresh)
 
 
 def _imports(path: str) -> list[str]:

@@ -32,6 +32,10 @@ from tunespec.rules.engine import Engine, Noqa, RuleContext, Selection, noqa_map
 from tunespec.rules.outputs import folder_collisions, output_claims
 
 BATCH_FILES = 64
+# A build's file costs ten times a lint's (nine targets rendered, verified and staged): smaller batches keep the
+# workers evenly loaded to the end (with 64, the benchmark's 333 files made six batches, and one worker
+# built 192 files while the other built 141).
+BUILD_BATCH_FILES = 16
 # Below this many files a worker process costs more than it saves (start-up, copying results back).
 PARALLEL_MINIMUM = 2 * BATCH_FILES
 DEFAULT_TARGETS = ["yaml"]
@@ -41,7 +45,7 @@ class BuildPlan(Record):
     out: Path
     check: bool = False
     targets: list | None = None  # --target: replaces each experiment's own list
-    cache: Path | None = None  # the cache file of `out`'s folders (templates.known), None with --no-cache
+    cache: tuple | None = None  # (root, entry) of the cache's entry for `out`'s folders (templates.known); None: --no-cache
 
 
 class Job(Record):
@@ -123,7 +127,7 @@ def _shown(file: str) -> str:
 
 class Compiled(Record):
     """What the compile step made of some files: the program (files read, parsed, imports followed), the
-    resolver (with its findings) and the resolved experiments and presets."""
+    resolver (with its findings) and the resolved experiments and presets (none yet when streamed)."""
 
     program: Program
     resolver: Resolver
@@ -131,10 +135,12 @@ class Compiled(Record):
 
 
 def compile_files(files: Iterable[tuple[str, str]], cwd: Path | None, config: Config, root: Path | None = None,
-                  buffers: dict | None = None, loader: dict | None = None, overrides: list | None = None) -> Compiled:
+                  buffers: dict | None = None, loader: dict | None = None, overrides: list | None = None,
+                  streamed: bool = False) -> Compiled:
     """The one compile step (load, then resolve) that lint, show, build and the API run: `files` are
     (path, display) pairs, as `expand_paths` gives them; paths in the IR are relative to `root` (default:
-    `cwd`). No rule runs here."""
+    `cwd`). No rule runs here. `streamed`: nothing is resolved yet; the caller takes the variants one
+    declaration at a time from `resolver.declarations(forget=True)`."""
     program = Program(cwd, buffers, loader)
     for path, display in files:
         program.add_root(path, display)
@@ -145,21 +151,36 @@ def compile_files(files: Iterable[tuple[str, str]], cwd: Path | None, config: Co
 
         settings = parse_overrides(overrides)
     resolver = Resolver(program, load_catalog(), root or program.cwd, config.max_variants, settings)
-    return Compiled(program, resolver, resolver.resolve_roots())
+    return Compiled(program, resolver, [] if streamed else resolver.resolve_roots())
 
 
 def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
     """Compile and check `files` (and build them, for a build); `shared` lives as long as the process's
-    part of the run (the data files' scans)."""
+    part of the run (the data files' scans).
+
+    A lint checks one declaration's variants at a time and keeps only their findings and output claims
+    (the facts TS015 needs across the run), so that its memory is the syntax trees', not every resolved
+    variant's (a 10 MB file: 58 bytes per source byte before, 20 after). A build, `show` and the API keep
+    them all: a build renders what the whole batch's diagnostics allow."""
+    streamed = job.build is None and not job.keep
     compiled = compile_files(files, job.cwd, job.config, job.root, job.buffers, shared.setdefault("loader", {}),
-                             job.overrides)
+                             job.overrides, streamed)
     program, resolver, resolved = compiled.program, compiled.resolver, compiled.resolved
     engine = Engine(REGISTRY, job.selection, RuleContext(resolver.catalog, program, shared=shared))
+    by_target: dict | None = None if streamed else {}  # TS5xx findings per variant and target, which build reuses
+    targets = _TargetChecks(job.targets, job.config, job.template_dirs, by_target)
+    checked: list = []
+    targeted: list = []
+    claims: list = []
+    for variants in resolver.declarations(forget=True) if streamed else [resolved]:
+        checked += engine.check(variants)
+        targeted += targets.findings(variants)
+        claims += output_claims(variants)
+    targeted += targets.findings([])  # --template-dir folders are read (and refused) even for no variant
     findings = [(finding, None) for finding in program.findings]
     findings += resolver.findings
-    findings += list(engine.check(resolved))
-    by_target: dict = {}  # TS5xx findings per variant and target, which build reuses
-    findings += target_findings(resolved, job.targets, job.config, job.template_dirs, by_target)
+    findings += checked
+    findings += targeted
     sources = program.sources(finding.location.path for finding, _ in findings)
     noqa = noqa_maps(sources, REGISTRY)
     diagnostics = engine.reported(findings, noqa)
@@ -167,7 +188,6 @@ def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResu
     lines = _quoted_lines(sources, diagnostics, noqa)
     signatures = _signatures(job, shared)
     built = build_batch(resolved, diagnostics, job, by_target, signatures) if job.build is not None else []
-    claims = output_claims(resolved)
     return BatchResult(diagnostics, noqa, [source.display for source in program.roots], lines,
                        program if job.keep else None, resolved if job.keep else [], built, claims,
                        signatures.take_changes() if signatures is not None else {})
@@ -181,9 +201,9 @@ def _signatures(job: Job, shared: dict):
     signatures = shared.get("signatures")
     if signatures is None:
         from tunespec.cache import load
-        from tunespec.templates.known import Known
+        from tunespec.templates.known import Known, entries
 
-        signatures = shared["signatures"] = Known(load(job.build.cache), str(job.build.out))
+        signatures = shared["signatures"] = Known(entries(load(*job.build.cache)), str(job.build.out))
     return signatures
 
 
@@ -197,24 +217,57 @@ def _quoted_lines(sources: list, diagnostics: list[Diagnostic], noqa: dict) -> d
     for source in sources:
         numbers = wanted.get(source.display)
         if numbers and source.text is not None:
-            lines = source.text.split("\n")
-            quoted[source.display] = {n: lines[n - 1] for n in sorted(numbers) if 0 < n <= len(lines)}
+            quoted[source.display] = lines_at(source.text, sorted(numbers))
     return quoted
 
 
-def target_findings(resolved: list[ResolvedExperiment], override: list[str] | None, config: Config,
-                    template_dirs: Iterable[str] = (), memo: dict | None = None) -> list:
-    """TS5xx (and TS005 for unknown target names); the declarations are read only when a target is named."""
-    template_dirs = list(template_dirs)
-    if override is None and config.targets is None and not template_dirs and \
-            not any(exp.values.get("targets") for exp in resolved):
-        return []
-    from tunespec.templates.targets import all_targets, findings_for
+def lines_at(text: str, numbers: list[int]) -> dict[int, str]:
+    """Lines `numbers` (1-based, ascending) of `text`, those it has, found without splitting all of it: a
+    list of a 10 MB file's lines costs 4.5 bytes per source byte, at the end of a lint, when memory peaks.
+    Stretches of text with no wanted line are skipped a block at a time."""
+    found: dict[int, str] = {}
+    line, start = 1, 0  # line `line` starts at `start`
+    for number in numbers:
+        if number < 1:
+            continue
+        while number - line > 64:
+            end = text.rfind("\n", start, start + 65536)
+            if end < 0:
+                break
+            skipped = text.count("\n", start, end + 1)
+            if line + skipped > number:
+                break
+            line, start = line + skipped, end + 1
+        while line < number:
+            end = text.find("\n", start)
+            if end < 0:
+                return found
+            line, start = line + 1, end + 1
+        end = text.find("\n", start)
+        found[number] = text[start:] if end < 0 else text[start:end]
+    return found
 
-    known = all_targets(template_dirs)
-    if override is not None:
-        resolved = [exp.with_targets(override) for exp in resolved]
-    return list(findings_for(resolved, config.targets, known, memo))
+
+class _TargetChecks:
+    """TS5xx (and TS005 for unknown target names) of a batch's variants, given some at a time; the targets'
+    declarations are read when a target is first named, once per batch."""
+
+    def __init__(self, override: list[str] | None, config: Config, template_dirs: Iterable[str],
+                 memo: dict | None) -> None:
+        self.override, self.config, self.template_dirs, self.memo = override, config, list(template_dirs), memo
+        self.known = None
+
+    def findings(self, resolved: list[ResolvedExperiment]) -> list:
+        if self.override is None and self.config.targets is None and not self.template_dirs and \
+                not any(exp.values.get("targets") for exp in resolved):
+            return []
+        from tunespec.templates.targets import all_targets, findings_for
+
+        if self.known is None:
+            self.known = all_targets(self.template_dirs)
+        if self.override is not None:
+            resolved = [exp.with_targets(self.override) for exp in resolved]
+        return list(findings_for(resolved, self.config.targets, self.known, self.memo))
 
 
 # --- building one batch --------------------------------------------------------------------------------
@@ -371,7 +424,7 @@ def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1, progress=No
         for batch in batches:
             merged.add(batch)
             if progress is not None:
-                done = min(len(files), done + BATCH_FILES) if not job.keep else len(files)
+                done = min(len(files), done + batch_size(job)) if not job.keep else len(files)
                 progress(done, len(files))
         return merged.result()
     except BaseException:  # a failure, a dead worker, Ctrl-C: nothing staged stays behind
@@ -380,11 +433,16 @@ def run(paths: Iterable[str | os.PathLike], job: Job, jobs: int = 1, progress=No
         raise
 
 
+def batch_size(job: Job) -> int:
+    return BUILD_BATCH_FILES if job.build is not None else BATCH_FILES
+
+
 def _batch_results(files: list[tuple[str, str]], job: Job, jobs: int) -> Iterator[BatchResult]:
     if job.keep:
         yield run_batch(files, job, {})
         return
-    batches = [files[start:start + BATCH_FILES] for start in range(0, len(files), BATCH_FILES)] or [[]]
+    size = batch_size(job)
+    batches = [files[start:start + size] for start in range(0, len(files), size)] or [[]]
     workers = min(jobs, len(batches))
     if workers <= 1 or len(files) < PARALLEL_MINIMUM:
         shared: dict = {}

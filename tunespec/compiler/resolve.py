@@ -46,7 +46,8 @@ class Written(Record):
 
 class DeclarationWrites(Record):
     """What one declaration along an experiment's `extends` chain writes of some fields, and what its bases
-    alone give them. `key` is the same for every experiment that extends the declaration."""
+    alone give them. `key` is the same for every experiment that extends the declaration (the id of its
+    syntax node, which lives as long as the file: a lint drops lineages, whose ids may then be reused)."""
 
     key: int
     kind: str  # "preset" or "experiment"
@@ -134,7 +135,7 @@ class ResolvedExperiment(Record):
         experiment extending the same declaration shares (so an answer about it can be reused), and the
         place the whole declaration spans."""
         for node in self.lineage or ():
-            yield id(node), Location(node.ref.file.display, node.ref.decl.span)
+            yield id(node.ref.decl), Location(node.ref.file.display, node.ref.decl.span)
 
     def block_location(self, block: str) -> Location | None:
         """Where a block (`lora`, `prompt`) was written, by the experiment or a base; None if nowhere."""
@@ -183,7 +184,7 @@ class ResolvedExperiment(Record):
             merged = node.base.merged if node.base is not None else {}
             owner = node.ref.decl
             yield DeclarationWrites(
-                key=id(node), kind=owner.kind, name=owner.name.value, own=owner is self.ref.decl,
+                key=id(owner), kind=owner.kind, name=owner.name.value, own=owner is self.ref.decl,
                 written={path: Written(settings[path].value, settings[path].location, settings[path].swept)
                          for path in paths if path in settings},
                 inherited={path: merged[path].value if path in merged else None for path in paths})
@@ -211,19 +212,36 @@ class Resolver:
 
     def resolve_roots(self) -> list[ResolvedExperiment]:
         """Experiments of the root files in file order, then their presets; model declarations checked."""
+        return [exp for variants in self.declarations() for exp in variants]
+
+    def declarations(self, forget: bool = False) -> Iterator[list[ResolvedExperiment]]:
+        """The variants of each declaration of the root files, one declaration at a time, in the order of
+        `resolve_roots` (which is this, flattened); model declarations are checked after the last.
+
+        With `forget`, what the resolver made for a declaration that nothing `extends` (its layer and
+        lineage) is dropped once the caller has its variants, so that a lint holds one declaration's
+        variants at a time, not a whole file's (a 10 MB file: 35 bytes per source byte less)."""
         refs = [DeclRef(decl, source) for source in self.program.roots if source.module
                 for decl in source.module.declarations]
-        resolved: list[ResolvedExperiment] = []
+        extended = self._extended_names() if forget else set()
         for kind in ("experiment", "preset"):
             for ref in refs:
                 if ref.decl.kind == kind:
-                    resolved.extend(self.resolve(ref))
+                    yield self.resolve(ref)
+                    if forget and ref.decl.name.value not in extended:
+                        self._layers.pop(id(ref.decl), None)
+                        self._lineages.pop(id(ref.decl), None)
         for ref in refs:
             if ref.decl.kind == "model":
                 self.declared_model(ref)
         for source in self.program.roots:
             self.program.scope(source)
-        return resolved
+
+    def _extended_names(self) -> set[str]:
+        """Every name some declaration of the program `extends` (a declaration of another name is nobody's
+        base, so its layer and lineage serve only its own variants)."""
+        return {decl.extends.value for source in self.program.files.values() if source.module
+                for decl in source.module.declarations if decl.extends is not None}
 
     def resolve(self, ref: DeclRef) -> list[ResolvedExperiment]:
         name = ref.decl.name.value

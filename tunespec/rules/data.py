@@ -20,14 +20,18 @@ MB = 1_000_000  # the catalog gives file sizes in MB, as watsonx.ai does (decima
 
 
 def data_files(context: RuleContext) -> DataFiles:
-    """The run's data files, planned from every resolved variant (so each file is read once)."""
+    """The run's data files, planned from the variants being checked (so that each file is read once for
+    all the field names they ask for): a lint checks one declaration's variants at a time, and a file that
+    a later declaration asks other field names of is read again (as one a later batch asks is)."""
     files = context.cache.get("data files")
     if files is None:
         limits = context.catalog.advice["data"]
-        wanted = [(path, exp.values.get("data.input_field", "input"), exp.values.get("data.output_field", "output"))
-                  for exp in context.resolved for path in exp.local_files.values()]
-        files = context.cache["data files"] = DataFiles(wanted, limits["tokens_per_word"], limits["max_file_mb"] * MB,
+        files = context.cache["data files"] = DataFiles((), limits["tokens_per_word"], limits["max_file_mb"] * MB,
                                                         context.shared.setdefault("data scans", {}))
+    if files.planned is not context.resolved:
+        files.plan(context.resolved, [(path, exp.values.get("data.input_field", "input"),
+                                       exp.values.get("data.output_field", "output"))
+                                      for exp in context.resolved for path in exp.local_files.values()])
     return files
 
 

@@ -62,12 +62,20 @@ class DataFiles:
     def __init__(self, wanted: Iterable[tuple[Path, str, str]], tokens_per_word: float, max_array_bytes: int,
                  scans: dict | None = None) -> None:
         self.pairs: dict[Path, set[tuple[str, str]]] = {}
-        for path, input_field, output_field in wanted:
-            self.pairs.setdefault(path, set()).add((input_field, output_field))
+        self.planned: object = None
+        self.plan(None, wanted)
         self.tokens_per_word = tokens_per_word
         self.max_array_bytes = max_array_bytes
         self.scans: dict[Path, DataScan] = {} if scans is None else scans
         self.reads = 0  # files actually opened (tests check "once per run")
+
+    def plan(self, planned: object, wanted: Iterable[tuple[Path, str, str]]) -> None:
+        """The field names the variants about to be checked (`planned`) ask of each file; those of variants
+        checked before are forgotten (their scans keep what they counted)."""
+        self.planned = planned
+        self.pairs = {}
+        for path, input_field, output_field in wanted:
+            self.pairs.setdefault(path, set()).add((input_field, output_field))
 
     def scan(self, path: Path) -> DataScan:
         """The file's scan, made on first use for every field pair the run's experiments name."""

@@ -290,13 +290,12 @@ class Engine:
         self.registry = registry
         self.selection = selection
         self.context = context
+        self._selected: tuple[list[Rule], list[Rule]] | None = None
 
     def check(self, resolved: list[ResolvedExperiment]) -> Iterator[tuple[Finding, str | None]]:
         """Every finding of the selected rules, in a deterministic order, each with its experiment."""
         self.context.resolved = resolved
-        variant_rules = [r for r in self.registry if r.scope == SCOPE_VARIANT and r.code in self.selection.enabled]
-        experiment_rules = [r for r in self.registry
-                            if r.scope == SCOPE_EXPERIMENT and r.code in self.selection.enabled]
+        experiment_rules, variant_rules = self._checks()
         groups: dict[int, list[ResolvedExperiment]] = {}
         for exp in resolved:
             groups.setdefault(exp.declaration_key, []).append(exp)
@@ -309,6 +308,15 @@ class Engine:
                 for item in variant_rules:
                     for problem in item.check(exp, self.context):
                         yield problem.stamped(item.code), owner
+
+    def _checks(self) -> tuple[list[Rule], list[Rule]]:
+        """The selected rules called once per declaration, and those called once per variant; chosen once
+        per engine (a lint calls `check` for each declaration)."""
+        if self._selected is None:
+            enabled = self.selection.enabled
+            self._selected = ([r for r in self.registry if r.scope == SCOPE_EXPERIMENT and r.code in enabled],
+                              [r for r in self.registry if r.scope == SCOPE_VARIANT and r.code in enabled])
+        return self._selected
 
     def reported(self, findings: Iterable[tuple[Finding, str | None]],
                  noqa: dict[str, dict[int, Noqa]]) -> list[Diagnostic]:

@@ -25,7 +25,6 @@ import os
 import stat
 import time
 
-from tunespec.cache import plain
 from tunespec.files import STAMP, TEMPORARY
 from tunespec.templates.stamp import Fresh
 
@@ -82,7 +81,7 @@ class Known:
         if any(info.st_mtime_ns >= limit or info.st_ctime_ns >= limit for info in (folder_info, *infos)):
             return self.forget(folder)
         name = self._name(folder)
-        if not all(plain(text) for text in (name, *(file for file, _ in files))):
+        if any("\t" in text for text in (name, *(file for file, _ in files))):  # (fields are tab-separated)
             return self.forget(folder)
         try:
             if any(entry.startswith(TEMPORARY) for entry in os.listdir(folder)):
@@ -103,6 +102,14 @@ class Known:
     def take_changes(self) -> dict:
         changes, self.changes = self.changes, {}
         return changes
+
+
+def entries(data: object) -> dict[str, str]:
+    """The entries of what the cache loaded ({} when it is not a dict of strings: another shape, or none)."""
+    if not isinstance(data, dict) or not all(isinstance(key, str) and isinstance(value, str)
+                                             for key, value in data.items()):
+        return {}
+    return data
 
 
 def _names(text: str) -> tuple | None:

@@ -1,0 +1,210 @@
+"""The project's cache (`tunespec.cache`) and the importer search's use of it: an entry is used only while
+the file it describes is unchanged, a cache that cannot be read or written changes nothing, and the folder
+says what it is to git and to backup tools."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.conftest import git
+from tunespec import cache, project
+from tunespec.project import IMPORTS_CACHE, dependents
+
+LONG_AGO = 1_600_000_000  # seconds: older than the racy window, so that the search caches what it read
+
+
+def write(root: Path, name: str, text: str) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, (LONG_AGO, LONG_AGO))
+    return path
+
+
+def importers(root: Path, name: str) -> list[str]:
+    return [display for _, display in dependents([name], root)]
+
+
+def counting_reads(monkeypatch) -> list[str]:
+    read = []
+    original = project._imports
+    monkeypatch.setattr(project, "_imports", lambda path: read.append(os.path.basename(path)) or original(path))
+    return read
+
+
+def small_project(root: Path) -> None:
+    write(root, "tunespec.toml", "")
+    write(root, "base.tune", 'preset base { seed = 1 }\n')
+    write(root, "a.tune", 'import "base.tune"\nexperiment a extends base { model = "x" }\n')
+    write(root, "b.tune", 'experiment b {\n  model = "a-model-with-a-long-name"\n}\n')
+
+
+def test_a_second_search_reads_no_file_and_finds_the_same(tmp_path, monkeypatch):
+    small_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    read = counting_reads(monkeypatch)
+    assert importers(tmp_path, "base.tune") == ["a.tune"]
+    assert sorted(read) == ["a.tune", "b.tune", "base.tune"]
+    read.clear()
+    assert importers(tmp_path, "base.tune") == ["a.tune"]
+    assert read == []
+
+
+def test_a_file_changed_since_is_read_again_even_with_its_time_and_size_put_back(tmp_path, monkeypatch):
+    """The stamp holds the change time too: an edit that restores the modification time (`touch -r`,
+    an unpacked archive) and keeps the size is still seen."""
+    small_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    importers(tmp_path, "base.tune")
+    before = (tmp_path / "b.tune").stat()
+    write(tmp_path, "b.tune", 'import "base.tune"\nexperiment b { }\n'.ljust(before.st_size - 1) + "\n")
+    assert (tmp_path / "b.tune").stat().st_size == before.st_size
+    os.utime(tmp_path / "b.tune", ns=(before.st_atime_ns, before.st_mtime_ns))
+    read = counting_reads(monkeypatch)
+    assert importers(tmp_path, "base.tune") == ["a.tune", "b.tune"]
+    assert read == ["b.tune"]
+
+
+def test_a_file_changed_just_now_is_not_cached(tmp_path, monkeypatch):
+    """Within the file system's clock tick a second edit may leave time and size as they were: a file
+    changed in the last seconds is read on every run until it has settled (as git's racily clean files)."""
+    small_project(tmp_path)
+    (tmp_path / "b.tune").write_text('experiment b { model = "y" }\n', encoding="utf-8")  # now
+    monkeypatch.chdir(tmp_path)
+    importers(tmp_path, "base.tune")
+    read = counting_reads(monkeypatch)
+    importers(tmp_path, "base.tune")
+    assert read == ["b.tune"]
+
+
+def test_new_and_removed_files_are_seen(tmp_path, monkeypatch):
+    small_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    importers(tmp_path, "base.tune")
+    write(tmp_path, "sub/c.tune", 'import "../base.tune"\nexperiment c extends base { }\n')
+    (tmp_path / "a.tune").unlink()
+    assert importers(tmp_path, "base.tune") == ["sub/c.tune"]
+    assert sorted(cache.load(tmp_path, IMPORTS_CACHE)) == sorted(
+        str(tmp_path / name) for name in ("b.tune", "base.tune", "sub/c.tune"))
+
+
+def test_the_folder_is_marked_for_git_and_backup_tools(tmp_path, monkeypatch):
+    small_project(tmp_path)
+    git(tmp_path, "init", "-q")
+    monkeypatch.chdir(tmp_path)
+    importers(tmp_path, "base.tune")
+    folder = tmp_path / cache.FOLDER
+    assert (folder / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    assert (folder / IMPORTS_CACHE).is_file()
+    status = __import__("subprocess").run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=tmp_path,
+                                          capture_output=True, text=True, check=True).stdout
+    assert cache.FOLDER not in status and "a.tune" in status
+
+
+def test_a_damaged_or_foreign_cache_is_ignored_and_replaced(tmp_path, monkeypatch):
+    small_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    importers(tmp_path, "base.tune")
+    entry = tmp_path / cache.FOLDER / IMPORTS_CACHE
+    for damaged in (b"", b"\x00garbage", entry.read_bytes()[:-7],
+                    __import__("marshal").dumps((("tunespec cache", "0.0.0", "cpython-00"), {}))):
+        entry.write_bytes(damaged)
+        assert cache.load(tmp_path, IMPORTS_CACHE) is None
+        read = counting_reads(monkeypatch)
+        assert importers(tmp_path, "base.tune") == ["a.tune"]
+        assert sorted(read) == ["a.tune", "b.tune", "base.tune"]
+        monkeypatch.undo()
+        monkeypatch.chdir(tmp_path)
+    assert cache.load(tmp_path, IMPORTS_CACHE) is not None
+
+
+def test_entries_of_another_shape_are_read_again(tmp_path, monkeypatch):
+    small_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    cache.store(tmp_path, IMPORTS_CACHE, {str(tmp_path / "a.tune"): ("stamp", 3), str(tmp_path / "b.tune"): 7})
+    assert importers(tmp_path, "base.tune") == ["a.tune"]
+
+
+def test_a_project_that_cannot_be_written_is_searched_all_the_same(tmp_path, monkeypatch):
+    small_project(tmp_path)
+    (tmp_path / cache.FOLDER).write_text("not a folder")  # nothing can be stored below it
+    monkeypatch.chdir(tmp_path)
+    assert importers(tmp_path, "base.tune") == ["a.tune"]
+    assert importers(tmp_path, "base.tune") == ["a.tune"]
+    assert (tmp_path / cache.FOLDER).read_text() == "not a folder"
+
+
+def test_store_and_load_round_trip_built_in_data(tmp_path):
+    data = {"a": (1, 2.5, None, True), "b": [b"x", "y"]}
+    cache.store(tmp_path, "some-entry-1", data)
+    assert cache.load(tmp_path, "some-entry-1") == data
+    assert cache.load(tmp_path, "another-entry-1") is None
+    assert sorted(os.listdir(tmp_path / cache.FOLDER)) == [".gitignore", "CACHEDIR.TAG", "some-entry-1"]
+
+
+# --- the configuration --------------------------------------------------------------------------------
+
+def counting_parses(monkeypatch) -> list[str]:
+    from tunespec import config
+
+    parsed = []
+    original = config._read_table
+    monkeypatch.setattr(config, "_read_table", lambda path: parsed.append(path.name) or original(path))
+    return parsed
+
+
+def test_an_unchanged_configuration_is_not_parsed_again(tmp_path, monkeypatch):
+    from tunespec.config import load_config
+    from tunespec.rules import REGISTRY
+
+    path = write(tmp_path, "tunespec.toml", 'ignore = ["TS401"]\nout = "specs"\n')
+    parsed = counting_parses(monkeypatch)
+    first = load_config(path, REGISTRY)
+    second = load_config(path, REGISTRY)
+    assert parsed == ["tunespec.toml"]
+    assert (second.ignore, second.out, second.written, second.path) == (["TS401"], "specs", {"ignore", "out"}, path)
+    assert second == first
+
+
+def test_a_changed_configuration_is_parsed_again_even_with_its_time_and_size_put_back(tmp_path, monkeypatch):
+    from tunespec.config import load_config
+    from tunespec.rules import REGISTRY
+
+    path = write(tmp_path, "pyproject.toml", '[tool.tunespec]\nout = "aaaa"\n')
+    assert load_config(path, REGISTRY).out == "aaaa"
+    write(tmp_path, "pyproject.toml", '[tool.tunespec]\nout = "bbbb"\n')  # same size, same time
+    parsed = counting_parses(monkeypatch)
+    assert load_config(path, REGISTRY).out == "bbbb"
+    assert parsed == ["pyproject.toml"]
+
+
+def test_a_configuration_in_error_is_reported_every_time(tmp_path):
+    import pytest
+
+    from tunespec.config import ConfigError, load_config
+    from tunespec.rules import REGISTRY
+
+    path = write(tmp_path, "tunespec.toml", 'select = ["TS999999"]\n')
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="unknown rule `TS999999`"):
+            load_config(path, REGISTRY)
+    path = write(tmp_path, "tunespec.toml", "select = [\n")
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="invalid TOML"):
+            load_config(path, REGISTRY)
+
+
+def test_a_cold_lint_with_an_unchanged_configuration_does_not_import_tomllib(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    small_project(tmp_path)
+    write(tmp_path, "tunespec.toml", 'ignore = ["TS011"]\n')
+    probe = "import sys; from tunespec.cli import main; main(sys.argv[1:]); print('tomllib' in sys.modules)"
+    runs = [subprocess.run([sys.executable, "-c", probe, "lint", "a.tune"], capture_output=True, text=True,
+                           cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}) for _ in range(2)]
+    assert [run.stdout.splitlines()[-1] for run in runs] == ["True", "False"]
+    assert runs[0].stdout.splitlines()[:-1] == runs[1].stdout.splitlines()[:-1]

@@ -1,0 +1,90 @@
+"""A lint checks one declaration's variants at a time and drops them (issue 14: memory per source byte);
+`show`, a build and the API keep them all. Both ways must report exactly the same diagnostics."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from tunespec import runner
+from tunespec.api import run_lint
+from tunespec.compiler.catalog import load_catalog
+from tunespec.compiler.loader import Program
+from tunespec.compiler.resolve import Resolver
+from tunespec.config import Config
+
+CASES = Path(__file__).parent / "cases"
+
+
+def _both_ways(paths: list[str], config: Config) -> tuple[list, list]:
+    kept = run_lint(paths, config, keep=True)
+    streamed = run_lint(paths, config, keep=False)
+    return [d.to_json() for d in kept.diagnostics], [d.to_json() for d in streamed.diagnostics]
+
+
+def test_every_rule_fixture_reports_the_same_streamed_or_kept(project):
+    """Every fixture of every rule (and the multi-file cases), linted in one run both ways."""
+    names = []
+    for index, case in enumerate(sorted(CASES.glob("**/*.tune"))):
+        name = f"case_{index}.tune"
+        (project.root / name).write_bytes(case.read_bytes())
+        names.append(name)
+    kept, streamed = _both_ways(names, Config())
+    assert len(kept) > 100
+    assert streamed == kept
+
+
+def test_a_data_file_asked_for_other_fields_by_a_later_declaration(project):
+    """The data rules plan their reads from the variants being checked: a later declaration that asks a
+    file for other field names gets it read again, with the same findings as one read for both."""
+    project.write("data/pairs.jsonl", "".join(f'{{"prompt": "q{i}", "answer": "a{i}"}}\n' for i in range(40)))
+    project.write("main.tune", """
+        experiment first {
+          model  = "ibm/granite-3-1-8b-base"
+          method = lora
+          data { train = "data/pairs.jsonl" }
+        }
+        experiment second {
+          model  = "ibm/granite-3-1-8b-base"
+          method = lora
+          data {
+            train        = "data/pairs.jsonl"
+            input_field  = "prompt"
+            output_field = "answer"
+          }
+        }
+    """)
+    kept, streamed = _both_ways(["main.tune"], Config())
+    assert any(d["code"].startswith("TS4") for d in kept)
+    assert streamed == kept
+
+
+def test_the_resolver_forgets_declarations_nothing_extends(project):
+    project.write("main.tune", """
+        preset base { seed = 1 }
+        experiment a extends base { model = "ibm/granite-3-1-8b-base"  method = lora }
+        experiment b extends a { model = "ibm/granite-3-1-8b-base"  method = lora }
+        experiment c { model = "ibm/granite-3-1-8b-base"  method = lora }
+    """)
+    program = Program(project.root)
+    program.add_root("main.tune", "main.tune")
+    resolver = Resolver(program, load_catalog())
+    names = [[exp.experiment for exp in variants] for variants in resolver.declarations(forget=True)]
+    assert names == [["a"], ["b"], ["c"], ["base"]]
+    kept = {lineage.ref.decl.name.value for lineage in resolver._lineages.values()}
+    assert kept == {"base", "a"}  # what `extends` names stays, for the declarations that extend it
+    again = Resolver(program, load_catalog())
+    assert [exp.name for exp in again.resolve_roots()] == ["a", "b", "c", "base"]
+    assert [f.message for f, _ in again.findings] == [f.message for f, _ in resolver.findings]
+
+
+def test_lines_at_is_split_without_the_list():
+    rng = random.Random(14)
+    for _ in range(500):
+        count = rng.randrange(0, 300)
+        lines = ["x" * rng.choice((0, 3, 70_000)) if rng.random() < 0.03 else "y" * rng.randrange(5)
+                 for _ in range(count)]
+        text = "\n".join(lines) + ("\n" if rng.random() < 0.3 else "")
+        split = text.split("\n")
+        numbers = sorted({rng.randrange(-1, count + 4) for _ in range(rng.randrange(30))})
+        assert runner.lines_at(text, numbers) == {n: split[n - 1] for n in numbers if 0 < n <= len(split)}
