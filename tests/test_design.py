@@ -157,3 +157,50 @@ def test_records_declare_dataclass_transform_for_type_checkers():
 
     transform = type(Record).__dataclass_transform__
     assert transform["eq_default"] is True and transform["field_specifiers"] == (Factory,)
+
+
+def test_a_records_init_is_made_on_first_use_and_its_fields_are_checked_when_defined():
+    import pytest
+
+    from tunespec.record import Factory, Record
+
+    class Point(Record):
+        x: int
+        y: int = 0
+        tags: list = Factory(list)
+
+    class Named(Point):  # no fields of its own: Point's __init__
+        pass
+
+    stub = Point.__init__
+    first, second = Named(1), Point(2, y=3)
+    assert Point.__init__ is not stub  # the real one, in place after the first call
+    assert (first.x, first.y, first.tags, type(first)) == (1, 0, [], Named)
+    assert second == Point(2, 3) and second.tags is not Point(2).tags
+    assert second.replace(y=5) == Point(2, 5)
+    with pytest.raises(TypeError):
+        Point()
+    with pytest.raises(TypeError, match="'z' without a default follows one with a default"):
+        class Bad(Record):
+            y: int = 0
+            z: int
+
+
+def test_finding_tune_files_walks_as_os_walk_would(tmp_path):
+    """Sorted, hidden folders and links to folders left out, `excluded` asked about each folder and file."""
+    import os
+
+    from tunespec.compiler.loader import find_tune_files
+
+    for name in ("b.tune", "a.tune", "notes.txt", "sub/z.tune", "sub/deeper/y.tune", ".hidden/x.tune",
+                 "skip/w.tune", "dir.tune/v.tune", "sub2/u.tune"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    os.symlink(tmp_path / "sub", tmp_path / "linked")
+    asked = []
+    found = find_tune_files(tmp_path, lambda path, is_folder: asked.append(path) or path.endswith(("skip", "u.tune")))
+    root = str(tmp_path)
+    assert found == [f"{root}/{name}" for name in ("a.tune", "b.tune", "dir.tune/v.tune", "sub/z.tune",
+                                                   "sub/deeper/y.tune")]
+    assert f"{root}/skip" in asked and f"{root}/sub2/u.tune" in asked and f"{root}/.hidden" not in asked
+    assert find_tune_files(tmp_path / "missing") == []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -149,7 +150,8 @@ def _imports(path: str) -> list[str]:
             except ValueError:
                 continue
         if isinstance(raw, str) and raw.endswith(".tune") and not os.path.isabs(raw):
-            targets.append(os.path.normpath(os.path.join(folder, raw)))
+            # interned: the files most import are one string each, kept (and loaded from the cache) once
+            targets.append(sys.intern(os.path.normpath(os.path.join(folder, raw))))
     return targets
 
 

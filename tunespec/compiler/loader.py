@@ -501,9 +501,32 @@ def find_tune_files(folder: str | os.PathLike, excluded: Callable[[str, bool], b
     Plain strings: a run over 10,000 files keeps this list to its end, and a `Path` costs four times the
     memory."""
     found: list[str] = []
-    for current, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and not (excluded and excluded(os.path.join(current, d), True)))
-        found.extend(path for path in (os.path.join(current, name) for name in sorted(files) if name.endswith(".tune"))
-                     if not (excluded and excluded(path, False)))
+    _find_below(os.fspath(folder), excluded, found)
     return found
+
+
+def _find_below(folder: str, excluded: Callable[[str, bool], bool] | None, found: list[str]) -> None:
+    """One folder of `find_tune_files`, walked as `os.walk` walks (a folder that cannot be listed is
+    skipped, a link to a folder is not followed) but with the paths `os.scandir` makes: `os.walk` and an
+    `os.path.join` per file cost the importer search of a hook run 15M instructions per 1,000 files."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except OSError:
+        return
+    files, folders = [], []
+    for entry in entries:
+        try:
+            is_folder = entry.is_dir()
+        except OSError:
+            is_folder = False
+        if is_folder:
+            folders.append((entry.name, entry))
+        elif entry.name.endswith(".tune"):
+            files.append(entry.path)
+    files.sort()
+    found.extend(files if excluded is None else [path for path in files if not excluded(path, False)])
+    folders.sort()
+    for name, entry in folders:
+        if not name.startswith(".") and not (excluded and excluded(entry.path, True)) and not entry.is_symlink():
+            _find_below(entry.path, excluded, found)
