@@ -164,7 +164,7 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     run from any folder of the project writes the same specs to the same place. Spec folders that the
     files built no longer make are `orphans`; with `prune=True` (and not `check`) they are removed.
     """
-    from tunespec.files import WriteError, commit, interrupts_deferred
+    from tunespec.files import WriteError, commit, commit_folder, interrupts_deferred
     from tunespec.templates.build import BuildError
     from tunespec.templates.targets import TargetError, all_targets
 
@@ -198,6 +198,10 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
                 for temporary, path in item.files.staged:
                     commit(temporary, path)
                     written.append(str(path))
+                if item.files.folder is not None:  # a new folder, staged whole: its stamp goes in with it
+                    commit_folder(*item.files.folder)
+                    item.files.folder = None
+                    written += [str(path) for path in item.files.written]
                 if item.files.stamp is not None:  # after the files: a stamp never vouches for files not in place
                     commit(*item.files.stamp)
                     item.files.stamp = None
