@@ -181,10 +181,13 @@ def measure_build(work: Path, sizes: Sizes, report: Report) -> None:
     build = tunespec("build", *subset, "--target", TARGETS, "--out", "out-0")
     run(build, work)  # the folder every `build again` finds up to date
     files = {path.relative_to(work / "out-0"): path.read_bytes() for path in (work / "out-0").rglob("*") if path.is_file()}
-    times: dict[str, list[float]] = {"build": [], "build again": [], "lint": [], "floor": []}
-    cpu: dict[str, list[float]] = {"build": [], "build again": [], "lint": []}
+    times: dict[str, list[float]] = {"build": [], "build again": [], "uncached": [], "lint": [], "floor": []}
+    cpu: dict[str, list[float]] = {"build": [], "build again": [], "uncached": [], "lint": []}
+    # "build again" finds the cache that the build before it (round 0's) wrote, as a user's second build
+    # does; "uncached" is the same build with --no-cache, which reads and hashes every file
     commands = {"build": lambda round: tunespec("build", *subset, "--target", TARGETS, "--out", f"out-{round + 1}"),
-                "build again": lambda round: build, "lint": lambda round: tunespec("lint", *subset)}
+                "build again": lambda round: build, "uncached": lambda round: [*build, "--no-cache"],
+                "lint": lambda round: tunespec("lint", *subset)}
     for round in range(sizes.repeat + 1):
         for name, command in commands.items():
             elapsed = run(command(round), work)[0]
@@ -207,9 +210,11 @@ def measure_build(work: Path, sizes: Sizes, report: Report) -> None:
                  median["floor"] / median["lint"])
     report.ratio("  the build above its floor: (build - floor) / lint", (median["build"] - median["floor"]) / median["lint"])
     report.ratio("  the same build again, every file up to date: build / lint", median["build again"] / median["lint"], 2.0)
+    report.ratio("  the same build again with --no-cache (every file read): build / lint", median["uncached"] / median["lint"])
     spent = {name: statistics.median(values) for name, values in cpu.items()}
     report.ratio("  CPU time (user + system, with the workers'), fresh build / lint", spent["build"] / spent["lint"])
     report.ratio("  CPU time, the build again / lint", spent["build again"] / spent["lint"])
+    report.ratio("  CPU time, the build again with --no-cache / lint", spent["uncached"] / spent["lint"])
 
 
 def measure_growth(work: Path, sizes: Sizes, report: Report) -> None:

@@ -120,6 +120,8 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
                         help="remove the spec folders of variants and targets that are no longer built")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="do not print lint diagnostics (the lint hook does), only what is stale, orphaned or not built")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the build's cache (.tunespec_cache): read every output file to check it")
     _add_jobs(parser)
     _add_dependents(parser)
     _add_exclusion(parser)
@@ -597,7 +599,7 @@ def command_build(args: argparse.Namespace) -> int:
     try:
         result = build(_paths(args, config), _selectors(args.target), args.out, args.check, config=config, root=args.root,
                        template_dirs=args.template_dir, jobs=_job_count(args), prune=args.prune,
-                       overrides=_overrides(args), progress=progress)
+                       overrides=_overrides(args), progress=progress, cache=not args.no_cache)
     except (TargetError, RenderError, BuildError) as error:
         raise UsageError(str(error)) from None
     finally:

@@ -82,6 +82,13 @@ def read_unlinked(path: str | os.PathLike, executable: bool = False) -> bytes | 
     """The bytes of the regular file at `path`, never read through a symbolic link; None when there is no
     such file or, with `executable`, when its owner may not run it. What a build compares its output with:
     a link in an output folder is replaced by a file, never followed."""
+    found = read_unlinked_stat(path, executable)
+    return found[0] if found is not None else None
+
+
+def read_unlinked_stat(path: str | os.PathLike, executable: bool = False) -> tuple[bytes, os.stat_result] | None:
+    """`read_unlinked`, with the `fstat` of the descriptor the bytes were read from (what the build cache
+    records of a file it has verified)."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
@@ -90,7 +97,7 @@ def read_unlinked(path: str | os.PathLike, executable: bool = False) -> bytes | 
         info = os.fstat(descriptor)
         if not stat_module.S_ISREG(info.st_mode) or (executable and not info.st_mode & stat_module.S_IXUSR):
             return None
-        return _read_to_end(descriptor, info.st_size)
+        return _read_to_end(descriptor, info.st_size), info
     finally:
         os.close(descriptor)
 

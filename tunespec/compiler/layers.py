@@ -19,7 +19,7 @@ from tunespec.compiler.loader import DeclRef
 from tunespec.compiler.names import variant_token
 from tunespec.compiler.schema import BLOCK_ORDER, EXPERIMENT_FIELDS, MODEL_FIELDS, FieldSpec, Kind, fields_in
 from tunespec.diagnostics import Finding
-from tunespec.location import Location, Span
+from tunespec.location import Location
 from tunespec.spelling import did_you_mean
 
 
@@ -89,7 +89,7 @@ class _LayerBuilder:
         self.layer = layer
         self.table = table
         self.is_model = table is MODEL_FIELDS
-        self.first_seen: dict[str, Span] = {}
+        self.first_seen: dict[str, Assignment] = {}  # (a node: its name's span is made only when needed)
 
     def report(self, code: str, node_span, message: str, help: str | None = None) -> None:
         self.layer.findings.append(Finding(code, self.layer.owner.file.location(node_span), message, help))
@@ -136,11 +136,11 @@ class _LayerBuilder:
             return
         if path in self.first_seen:
             where = "in this block" if block else "in this body"
-            first = self.layer.owner.file.location(self.first_seen[path])
+            first = self.layer.owner.file.location(self.first_seen[path].name_span)
             self.report(codes.DUPLICATE_FIELD, node.name_span, f"`{path}` is given twice {where} (first at {first})",
                         "remove one of them")
             return
-        self.first_seen[path] = node.name_span
+        self.first_seen[path] = node
         value = self.check(spec, node.value)
         if value is _INVALID:
             self.layer.invalid[path] = self.layer.owner.file.location(node.value.span)

@@ -80,17 +80,20 @@ def render_outputs(exp: ResolvedExperiment, target: Target, placement: Placement
     return [Output(Path(folder, name), text, executable=name.endswith(".sh")) for name, text in rendered.items()]
 
 
-def fresh_outputs(folder: Path, key: str, placement: Placement, check: bool) -> tuple[Staged, tuple] | None:
+def fresh_outputs(folder: str, key: str, placement: Placement, check: bool, known=None) -> tuple[Staged, tuple] | None:
     """The folder's files as they are, and the target's unique names, when its stamp says they are what
-    rendering would make (`stamp.fresh`); else None. A build (not `--check`) still refuses a folder that
-    is a symbolic link and removes dead runs' leftovers from it, as staging does."""
-    found = stamp.fresh(str(folder), key)
+    rendering would make (`stamp.fresh`, with the cache's `known.Known`); else None. A build (not
+    `--check`) still refuses a folder that is a symbolic link and removes dead runs' leftovers from it, as
+    staging does (unless the cache knows it has none)."""
+    found = stamp.fresh(folder, key, known)
     if found is None:
         return None
-    result = Staged(unchanged=[os.path.join(folder, name) for name in found.files])
+    inside = os.path.join(folder, "")
+    result = Staged(unchanged=[inside + name for name in found.files])
     if not check:
         _make_folder(folder, placement, result.made)
-        remove_leftovers(folder)
+        if not found.tidy:
+            remove_leftovers(folder)
     return result, found.names
 
 
@@ -212,7 +215,7 @@ def _mode_ok(output: Output) -> bool:
     return not output.executable or bool(os.lstat(output.path).st_mode & stat.S_IXUSR)
 
 
-def _make_folder(folder: Path, placement: Placement, made: list) -> bool:
+def _make_folder(folder: Path | str, placement: Placement, made: list) -> bool:
     """Make `folder` (and the folders between `out` and it); True when it did not exist before.
 
     Every folder inside `out` must be a real folder: a symbolic link planted there (`out/exp -> /etc`)
@@ -231,21 +234,28 @@ def _make_folder(folder: Path, placement: Placement, made: list) -> bool:
         if current in placement.checked:
             created = False
             continue
-        try:
-            os.mkdir(current)
-            made.append(current)
-            created = True
-        except FileExistsError:
-            created = False
-            _check_existing(current, placement.out)
-        except OSError as error:
-            raise BuildError(f"cannot create {current}: {_reason(error)}") from None
+        try:  # (looked at first: in a build again every folder exists, and a failed mkdir costs more)
+            info = os.lstat(current)
+        except OSError:
+            info = None
+        created = False
+        if info is not None:
+            _check_existing(current, placement.out, info)
+        else:
+            try:
+                os.mkdir(current)
+                made.append(current)
+                created = True
+            except FileExistsError:
+                _check_existing(current, placement.out)
+            except OSError as error:
+                raise BuildError(f"cannot create {current}: {_reason(error)}") from None
         placement.checked.add(current)
     return created
 
 
-def _check_existing(folder: str, out: Path) -> None:
-    info = os.lstat(folder)
+def _check_existing(folder: str, out: Path, info: os.stat_result | None = None) -> None:
+    info = info or os.lstat(folder)
     if stat.S_ISLNK(info.st_mode):
         raise BuildError(f"cannot write into {folder}: it is a symbolic link (to {os.path.realpath(folder)}); "
                          f"build writes only into real folders inside {out}")
