@@ -207,3 +207,36 @@ def test_finding_tune_files_walks_as_os_walk_would(tmp_path):
                                                    "sub/deeper/y.tune")]
     assert f"{root}/skip" in asked and f"{root}/sub2/u.tune" in asked and f"{root}/.hidden" not in asked
     assert find_tune_files(tmp_path / "missing") == []
+
+
+PLAIN_LINT_LINES = [
+    ["lint"], ["lint", "--"], ["lint", "a.tune"], ["lint", "a.tune", "dir", "b.tune"], ["lint", "--", "a.tune", "-x.tune", "-"],
+    ["lint", "--strict", "--exit-zero", "--show-settings", "--statistics", "--fix", "--no-dependents", "a.tune"],
+    ["lint", "--no-dependents", "--", "a.tune"], ["lint", "--strict", "--strict", "--"], ["lint", "--", ""],
+    ["lint", "--", "a", "--", "b"], ["lint", "a.tune", "--strict"], ["lint", "-", "a"], ["lint", "--format", "json", "a"],
+    ["lint", "--format=json", "a"], ["lint", "-j", "1", "a"], ["lint", "--no-dep", "a"], ["lint", "--jobs", "2", "--", "a"],
+    ["lint", ""], ["lint", "a", "-ob.tune"], ["show", "a"], ["fmt", "--check", "--", "a"], [],
+]
+
+
+def test_a_plain_lint_command_line_reads_as_argparse_reads_it_without_importing_argparse():
+    """`cli._plain_lint` reads `lint [FLAG...] [--] [FILE...]` (pre-commit's command line) without argparse;
+    whatever it reads, argparse reads the same, and it leaves every other command line to argparse. Its
+    defaults are the lint parser's, option for option."""
+    from tunespec import cli
+
+    parser = cli.build_parser("lint")
+    assert {**cli._LINT_DEFAULTS, "paths": ["."]} == vars(parser.parse_args(["lint"]))
+    assert set(cli._LINT_FLAGS.values()) == {action.dest for action in _subcommands(parser)["lint"]._actions
+                                            if action.nargs == 0 and action.const is True}
+    read = 0
+    for argv in PLAIN_LINT_LINES:
+        plain = cli._plain_lint(list(argv))
+        if plain is not None:
+            read += 1
+            assert vars(plain) == vars(parser.parse_args(argv)), argv
+    assert read == 9
+    result = subprocess.run([sys.executable, "-c", "import sys; from tunespec.cli import main; main(sys.argv[1:]); "
+                             "print('argparse' in sys.modules)", "lint", "--no-dependents", "--", "missing.tune"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.stdout.splitlines()[-1] == "False"
