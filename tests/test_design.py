@@ -162,9 +162,13 @@ def test_records_declare_dataclass_transform_for_type_checkers():
     assert transform["eq_default"] is True and transform["field_specifiers"] == (Factory,)
 
 
-def test_a_records_init_is_made_on_first_use_and_its_fields_are_checked_when_defined():
+def test_a_records_init_is_compiled_once_it_has_made_many_instances_and_both_agree():
+    """A Record class starts with a generic __init__ and gets its compiled one after COMPILE_AFTER
+    instances; both take the same arguments, give the same instances and refuse the same mistakes, and a
+    misplaced default is refused when the class is defined."""
     import pytest
 
+    from tunespec import record
     from tunespec.record import Factory, Record
 
     class Point(Record):
@@ -175,14 +179,21 @@ def test_a_records_init_is_made_on_first_use_and_its_fields_are_checked_when_def
     class Named(Point):  # no fields of its own: Point's __init__
         pass
 
-    stub = Point.__init__
-    first, second = Named(1), Point(2, y=3)
-    assert Point.__init__ is not stub  # the real one, in place after the first call
-    assert (first.x, first.y, first.tags, type(first)) == (1, 0, [], Named)
-    assert second == Point(2, 3) and second.tags is not Point(2).tags
-    assert second.replace(y=5) == Point(2, 5)
-    with pytest.raises(TypeError):
-        Point()
+    generic = Point.__init__
+    seen = []
+    for _ in range(record.COMPILE_AFTER + 2):
+        first, second, third = Named(1), Point(2, y=3), Point(x=4, tags=["t"])
+        seen.append(Point.__init__ is generic)
+        assert (first.x, first.y, first.tags, type(first)) == (1, 0, [], Named)
+        assert second == Point(2, 3) and second.tags == [] and second.tags is not Point(2).tags
+        assert (third.x, third.y, third.tags) == (4, 0, ["t"])
+        assert second.replace(y=5) == Point(2, 5)
+        for wrong in ((), (1, 2, [], 4)):
+            with pytest.raises(TypeError):
+                Point(*wrong)
+        with pytest.raises(TypeError):
+            Point(1, z=2)
+    assert seen[0] and not seen[-1]
     with pytest.raises(TypeError, match="'z' without a default follows one with a default"):
         class Bad(Record):
             y: int = 0
