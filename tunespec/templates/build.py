@@ -90,10 +90,12 @@ def fresh_outputs(folder: str, key: str, placement: Placement, check: bool, know
         return None
     inside = os.path.join(folder, "")
     result = Staged(unchanged=[inside + name for name in found.files])
-    if not check:
+    if not check and found.tidy:  # the cache has just seen the folder itself: a real folder, no leftovers
+        _make_folder(os.path.dirname(folder), placement, result.made)
+        placement.checked.add(folder)
+    elif not check:
         _make_folder(folder, placement, result.made)
-        if not found.tidy:
-            remove_leftovers(folder)
+        remove_leftovers(folder)
     return result, found.names
 
 
