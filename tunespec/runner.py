@@ -403,10 +403,10 @@ class _ErrorPlaces:
 
 
 def _target_refuses(exp: ResolvedExperiment, target, engine: Engine, by_target: dict) -> bool:
-    from tunespec.templates.targets import memo_key, target_findings as findings_of
+    from tunespec.templates import targets
 
-    found = by_target.get(memo_key(exp, target.name))
-    for finding in found if found is not None else findings_of(exp, target):
+    found = by_target.get(targets.memo_key(exp, target.name))
+    for finding in found if found is not None else targets.target_findings(exp, target):
         if engine.severity_of(finding) is Severity.ERROR and engine.selection.allows(finding.code, finding.location.path):
             return True
     return False

@@ -111,7 +111,8 @@ class Target(Record):
         return None
 
     def required(self, method: str | None) -> list[str]:
-        return [*self.requires.get("all", ()), *self.requires.get(method or "", ())]
+        return self._derived("required", method,
+                             lambda: [*self.requires.get("all", ()), *self.requires.get(method or "", ())])
 
 
 class TargetError(Exception):
@@ -337,9 +338,11 @@ def _set_fields(exp: ResolvedExperiment) -> Iterator[str]:
 
 
 def _constraint_problem(exp: ResolvedExperiment, target: Target) -> tuple[str, str] | None:
+    rules = target.constraints
+    if not rules:
+        return None
     method = exp.values.get("method")
     model = exp.model
-    rules = target.constraints
     if method == "qlora" and model is not None:
         if rules.get("qlora_needs_quantized_model") and not model.quantized:
             return (f"`{target.name}` runs qlora only on quantized models, and {model.id} is not",
