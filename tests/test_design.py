@@ -43,8 +43,11 @@ def test_lint_starts_without_the_modules_only_other_commands_need(tmp_path):
     assert result.returncode in (0, 1), result.stderr[-2000:]
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "tunespec.rules.engine" in imported
+    # decimal: the range rules write their numbers only for a message or the docs; signal: the process ends
+    # with os._exit, with no teardown to guard from Ctrl-C
     for unwanted in ("shutil", "bz2", "lzma", "json", "textwrap", "tunespec.rules.docs", "tunespec.templates.render",
-                     "tunespec.importer", "tunespec.scaffold", "tunespec.format", "concurrent.futures"):
+                     "tunespec.importer", "tunespec.scaffold", "tunespec.format", "concurrent.futures", "decimal",
+                     "signal"):
         assert unwanted not in imported, unwanted
 
 
@@ -159,9 +162,13 @@ def test_records_declare_dataclass_transform_for_type_checkers():
     assert transform["eq_default"] is True and transform["field_specifiers"] == (Factory,)
 
 
-def test_a_records_init_is_made_on_first_use_and_its_fields_are_checked_when_defined():
+def test_a_records_init_is_compiled_once_it_has_made_many_instances_and_both_agree():
+    """A Record class starts with a generic __init__ and gets its compiled one after COMPILE_AFTER
+    instances; both take the same arguments, give the same instances and refuse the same mistakes, and a
+    misplaced default is refused when the class is defined."""
     import pytest
 
+    from tunespec import record
     from tunespec.record import Factory, Record
 
     class Point(Record):
@@ -172,14 +179,21 @@ def test_a_records_init_is_made_on_first_use_and_its_fields_are_checked_when_def
     class Named(Point):  # no fields of its own: Point's __init__
         pass
 
-    stub = Point.__init__
-    first, second = Named(1), Point(2, y=3)
-    assert Point.__init__ is not stub  # the real one, in place after the first call
-    assert (first.x, first.y, first.tags, type(first)) == (1, 0, [], Named)
-    assert second == Point(2, 3) and second.tags is not Point(2).tags
-    assert second.replace(y=5) == Point(2, 5)
-    with pytest.raises(TypeError):
-        Point()
+    generic = Point.__init__
+    seen = []
+    for _ in range(record.COMPILE_AFTER + 2):
+        first, second, third = Named(1), Point(2, y=3), Point(x=4, tags=["t"])
+        seen.append(Point.__init__ is generic)
+        assert (first.x, first.y, first.tags, type(first)) == (1, 0, [], Named)
+        assert second == Point(2, 3) and second.tags == [] and second.tags is not Point(2).tags
+        assert (third.x, third.y, third.tags) == (4, 0, ["t"])
+        assert second.replace(y=5) == Point(2, 5)
+        for wrong in ((), (1, 2, [], 4)):
+            with pytest.raises(TypeError):
+                Point(*wrong)
+        with pytest.raises(TypeError):
+            Point(1, z=2)
+    assert seen[0] and not seen[-1]
     with pytest.raises(TypeError, match="'z' without a default follows one with a default"):
         class Bad(Record):
             y: int = 0
@@ -204,3 +218,36 @@ def test_finding_tune_files_walks_as_os_walk_would(tmp_path):
                                                    "sub/deeper/y.tune")]
     assert f"{root}/skip" in asked and f"{root}/sub2/u.tune" in asked and f"{root}/.hidden" not in asked
     assert find_tune_files(tmp_path / "missing") == []
+
+
+PLAIN_LINT_LINES = [
+    ["lint"], ["lint", "--"], ["lint", "a.tune"], ["lint", "a.tune", "dir", "b.tune"], ["lint", "--", "a.tune", "-x.tune", "-"],
+    ["lint", "--strict", "--exit-zero", "--show-settings", "--statistics", "--fix", "--no-dependents", "a.tune"],
+    ["lint", "--no-dependents", "--", "a.tune"], ["lint", "--strict", "--strict", "--"], ["lint", "--", ""],
+    ["lint", "--", "a", "--", "b"], ["lint", "a.tune", "--strict"], ["lint", "-", "a"], ["lint", "--format", "json", "a"],
+    ["lint", "--format=json", "a"], ["lint", "-j", "1", "a"], ["lint", "--no-dep", "a"], ["lint", "--jobs", "2", "--", "a"],
+    ["lint", ""], ["lint", "a", "-ob.tune"], ["show", "a"], ["fmt", "--check", "--", "a"], [],
+]
+
+
+def test_a_plain_lint_command_line_reads_as_argparse_reads_it_without_importing_argparse():
+    """`cli._plain_lint` reads `lint [FLAG...] [--] [FILE...]` (pre-commit's command line) without argparse;
+    whatever it reads, argparse reads the same, and it leaves every other command line to argparse. Its
+    defaults are the lint parser's, option for option."""
+    from tunespec import cli
+
+    parser = cli.build_parser("lint")
+    assert {**cli._LINT_DEFAULTS, "paths": ["."]} == vars(parser.parse_args(["lint"]))
+    assert set(cli._LINT_FLAGS.values()) == {action.dest for action in _subcommands(parser)["lint"]._actions
+                                            if action.nargs == 0 and action.const is True}
+    read = 0
+    for argv in PLAIN_LINT_LINES:
+        plain = cli._plain_lint(list(argv))
+        if plain is not None:
+            read += 1
+            assert vars(plain) == vars(parser.parse_args(argv)), argv
+    assert read == 9
+    result = subprocess.run([sys.executable, "-c", "import sys; from tunespec.cli import main; main(sys.argv[1:]); "
+                             "print('argparse' in sys.modules)", "lint", "--no-dependents", "--", "missing.tune"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.stdout.splitlines()[-1] == "False"

@@ -147,10 +147,13 @@ def _check_folder_names(out: Path, root: Path) -> None:
             raise BuildError(f"the {what} {encodable(text)!r} holds a NUL character")
 
 
+BUILD_CACHE_FORMAT = 1  # (of `templates.known`'s entries)
+
+
 def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, out: str | os.PathLike | None = None,
           check: bool = False, *, config: Config | None = None, root: str | os.PathLike | None = None,
           template_dirs: Iterable[str] = (), selection: Selection | None = None, jobs: int = 1,
-          prune: bool = False, overrides: Iterable[str] = (), progress=None) -> BuildResult:
+          prune: bool = False, overrides: Iterable[str] = (), progress=None, cache: bool = True) -> BuildResult:
     """Render the targets of every experiment variant at `paths` into `out/<variant>/<target>/`.
 
     Targets come from `targets`, else each experiment's `targets`, else the config's, else `yaml`.
@@ -163,8 +166,11 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     configuration, relative to its file (`out`, default `out/`, and the root is its folder), so that a build
     run from any folder of the project writes the same specs to the same place. Spec folders that the
     files built no longer make are `orphans`; with `prune=True` (and not `check`) they are removed.
+
+    With `cache` (the default) the signatures of up-to-date files are kept in the cache folder
+    (`tunespec.cache`), so that the next build trusts them without reading them (`templates.known`).
     """
-    from tunespec.files import WriteError, commit, interrupts_deferred
+    from tunespec.files import WriteError, commit, commit_folder, interrupts_deferred
     from tunespec.templates.build import BuildError
     from tunespec.templates.targets import TargetError, all_targets
 
@@ -181,7 +187,8 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     selection = selection or config.selection(REGISTRY)
     out_path = output_folder(config, out)
     _check_folder_names(out_path, root_path)
-    plan = runner.BuildPlan(out_path, check, list(targets) if targets else None)
+    plan = runner.BuildPlan(out_path, check, list(targets) if targets else None,
+                            _build_cache(config, out_path) if cache else None)
     job = Job(config, selection, Path.cwd(), root_path, targets, template_dirs, False, plan,
               overrides=list(overrides))
     written, unchanged, stale, refused = [], [], [], []
@@ -198,6 +205,10 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
                 for temporary, path in item.files.staged:
                     commit(temporary, path)
                     written.append(str(path))
+                if item.files.folder is not None:  # a new folder, staged whole: its stamp goes in with it
+                    commit_folder(*item.files.folder)
+                    item.files.folder = None
+                    written += [str(path) for path in item.files.written]
                 if item.files.stamp is not None:  # after the files: a stamp never vouches for files not in place
                     commit(*item.files.stamp)
                     item.files.stamp = None
@@ -207,6 +218,8 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     except KeyboardInterrupt:  # between the run and the renames, before they were deferred: all old
         runner.abandon(result.built if result is not None else [], job)
         raise
+    if result.signatures:
+        _save_signatures(plan.cache, result.signatures)
     lint = LintResult(result.diagnostics, result.roots, result.lines)
     from tunespec import orphans as orphan_folders
     from tunespec.diagnostics import Severity
@@ -215,6 +228,30 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     found = orphan_folders.find(out_path, root_path, known, result.built, result.roots, Path.cwd(), broken)
     pruned = orphan_folders.prune(found) if prune and not check else []
     return BuildResult(lint, written, unchanged, stale, refused, check, found, pruned)
+
+
+def _build_cache(config: Config, out: Path) -> tuple[Path, str]:
+    """Where the cache keeps what it knows of the output folder `out`: the project's root (the
+    configuration's folder) and the entry's name, one per output folder (by its absolute path)."""
+    import hashlib
+
+    digest = hashlib.sha256(os.path.abspath(out).encode("utf-8", "surrogateescape")).hexdigest()
+    return config.base, f"build-{BUILD_CACHE_FORMAT}-{digest[:16]}"
+
+
+def _save_signatures(where: tuple[Path, str], changes: dict) -> None:
+    """Merge what the run learnt of the output folders into the cache (read again: another run may have
+    written it meanwhile)."""
+    from tunespec import cache
+    from tunespec.templates.known import entries
+
+    found = entries(cache.load(*where))
+    for folder, entry in changes.items():
+        if entry is None:
+            found.pop(folder, None)
+        else:
+            found[folder] = entry
+    cache.store(*where, found)
 
 
 def output_folder(config: Config, out: str | None = None) -> Path:

@@ -9,7 +9,8 @@ never believed: deleting the folder costs the next run only the time the cache s
 
 The folder is marked as a cache for backup tools (CACHEDIR.TAG) and for git (a `.gitignore` of `*`); it is
 hidden, so no search for `.tune` files walks into it. A cache that cannot be written (a read-only
-checkout, a full disk) is no error: the run goes on without it.
+checkout, a full disk) is no error: the run goes on without it. `TUNESPEC_CACHE_DIR` names another folder
+(as `RUFF_CACHE_DIR` does for ruff); `build --no-cache` neither reads nor writes the build's entries.
 
 Entries are `marshal` data, the built-in format of Python's own bytecode caches: loading one imports
 nothing (`json` would add 0.8 ms of imports to every hook run). marshal is not meant for data from
@@ -26,6 +27,7 @@ import sys
 from tunespec import __version__
 
 FOLDER = ".tunespec_cache"
+ENVIRONMENT = "TUNESPEC_CACHE_DIR"
 _TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
         "# This file is a cache directory tag created by tunespec.\n"
         "# For information about cache directory tags see https://bford.info/cachedir/\n")
@@ -36,7 +38,7 @@ def load(root: str | os.PathLike, name: str) -> object | None:
     """The data last stored as `name` in the cache of the project at `root`; None when there is none (or
     it was written by another version of tunespec or Python, or cannot be read)."""
     try:
-        with open(os.path.join(root, FOLDER, name), "rb") as handle:
+        with open(os.path.join(folder_of(root), name), "rb") as handle:
             header, data = marshal.loads(handle.read())
     except (OSError, ValueError, EOFError, TypeError):
         return None
@@ -51,7 +53,7 @@ def store(root: str | os.PathLike, name: str, data: object) -> None:
 
     from tunespec.files import WriteError, write_atomically
 
-    folder = Path(root, FOLDER)
+    folder = Path(folder_of(root))
     try:
         if not folder.is_dir():
             _make_folder(folder)
@@ -60,8 +62,13 @@ def store(root: str | os.PathLike, name: str, data: object) -> None:
         pass
 
 
+def folder_of(root: str | os.PathLike) -> str:
+    """The cache folder of the project at `root`."""
+    return os.environ.get(ENVIRONMENT) or os.path.join(root, FOLDER)
+
+
 def _make_folder(folder) -> None:
     """The folder with its two markers, written before anything else is put in it."""
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "CACHEDIR.TAG").write_text(_TAG, encoding="utf-8")
     (folder / ".gitignore").write_text("# Created by tunespec: its cache, never committed.\n*\n", encoding="utf-8")

@@ -5,15 +5,19 @@ Exit codes (DESIGN.md §3): 0 no errors, 1 errors (or warnings with --strict), 2
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from tunespec import __version__
 from tunespec.printable import printable
 from tunespec.report import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, plural
 
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # argparse is imported when a command line needs it (see _plain_lint)
+    import argparse
 
 IMPORT_BACKENDS = ("axolotl", "llama-factory", "fms-hf-tuning", "torchtune")  # tunespec.importer.run.BACKENDS
 
@@ -41,25 +45,32 @@ def _selectors(values: list[str] | None) -> list[str] | None:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every subcommand, or with `command`, of that one alone: pre-commit runs `lint` on
     each commit, and building the other ten parsers' options would cost it more than linting a file."""
+    import argparse
+
+    formatter = _formatter_class()
     parser = argparse.ArgumentParser(
         prog="tunespec", description="Lint and compile foundation-model tuning experiments (.tune files).",
-        formatter_class=_Formatter)
+        formatter_class=formatter)
     parser.add_argument("--version", action="version", version=f"tunespec {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help, add_options) in SUBCOMMANDS.items():
         if command is None or name == command:
-            add_options(commands.add_parser(name, help=help, formatter_class=_Formatter))
+            add_options(commands.add_parser(name, help=help, formatter_class=formatter))
     return parser
 
 
-class _Formatter(argparse.HelpFormatter):
+def _formatter_class() -> type:
     """argparse's formatter, told the terminal's width: left to find it, argparse imports `shutil` (and
     with it `bz2` and `lzma`) for every option it adds, help or not."""
+    import argparse
 
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
-        if width is None:
-            width = _terminal_columns() - 2
-        super().__init__(prog, indent_increment, max_help_position, width)
+    class _Formatter(argparse.HelpFormatter):
+        def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+            if width is None:
+                width = _terminal_columns() - 2
+            super().__init__(prog, indent_increment, max_help_position, width)
+
+    return _Formatter
 
 
 def _terminal_columns() -> int:
@@ -120,6 +131,8 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
                         help="remove the spec folders of variants and targets that are no longer built")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="do not print lint diagnostics (the lint hook does), only what is stale, orphaned or not built")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the build's cache (.tunespec_cache): read every output file to check it")
     _add_jobs(parser)
     _add_dependents(parser)
     _add_exclusion(parser)
@@ -212,6 +225,8 @@ def _jobs(value: str) -> int:
     except ValueError:
         jobs = 0
     if jobs < 1:
+        import argparse
+
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got `{value}`")
     return jobs
 
@@ -284,14 +299,48 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the nearest one)")
 
 
+# `lint FILES` as pre-commit runs it (`lint -- FILES`, after the hook's own flags) is read without argparse:
+# importing it (with gettext and locale, which it consults for each message it might print) and building
+# the lint parser cost every hook run 18M instructions of 223M (callgrind), more than linting the file.
+# Any other command line (an option with a value, a short option, help, a mistake) goes to argparse; a
+# test holds both readings to the same values.
+_LINT_FLAGS = {"--strict": "strict", "--exit-zero": "exit_zero", "--show-settings": "show_settings",
+               "--statistics": "statistics", "--fix": "fix", "--no-dependents": "no_dependents"}
+_LINT_DEFAULTS = {"command": "lint", "format": "text", "strict": False, "exit_zero": False, "output_file": None,
+                  "stdin_filename": None, "show_settings": False, "statistics": False, "color": "auto", "fix": False,
+                  "jobs": None, "select": None, "ignore": None, "config": None, "no_dependents": False,
+                  "exclude": None, "respect_gitignore": None}
+
+
+def _plain_lint(argv: list[str]) -> SimpleNamespace | None:
+    """The arguments of `lint [FLAG...] [--] [FILE...]` (flags without values), as argparse reads them;
+    None for any other command line."""
+    if not argv or argv[0] != "lint":
+        return None
+    values = dict(_LINT_DEFAULTS)
+    rest = argv[1:]
+    while rest and rest[0] in _LINT_FLAGS:
+        values[_LINT_FLAGS[rest.pop(0)]] = True
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+        if "--" in rest:
+            return None
+    elif any(not arg or arg.startswith("-") for arg in rest):
+        return None
+    values["paths"] = rest or ["."]
+    return SimpleNamespace(**values)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
-        parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
-        args = parser.parse_args(argv)
-        if args.command is None:
-            parser.print_help()
-            return EXIT_USAGE
+        args = _plain_lint(argv)
+        if args is None:
+            parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
+            args = parser.parse_args(argv)
+            if args.command is None:
+                parser.print_help()
+                return EXIT_USAGE
         return COMMANDS[args.command](args)
     except UsageError as error:
         complain(f"tunespec: {error}")
@@ -597,7 +646,7 @@ def command_build(args: argparse.Namespace) -> int:
     try:
         result = build(_paths(args, config), _selectors(args.target), args.out, args.check, config=config, root=args.root,
                        template_dirs=args.template_dir, jobs=_job_count(args), prune=args.prune,
-                       overrides=_overrides(args), progress=progress)
+                       overrides=_overrides(args), progress=progress, cache=not args.no_cache)
     except (TargetError, RenderError, BuildError) as error:
         raise UsageError(str(error)) from None
     finally:

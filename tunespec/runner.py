@@ -45,6 +45,7 @@ class BuildPlan(Record):
     out: Path
     check: bool = False
     targets: list | None = None  # --target: replaces each experiment's own list
+    cache: tuple | None = None  # (root, entry) of the cache's entry for `out`'s folders (templates.known); None: --no-cache
 
 
 class Job(Record):
@@ -87,6 +88,7 @@ class BatchResult(Record):
     resolved: list = Factory(list)
     built: list = Factory(list)
     claims: list = Factory(list)  # rules.outputs.OutputClaim of each variant, for TS015 across the run
+    signatures: dict = Factory(dict)  # what the batch learnt of output folders, for the cache (`Known.changes`)
 
 
 def default_jobs() -> int:
@@ -165,9 +167,11 @@ def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResu
     lines = _quoted_lines(checked.texts, diagnostics, noqa)
     compiled = checked.compiled
     resolved = compiled.resolved if compiled is not None else []
-    built = build_batch(resolved, diagnostics, job, checked.by_target) if job.build is not None else []
+    signatures = _signatures(job, shared)
+    built = build_batch(resolved, diagnostics, job, checked.by_target, signatures) if job.build is not None else []
     return BatchResult(diagnostics, noqa, checked.roots, lines, compiled.program if job.keep else None,
-                       resolved if job.keep else [], built, checked.claims)
+                       resolved if job.keep else [], built, checked.claims,
+                       signatures.take_changes() if signatures is not None else {})
 
 
 def _streamed(job: Job) -> bool:
@@ -215,6 +219,20 @@ def _check_batch(compiled: Compiled, job: Job, shared: dict) -> _Checked:
         program.release()
     return _Checked(findings, noqa_maps(sources, REGISTRY), [(source.display, source.text) for source in sources],
                     [source.display for source in program.roots], claims, None if streamed else compiled, by_target)
+
+
+def _signatures(job: Job, shared: dict):
+    """The cache's signatures of the output folders (a `templates.known.Known`), read once per process of
+    the run; None without a cache."""
+    if job.build is None or job.build.cache is None:
+        return None
+    signatures = shared.get("signatures")
+    if signatures is None:
+        from tunespec.cache import load
+        from tunespec.templates.known import Known, entries
+
+        signatures = shared["signatures"] = Known(entries(load(*job.build.cache)), str(job.build.out))
+    return signatures
 
 
 def _first_at_each_place(findings: Iterable[tuple]) -> list[tuple]:
@@ -299,7 +317,7 @@ class _TargetChecks:
 # --- building one batch --------------------------------------------------------------------------------
 
 def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], job: Job,
-                by_target: dict) -> list[Built]:
+                by_target: dict, signatures=None) -> list[Built]:
     from tunespec.compiler.ir import variant_inputs
     from tunespec.templates import stamp
     from tunespec.templates.build import Placement, check_outputs, fresh_outputs, render_outputs, stage_outputs
@@ -309,6 +327,8 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
     known = all_targets(job.template_dirs)
     errors = _ErrorPlaces(diagnostics)
     placement = Placement(plan.out, (job.root or job.cwd).absolute())
+    to_root = placement.to_root()
+    engine = Engine(REGISTRY, job.selection)
     built: list[Built] = []
     try:
         for exp in resolved:
@@ -326,7 +346,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
             for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
                 label = f"{exp.name} ({name})"
                 target = known.get(name)
-                if target is None or _target_refuses(exp, target, job.selection, by_target):
+                if target is None or _target_refuses(exp, target, engine, by_target):
                     built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above",
                                        name=exp.name, target=name))
                     continue
@@ -334,8 +354,8 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                     inputs = variant_inputs(exp)
                     digest = stamp.variant_digest(inputs)
                 folder = placement.folder(exp.name, name)
-                key = stamp.key(digest, target, placement.from_root(exp.name, name), placement.to_root())
-                found = fresh_outputs(Path(folder), key, placement, plan.check)
+                key = stamp.key(digest, target, placement.from_root(exp.name, name), to_root)
+                found = fresh_outputs(folder, key, placement, plan.check, signatures)
                 if found is not None:  # rendering would make what is there: nothing rendered
                     files, names = found
                 else:
@@ -346,6 +366,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                     names = unique_names(target, variant["ir"])
                     files = check_outputs(outputs) if plan.check else \
                         stage_outputs(outputs, placement, (folder, key, names))
+
                 built.append(Built(folder, f"{exp.source} (experiment {exp.experiment})", label, files=files,
                                    variant=(exp.source, exp.name), names=names, name=exp.name, target=name))
     except BaseException:
@@ -425,13 +446,12 @@ class _ErrorPlaces:
         return index < len(places) and places[index] < (span.end_line, span.end_column)
 
 
-def _target_refuses(exp: ResolvedExperiment, target, selection: Selection, by_target: dict) -> bool:
-    from tunespec.templates.targets import memo_key, target_findings as findings_of
+def _target_refuses(exp: ResolvedExperiment, target, engine: Engine, by_target: dict) -> bool:
+    from tunespec.templates import targets
 
-    found = by_target.get(memo_key(exp, target.name))
-    engine = Engine(REGISTRY, selection)
-    for finding in found if found is not None else findings_of(exp, target):
-        if engine.severity_of(finding) is Severity.ERROR and selection.allows(finding.code, finding.location.path):
+    found = by_target.get(targets.memo_key(exp, target.name))
+    for finding in found if found is not None else targets.target_findings(exp, target):
+        if engine.severity_of(finding) is Severity.ERROR and engine.selection.allows(finding.code, finding.location.path):
             return True
     return False
 
@@ -507,6 +527,7 @@ class _Merge:
         self.resolved: list = []
         self.built: list[Built] = []
         self.claims: list = []
+        self.signatures: dict = {}
         self.owners: dict[str, str] = {}
         self.named: dict[tuple, str] = {}  # (target, unique name) -> who has it
 
@@ -529,6 +550,7 @@ class _Merge:
         self.program = batch.program
         self.resolved += batch.resolved
         self.claims += batch.claims
+        self.signatures.update(batch.signatures)
         for item in batch.built:
             self._claim(item)
 
@@ -584,4 +606,4 @@ class _Merge:
         diagnostics += engine.unused_suppressions(self.noqa, dict.fromkeys(self.roots))
         diagnostics.sort(key=lambda d: d.sort_key)
         return BatchResult(diagnostics, self.noqa, list(dict.fromkeys(self.roots)), self.lines, self.program,
-                           self.resolved, self.built)
+                           self.resolved, self.built, signatures=self.signatures)

@@ -132,7 +132,7 @@ _WORD = re.compile(r"[A-Za-z0-9_-]+")
 
 def _rule_in(comment: Comment, column: int) -> Place | None:
     """The rule named under `column` in a `# noqa: CODE, name` comment."""
-    match = NOQA.search(comment.text)
+    match = re.search(NOQA, comment.text)
     if match is None or match.group("codes") is None:
         return None
     base = comment.span.column + match.start("codes")

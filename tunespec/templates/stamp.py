@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 
 from tunespec import __version__
-from tunespec.files import STAMP, read_unlinked
+from tunespec.files import STAMP, read_unlinked_stat
 from tunespec.templates.targets import BUILTIN, Target
 
 FORMAT = 1
@@ -89,22 +89,47 @@ def content(key: str, files: dict[str, bytes], executable: set[str], names: tupl
 
 
 class Fresh:
-    """An up-to-date folder: the files its stamp lists (names) and the target's unique names."""
+    """An up-to-date folder: the files its stamp lists (names) and the target's unique names; `tidy` when
+    the folder is known to hold no temporary file of a killed run (`known.Known.trusted`)."""
 
-    __slots__ = ("files", "names")
+    __slots__ = ("files", "names", "tidy")
 
-    def __init__(self, files: list[str], names: tuple) -> None:
+    def __init__(self, files: list[str], names: tuple, tidy: bool = False) -> None:
         self.files = files
         self.names = names
+        self.tidy = tidy
 
 
-def fresh(folder: str, key: str) -> Fresh | None:
+def fresh(folder: str, key: str, known=None) -> Fresh | None:
     """The folder's stamp when it holds `key` and every file it lists is a regular file (not a link) with
     the listed bytes and, for a script, still executable; else None (render the target). A stamp that
-    cannot be read as one is no stamp."""
-    data = read_unlinked(os.path.join(folder, STAMP))
-    if data is None:
-        return None
+    cannot be read as one is no stamp. With `known` (a `known.Known`, the cache's), a folder whose
+    signatures are unchanged since it was last verified is trusted unread, and one verified here is
+    recorded."""
+    if known is not None:
+        found = known.trusted(folder, key)
+        if found is not None:
+            return found
+        from tunespec.templates.known import now
+
+        since = now()
+        try:
+            folder_info = os.lstat(folder)  # (before anything in it is read)
+        except OSError:
+            folder_info = None
+    found = read_unlinked_stat(os.path.join(folder, STAMP))
+    verified = _verified(folder, key, found[0]) if found is not None else None
+    if known is not None:
+        if verified is None:
+            known.forget(folder)
+        else:
+            known.record(folder, key, since, folder_info, found[1], verified[0], verified[1])
+    return Fresh([name for name, _ in verified[0]], verified[1]) if verified is not None else None
+
+
+def _verified(folder: str, key: str, data: bytes) -> tuple[list, tuple] | None:
+    """The files (name, `fstat` of the bytes read) and names of a stamp whose files all hold the listed
+    bytes; None when one does not, or the stamp is not one for `key`."""
     try:
         lines = data.decode("utf-8", "surrogatepass").split("\n")
         if lines[:2] != [f"tunespec-stamp {FORMAT}", f"key {key}"] or lines[-1] != "":
@@ -117,10 +142,10 @@ def fresh(folder: str, key: str) -> Fresh | None:
                 name = json.loads(name)
                 if not isinstance(name, str) or os.sep in name or name in ("", ".", "..") or executable not in "01":
                     return None
-                found = read_unlinked(os.path.join(folder, name), executable=executable == "1")
-                if found is None or hashlib.sha256(found).hexdigest() != digest:
+                found = read_unlinked_stat(os.path.join(folder, name), executable=executable == "1")
+                if found is None or hashlib.sha256(found[0]).hexdigest() != digest:
                     return None
-                files.append(name)
+                files.append((name, found[1]))
             elif kind == "name":
                 pair = json.loads(rest)
                 if not isinstance(pair, list) or len(pair) != 2 or isinstance(pair[1], (list, dict)):
@@ -130,6 +155,4 @@ def fresh(folder: str, key: str) -> Fresh | None:
                 return None
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    return Fresh(files, tuple(names))
-
-
+    return files, tuple(names)

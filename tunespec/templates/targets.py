@@ -28,6 +28,7 @@ DECLARATION = "target.toml"
 # Values tunespec keeps for itself (labels, estimates, the list of targets): no backend is expected to
 # express them, so leaving them out is not a loss worth a TS501.
 TUNESPEC_ONLY = {"targets", "description", "task", "resources.gpu_memory_gb"}
+_UNSET = object()  # (no value a target assumes for a field)
 
 
 class TargetFile(Record):
@@ -67,9 +68,32 @@ class Target(Record):
     sandboxed: bool = False  # a user's --template-dir target: rendered in Jinja2's sandbox
     source: str = ""
 
+    __extra_slots__ = ("_per_method",)
+
     def can_express(self, method: str | None, field: str) -> bool:
-        everywhere = self.expresses.get("all", ())
-        return "*" in everywhere or field in everywhere or field in self.expresses.get(method or "", ())
+        expressible = self.expressible(method)
+        return expressible is None or field in expressible
+
+    def expressible(self, method: str | None) -> frozenset | None:
+        """The fields the target expresses for `method` (None: every field), worked out once per method:
+        TS501 asks for every set field of every variant, nine targets each in a build."""
+        return self._derived("expressible", method, lambda: None if "*" in self.expresses.get("all", ()) else
+                             frozenset(self.expresses.get("all", ())) | frozenset(self.expresses.get(method or "", ())))
+
+    def limited_fields(self, method: str | None) -> list[str]:
+        """The fields with a `[values]` limit for all methods or for `method`, sorted (once per method)."""
+        return self._derived("limited", method, lambda: sorted(
+            {field for scope in ("all", method or "") for field in self.values.get(scope, {})}))
+
+    def _derived(self, what: str, method: str | None, make):
+        try:
+            known = self._per_method
+        except AttributeError:
+            known = self._per_method = {}
+        key = (what, method)
+        if key not in known:
+            known[key] = make()
+        return known[key]
 
     def value_limit(self, values: Mapping[str, Any], field: str) -> dict | None:
         """The `[values]` limit (for the experiment's method or all) that the experiment's value of the field
@@ -87,7 +111,8 @@ class Target(Record):
         return None
 
     def required(self, method: str | None) -> list[str]:
-        return [*self.requires.get("all", ()), *self.requires.get(method or "", ())]
+        return self._derived("required", method,
+                             lambda: [*self.requires.get("all", ()), *self.requires.get(method or "", ())])
 
 
 class TargetError(Exception):
@@ -226,8 +251,9 @@ def target_findings(exp: ResolvedExperiment, target: Target, set_fields: list[st
     yield from _unreadable_uris(exp, target)
     yield from _partial_layer_groups(exp, target)
     yield from _inexpressible_values(exp, target, method)
-    for field in _set_fields(exp) if set_fields is None else set_fields:
-        if not target.can_express(method, field) and exp.values[field] != target.implicit.get(field, object()):
+    expressible = target.expressible(method)
+    for field in () if expressible is None else _set_fields(exp) if set_fields is None else set_fields:
+        if field not in expressible and exp.values[field] != target.implicit.get(field, _UNSET):
             yield Finding(codes.TARGET_CANNOT_EXPRESS_FIELD, exp.location_of(field),
                           f"`{target.name}` cannot express `{field}` ({_shown(exp.values[field])}): it is dropped "
                           f"from {', '.join(f.output for f in target.files)}",
@@ -237,8 +263,7 @@ def target_findings(exp: ResolvedExperiment, target: Target, set_fields: list[st
 def _inexpressible_values(exp: ResolvedExperiment, target: Target, method: str) -> Iterator[Finding]:
     """TS501 for a value, set or a default, that a target expresses only for some values (torchtune has no
     fp16; Axolotl cannot keep fp32 master weights under autocast): its declaration says what it emits instead."""
-    fields = {field for scope in ("all", method) for field in target.values.get(scope, {})}
-    for field in sorted(fields):
+    for field in target.limited_fields(method):
         limit = target.value_limit(exp.values, field)
         if limit is None:
             continue
@@ -291,8 +316,9 @@ def today() -> str:
 
 def _partial_layer_groups(exp: ResolvedExperiment, target: Target) -> Iterator[Finding]:
     """Layers a target adapts only together (torchtune's feed-forward): naming some of them means all."""
-    layers = set(exp.values.get("lora.resolved_target_modules") or ())
-    for group in target.constraints.get("lora_layer_groups", ()):
+    groups = target.constraints.get("lora_layer_groups", ())
+    layers = set(exp.values.get("lora.resolved_target_modules") or ()) if groups else set()
+    for group in groups:
         named = layers & set(group)
         if named and named != set(group):
             yield Finding(codes.TARGET_CANNOT_EXPRESS_FIELD, exp.location_of("lora.target_modules"),
@@ -312,9 +338,11 @@ def _set_fields(exp: ResolvedExperiment) -> Iterator[str]:
 
 
 def _constraint_problem(exp: ResolvedExperiment, target: Target) -> tuple[str, str] | None:
+    rules = target.constraints
+    if not rules:
+        return None
     method = exp.values.get("method")
     model = exp.model
-    rules = target.constraints
     if method == "qlora" and model is not None:
         if rules.get("qlora_needs_quantized_model") and not model.quantized:
             return (f"`{target.name}` runs qlora only on quantized models, and {model.id} is not",
