@@ -338,10 +338,23 @@ def test_root_changes_the_paths_inside_specs(project):
     assert data["spec"]["data"]["train"] == "../data/train.jsonl"
 
 
+def staged(relative: Path) -> bool:
+    """A temporary file, or a file in a folder staged whole: not an output (yet)."""
+    return any(part.startswith(TEMPORARY) for part in relative.parts)
+
+
+def wrote_an_output(out: Path) -> bool:
+    """Whether a running build has put a file in place (a folder it stages may be renamed while this looks)."""
+    try:
+        return out.exists() and any(p.is_file() and not staged(p.relative_to(out)) for p in out.rglob("*"))
+    except FileNotFoundError:
+        return False
+
+
 @pytest.mark.slow
 def test_an_interrupted_build_leaves_only_complete_files(examples):
-    """SIGKILL once the build has started writing; afterwards every output is complete (the temporary file
-    the killed run was writing is not an output, and the next build removes it)."""
+    """SIGKILL once the build has started writing; afterwards every output is complete (the temporary files
+    and folders the killed run was writing are not outputs, and the next build removes them)."""
     import time
 
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -354,14 +367,12 @@ def test_an_interrupted_build_leaves_only_complete_files(examples):
                                    stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while process.poll() is None and time.monotonic() < deadline:
-            if (examples / "out").exists() and any(p.is_file() and not p.name.startswith(TEMPORARY)
-                                                   for p in (examples / "out").rglob("*")):
+            if wrote_an_output(examples / "out"):
                 break
             time.sleep(0.001)
         process.kill()
         process.wait()
-        written = {name: data for name, data in files_under(examples / "out").items()
-                   if not Path(name).name.startswith(TEMPORARY)}
+        written = {name: data for name, data in files_under(examples / "out").items() if not staged(Path(name))}
         assert written, "the build was killed before it wrote anything"
         for name, data in written.items():
             assert data == expected[name], name

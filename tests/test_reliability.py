@@ -137,6 +137,51 @@ def test_leftovers_of_a_dead_run_are_removed_and_those_of_a_live_one_kept(tmp_pa
     assert not dead.exists() and live.exists()
 
 
+def test_folders_staged_by_a_dead_run_are_removed_and_those_of_a_live_one_kept(tmp_path):
+    dead = tmp_path / f"{TEMPORARY}999999999-0-yaml"
+    (dead / "sub").mkdir(parents=True)
+    (dead / "experiment.yaml").write_text("half")
+    (dead / "sub" / "more.yaml").write_text("half")
+    live = tmp_path / f"{TEMPORARY}{os.getppid()}-0-yaml"
+    live.mkdir()
+    (live / "experiment.yaml").write_text("being written")
+    files_module.remove_leftovers(tmp_path)
+    assert not dead.exists() and (live / "experiment.yaml").exists()
+
+
+def test_a_staged_folder_whose_place_was_taken_meanwhile_goes_in_file_by_file(tmp_path):
+    """Another build made the folder first: the files are renamed into it one by one, the others kept."""
+    final = tmp_path / "yaml"
+    temporary = files_module.stage_folder(str(final))
+    (Path(temporary) / "sub").mkdir()
+    files_module.write_new(os.path.join(temporary, "experiment.yaml"), b"new", 0o644)
+    files_module.write_new(os.path.join(temporary, "sub", "more.yaml"), b"more", 0o644)
+    final.mkdir()
+    (final / "experiment.yaml").write_text("old")
+    (final / "other.yaml").write_text("theirs")
+    files_module.commit_folder(temporary, str(final), ["experiment.yaml", os.path.join("sub", "more.yaml")])
+    assert files_under(final) == {"experiment.yaml": b"new", "other.yaml": b"theirs", "sub/more.yaml": b"more"}
+    assert not os.path.exists(temporary)
+
+
+def test_a_new_folder_is_staged_whole_and_put_in_place_with_its_stamp(project, monkeypatch):
+    """A fresh build renames each new target folder into place once, its files and stamp inside it."""
+    project.write("t.tune", granite(""))
+    renamed = []
+    real_replace = os.replace
+
+    def replace(source, destination):
+        renamed.append((os.fspath(source), os.fspath(destination)))
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(files_module.os, "replace", replace)
+    assert main(["build", "t.tune", "--target", "yaml,peft"]) == 0
+    assert sorted(os.path.relpath(destination, project.root) for _, destination in renamed) == \
+        [os.path.join("out", "tickets", "peft"), os.path.join("out", "tickets", "yaml")]
+    assert all(os.path.basename(source).startswith(TEMPORARY) for source, _ in renamed)
+    assert (project.root / "out" / "tickets" / "yaml" / ".tunespec-stamp").is_file()
+
+
 # --- the disk says no ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("failure", [errno.ENOSPC, errno.EACCES, errno.EROFS])

@@ -170,7 +170,7 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     With `cache` (the default) the signatures of up-to-date files are kept in the cache folder
     (`tunespec.cache`), so that the next build trusts them without reading them (`templates.known`).
     """
-    from tunespec.files import WriteError, commit, interrupts_deferred
+    from tunespec.files import WriteError, commit, commit_folder, interrupts_deferred
     from tunespec.templates.build import BuildError
     from tunespec.templates.targets import TargetError, all_targets
 
@@ -205,6 +205,10 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
                 for temporary, path in item.files.staged:
                     commit(temporary, path)
                     written.append(str(path))
+                if item.files.folder is not None:  # a new folder, staged whole: its stamp goes in with it
+                    commit_folder(*item.files.folder)
+                    item.files.folder = None
+                    written += [str(path) for path in item.files.written]
                 if item.files.stamp is not None:  # after the files: a stamp never vouches for files not in place
                     commit(*item.files.stamp)
                     item.files.stamp = None

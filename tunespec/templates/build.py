@@ -11,7 +11,8 @@ import stat
 from pathlib import Path
 
 from tunespec.compiler.resolve import ResolvedExperiment
-from tunespec.files import TEMPORARY, WriteError, discard, read_unlinked, remove_leftovers, stage
+from tunespec.files import (TEMPORARY, WriteError, discard, discard_folder, read_unlinked, remove_leftovers, stage,
+                            stage_folder, write_new)
 from tunespec.record import Factory, Record
 from tunespec.templates import stamp
 from tunespec.templates.targets import Target
@@ -40,6 +41,10 @@ class Staged(Record):
     stale: list = Factory(list)
     made: list = Factory(list)
     stamp: tuple | None = None  # (temporary, final) of the folder's new stamp, committed after its files
+    # A folder that did not exist, staged whole (`files.stage_folder`): (temporary, final folder, the names
+    # written into it, its stamp last), and the final paths of its files (what the run reports as written).
+    folder: tuple | None = None
+    written: list = Factory(list)
 
 
 class Placement:
@@ -49,6 +54,8 @@ class Placement:
     def __init__(self, out: Path, root: Path) -> None:
         self.out = out
         self.checked: set[str] = set()  # folders inside `out` already made or found to be real folders
+        self.made_here: set[str] = set()  # variant folders this run made (no dead run's leftovers in them)
+        self.swept: set[str] = set()  # variant folders found, already cleared of dead runs' staged folders
         out_absolute = os.path.abspath(out)
         self.out_from_root = os.path.relpath(out_absolute, os.path.abspath(root))
         self.root_from_out = os.path.relpath(os.path.abspath(root), out_absolute)
@@ -116,6 +123,9 @@ def stage_outputs(outputs: list[Output], placement: Placement, stamped: tuple[st
     result = Staged()
     encoded = [(output, output.text.encode("utf-8")) for output in outputs]
     try:
+        if stamped is not None and _absent(stamped[0], placement, result.made):
+            _stage_whole(encoded, stamped, result)
+            return result
         new_folders = set()
         for folder in sorted({output.path.parent for output in outputs}):
             if _make_folder(folder, placement, result.made):
@@ -142,12 +152,51 @@ def stage_outputs(outputs: list[Output], placement: Placement, stamped: tuple[st
     return result
 
 
+def _absent(folder: str, placement: Placement, made: list) -> bool:
+    """Whether the target's folder does not exist, so that it can be staged whole; the folder above it
+    (the variant's) is made if missing and, when it was there before the run, cleared of the folders dead
+    runs staged in it."""
+    parent = os.path.dirname(folder)
+    if parent in placement.made_here:  # made by this run: nothing in it but this run's folders
+        return True
+    if _make_folder(Path(parent), placement, made):
+        placement.made_here.add(parent)
+        return True
+    if parent not in placement.swept:
+        remove_leftovers(Path(parent))
+        placement.swept.add(parent)
+    return not os.path.lexists(folder)
+
+
+def _stage_whole(encoded: list[tuple[Output, bytes]], stamped: tuple[str, str, tuple], result: Staged) -> None:
+    """Stage a new folder: its files written under their own names into a temporary folder beside it (and
+    its stamp, last), which the commit renames into place in one step."""
+    folder = str(stamped[0])
+    temporary = stage_folder(folder)
+    names = []
+    result.folder = (temporary, folder, names)
+    for output, data in encoded:
+        name = os.path.relpath(output.path, folder)
+        path = os.path.join(temporary, name)
+        if os.sep in name:  # an output in a subfolder of the target's folder
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_new(path, data, 0o755 if output.executable else 0o644, output.path)
+        names.append(name)
+        result.written.append(output.path)
+    data = _stamp_bytes(stamped[1], encoded, stamped[2])
+    if data is not None:
+        write_new(os.path.join(temporary, stamp.STAMP), data, 0o644, os.path.join(folder, stamp.STAMP))
+        names.append(stamp.STAMP)
+
+
 def discard_staged(results: list[Staged]) -> None:
-    """Remove the staged temporary files, then the folders made for them that are still empty."""
+    """Remove the staged temporary files and folders, then the folders made for them that are still empty."""
     for result in results:
         for temporary, _ in result.staged + ([result.stamp] if result.stamp else []):
             discard(temporary)
-        result.staged, result.stamp = [], None
+        if result.folder is not None:
+            discard_folder(result.folder[0])
+        result.staged, result.stamp, result.folder, result.written = [], None, None, []
     made = {folder for result in results for folder in result.made}
     for folder in sorted(made, key=lambda folder: folder.count(os.sep), reverse=True):  # deepest first
         try:
