@@ -208,3 +208,20 @@ def test_a_cold_lint_with_an_unchanged_configuration_does_not_import_tomllib(tmp
                            cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}) for _ in range(2)]
     assert [run.stdout.splitlines()[-1] for run in runs] == ["True", "False"]
     assert runs[0].stdout.splitlines()[:-1] == runs[1].stdout.splitlines()[:-1]
+
+
+def test_a_cached_file_changed_just_now_loses_its_entry_until_it_has_settled(tmp_path, monkeypatch):
+    small_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    importers(tmp_path, "base.tune")
+    (tmp_path / "b.tune").write_text('import "base.tune"\nexperiment b extends base { }\n', encoding="utf-8")  # now
+    assert importers(tmp_path, "base.tune") == ["a.tune", "b.tune"]
+    assert str(tmp_path / "b.tune") not in cache.load(tmp_path, IMPORTS_CACHE)
+    read = counting_reads(monkeypatch)
+    assert importers(tmp_path, "base.tune") == ["a.tune", "b.tune"]
+    assert read == ["b.tune"]
+    os.utime(tmp_path / "b.tune", (LONG_AGO, LONG_AGO))
+    importers(tmp_path, "base.tune")
+    read.clear()
+    assert importers(tmp_path, "base.tune") == ["a.tune", "b.tune"]
+    assert read == []

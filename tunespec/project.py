@@ -24,7 +24,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 # `import "path"` in the bytes of a file: the pattern starts with its literal word, which the regular
 # expression engine finds with a fast scan (a pattern that starts with "line start or a separator" is tried
@@ -33,7 +33,7 @@ from typing import Iterable, Iterator
 IMPORT_WORD = re.compile(rb'import[ \t\r\n\f\v]*"((?:[^"\\\n]|\\.)*)"')
 IMPORT_PRECEDERS = frozenset(b" \t\r\n\f\v;{}")
 # The cache entry of the import lines found (the name says the format of its data, see `_scan`).
-IMPORTS_CACHE = "imports-1"
+IMPORTS_CACHE = "imports-2"
 # A file changed this recently may change again within the file system's clock tick (its time and size
 # then unchanged): its imports are not cached (as git treats a "racily clean" file).
 RACY_NS = 2_000_000_000
@@ -95,34 +95,61 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
     return sorted(shown, key=lambda pair: pair[1])
 
 
-def _scan(root: Path, excluded) -> Iterator[tuple[str, object, list[str]]]:
+def _scan(root: Path, excluded) -> list[tuple[str, object, list[str]]]:
     """(path, identity, the files its import lines name) for each `.tune` file of the project at `root`:
     the import lines from the project's cache where the file's `stat` is what the cache says, else read;
-    the cache is written again when anything in it changed."""
+    the cache is written again when anything in it changed.
+
+    A file's stamp in the cache is the hash of its modification time, size, inode and change time: one
+    number loads faster than four (a false match needs a change that keeps a 64-bit hash, and the cache
+    is written by this Python version only, whose tuple hash does not vary between runs). When every file
+    matches, the cache's next content is not made at all (together 3.5M instructions of a hook run's 188M
+    in a 1,000-file project)."""
     from tunespec import cache
     from tunespec.compiler.loader import find_tune_files
 
     known = cache.load(root, IMPORTS_CACHE)
     known = known if isinstance(known, dict) else {}
-    fresh: dict[str, tuple[tuple, list[str]]] = {}  # path -> (its stamp, its imports)
+    found: list[tuple[str, object, list[str]]] = []
+    stamps: dict[str, int | None] = {}  # path -> its new stamp, None to drop its entry: entries that change
+    kept = 0  # files whose cache entry stands
     settled = time.time_ns() - RACY_NS
     for path in find_tune_files(str(root), excluded):
         try:
             info = os.stat(path)
         except (OSError, ValueError):  # gone since the walk: its own identity (as loader.identity), no imports
-            yield path, os.path.abspath(path), []
+            found.append((path, os.path.abspath(path), []))
+            if path in known:
+                stamps[path] = None
             continue
-        stamp = (info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns)
+        stamp = hash((info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns))
         entry = known.get(path)
         if type(entry) is tuple and len(entry) == 2 and entry[0] == stamp and type(entry[1]) is list:
             targets = entry[1]
+            kept += 1
         else:
             targets = _imports(path)
-        if (info.st_mtime_ns or settled) < settled:  # (no time: a stat_result made of a bare tuple, not kept)
-            fresh[path] = (stamp, targets)
-        yield path, (info.st_dev, info.st_ino), targets
-    if fresh != known:
-        cache.store(root, IMPORTS_CACHE, fresh)
+            if (info.st_mtime_ns or settled) < settled:  # (no time: a stat_result made of a bare tuple)
+                stamps[path] = stamp
+            elif path in known:
+                stamps[path] = None  # its entry goes; it is kept again once it has settled
+        found.append((path, (info.st_dev, info.st_ino), targets))
+    if stamps or kept != len(known):
+        cache.store(root, IMPORTS_CACHE, _entries(found, known, stamps))
+    return found
+
+
+def _entries(found: list[tuple[str, object, list[str]]], known: dict, stamps: dict[str, int | None]) -> dict:
+    """The cache's next content: the files found with their stamps (the new ones, or those that stood),
+    less those whose stamp is None (changed too recently to be kept)."""
+    entries = {}
+    for path, _, targets in found:
+        if path in stamps:
+            if stamps[path] is not None:
+                entries[path] = (stamps[path], targets)
+        elif path in known:
+            entries[path] = (known[path][0], targets)
+    return entries
 
 
 def _imports(path: str) -> list[str]:
