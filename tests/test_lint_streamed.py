@@ -88,3 +88,19 @@ def test_lines_at_is_split_without_the_list():
         split = text.split("\n")
         numbers = sorted({rng.randrange(-1, count + 4) for _ in range(rng.randrange(30))})
         assert runner.lines_at(text, numbers) == {n: split[n - 1] for n in numbers if 0 < n <= len(split)}
+
+
+def test_release_forgets_the_scopes_of_the_files_only_this_batch_read(project):
+    """A scope refers back to its file; a lint releases its batch's scopes so that the syntax trees go as
+    soon as the batch is checked, not at the next garbage collection. A shared file keeps its own."""
+    project.write("common.tune", "preset base { seed = 1 }\n")
+    project.write("main.tune", 'import "common.tune"\nexperiment a extends base { method = lora }\n')
+    run: dict = {}
+    program = Program(project.root, run=run)
+    root = program.add_root("main.tune", "main.tune")
+    [shared] = run["files"].values()
+    program.scope(root)
+    program.scope(shared)
+    program.release()
+    assert root.scope_cache is None
+    assert shared.scope_cache is not None

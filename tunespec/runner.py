@@ -156,24 +156,57 @@ def compile_files(files: Iterable[tuple[str, str]], cwd: Path | None, config: Co
 
 def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
     """Compile and check `files` (and build them, for a build); `shared` lives as long as the process's
-    part of the run (the data files' scans).
+    part of the run (the data files' scans)."""
+    checked = _check_batch(compile_files(files, job.cwd, job.config, job.root, job.buffers,
+                                         shared.setdefault("loader", {}), job.overrides, _streamed(job)), job, shared)
+    # A lint's syntax trees are gone by now (nothing here holds `compile_files`' result): a 10 MB file's
+    # diagnostics are made in the memory its trees took (1 byte per source byte less at the peak).
+    engine = Engine(REGISTRY, job.selection)
+    diagnostics = engine.reported(checked.findings, checked.noqa)
+    noqa = {display: comments for display, comments in checked.noqa.items() if comments}
+    lines = _quoted_lines(checked.texts, diagnostics, noqa)
+    compiled = checked.compiled
+    resolved = compiled.resolved if compiled is not None else []
+    signatures = _signatures(job, shared)
+    built = build_batch(resolved, diagnostics, job, checked.by_target, signatures) if job.build is not None else []
+    return BatchResult(diagnostics, noqa, checked.roots, lines, compiled.program if job.keep else None,
+                       resolved if job.keep else [], built, checked.claims,
+                       signatures.take_changes() if signatures is not None else {})
 
-    A lint checks one declaration's variants at a time and keeps only their findings and output claims
-    (the facts TS015 needs across the run), so that its memory is the syntax trees', not every resolved
-    variant's (a 10 MB file: 58 bytes per source byte before, 20 after). A build, `show` and the API keep
-    them all: a build renders what the whole batch's diagnostics allow."""
-    streamed = job.build is None and not job.keep
-    compiled = compile_files(files, job.cwd, job.config, job.root, job.buffers, shared.setdefault("loader", {}),
-                             job.overrides, streamed)
-    program, resolver, resolved = compiled.program, compiled.resolver, compiled.resolved
+
+def _streamed(job: Job) -> bool:
+    """Whether the batch's variants are checked one declaration at a time and dropped: for a lint. A
+    build, `show` and the API keep them all (a build renders what the whole batch's diagnostics allow)."""
+    return job.build is None and not job.keep
+
+
+class _Checked(Record):
+    """What checking a batch found: its findings, the `# noqa` comments and texts of the files they name,
+    the output claims of its variants (for TS015 across the run); and what was compiled, when kept."""
+
+    findings: list
+    noqa: dict  # display path -> {line: Noqa}
+    texts: list  # (display path, text) of the files the findings name
+    roots: list
+    claims: list
+    compiled: Compiled | None
+    by_target: dict | None  # TS5xx findings per variant and target, which build reuses
+
+
+def _check_batch(compiled: Compiled, job: Job, shared: dict) -> _Checked:
+    """The rules and TS5xx checks of a batch's variants. A lint checks one declaration's variants at a
+    time and keeps only their findings and output claims, so that its memory is the syntax trees', not
+    every resolved variant's (a 10 MB file: 58 bytes per source byte before, 20 after)."""
+    streamed = _streamed(job)
+    program, resolver = compiled.program, compiled.resolver
     engine = Engine(REGISTRY, job.selection, RuleContext(resolver.catalog, program, shared=shared))
-    by_target: dict | None = None if streamed else {}  # TS5xx findings per variant and target, which build reuses
+    by_target: dict | None = None if streamed else {}
     targets = _TargetChecks(job.targets, job.config, job.template_dirs, by_target)
     checked: list = []
     targeted: list = []
     claims: list = []
-    for variants in resolver.declarations(forget=True) if streamed else [resolved]:
-        checked += engine.check(variants)
+    for variants in resolver.declarations(forget=True) if streamed else [compiled.resolved]:
+        checked += _first_at_each_place(engine.check(variants))
         targeted += targets.findings(variants)
         claims += output_claims(variants)
     targeted += targets.findings([])  # --template-dir folders are read (and refused) even for no variant
@@ -182,15 +215,10 @@ def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResu
     findings += checked
     findings += targeted
     sources = program.sources(finding.location.path for finding, _ in findings)
-    noqa = noqa_maps(sources, REGISTRY)
-    diagnostics = engine.reported(findings, noqa)
-    noqa = {display: comments for display, comments in noqa.items() if comments}
-    lines = _quoted_lines(sources, diagnostics, noqa)
-    signatures = _signatures(job, shared)
-    built = build_batch(resolved, diagnostics, job, by_target, signatures) if job.build is not None else []
-    return BatchResult(diagnostics, noqa, [source.display for source in program.roots], lines,
-                       program if job.keep else None, resolved if job.keep else [], built, claims,
-                       signatures.take_changes() if signatures is not None else {})
+    if streamed:
+        program.release()
+    return _Checked(findings, noqa_maps(sources, REGISTRY), [(source.display, source.text) for source in sources],
+                    [source.display for source in program.roots], claims, None if streamed else compiled, by_target)
 
 
 def _signatures(job: Job, shared: dict):
@@ -207,17 +235,33 @@ def _signatures(job: Job, shared: dict):
     return signatures
 
 
-def _quoted_lines(sources: list, diagnostics: list[Diagnostic], noqa: dict) -> dict[str, dict[int, str]]:
+def _first_at_each_place(findings: Iterable[tuple]) -> list[tuple]:
+    """The findings of one declaration less those at a place (and code) already found: the variants of a
+    sweep mostly find the same things, and only the first at a place is reported (`Engine.reported`), so
+    the others need not be held until then (a 10 MB file of three-variant sweeps: 1 byte per source byte)."""
+    seen: set[tuple] = set()
+    kept = []
+    for item in findings:
+        location = item[0].location
+        span = location.span
+        key = (location.path, span.line, span.column, item[0].code)
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept
+
+
+def _quoted_lines(texts: list, diagnostics: list[Diagnostic], noqa: dict) -> dict[str, dict[int, str]]:
     """The source lines a text report quotes: those diagnostics point at, and `# noqa` comments' (TS901).
     Only those are kept, so that memory does not grow with the size of the files linted."""
     wanted: dict[str, set[int]] = {display: set(comments) for display, comments in noqa.items()}
     for diagnostic in diagnostics:
         wanted.setdefault(diagnostic.path, set()).add(diagnostic.line)
     quoted = {}
-    for source in sources:
-        numbers = wanted.get(source.display)
-        if numbers and source.text is not None:
-            quoted[source.display] = lines_at(source.text, sorted(numbers))
+    for display, text in texts:
+        numbers = wanted.get(display)
+        if numbers and text is not None:
+            quoted[display] = lines_at(text, sorted(numbers))
     return quoted
 
 

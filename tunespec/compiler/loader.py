@@ -142,6 +142,15 @@ class Program:
                 found.setdefault(id(source), source)
         return list(found.values())
 
+    def release(self) -> None:
+        """Forget the scopes of the files only this program read (a shared file's serves later batches).
+        A scope refers back to its file (each name's declaration with the file that holds it), so without
+        this a lint's syntax trees would outlive the batch until the next garbage collection, which the
+        runner pauses while a batch runs."""
+        for source in self.files.values():
+            if id(source) not in self.shared_ids:
+                source.scope_cache = None
+
     def _load_pending(self) -> None:
         while self._pending:
             source = self._pending.popleft()

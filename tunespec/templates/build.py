@@ -29,6 +29,7 @@ class Output(Record):
     path: Path  # where the file goes
     text: str
     executable: bool = False
+    name: str = ""  # its path inside the target's folder (`path` less the folder)
 
 
 class Staged(Record):
@@ -77,7 +78,7 @@ def render_outputs(exp: ResolvedExperiment, target: Target, placement: Placement
 
     folder = placement.folder(exp.name, target.name)
     rendered = render_target(exp, target, placement.from_root(exp.name, target.name), placement.to_root(), variant)
-    return [Output(Path(folder, name), text, executable=name.endswith(".sh")) for name, text in rendered.items()]
+    return [Output(Path(folder, name), text, name.endswith(".sh"), name) for name, text in rendered.items()]
 
 
 def fresh_outputs(folder: str, key: str, placement: Placement, check: bool, known=None) -> tuple[Staged, tuple] | None:
@@ -176,7 +177,7 @@ def _stage_whole(encoded: list[tuple[Output, bytes]], stamped: tuple[str, str, t
     names = []
     result.folder = (temporary, folder, names)
     for output, data in encoded:
-        name = os.path.relpath(output.path, folder)
+        name = output.name or os.path.relpath(output.path, folder)  # (relpath looks up the working folder twice)
         path = os.path.join(temporary, name)
         if os.sep in name:  # an output in a subfolder of the target's folder
             os.makedirs(os.path.dirname(path), exist_ok=True)

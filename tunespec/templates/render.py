@@ -84,11 +84,36 @@ def to_json(value: Any, indent: int | None = None) -> str:
 
 
 _scalar_json = json.JSONEncoder(ensure_ascii=False).encode
+_json_string = json.encoder.encode_basestring  # json's own (C) string encoder, as `encode` uses for a str
+_INFINITY = float("inf")
+
+
+def _json_scalar(value: Any) -> str:
+    """What `_scalar_json(value)` gives, written as json's encoders write each kind (`JSONEncoder.encode`
+    builds a new C encoder for every number: a tenth of rendering the JSON files)."""
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        if value != value:
+            return "NaN"
+        if value == _INFINITY or value == -_INFINITY:
+            return "Infinity" if value > 0 else "-Infinity"
+        return float.__repr__(value)
+    return _scalar_json(value)
 
 
 def _indented(value: Any, step: str, newline: str) -> str:
     if isinstance(value, str):
-        return _scalar_json(value)
+        return _json_string(value)
     if isinstance(value, (list, tuple)):
         if not value:
             return "[]"
@@ -100,9 +125,9 @@ def _indented(value: Any, step: str, newline: str) -> str:
         if not all(type(key) is str for key in value):  # json's own key conversions (numbers, booleans, None)
             return json.dumps(value, ensure_ascii=False, indent=len(step)).replace("\n", newline)
         inner = newline + step
-        return "{" + inner + ("," + inner).join(_scalar_json(key) + ": " + _indented(item, step, inner)
+        return "{" + inner + ("," + inner).join(_json_string(key) + ": " + _indented(item, step, inner)
                                                 for key, item in value.items()) + newline + "}"
-    return _scalar_json(value)
+    return _json_scalar(value)
 
 
 def to_python(value: Any) -> str:
@@ -423,10 +448,26 @@ def render_target(exp: ResolvedExperiment, target: Target, folder: str, to_root:
 def _render_builtin(env: jinja2.Environment, target: Target, template: str, values: dict[str, Any]) -> str:
     """A built-in template: tunespec's own code, so anything but a template error is a bug."""
     try:
-        return env.get_template(template).render(values)
+        return _template(env, template).render(values)
     except jinja2.TemplateError as error:
         where = f", line {error.lineno}" if getattr(error, "lineno", None) else ""
         raise RenderError(f"target `{target.name}`, {template}{where}: {error.message or error}") from None
+
+
+_templates: dict[tuple, jinja2.Template] = {}
+
+
+def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    """A built-in template, loaded once per run (environments live as long as the run), its globals in a
+    plain dict: Jinja2 keeps them in a ChainMap over the environment's, which every render copies key by
+    key in Python (with `get_template`'s cache check, a sixth of rendering the benchmark's files).
+    Nothing changes the globals during a run."""
+    key = (id(env), name)
+    found = _templates.get(key)
+    if found is None:
+        found = _templates[key] = env.get_template(name)
+        found.globals = dict(found.globals)
+    return found
 
 
 def _render_user(env: jinja2.Environment, target: Target, template: str, values: dict[str, Any]) -> str:
