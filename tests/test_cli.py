@@ -290,3 +290,21 @@ def test_a_reader_gone_from_the_pipe_is_no_error(project):
         assert reader.wait(timeout=60) in (0, 1)
         assert reader.stderr.read() == b""
         reader.stderr.close()
+
+
+def test_lint_leaves_the_garbage_collector_as_it_found_it(project, capsys):
+    """lint pauses the collector while it starts and freezes what its start made; afterwards (or after a
+    usage error) the collector is as it was and nothing stays frozen."""
+    import gc
+
+    project.write("main.tune", granite(""))
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            for argv in (["lint", "--no-dependents", "main.tune"], ["lint", "--select", "NOPE", "main.tune"]):
+                main(argv)
+                assert (gc.isenabled(), gc.get_freeze_count()) == (enabled, 0)
+    finally:
+        (gc.enable if was else gc.disable)()
+    capsys.readouterr()

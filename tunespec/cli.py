@@ -449,6 +449,11 @@ def _colour(choice: str = "auto") -> bool:
 
 
 def command_lint(args: argparse.Namespace) -> int:
+    with _start_up() as start_up:
+        return _lint(args, start_up)
+
+
+def _lint(args: argparse.Namespace, start_up: _start_up) -> int:
     from tunespec.api import run_lint
     from tunespec.config import ConfigError
     from tunespec.report import Report
@@ -466,6 +471,7 @@ def command_lint(args: argparse.Namespace) -> int:
         return EXIT_OK
     buffers = _stdin(args)
     paths = list(buffers) or _paths(args, config)
+    start_up.done()
     result = run_lint(paths, config, selection=selection, jobs=_job_count(args), keep=False, buffers=buffers)
     fixed = []
     if args.fix:
@@ -493,6 +499,38 @@ def command_lint(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return report.exit_code
+
+
+class _start_up:
+    """No cyclic garbage collection while lint starts (imports, the configuration, the search for
+    importers): what it makes lives as long as the command, so the collections its allocations set off
+    find nothing. When it is `done`, what it made is frozen (`gc.freeze`), so that the runner's collection
+    after each batch does not look at it again either; the command's end unfreezes it. Together 4.9M
+    instructions of a one-file lint's 185M (callgrind)."""
+
+    def __enter__(self) -> _start_up:
+        import gc
+
+        self.was_enabled, self.froze = gc.isenabled(), False
+        gc.disable()
+        return self
+
+    def done(self) -> None:
+        import gc
+
+        if not self.froze and gc.get_freeze_count() == 0:  # (not when the caller froze objects of its own)
+            gc.freeze()
+            self.froze = True
+        if self.was_enabled:
+            gc.enable()
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+
+        if self.froze:
+            gc.unfreeze()
+        if self.was_enabled:
+            gc.enable()
 
 
 def _stdin(args: argparse.Namespace) -> dict[str, str]:

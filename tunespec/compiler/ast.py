@@ -336,9 +336,9 @@ def decode_number(token: Token) -> int | float:
 
 
 def _declaration(kind, keyword, name, rest):
-    extends = Name(rest[1].value, Span.of(rest[1])) if len(rest) == 3 else None
+    extends = Name(_intern(rest[1].value), Span.of(rest[1])) if len(rest) == 3 else None
     members, close = rest[-1]
-    return Declaration(kind, Name(name.value, Span.of(name)), extends, members,
+    return Declaration(kind, Name(_intern(name.value), Span.of(name)), extends, members,
                        Span(keyword.line, keyword.column, close.end_line, close.end_column))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Iterable, Iterator
 
 from tunespec import codes
-from tunespec.compiler.ir import run_folder
+from tunespec.compiler.ir import run_folder_of
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.diagnostics import Finding, Severity
 from tunespec.location import Location
@@ -74,18 +74,34 @@ OUTPUT_FOLDER_COLLISION = Rule(codes.OUTPUT_FOLDER_COLLISION, "output-folder-col
 
 
 class OutputClaim(Record):
-    """The folder one variant trains into, and where to point when it collides."""
+    """The folder one variant trains into, and where to point when it collides. A lint holds a claim for
+    every variant of the run until the end, so the folder is worked out when asked (from `output_dir`, the
+    variant's name and its experiment's, as `compiler.ir.run_folder` does), and what the variants of one
+    declaration share is held once (which halves what a large file's claims take)."""
 
-    folder: str
+    output_dir: str | None
     location: Location
     experiment: str
     variant: str
     path: str  # the declaring file, for the message
 
+    @property
+    def folder(self) -> str:
+        return run_folder_of(self.output_dir, self.variant, self.experiment)
+
 
 def output_claims(resolved: Iterable[ResolvedExperiment]) -> list[OutputClaim]:
-    return [OutputClaim(run_folder(exp), exp.location_of("output_dir"), exp.experiment, exp.name, exp.source)
-            for exp in resolved if not exp.is_preset and exp.complete]
+    claims: list[OutputClaim] = []
+    for exp in resolved:
+        if exp.is_preset or not exp.complete:
+            continue
+        output_dir, location = exp.values.get("output_dir"), exp.location_of("output_dir")
+        if claims:  # the previous variant's, most often the same
+            previous = claims[-1]
+            output_dir = previous.output_dir if output_dir == previous.output_dir else output_dir
+            location = previous.location if location == previous.location else location
+        claims.append(OutputClaim(output_dir, location, exp.experiment, exp.name, exp.source))
+    return claims
 
 
 def folder_collisions(claims: list[OutputClaim]) -> Iterator[tuple[Finding, str, OutputClaim]]:
@@ -95,17 +111,19 @@ def folder_collisions(claims: list[OutputClaim]) -> Iterator[tuple[Finding, str,
     first: dict[str, OutputClaim] = {}  # folder -> the first claim of it
     holding: dict[str, OutputClaim] = {}  # folder -> the first claim of a folder inside it
     for claim in claims:
-        parents = _parents(claim.folder)
-        other = first.get(claim.folder) or next((first[p] for p in parents if p in first), None) \
-            or holding.get(claim.folder)
+        folder = claim.folder
+        parents = _parents(folder)
+        other = first.get(folder) or next((first[p] for p in parents if p in first), None) \
+            or holding.get(folder)
         if other is not None and (other.variant, other.path) != (claim.variant, claim.path):
-            relation = "the folder" if other.folder == claim.folder else (
-                "inside the folder" if claim.folder.startswith(other.folder + "/") else "around the folder")
+            other_folder = other.folder
+            relation = "the folder" if other_folder == folder else (
+                "inside the folder" if folder.startswith(other_folder + "/") else "around the folder")
             yield Finding(codes.OUTPUT_FOLDER_COLLISION, claim.location,
-                          f"`{claim.variant}` would train in `{claim.folder}`, {relation} where `{other.variant}` "
+                          f"`{claim.variant}` would train in `{folder}`, {relation} where `{other.variant}` "
                           f"({other.path}) trains: one run would resume from or overwrite the other's checkpoints",
                           "give one of them another `output_dir`, or another name"), claim.experiment, claim
-        first.setdefault(claim.folder, claim)
+        first.setdefault(folder, claim)
         for parent in parents:
             holding.setdefault(parent, claim)
 

@@ -89,7 +89,7 @@ def fresh_outputs(folder: str, key: str, placement: Placement, check: bool, know
     found = stamp.fresh(folder, key, known)
     if found is None:
         return None
-    inside = os.path.join(folder, "")
+    inside = folder + os.sep
     result = Staged(unchanged=[inside + name for name in found.files])
     if not check and found.tidy:  # the cache has just seen the folder itself: a real folder, no leftovers
         _make_folder(os.path.dirname(folder), placement, result.made)
