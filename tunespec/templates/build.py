@@ -183,7 +183,7 @@ def _stage_whole(encoded: list[tuple[Output, bytes]], stamped: tuple[str, str, t
             os.makedirs(os.path.dirname(path), exist_ok=True)
         write_new(path, data, 0o755 if output.executable else 0o644, output.path)
         names.append(name)
-        result.written.append(output.path)
+        result.written.append(str(output.path))  # (a string: results cross from the workers pickled)
     data = _stamp_bytes(stamped[1], encoded, stamped[2])
     if data is not None:
         write_new(os.path.join(temporary, stamp.STAMP), data, 0o644, os.path.join(folder, stamp.STAMP))
