@@ -435,8 +435,9 @@ EXPLANATIONS = {
   as JSON) and, for the 5,600 folders, `lstat`s the folder, its stamp and its files: the build cache
   (`.tunespec_cache`) trusts a file whose signature is unchanged since its bytes were last verified.
   The `--no-cache` row reads and hashes every file instead (the first build again after files were
-  written does too). What is left above lint is the target checks, the digests and the per-folder
-  bookkeeping, at roughly a third each.""",
+  written does too). What is left above lint (profiled, --jobs 1) is the per-folder bookkeeping (four
+  `lstat`s, the stamp key, the records the parent merges) and the target checks, about two fifths each,
+  then the digests and printing the target checks' extra diagnostics.""",
     "lint one file, cold": """\
 - **one-file lint ≤ 0.5× yamllint.** Most of a cold run is importing the parser, compiler and 57 rules
   (see `python -X importtime -m tunespec lint FILE`); linting the file itself takes a few milliseconds.

@@ -16,6 +16,7 @@ from tunespec.api import build
 from tunespec.config import Config
 from tunespec.files import STAMP, TEMPORARY
 from tunespec.templates import known, render, stamp
+from tunespec.templates.build import BuildError
 
 TARGETS = ["yaml", "peft"]  # a YAML file, and scripts (executable)
 
@@ -227,3 +228,23 @@ def test_where_the_cache_goes(project, later, reads, monkeypatch):
     monkeypatch.delenv(cache.ENVIRONMENT)
     assert cli.main(["build", "t.tune", "--target", "yaml", "-q", "--no-cache"]) == 0
     assert not (project.root / cache.FOLDER).exists()
+
+
+def test_a_stamp_edited_in_place_in_a_cached_folder_is_written_again(project, later, reads):
+    first = _cached(project, later, reads)
+    stamp_path = os.path.join(os.path.dirname(first.written[0]), STAMP)
+    good = open(stamp_path, "rb").read()
+    with open(stamp_path, "r+b") as handle:  # the folder's own signature does not move
+        handle.write(b"X")
+    again = _build()
+    assert again.written == [] and open(stamp_path, "rb").read() == good
+
+
+def test_a_cached_folder_replaced_by_a_link_is_not_trusted(project, later, reads):
+    first = _cached(project, later, reads)
+    folder = os.path.dirname(first.written[0])
+    os.rename(folder, str(project.root / "moved"))
+    os.symlink(project.root / "moved", folder)
+    with pytest.raises(BuildError, match="symbolic link"):
+        _build()
+    assert os.path.islink(folder)

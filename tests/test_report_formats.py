@@ -80,3 +80,17 @@ def test_output_file_that_cannot_be_written(project, capsys):
     project.write("bad.tune", BAD)
     code, _, err = run(capsys, "lint", "--output-file", "missing/dir/report.txt", "bad.tune")
     assert code == 2 and err.count("\n") == 1 and "cannot write" in err
+
+
+def test_the_caret_counts_wide_and_combining_characters_and_ascii_alike():
+    """A wide character takes two cells before the caret, a combining one none, an ASCII one one (the last
+    without asking `unicodedata`), a tab four."""
+    from tunespec.diagnostics import Diagnostic, Severity
+    from tunespec.report import text
+
+    line = 'model = "日本e\u0301"\tx = 1'
+    column = line.index("x") + 1
+    d = Diagnostic("TS101", Severity.ERROR, "m", "f.tune", 1, column, 1, column + 5)
+    out = text.render([d], lambda path, number: line).splitlines()
+    assert out[1] == ' 1 | model = "日本e\u0301"    x = 1'
+    assert out[2] == "   | " + " " * (len('model = "日本e"') + 2 + 4) + "^^^^^"

@@ -24,7 +24,9 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Iterable
 
 # `import "path"` in the bytes of a file: the pattern starts with its literal word, which the regular
 # expression engine finds with a fast scan (a pattern that starts with "line start or a separator" is tried

@@ -16,7 +16,9 @@ import bisect
 import gc
 import os
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any, Iterable, Iterator
 
 from tunespec import codes
 from tunespec.compiler.catalog import load_catalog
@@ -321,6 +323,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
     from tunespec.compiler.ir import variant_inputs
     from tunespec.templates import stamp
     from tunespec.templates.build import Placement, check_outputs, fresh_outputs, render_outputs, stage_outputs
+    from tunespec.templates import targets
     from tunespec.templates.targets import all_targets
 
     plan = job.build
@@ -346,7 +349,7 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
             for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
                 label = f"{exp.name} ({name})"
                 target = known.get(name)
-                if target is None or _target_refuses(exp, target, engine, by_target):
+                if target is None or _target_refuses(exp, target, engine, by_target, targets):
                     built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above",
                                        name=exp.name, target=name))
                     continue
@@ -446,9 +449,8 @@ class _ErrorPlaces:
         return index < len(places) and places[index] < (span.end_line, span.end_column)
 
 
-def _target_refuses(exp: ResolvedExperiment, target, engine: Engine, by_target: dict) -> bool:
-    from tunespec.templates import targets
-
+def _target_refuses(exp: ResolvedExperiment, target, engine: Engine, by_target: dict, targets) -> bool:
+    """Whether a TS5xx error refuses the target for the variant (`targets` is `templates.targets`)."""
     found = by_target.get(targets.memo_key(exp, target.name))
     for finding in found if found is not None else targets.target_findings(exp, target):
         if engine.severity_of(finding) is Severity.ERROR and engine.selection.allows(finding.code, finding.location.path):

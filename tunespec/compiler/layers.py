@@ -8,7 +8,9 @@ ignored, so no rule reasons about a value already reported as wrong ("No cascade
 from __future__ import annotations
 
 import re
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any
 
 from tunespec import codes
 from tunespec.record import Factory, Record

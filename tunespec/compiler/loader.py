@@ -12,7 +12,9 @@ import re
 import stat
 from collections import deque
 from pathlib import Path
-from typing import Callable, Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Callable, Iterable
 
 from tunespec import codes
 from tunespec.record import Factory, Record

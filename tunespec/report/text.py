@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import unicodedata
-from typing import Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Callable
 
 from tunespec.diagnostics import Diagnostic, Severity
 from tunespec.printable import printable
@@ -64,6 +65,10 @@ def _excerpt(line: str, diagnostic: Diagnostic) -> tuple[str, int, int]:
 def _width(char: str) -> int:
     if char == "\t":
         return TAB
+    if char.isascii():  # no ASCII character combines or is wide: most lines never load `unicodedata`
+        return 1
+    import unicodedata
+
     if unicodedata.combining(char):
         return 0
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1

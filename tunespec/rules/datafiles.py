@@ -14,7 +14,9 @@ import codecs
 import math
 import re
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any, Iterable, Iterator
 
 from tunespec.files import NotAFile, open_regular
 from tunespec.record import Factory, Record

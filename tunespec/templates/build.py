@@ -89,7 +89,7 @@ def fresh_outputs(folder: str, key: str, placement: Placement, check: bool, know
     found = stamp.fresh(folder, key, known)
     if found is None:
         return None
-    inside = os.path.join(folder, "")
+    inside = folder + os.sep
     result = Staged(unchanged=[inside + name for name in found.files])
     if not check and found.tidy:  # the cache has just seen the folder itself: a real folder, no leftovers
         _make_folder(os.path.dirname(folder), placement, result.made)
@@ -183,7 +183,7 @@ def _stage_whole(encoded: list[tuple[Output, bytes]], stamped: tuple[str, str, t
             os.makedirs(os.path.dirname(path), exist_ok=True)
         write_new(path, data, 0o755 if output.executable else 0o644, output.path)
         names.append(name)
-        result.written.append(output.path)
+        result.written.append(str(output.path))  # (a string: results cross from the workers pickled)
     data = _stamp_bytes(stamped[1], encoded, stamped[2])
     if data is not None:
         write_new(os.path.join(temporary, stamp.STAMP), data, 0o644, os.path.join(folder, stamp.STAMP))

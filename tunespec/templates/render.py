@@ -36,6 +36,7 @@ from tunespec.templates.targets import BUILTIN, RenderError, Target
 
 # libyaml's loader when PyYAML has it (the same values, many times faster); output never depends on it.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class _VerifyingLoader(YAML_LOADER):
@@ -47,6 +48,8 @@ class _VerifyingLoader(YAML_LOADER):
     _resolved: dict[tuple, str] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and not implicit[0]:  # quoted or a block: a string, as the base resolver says
+            return _STR_TAG
         if kind is not yaml.ScalarNode or len(value) > 64:
             return super().resolve(kind, value, implicit)
         key = (value, implicit)
@@ -654,8 +657,13 @@ def verify_compiled(text: str, format: str, checks: list[tuple], ir: dict[str, A
             raise VerificationError(f"{label}: `{emitted_path}` is {actual!r} after parsing back, not {expected!r}")
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+# The safe constructor's functions for plain scalar values: each returns its value at once (no generator, no
+# recursion), so a checked scalar is built without `construct_document`.
+_SCALAR_CONSTRUCTORS = {f"tag:yaml.org,2002:{name}": _VerifyingLoader.yaml_constructors[f"tag:yaml.org,2002:{name}"]
+                        for name in ("str", "int", "float", "bool", "null")}
 
 
 class _YamlNodes:
@@ -678,6 +686,10 @@ class _YamlNodes:
         self.root = documents[0] if len(documents) == 1 else documents
 
     def build(self, node: Any) -> Any:
+        scalar = _SCALAR_CONSTRUCTORS.get(node.tag) if type(node) is yaml.ScalarNode else None
+        if scalar is not None:  # what construct_document gives, without its per-document bookkeeping
+            data = scalar(self.loader, node)
+            return omegaconf_read(data) if self.omegaconf and isinstance(data, str) else data
         if isinstance(node, list):
             data = [self.loader.construct_document(item) for item in node]
         else:
