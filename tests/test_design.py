@@ -251,3 +251,30 @@ def test_a_plain_lint_command_line_reads_as_argparse_reads_it_without_importing_
                              "print('argparse' in sys.modules)", "lint", "--no-dependents", "--", "missing.tune"],
                             capture_output=True, text=True, cwd=REPO)
     assert result.stdout.splitlines()[-1] == "False"
+
+
+# compiler/ast.py's `Union[...]` aliases (Value, Member) are the last import of typing on a cold lint's path;
+# written `A | B`, typing (10M instructions of a cold one-file lint, by callgrind) would leave it.
+TYPING_AT_RUN_TIME = {"tunespec.compiler.ast"}
+
+
+def test_modules_a_lint_loads_import_typing_only_for_type_checkers():
+    """`typing` is for annotations (a string under `from __future__ import annotations`): the modules a
+    lint loads import it under `if TYPE_CHECKING:` only, so that importing them does not import it."""
+    import ast
+
+    probe = ("import json, sys\nfrom tunespec.cli import main\nmain(['lint', '--format', 'json', sys.argv[1]])\n"
+             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('tunespec'))))")
+    result = subprocess.run([sys.executable, "-c", probe, str(EXAMPLES / "experiments" / "tickets.tune")],
+                            capture_output=True, text=True, cwd=REPO)
+    loaded = json.loads(result.stdout.splitlines()[-1])
+    assert "tunespec.templates.targets" in loaded and "tunespec.rules.datafiles" in loaded
+    importing = []
+    for name in loaded:
+        path = REPO / (name.replace(".", "/") + ".py")
+        path = path if path.exists() else REPO / name.replace(".", "/") / "__init__.py"
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # top-level statements: run at import
+            if isinstance(node, ast.ImportFrom) and node.module == "typing" or \
+                    isinstance(node, ast.Import) and any(alias.name == "typing" for alias in node.names):
+                importing.append(name)
+    assert set(importing) <= TYPING_AT_RUN_TIME

@@ -7,7 +7,9 @@ Validated when loaded, like yamllint's: an unknown option, a wrong type or an un
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any
 
 from tunespec.codes import BATCH_SIZE_OUT_OF_RANGE
 from tunespec.compiler.resolve import MAX_VARIANTS_LIMIT

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Iterable
 
 GITIGNORE = ".gitignore"
 

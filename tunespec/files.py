@@ -22,7 +22,9 @@ import itertools
 import os
 import stat as stat_module
 from pathlib import Path
-from typing import BinaryIO
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import BinaryIO
 
 TEMPORARY = ".tunespec-tmp-"
 STAMP = ".tunespec-stamp"  # what a build knows of an output folder it filled (templates.stamp); tunespec's own

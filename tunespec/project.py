@@ -24,13 +24,15 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Iterable
 
 # `import "path"` in the bytes of a file: the pattern starts with its literal word, which the regular
 # expression engine finds with a fast scan (a pattern that starts with "line start or a separator" is tried
 # at every character, and cost a cold hook run 10 ms per 1,000 files); the separator before it is checked
 # apart (IMPORT_PRECEDERS).
-IMPORT_WORD = re.compile(rb'import[ \t\r\n\f\v]*"((?:[^"\\\n]|\\.)*)"')
+IMPORT_WORD = rb'import[ \t\r\n\f\v]*"((?:[^"\\\n]|\\.)*)"'  # compiled by `re` when a file is read (a cache miss)
 IMPORT_PRECEDERS = frozenset(b" \t\r\n\f\v;{}")
 # The cache entry of the import lines found (the name says the format of its data, see `_scan`).
 IMPORTS_CACHE = "imports-2"
@@ -164,7 +166,7 @@ def _imports(path: str) -> list[str]:
         return []
     folder = os.path.dirname(path)
     targets = []
-    for match in IMPORT_WORD.finditer(data):
+    for match in re.finditer(IMPORT_WORD, data):
         start = match.start()
         if start and data[start - 1] not in IMPORT_PRECEDERS:
             continue

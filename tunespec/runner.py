@@ -16,7 +16,9 @@ import bisect
 import gc
 import os
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any, Iterable, Iterator
 
 from tunespec import codes
 from tunespec.compiler.catalog import load_catalog

@@ -8,7 +8,9 @@ known name the same way, so the suggestion is made here once. `difflib` is impor
 
 from __future__ import annotations
 
-from typing import Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Iterable
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:

@@ -9,7 +9,9 @@ origin, which `tunespec show` prints.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any, Callable, Iterator
 
 from tunespec.record import Record
 

@@ -6,7 +6,9 @@ Plain data with a fixed key order, built from a `ResolvedExperiment`; unset opti
 from __future__ import annotations
 
 import posixpath
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any
 
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.compiler.schema import BLOCK_ORDER, EXPERIMENT_FIELDS, SPEC_ORDER, is_uri

@@ -8,7 +8,9 @@ ignored, so no rule reasons about a value already reported as wrong ("No cascade
 from __future__ import annotations
 
 import re
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any
 
 from tunespec import codes
 from tunespec.record import Factory, Record
@@ -260,12 +262,12 @@ class _LayerBuilder:
 
 
 _INVALID = object()
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_-]*"  # compiled by `re` when a help needs it
 
 
 def _type_help(spec: FieldSpec, node: Value) -> str | None:
     if spec.kind is Kind.IDENT and isinstance(node, Str):
-        return f"write `{node.value}` without quotes" if IDENTIFIER.fullmatch(node.value) else None
+        return f"write `{node.value}` without quotes" if re.fullmatch(IDENTIFIER, node.value) else None
     if spec.kind is Kind.STRING and isinstance(node, (Ident, Number, Bool)):
         return f'write "{source_text(node)}" in double quotes'
     if spec.kind in (Kind.INT, Kind.FLOAT, Kind.NUMBER) and isinstance(node, Str):

@@ -8,7 +8,9 @@ of one layer each, where a list per declaration and a merge of the whole chain p
 
 from __future__ import annotations
 
-from typing import Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Iterator
 
 from tunespec.compiler.layers import Layer, Setting
 from tunespec.compiler.loader import DeclRef

@@ -12,7 +12,9 @@ import re
 import stat
 from collections import deque
 from pathlib import Path
-from typing import Callable, Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Callable, Iterable
 
 from tunespec import codes
 from tunespec.record import Factory, Record
@@ -442,12 +444,12 @@ def normalised(text: str) -> str:
     """Decoded text as the parser reads it: without a byte order mark, every line ending in LF."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    return _LINE_END.sub("\n", text) if "\r" in text else text
+    return re.sub(_LINE_END, "\n", text) if "\r" in text else text
 
 
 # A line ends at LF; CRs just before it belong to the line end. All of them, not one: `\r\r\n` read as
 # `\r` + line end would be written back by `fmt` as `\r\n`, which the next read makes a bare line end.
-_LINE_END = re.compile(r"\r+\n")
+_LINE_END = r"\r+\n"  # compiled by `re` when a text holds a carriage return
 
 
 def _decode_problem(data: bytes, error: UnicodeDecodeError) -> str:

@@ -29,7 +29,9 @@ paper, torchtune's recipe table and LLaMA-Factory's hardware table.
 
 from __future__ import annotations
 
-from typing import Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Iterable
 
 from tunespec.compiler.catalog import Catalog
 from tunespec.compiler.resolve import ResolvedExperiment

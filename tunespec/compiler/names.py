@@ -10,7 +10,9 @@ one sweep can make one token (`"a/b"` and `"a_b"`); that is a TS012 error where 
 from __future__ import annotations
 
 import re
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any
 
 UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
 MAX_TOKEN = 40

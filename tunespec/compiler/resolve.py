@@ -11,7 +11,9 @@ import itertools
 import os
 from math import prod
 from pathlib import Path
-from typing import Any, Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any, Iterator
 
 from tunespec import codes
 from tunespec.record import Factory, Record

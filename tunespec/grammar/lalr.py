@@ -13,7 +13,9 @@ tables are loaded.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any, Iterator
 
 SHIFT, REDUCE = 0, 1
 END = "$END"

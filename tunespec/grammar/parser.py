@@ -7,7 +7,9 @@ fails when the tables are older than the grammar.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any, Callable
 
 from tunespec.grammar.lalr import END, Tables, Token, UnexpectedCharacter, UnexpectedToken, lex
 from tunespec.grammar.lalr import parse as run_parser

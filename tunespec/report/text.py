@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Callable
 
 from tunespec.diagnostics import Diagnostic, Severity
 from tunespec.printable import printable

@@ -6,7 +6,9 @@ Thresholds come from the catalog (`advice.toml`), each with its source.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Iterator
 
 from tunespec import codes
 from tunespec.compiler.memory import GIB, estimate_for_targets

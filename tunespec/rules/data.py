@@ -7,7 +7,9 @@ rules when no file is set. A malformed file (TS402) gets no other data findings.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Iterator
 
 from tunespec import codes
 from tunespec.compiler.resolve import ResolvedExperiment

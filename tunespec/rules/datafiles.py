@@ -14,7 +14,9 @@ import codecs
 import math
 import re
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any, Iterable, Iterator
 
 from tunespec.files import NotAFile, open_regular
 from tunespec.record import Factory, Record
@@ -138,11 +140,12 @@ class _Malformed(Exception):
     """Why a JSON array file is not one (its text says where)."""
 
 
-_BLANK = re.compile(r"[ \t\n\r]*")
-_SEPARATOR = re.compile(r"[ \t\n\r]*(?:(,)[ \t\n\r]*|(\]))")
+# Patterns, compiled by `re` (which keeps them) when a JSON array is first read: most runs read none.
+_BLANK = r"[ \t\n\r]*"
+_SEPARATOR = r"[ \t\n\r]*(?:(,)[ \t\n\r]*|(\]))"
 # What the buffer may end with right after a number that the next chunk could continue (`1.` of `1.5`,
 # `2e-` of `2e-5`); digits cut at the end leave the scanner at the buffer's end, which is checked anyway.
-_NUMBER_GOES_ON = re.compile(r"(?:\.|[eE][-+]?)\Z")
+_NUMBER_GOES_ON = r"(?:\.|[eE][-+]?)\Z"
 
 
 class _ArrayStream:
@@ -177,7 +180,7 @@ class _ArrayStream:
             self.position += 1
             return self._after_the_array()
         number = 0
-        separator = _SEPARATOR.match
+        separator = re.compile(_SEPARATOR).match
         while True:
             batch = self._batch()
             if batch:
@@ -231,7 +234,7 @@ class _ArrayStream:
         text, position = self.text, self.position
         try:
             value, end = self.scan(text, position)
-            if end < len(text) and not _NUMBER_GOES_ON.match(text, end):
+            if end < len(text) and not re.compile(_NUMBER_GOES_ON).match(text, end):
                 self.position = end
                 return value
         except (StopIteration, ValueError, RecursionError):
@@ -245,7 +248,7 @@ class _ArrayStream:
             problem = None
             try:
                 value, end = self.scan(self.text, self.position)
-                if self.end_of_file or (end < len(self.text) and not _NUMBER_GOES_ON.match(self.text, end)):
+                if self.end_of_file or (end < len(self.text) and not re.compile(_NUMBER_GOES_ON).match(self.text, end)):
                     self.position = end
                     return value
             except StopIteration:
@@ -264,7 +267,7 @@ class _ArrayStream:
     def _next_character(self) -> str:
         """The next character that is not white space ("" at the end of the file), consumed up to it."""
         while True:
-            self.position = _BLANK.match(self.text, self.position).end()
+            self.position = re.compile(_BLANK).match(self.text, self.position).end()
             if self.position < len(self.text):
                 return self.text[self.position]
             if self.end_of_file:

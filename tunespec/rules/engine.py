@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Any, Callable, Iterable, Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any, Callable, Iterable, Iterator
 
 from tunespec.codes import SYNTAX_ERROR, UNREADABLE_FILE, UNUSED_NOQA
 from tunespec.record import Factory, Record

@@ -7,7 +7,9 @@ TS011 runs on resolved experiments.
 
 from __future__ import annotations
 
-from typing import Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Iterator
 
 from tunespec import codes
 from tunespec.compiler.catalog import Catalog

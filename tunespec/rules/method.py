@@ -5,7 +5,9 @@ full fine-tune silently ignores).
 
 from __future__ import annotations
 
-from typing import Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Iterator
 
 from tunespec import codes
 from tunespec.spelling import did_you_mean

@@ -9,7 +9,9 @@ runner calls it once all batches are merged.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Iterable, Iterator
 
 from tunespec import codes
 from tunespec.compiler.ir import run_folder_of

@@ -10,7 +10,9 @@ elsewhere relaxes them in configuration, e.g. `[tool.tunespec] severity = { TS10
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Callable, Iterator
 
 from tunespec import codes
 from tunespec.compiler.catalog import Catalog, Range, load_catalog

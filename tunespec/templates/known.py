@@ -37,7 +37,7 @@ def signature(info: os.stat_result) -> str:
 
 class Known:
     """The cache's entries for the output folders of one `out` ({folder: entry}, as `cache.load` gives
-    them: the folder relative to `out`, and a line of tab-separated fields: the stamp key, the folder's
+    them: the folder relative to `out`, and a string of tab-separated fields: the stamp key, the folder's
     signature, the stamp's, the unique names in JSON, then each file's name and signature) and what this
     process learnt since (`changes`: an entry, or None to forget one)."""
 

@@ -13,7 +13,9 @@ import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any, Iterable, Iterator, Mapping
 
 from tunespec import codes
 from tunespec.compiler.catalog import load_catalog

@@ -6,7 +6,9 @@ A new model or a changed range is a data change: code asks the catalog, never a 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
+    from typing import Any
 from tunespec.record import Factory, Record
 
 
