@@ -149,11 +149,38 @@ class Assignment(_Named):
         return f"Assignment(name={self.name!r}, value={self.value!r}, span={self.span!r})"
 
 
-class Block(_Named, Record):
-    name: str
-    members: tuple[Union[Assignment, "Block"], ...]
-    span: Span
-    depth: int = 1  # how many blocks deep: 1 for a block of assignments
+class _Spanned:
+    """A node that holds its span's four numbers rather than a `Span` (a tuple of 72 bytes more), made like
+    a record (`Block(name, members, span)`) and equal by its fields."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    @property
+    def span(self) -> Span:
+        return _tuple_new(Span, (self.line, self.column, self.end_line, self.end_column))
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, field) for field in self._fields)
+
+    __eq__ = _Scalar.__eq__
+    __hash__ = _Scalar.__hash__
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{field}={getattr(self, field)!r}" for field in self._shown)
+        return f"{type(self).__name__}({shown})"
+
+
+class Block(_Named, _Spanned):
+    """`name { members }`; `depth` is how many blocks deep it is: 1 for a block of assignments."""
+
+    __slots__ = ("name", "members", "line", "column", "end_line", "end_column", "depth")
+    _fields = __slots__
+    _shown = ("name", "members", "span", "depth")
+
+    def __init__(self, name: str, members: tuple[Union[Assignment, "Block"], ...], span: Span, depth: int = 1) -> None:
+        self.name, self.members, self.depth = name, members, depth
+        self.line, self.column, self.end_line, self.end_column = span
 
 
 Member = Union[Assignment, Block]
@@ -161,7 +188,8 @@ Member = Union[Assignment, Block]
 
 class Name(Record):
     """A name written in a declaration (its own, or the base after `extends`); a model declaration's id
-    keeps its string as written (`raw`)."""
+    keeps its string as written (`raw`). Its span is stored, not worked out as a scalar's is: rules ask for
+    it once or more per variant (`name_location`)."""
 
     value: str
     span: Span
@@ -173,12 +201,16 @@ class Import(Record):
     span: Span
 
 
-class Declaration(Record):
-    kind: str  # "preset", "experiment" or "model"
-    name: Name
-    extends: Name | None
-    members: tuple[Member, ...]
-    span: Span
+class Declaration(_Spanned):
+    """A preset, experiment or model declaration (`kind`), its name, its base, its body."""
+
+    __slots__ = ("kind", "name", "extends", "members", "line", "column", "end_line", "end_column")
+    _fields = __slots__
+    _shown = ("kind", "name", "extends", "members", "span")
+
+    def __init__(self, kind: str, name: Name, extends: Name | None, members: tuple[Member, ...], span: Span) -> None:
+        self.kind, self.name, self.extends, self.members = kind, name, extends, members
+        self.line, self.column, self.end_line, self.end_column = span
 
 
 class Comment(Record):
