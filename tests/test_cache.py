@@ -225,3 +225,55 @@ def test_a_cached_file_changed_just_now_loses_its_entry_until_it_has_settled(tmp
     read.clear()
     assert importers(tmp_path, "base.tune") == ["a.tune", "b.tune"]
     assert read == []
+
+
+# --- the project's folders ------------------------------------------------------------------------------
+
+def aged(root: Path) -> None:
+    """Every file and folder below `root` (and itself) last changed long ago, deepest first."""
+    for path in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
+        os.utime(path, (LONG_AGO, LONG_AGO), follow_symlinks=False)
+    os.utime(root, (LONG_AGO, LONG_AGO))
+
+
+def counting_listings(monkeypatch) -> list[str]:
+    from tunespec.compiler import loader
+
+    listed = []
+    original = loader.folder_listing
+    monkeypatch.setattr(loader, "folder_listing", lambda folder: listed.append(folder) or original(folder))
+    return listed
+
+
+def test_the_search_walks_the_folders_find_tune_files_walks_and_lists_unchanged_ones_from_the_cache(tmp_path, monkeypatch):
+    import time
+
+    from tunespec.compiler.loader import find_tune_files
+
+    for name in ("b.tune", "a.tune", "notes.txt", "sub/z.tune", "sub/deeper/y.tune", ".hidden/x.tune",
+                 "out/w.tune", "dir.tune/v.tune", "sub2/u.tune"):
+        write(tmp_path, name, "")
+    os.symlink(tmp_path / "sub", tmp_path / "linked")
+    aged(tmp_path)
+    root, skipped = str(tmp_path), frozenset({str(tmp_path / "out")})
+    expected = [path for path in find_tune_files(root) if not path.startswith(str(tmp_path / "out"))]
+
+    def search() -> list[str]:
+        return project._tune_files(root, skipped, time.time_ns() - project.RACY_NS)
+
+    listed = counting_listings(monkeypatch)
+    assert search() == expected
+    assert sorted(listed) == sorted([root, *(str(tmp_path / name) for name in ("sub", "sub/deeper", "dir.tune", "sub2"))])
+    os.utime(tmp_path, (LONG_AGO, LONG_AGO))  # the cache's own folder made the root's times new
+    search()
+    listed.clear()
+    assert search() == expected and listed == []
+    write(tmp_path, "sub/new.tune", "")  # the folder's time put back: its change time still tells
+    os.utime(tmp_path / "sub", (LONG_AGO, LONG_AGO))
+    (tmp_path / "sub2" / "u.tune").unlink()
+    (tmp_path / "sub2").rmdir()
+    os.utime(tmp_path, (LONG_AGO, LONG_AGO))
+    expected = [path for path in find_tune_files(root) if not path.startswith(str(tmp_path / "out"))]
+    listed.clear()
+    assert str(tmp_path / "sub" / "new.tune") in expected and search() == expected
+    assert sorted(listed) == sorted([root, str(tmp_path / "sub")])

@@ -114,7 +114,9 @@ def test_the_yaml_verifier_finds_what_a_full_load_holds(documents, parts, omegac
 
 
 @pytest.mark.parametrize("text", ["a: 1\na: 2\n", "base: &b {x: 1}\nc:\n  <<: *b\n  y: 2\n", "1: x\n'1': y\n",
-                                  "--- {a: '{\"k\": [1]}'}\n--- [x]\n", "a: !!str 1\n", ""])
+                                  "--- {a: '{\"k\": [1]}'}\n--- [x]\n", "a: !!str 1\n", "",
+                                  "a: &x {b: [1, 2.5, null, true]}\nc: *x\n", "a: 2001-12-14\n", "=: 1\na: 2\n",
+                                  "a: !!set {x, y}\n", "a: !!omap [x: 1]\n", "a: {1: {2: x}}\n"])
 def test_the_yaml_verifier_handles_duplicates_merges_and_documents_in_strings(text):
     for parts in (["a"], ["c", "x"], ["c", "y"], ["1"], ["0", "a", "|json", "k", "0"], ["1", "0"], []):
         assert _YamlNodes(text, False).follow(parts) == _follow(parse_back(text, "yaml"), parts)

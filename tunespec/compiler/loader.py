@@ -517,14 +517,27 @@ def find_tune_files(folder: str | os.PathLike, excluded: Callable[[str, bool], b
 
 
 def _find_below(folder: str, excluded: Callable[[str, bool], bool] | None, found: list[str]) -> None:
-    """One folder of `find_tune_files`, walked as `os.walk` walks (a folder that cannot be listed is
-    skipped, a link to a folder is not followed) but with the paths `os.scandir` makes: `os.walk` and an
+    """One folder of `find_tune_files` and, depth first, the folders below it."""
+    listed = folder_listing(folder)
+    if listed is None:
+        return
+    files, folders = listed
+    found.extend(files if excluded is None else [path for path in files if not excluded(path, False)])
+    for path in folders:
+        if not (excluded and excluded(path, True)):
+            _find_below(path, excluded, found)
+
+
+def folder_listing(folder: str) -> tuple[list[str], list[str]] | None:
+    """The `.tune` files of one folder and the folders `find_tune_files` walks into from it (hidden ones
+    and links to folders left out, as `os.walk` leaves links), as paths, each list sorted; None when it
+    cannot be listed. Walked as `os.walk` walks, but with the paths `os.scandir` makes: `os.walk` and an
     `os.path.join` per file cost the importer search of a hook run 15M instructions per 1,000 files."""
     try:
         with os.scandir(folder) as listing:
             entries = list(listing)
     except OSError:
-        return
+        return None
     files, folders = [], []
     for entry in entries:
         try:
@@ -532,12 +545,10 @@ def _find_below(folder: str, excluded: Callable[[str, bool], bool] | None, found
         except OSError:
             is_folder = False
         if is_folder:
-            folders.append((entry.name, entry))
+            if not entry.name.startswith(".") and not entry.is_symlink():
+                folders.append(entry.path)
         elif entry.name.endswith(".tune"):
             files.append(entry.path)
     files.sort()
-    found.extend(files if excluded is None else [path for path in files if not excluded(path, False)])
     folders.sort()
-    for name, entry in folders:
-        if not name.startswith(".") and not (excluded and excluded(entry.path, True)) and not entry.is_symlink():
-            _find_below(entry.path, excluded, found)
+    return files, folders

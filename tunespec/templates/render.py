@@ -658,6 +658,11 @@ def verify_compiled(text: str, format: str, checks: list[tuple], ir: dict[str, A
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_SEQ_TAG, _MAP_TAG = "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+
+
+class _NotPlain(Exception):
+    """A YAML node that only PyYAML's own constructor builds as it should."""
 
 
 # The safe constructor's functions for plain scalar values: each returns its value at once (no generator, no
@@ -693,8 +698,40 @@ class _YamlNodes:
         if isinstance(node, list):
             data = [self.loader.construct_document(item) for item in node]
         else:
-            data = self.loader.construct_document(node)
+            try:
+                data = self._plain(node, set())
+            except (_NotPlain, RecursionError):
+                data = self.loader.construct_document(node)
         return _omegaconf_strings(data) if self.omegaconf else data
+
+    def _plain(self, node: Any, above: set) -> Any:
+        """What `construct_document` builds from a tree of plain scalars, lists and mappings, built by
+        the same scalar constructors without its bookkeeping (the `yaml` target checks a whole document:
+        a tenth of verifying the benchmark's YAML). Raises _NotPlain at anything else — another tag, a
+        merge or a value key, an unhashable key, a node inside itself — which `construct_document` builds
+        (as it does a tree too deep to walk by recursion)."""
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            scalar = _SCALAR_CONSTRUCTORS.get(node.tag)
+            if scalar is None:
+                raise _NotPlain
+            return scalar(self.loader, node)
+        if id(node) in above:
+            raise _NotPlain
+        above.add(id(node))
+        if kind is yaml.SequenceNode and node.tag == _SEQ_TAG:
+            data: Any = [self._plain(item, above) for item in node.value]
+        elif kind is yaml.MappingNode and node.tag == _MAP_TAG:
+            data = {}
+            for key_node, value_node in node.value:
+                key = self._plain(key_node, above)
+                if type(key_node) is not yaml.ScalarNode:  # a list or mapping as a key: unhashable
+                    raise _NotPlain
+                data[key] = self._plain(value_node, above)
+        else:
+            raise _NotPlain
+        above.discard(id(node))
+        return data
 
     def _keys(self, node: Any) -> dict | None:
         """The mapping's values by string key (the last of equal keys, as a built dict keeps), made once;
