@@ -447,10 +447,15 @@ EXPLANATIONS = {
   import it (the rows below it: the search reads every `.tune` file's import lines); `--no-dependents`
   skips the search.""",
     "peak memory of lint --jobs 1 of one": """\
-- **≤ 10 bytes per source byte.** A 10 MB file holds about 21,000 experiments, each resolved into a
-  variant with its values, their provenance and its layers, all held until the file's rules have run,
-  beside the syntax tree (a span tuple per node, a string per token). Reaching the target needs the
-  resolver to hand the rules one declaration at a time and drop it, and a compact syntax tree.""",
+- **≤ 10 bytes per source byte.** Lint checks one declaration's variants at a time and drops them (the
+  resolver keeps only what `extends` names), so a large file costs its syntax tree, held from the parse
+  to the end of its checks: an object per scalar, assignment and block (64 bytes each), the body tuples,
+  an int per line number, the names and texts as written (interned), about 8 bytes per source byte; then
+  the text (1), the findings and the output claims of every variant (what TS015 needs across the run,
+  about 2) and the interpreter with tunespec's modules (1.4 at 10 MB). Reaching 10 needs a tree that is
+  never all held at once: parsing and checking a declaration at a time (forward `extends`, duplicate
+  names and a syntax error late in the file make that two passes) or a tree kept as arrays of numbers
+  whose nodes are made when asked.""",
     "lint 1000 files: tunespec": """\
 - **lint ≤ 0.25× yamllint.** See the `--jobs 1` row: one process spends about 40 % of its time in the
   parser and the rest in resolution and rules (the profile above); the default of one worker per core is
