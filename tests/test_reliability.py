@@ -137,6 +137,29 @@ def test_leftovers_of_a_dead_run_are_removed_and_those_of_a_live_one_kept(tmp_pa
     assert not dead.exists() and live.exists()
 
 
+def _stage_as_a_worker_and_exit(folder: str) -> None:
+    files_module.join_run(os.getppid())  # what workers._serve does first
+    files_module.stage(Path(folder) / "experiment.yaml", b"staged by a worker", 0o644)
+
+
+def test_what_a_worker_staged_is_its_runs_while_the_run_lives_though_the_worker_exited(tmp_path):
+    """A worker stages files and exits before its parent renames them: another build writing into the same
+    folder must take them for a live run's, not a dead one's (it deleted them once, failing the first)."""
+    import multiprocessing
+
+    worker = multiprocessing.get_context("fork").Process(target=_stage_as_a_worker_and_exit, args=(str(tmp_path),))
+    worker.start()
+    worker.join()
+    assert worker.exitcode == 0
+    staged = [p for p in tmp_path.iterdir() if p.name.startswith(TEMPORARY)]
+    assert len(staged) == 1
+    other_build = "import sys; from tunespec.files import remove_leftovers; remove_leftovers(__import__('pathlib').Path(sys.argv[1]))"
+    subprocess.run([sys.executable, "-c", other_build, str(tmp_path)], check=True, env=ENVIRONMENT)
+    assert staged[0].exists()
+    files_module.remove_leftovers(tmp_path, including_mine=True)  # the run's own sweep when it gives up
+    assert not staged[0].exists()
+
+
 def test_folders_staged_by_a_dead_run_are_removed_and_those_of_a_live_one_kept(tmp_path):
     dead = tmp_path / f"{TEMPORARY}999999999-0-yaml"
     (dead / "sub").mkdir(parents=True)

@@ -12,8 +12,9 @@ in it under their own names — and committed by one rename: the folder appears 
 `build` stages everything it will write before it commits anything, so a template that fails halfway
 through a run changes no file at all.
 
-Temporary names hold the process id that made them, so a later run removes the leftovers of a killed
-one without touching those of a run still going (two builds into one folder at once each finish).
+Temporary names hold the id of the run's process (a worker's parent: it renames them, and a worker may
+have exited by then), so a later run removes the leftovers of a killed one without touching those of a run
+still going (two builds into one folder at once each finish).
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run tim
 TEMPORARY = ".tunespec-tmp-"
 STAMP = ".tunespec-stamp"  # what a build knows of an output folder it filled (templates.stamp); tunespec's own
 _counter = itertools.count()
+_run_pid: int | None = None  # the process that commits this one's temporaries, when it is not this one
+
+
+def join_run(pid: int) -> None:
+    """Name this process's temporaries after the run's process `pid` (a worker's parent). Named after the
+    worker, they looked like a killed run's leftovers once it exited, and another build writing into the
+    same folder deleted them before its parent could rename them."""
+    global _run_pid
+    _run_pid = pid
+
+
+def _run() -> int:
+    return _run_pid or os.getpid()
 
 
 class NotAFile(OSError):
@@ -176,7 +190,7 @@ def stage(path: Path, data: bytes, mode: int, exact_mode: bool = False) -> Path:
 
 
 def _temporary_name(name: str) -> str:
-    return f"{TEMPORARY}{os.getpid()}-{next(_counter)}-{name}"
+    return f"{TEMPORARY}{_run()}-{os.getpid()}-{next(_counter)}-{name}"  # unique across the run's workers
 
 
 def write_new(path: str | os.PathLike, data: bytes, mode: int, shown: str | os.PathLike | None = None) -> None:
@@ -316,7 +330,7 @@ def remove_leftovers(folder: Path, including_mine: bool = False) -> None:
         entries = list(os.scandir(folder))
     except OSError:
         return
-    mine = f"{TEMPORARY}{os.getpid()}-"
+    mine = f"{TEMPORARY}{_run()}-"
     for entry in entries:
         if entry.name.startswith(TEMPORARY) and (
                 not _made_by_live_process(entry.name) or (including_mine and entry.name.startswith(mine))):
@@ -330,7 +344,7 @@ def _made_by_live_process(name: str) -> bool:
     pid = name[len(TEMPORARY):].partition("-")[0]
     if not pid.isdigit():
         return False
-    if int(pid) == os.getpid():
+    if int(pid) == _run():
         return True
     try:
         os.kill(int(pid), 0)

@@ -193,8 +193,10 @@ def _on_terminate(signum: int, frame: Any) -> None:
 def _serve(pipe: Any, job: Any) -> None:
     """A worker's life: batches in, results (or the exception a batch raised) out, until told to stop."""
     global _in_batch
+    from tunespec.files import join_run
     from tunespec.runner import collection_paused, run_batch
 
+    join_run(os.getppid())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_terminate)
     gc.freeze()
