@@ -159,7 +159,7 @@ def _read_table(path: Path) -> dict[str, Any]:
 # as the importer search keeps import lines: importing `tomllib` (it brings `typing`, `datetime` and
 # `string`, and compiles its regular expressions) cost a cold one-file lint 16M instructions of 275M
 # (callgrind), more than the lint itself, for a file that seldom changes.
-CONFIG_CACHE = "config-1"  # {file name: (its stamp, its table)}
+CONFIG_CACHE = "config-2"  # {the file's absolute path: (its stamp, its table)} (one cache may serve many projects)
 RACY_NS = 2_000_000_000  # a file changed in the last 2 s may change again unseen (tunespec.project)
 
 
@@ -183,7 +183,7 @@ def _cached_table(path: Path, stamp: tuple) -> dict[str, Any] | None:
     from tunespec import cache
 
     known = cache.load(path.parent, CONFIG_CACHE)
-    entry = known.get(path.name) if isinstance(known, dict) else None
+    entry = known.get(str(path.absolute())) if isinstance(known, dict) else None
     if type(entry) is tuple and len(entry) == 2 and entry[0] == stamp and isinstance(entry[1], dict):
         return entry[1]
     return None
@@ -194,7 +194,7 @@ def _keep_table(path: Path, stamp: tuple, table: dict[str, Any]) -> None:
 
     known = cache.load(path.parent, CONFIG_CACHE)
     known = known if isinstance(known, dict) else {}
-    known[path.name] = (stamp, table)
+    known[str(path.absolute())] = (stamp, table)
     cache.store(path.parent, CONFIG_CACHE, known)
 
 
