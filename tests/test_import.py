@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tunespec.api import lint_text
@@ -344,6 +344,7 @@ ANY = st.recursive(
 
 @pytest.mark.slow
 @settings(max_examples=300, deadline=None)
+@example(data={"lora_r": None, "deepspeed": {"zero_optimization": True}}, backend=None, as_json=False)
 @given(st.dictionaries(st.sampled_from(KEYS), ANY, min_size=1, max_size=12),
        st.sampled_from([None, "axolotl", "llama-factory", "fms-hf-tuning", "torchtune"]), st.booleans())
 def test_any_values_under_the_keys_read_import_or_are_one_error(tmp_path_factory, data, backend, as_json):

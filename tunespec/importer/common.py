@@ -161,7 +161,8 @@ def deepspeed_strategy(value: Any, root: Path | None = None) -> str:
         except (OSError, UnicodeDecodeError, ValueError):
             pass
     if isinstance(value, dict):
-        stage = (value.get("zero_optimization") or {}).get("stage")
+        zero = value.get("zero_optimization")
+        stage = zero.get("stage") if isinstance(zero, dict) else None
     elif "offload" in str(value).lower():
         raise Unexpressible("tunespec's DeepSpeed strategies do not offload to the CPU")
     else:
