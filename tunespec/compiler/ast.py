@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 import re
 import sys
-from typing import Union
-
 from tunespec.record import Factory, Record
 from tunespec.grammar import SyntaxProblem
 from tunespec.grammar import parse as parse_text
@@ -101,7 +99,7 @@ class Sweep(Record):
 MAX_NESTING = 100
 
 
-Value = Union[Str, Number, Bool, Ident, ListValue, Sweep]
+Value = Str | Number | Bool | Ident | ListValue | Sweep  # (a union made without importing typing)
 
 
 class _Named:
@@ -178,12 +176,12 @@ class Block(_Named, _Spanned):
     _fields = __slots__
     _shown = ("name", "members", "span", "depth")
 
-    def __init__(self, name: str, members: tuple[Union[Assignment, "Block"], ...], span: Span, depth: int = 1) -> None:
+    def __init__(self, name: str, members: tuple[Assignment | Block, ...], span: Span, depth: int = 1) -> None:
         self.name, self.members, self.depth = name, members, depth
         self.line, self.column, self.end_line, self.end_column = span
 
 
-Member = Union[Assignment, Block]
+Member = Assignment | Block
 
 
 class Name(Record):
@@ -222,7 +220,7 @@ class Module(Record):
     """One parsed file: its imports and declarations in source order, and its comments."""
 
     path: str
-    items: list[Union[Import, Declaration]]
+    items: list[Import | Declaration]
     comments: list[Comment] = Factory(list)
 
     @property
