@@ -82,15 +82,15 @@ def _check_order(fields: tuple[str, ...], defaults: dict[str, Any]) -> None:
 
 
 # How many instances a class makes with the generic __init__ before its own is compiled: compiling one
-# (an `exec`) costs about as much as fifty generic calls. A cold one-file lint makes 41 Record classes, most
-# fewer than ten times each; compiling all 41 cost it 9M instructions of 206M (callgrind).
+# (an `exec`, 57 µs) costs about as much as sixty generic calls. A cold one-file lint makes 41 Record
+# classes, most fewer than ten times each; compiling all 41 cost it 17.6M instructions of 206M (callgrind).
 COMPILE_AFTER = 50
 
 
 def _deferred_init(cls):
     """The class's `__init__` until it has made COMPILE_AFTER instances: one that works for any Record (it
     assigns the fields from the arguments and the defaults in a loop), then puts the compiled one in its
-    place, which is three times as fast per call."""
+    place, eight times as fast per call (0.12 µs against 0.96 µs, four fields)."""
     fields, defaults = cls._fields, cls._defaults
     made = 0
 
