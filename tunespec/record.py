@@ -140,13 +140,15 @@ def _make_init(fields: tuple[str, ...], defaults: dict[str, Any]):
     return scope["__init__"]
 
 
-class Record(metaclass=_RecordType):
+class ValueEquality:
+    """Equal when of the same class with equal `_values()`, and hashed by them: records, and the syntax
+    tree's slimmer nodes that hold positions as numbers rather than a span (compiler/ast.py), compare
+    alike."""
+
     __slots__ = ()
-    _fields: tuple[str, ...] = ()
-    _defaults: dict[str, Any] = {}
 
     def _values(self) -> tuple:
-        return tuple(getattr(self, field) for field in self._fields)
+        raise NotImplementedError
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -155,6 +157,15 @@ class Record(metaclass=_RecordType):
 
     def __hash__(self) -> int:
         return hash(self._values())
+
+
+class Record(ValueEquality, metaclass=_RecordType):
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+    _defaults: dict[str, Any] = {}
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, field) for field in self._fields)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{field}={getattr(self, field)!r}" for field in self._fields)

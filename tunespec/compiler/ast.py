@@ -9,14 +9,14 @@ from __future__ import annotations
 import math
 import re
 import sys
-from tunespec.record import Factory, Record
+from tunespec.record import Factory, Record, ValueEquality
 from tunespec.grammar import SyntaxProblem
 from tunespec.grammar import parse as parse_text
 from tunespec.grammar.lalr import Token
 from tunespec.location import Span
 
 
-class _Scalar:
+class _Scalar(ValueEquality):
     """A value written as one token: the value, the text as written (`raw`, so that `fmt` keeps `1e-5` as
     `1e-5`) and where it starts. The span is worked out from the text, as the lexer did, rather than
     stored: a file holds a scalar per line and a span costs 72 bytes (a 10 MB file: 2 bytes per source
@@ -43,14 +43,6 @@ class _Scalar:
 
     def _values(self) -> tuple:
         return self.value, self.raw, self.line, self.column
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(value={self.value!r}, span={self.span!r}, raw={self.raw!r})"
@@ -115,7 +107,7 @@ class _Named:
         return _tuple_new(Span, (span[0], span[1], span[0], span[1] + len(self.name)))
 
 
-class Assignment(_Named):
+class Assignment(_Named, ValueEquality):
     """`name = value`: the name, the value, and where the name starts; the span (from the name to the end
     of the value) is worked out, not stored, as a scalar's is. Made like a record:
     `Assignment("seed", value, span)`."""
@@ -140,14 +132,11 @@ class Assignment(_Named):
     def _values(self) -> tuple:
         return self.name, self.value, self.line, self.column
 
-    __eq__ = _Scalar.__eq__
-    __hash__ = _Scalar.__hash__
-
     def __repr__(self) -> str:
         return f"Assignment(name={self.name!r}, value={self.value!r}, span={self.span!r})"
 
 
-class _Spanned:
+class _Spanned(ValueEquality):
     """A node that holds its span's four numbers rather than a `Span` (a tuple of 72 bytes more), made like
     a record (`Block(name, members, span)`) and equal by its fields."""
 
@@ -160,9 +149,6 @@ class _Spanned:
 
     def _values(self) -> tuple:
         return tuple(getattr(self, field) for field in self._fields)
-
-    __eq__ = _Scalar.__eq__
-    __hash__ = _Scalar.__hash__
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{field}={getattr(self, field)!r}" for field in self._shown)
