@@ -73,7 +73,11 @@ def test_the_resolver_forgets_declarations_nothing_extends(project):
     assert names == [["a"], ["b"], ["c"], ["base"]]
     kept = {lineage.ref.decl.name.value for lineage in resolver._lineages.values()}
     assert kept == {"base", "a"}  # what `extends` names stays, for the declarations that extend it
-    again = Resolver(program, load_catalog())
+    bodies = {decl.name.value: len(decl.members) for decl in program.roots[0].module.declarations}
+    assert bodies == {"base": 1, "a": 2, "b": 0, "c": 0}  # and so do their bodies; the others' are dropped
+    fresh = Program(project.root)
+    fresh.add_root("main.tune", "main.tune")
+    again = Resolver(fresh, load_catalog())
     assert [exp.name for exp in again.resolve_roots()] == ["a", "b", "c", "base"]
     assert [f.message for f, _ in again.findings] == [f.message for f, _ in resolver.findings]
 
@@ -104,3 +108,17 @@ def test_release_forgets_the_scopes_of_the_files_only_this_batch_read(project):
     program.release()
     assert root.scope_cache is None
     assert shared.scope_cache is not None
+
+
+def test_a_file_another_batch_may_import_keeps_its_bodies(project):
+    """A file kept for the run's later batches (it was imported) keeps its declarations' bodies when it is
+    linted itself: a later batch resolves what it declares again."""
+    project.write("lib.tune", 'experiment shared { model = "ibm/granite-3-1-8b-base"  method = lora }\n')
+    project.write("main.tune", 'import "lib.tune"\nexperiment mine { model = "ibm/granite-3-1-8b-base"  method = lora }\n')
+    run: dict = {}
+    program = Program(project.root, None, run)
+    program.add_root("main.tune", "main.tune")
+    program.add_root("lib.tune", "lib.tune")
+    list(Resolver(program, load_catalog()).declarations(forget=True))
+    bodies = {decl.name.value: len(decl.members) for source in program.roots for decl in source.module.declarations}
+    assert bodies == {"mine": 0, "shared": 2}

@@ -222,7 +222,10 @@ class Resolver:
 
         With `forget`, what the resolver made for a declaration that nothing `extends` (its layer and
         lineage) is dropped once the caller has its variants, so that a lint holds one declaration's
-        variants at a time, not a whole file's (a 10 MB file: 35 bytes per source byte less)."""
+        variants at a time, not a whole file's (a 10 MB file: 35 bytes per source byte less); and so is its
+        body, unless another batch may read the file (an imported file is kept for the run): nothing reads
+        it again, and the findings a file's declarations make then take the place of its syntax tree
+        (peak memory of a 10 MB file: 15.3 bytes per source byte before, 13.6 after)."""
         refs = [DeclRef(decl, source) for source in self.program.roots if source.module
                 for decl in source.module.declarations]
         extended = self._extended_names() if forget else set()
@@ -233,6 +236,8 @@ class Resolver:
                     if forget and ref.decl.name.value not in extended:
                         self._layers.pop(id(ref.decl), None)
                         self._lineages.pop(id(ref.decl), None)
+                        if id(ref.file) not in self.program.shared_ids:
+                            ref.decl.members = ()
         for ref in refs:
             if ref.decl.kind == "model":
                 self.declared_model(ref)

@@ -391,15 +391,18 @@ def findings_for(resolved: list[ResolvedExperiment], default_targets: list[str] 
     for exp in resolved:
         if exp.is_preset:
             continue
-        yield from ((f, exp.experiment) for f in unknown_target_findings(exp, targets))
+        experiment, named = exp.experiment, exp.values.get("targets")
+        if named and not all(name in targets for name in named):  # (TS005 looks for the places of each name)
+            yield from ((f, experiment) for f in unknown_target_findings(exp, targets))
         set_fields = None
-        for name in exp.values.get("targets") or default_targets or ():
+        for name in named or default_targets or ():
             if name in targets:
                 set_fields = list(_set_fields(exp)) if set_fields is None else set_fields
                 found = list(target_findings(exp, targets[name], set_fields))
                 if memo is not None:
                     memo[memo_key(exp, name)] = found
-                yield from ((f, exp.experiment) for f in found)
+                for finding in found:
+                    yield finding, experiment
 
 
 def memo_key(exp: ResolvedExperiment, target: str) -> tuple:
