@@ -60,37 +60,54 @@ class UnexpectedToken(Exception):
 
 
 class Tables:
-    """The generated tables in the form the loop reads fastest.
+    """The generated tables in the form the loop reads fastest (`runtime_form`, which `compile.py` writes
+    into tables.py, so that a cold start only compiles the two regular expressions: turning Lark's form
+    into this one at start-up cost a one-file lint 0.8M instructions of 160M, callgrind).
 
     `scanner` matches optional white space and then one terminal; `skip` is the white space alone (for
     the end of the text). Actions are integers: a state number to shift to, or `~rule` to reduce.
     """
 
-    def __init__(self, data: dict[str, Any]) -> None:
-        ignore = frozenset(data["ignore"])
-        self.keywords: dict[str, dict[str, str]] = data["keywords"]
-        self.ignore = ignore
-        # Ignored terminals other than comments are white space, skipped in front of every token (an atomic
-        # group, so that a failed match never backtracks into a long run of blanks).
-        blanks = [regexp for name, regexp in data["terminals"] if name in ignore and name != "COMMENT"]
-        kept = [(name, regexp) for name, regexp in data["terminals"] if name not in ignore or name == "COMMENT"]
-        blank = "(?>(?:" + "|".join(f"(?:{regexp})" for regexp in blanks) + ")*)" if blanks else ""
-        self.skip = re.compile(blank)
-        self.scanner = re.compile(blank + "(?:" + "|".join(f"(?P<{name}>{regexp})" for name, regexp in kept) + ")")
-        self.start_state: int = data["start_state"]
-        self.end_state: int = data["end_state"]
-        names = list(data["rules"])
-        number = {name: index for index, name in enumerate(names)}
-        self.rules: list[tuple] = []
-        for name in names:
-            origin, size, kept_positions, spliced, how, callback = data["rules"][name]
-            plain = not spliced and len(kept_positions) == size
-            mode = {"inline": _INLINE, "expand1": _EXPAND1}.get(how, _CALL)
-            self.rules.append((origin, size, None if plain else (tuple(kept_positions), frozenset(spliced)), mode, callback))
-        self.states: dict[int, dict[str, int]] = {
-            state: {symbol: (argument if kind == SHIFT else ~number[argument]) for symbol, (kind, argument) in row.items()}
-            for state, row in data["states"].items()
-        }
+    def __init__(self, form: dict[str, Any]) -> None:
+        self.keywords: dict[str, dict[str, str]] = form["keywords"]
+        self.ignore = frozenset(form["ignore"])
+        self.skip = re.compile(form["skip"])
+        self.scanner = re.compile(form["scanner"])
+        self.start_state: int = form["start_state"]
+        self.end_state: int = form["end_state"]
+        self.rules: list[tuple] = [(origin, size, None if positions is None else (positions[0], frozenset(positions[1])), mode, callback)
+                                   for origin, size, positions, mode, callback in form["rules"]]
+        self.states: dict[int, dict[str, int]] = form["states"]
+
+
+def runtime_form(data: dict[str, Any]) -> dict[str, Any]:
+    """Lark's tables (`compile.tables_data`) as `Tables` reads them: the lexer's two patterns, each rule's
+    reduction decided (rules numbered in the sorted order of their names), each action one integer."""
+    ignore = frozenset(data["ignore"])
+    # Ignored terminals other than comments are white space, skipped in front of every token (an atomic
+    # group, so that a failed match never backtracks into a long run of blanks).
+    blanks = [regexp for name, regexp in data["terminals"] if name in ignore and name != "COMMENT"]
+    kept = [(name, regexp) for name, regexp in data["terminals"] if name not in ignore or name == "COMMENT"]
+    blank = "(?>(?:" + "|".join(f"(?:{regexp})" for regexp in blanks) + ")*)" if blanks else ""
+    names = sorted(data["rules"])
+    number = {name: index for index, name in enumerate(names)}
+    rules = []
+    for name in names:
+        origin, size, kept_positions, spliced, how, callback = data["rules"][name]
+        plain = not spliced and len(kept_positions) == size
+        mode = {"inline": _INLINE, "expand1": _EXPAND1}.get(how, _CALL)
+        rules.append((origin, size, None if plain else (tuple(kept_positions), tuple(sorted(spliced))), mode, callback))
+    return {
+        "keywords": data["keywords"],
+        "ignore": sorted(ignore),
+        "skip": blank,
+        "scanner": blank + "(?:" + "|".join(f"(?P<{name}>{regexp})" for name, regexp in kept) + ")",
+        "start_state": data["start_state"],
+        "end_state": data["end_state"],
+        "rules": rules,
+        "states": {state: {symbol: (argument if kind == SHIFT else ~number[argument]) for symbol, (kind, argument) in row.items()}
+                   for state, row in data["states"].items()},
+    }
 
 
 def lex(tables: Tables, text: str, comments: list[Token] | None = None) -> Iterator[Token]:
