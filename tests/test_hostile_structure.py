@@ -348,3 +348,16 @@ def test_a_blocks_depth_is_worked_out_from_its_members():
     module = parse_module("experiment e {\n  a { b { c { x = 1 } } y = 2 }\n  d { z = 3 }\n}\n", "e.tune")
     a, d = module.declarations[0].members
     assert (a.depth, a.members[0].depth, d.depth) == (3, 2, 1)
+
+
+def test_lists_and_sweeps_hold_their_span_as_numbers_and_compare_by_value():
+    from tunespec.compiler.ast import ListValue, Sweep, parse_module
+    from tunespec.location import Span
+
+    text = "experiment e {\n  x = sweep [1, [2]]\n}\n"
+    sweep = parse_module(text, "e.tune").declarations[0].members[0].value
+    assert type(sweep) is Sweep and not isinstance(sweep, ListValue)
+    assert (sweep.span, sweep.depth) == (Span(2, 7, 2, 21), 2)
+    inner = sweep.items[1]
+    assert inner == ListValue(inner.items, Span(2, 17, 2, 20)) and inner.span == Span(2, 17, 2, 20)
+    assert sweep == parse_module(text, "e.tune").declarations[0].members[0].value
