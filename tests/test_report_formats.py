@@ -94,3 +94,16 @@ def test_the_caret_counts_wide_and_combining_characters_and_ascii_alike():
     out = text.render([d], lambda path, number: line).splitlines()
     assert out[1] == ' 1 | model = "日本e\u0301"    x = 1'
     assert out[2] == "   | " + " " * (len('model = "日本e"') + 2 + 4) + "^^^^^"
+
+
+@pytest.mark.parametrize("format", ["text", "json", "github"])
+def test_the_report_written_as_it_goes_is_the_report_of_output_file(project, capsys, format):
+    """Lint writes its report to stdout a piece at a time (text: a diagnostic at a time, so that a large
+    report is never held whole); it must be the same bytes as the one `--output-file` writes at once."""
+    project.write("bad.tune", BAD)
+    project.write("worse.tune", BAD.replace("32", "0"))
+    code, out, _ = run(capsys, "lint", "--format", format, "bad.tune", "worse.tune")
+    assert out.count("TS") > 4  # five diagnostics in two files
+    again, written, _ = run(capsys, "lint", "--format", format, "--output-file", "report.out", "bad.tune", "worse.tune")
+    assert (again, written) == (code, "")
+    assert (project.root / "report.out").read_text() == out

@@ -486,8 +486,11 @@ def _lint(args: argparse.Namespace, start_up: _start_up) -> int:
     report = Report(result.diagnostics, result.files_checked, args.strict, args.exit_zero)
     if args.statistics:
         text = _statistics(result.diagnostics) + report.summary() + "\n"
+    elif not args.output_file:
+        _print_diagnostics(result, args.format, color=args.color)  # (a piece at a time)
+        return report.exit_code
     else:
-        text = _rendered(result, args.format, args.output_file is None, color=args.color)
+        text = _rendered(result, args.format, False, color=args.color)
     if args.output_file:
         from tunespec.files import WriteError, write_atomically
 
@@ -715,34 +718,42 @@ def command_build(args: argparse.Namespace) -> int:
 
 
 def _print_diagnostics(result, format: str, with_summary: bool = True, color: str = "auto") -> None:
-    sys.stdout.write(_rendered(result, format, True, with_summary, color))
+    for piece in _pieces(result, format, True, with_summary, color):
+        sys.stdout.write(piece)
 
 
 def _rendered(result, format: str, terminal: bool, with_summary: bool = True, color: str = "auto") -> str:
     """The diagnostics in one of the output formats (colour only for text on a terminal)."""
+    return "".join(_pieces(result, format, terminal, with_summary, color))
+
+
+def _pieces(result, format: str, terminal: bool, with_summary: bool = True, color: str = "auto"):
+    """`_rendered` in pieces, to be written as they come (text: a diagnostic at a time)."""
     from tunespec.report import Report
 
     if format == "json":
         from tunespec.report import json as json_report
 
-        return json_report.render(result.diagnostics)
+        yield json_report.render(result.diagnostics)
+        return
     if format == "sarif":
         from tunespec.report import sarif
         from tunespec.rules import REGISTRY
 
-        return sarif.render(result.diagnostics, REGISTRY)
+        yield sarif.render(result.diagnostics, REGISTRY)
+        return
     if format == "github":
         from tunespec.report import github
 
-        return github.render(result.diagnostics)
+        yield github.render(result.diagnostics)
+        return
     from tunespec.report import text
 
-    out = text.render(result.diagnostics, result.source_line, _colour(color) if terminal or color == "always" else False)
-    if result.diagnostics:
-        out += "\n"
+    yield from text.pieces(result.diagnostics, result.source_line, _colour(color) if terminal or color == "always" else False)
+    ending = "\n" if result.diagnostics else ""
     if with_summary:
-        out += Report(result.diagnostics, result.files_checked).summary() + "\n"
-    return out
+        ending += Report(result.diagnostics, result.files_checked).summary() + "\n"
+    yield ending
 
 
 def command_fmt(args: argparse.Namespace) -> int:

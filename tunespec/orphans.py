@@ -63,8 +63,10 @@ def find(out: Path, root: Path, targets: dict, built: list, roots: list[str], cw
             continue
         for target_name in _entries(variant_folder):
             target = targets.get(target_name)
+            if target is None or (variant, target_name) in made:  # (most are: a build again made 5,604)
+                continue
             folder = os.path.join(variant_folder, target_name)
-            if target is None or (variant, target_name) in made or not _is_real_folder(folder):
+            if not _is_real_folder(folder):
                 continue
             mine = _tunespec_files(folder, {file.output for file in target.files})
             if mine is None:

@@ -24,8 +24,14 @@ class Style:
 
 def render(diagnostics: list[Diagnostic], line_of: Callable[[str, int], str | None], colour: bool = False) -> str:
     """`line_of(path, number)` gives the source line a diagnostic points at (None when there is none)."""
+    return "".join(pieces(diagnostics, line_of, colour))
+
+
+def pieces(diagnostics: list[Diagnostic], line_of: Callable[[str, int], str | None], colour: bool = False):
+    """`render`, a diagnostic at a time: what lint writes to its output as it goes, rather than holding the
+    whole report (a 10 MB file's 30,000 warnings: 2 bytes per source byte at the peak, joined and encoded)."""
     style = Style(colour)
-    return "".join(render_one(d, line_of(d.path, d.line), style) for d in diagnostics)
+    return (render_one(d, line_of(d.path, d.line), style) for d in diagnostics)
 
 
 def render_one(diagnostic: Diagnostic, line: str | None, style: Style) -> str:
