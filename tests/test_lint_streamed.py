@@ -122,3 +122,9 @@ def test_a_file_another_batch_may_import_keeps_its_bodies(project):
     list(Resolver(program, load_catalog()).declarations(forget=True))
     bodies = {decl.name.value: len(decl.members) for source in program.roots for decl in source.module.declarations}
     assert bodies == {"mine": 0, "shared": 2}
+
+
+def test_findings_are_dropped_as_their_diagnostics_are_made():
+    items = [("a", None), ("b", "exp")]
+    assert list(runner._drained(items)) == [("a", None), ("b", "exp")]
+    assert items == [None, None]
