@@ -260,10 +260,14 @@ def target_findings(exp: ResolvedExperiment, target: Target, set_fields: list[st
         yield Finding(codes.TARGET_NEEDS_VALUE, exp.name_location,
                       f"`{target.name}` needs {', '.join(f'`{f}`' for f in missing)}, which is unset",
                       "set it in the experiment or a preset it extends")
-    yield from _local_paths_without_volume(exp, target)
-    yield from _unreadable_uris(exp, target)
-    yield from _partial_layer_groups(exp, target)
-    yield from _inexpressible_values(exp, target, method)
+    # (each check below is a generator, made and run for every variant and target even when it cannot
+    # find anything: asked first whether it can, a build again's TS5xx checks of nine targets cost less)
+    if target.constraints:
+        yield from _local_paths_without_volume(exp, target)
+        yield from _unreadable_uris(exp, target)
+        yield from _partial_layer_groups(exp, target)
+    if target.limited_fields(method):
+        yield from _inexpressible_values(exp, target, method)
     expressible = target.expressible(method)
     for field in () if expressible is None else _set_fields(exp) if set_fields is None else set_fields:
         if field not in expressible and exp.values[field] != target.implicit.get(field, _UNSET):
