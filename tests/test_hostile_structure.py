@@ -340,3 +340,11 @@ def test_an_import_chain_spread_over_many_batches_reads_each_file_once(project, 
     code, out, _ = run(capsys, "lint", "--jobs", "1", "chain")
     assert code == 0 and f"{count} files" in out
     assert len(parsed) == count and len(made) == count, (len(parsed), len(made))
+
+
+def test_a_blocks_depth_is_worked_out_from_its_members():
+    from tunespec.compiler.ast import parse_module
+
+    module = parse_module("experiment e {\n  a { b { c { x = 1 } } y = 2 }\n  d { z = 3 }\n}\n", "e.tune")
+    a, d = module.declarations[0].members
+    assert (a.depth, a.members[0].depth, d.depth) == (3, 2, 1)

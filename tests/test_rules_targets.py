@@ -22,3 +22,16 @@ def test_ts501_says_what_is_dropped_and_from_which_files(project):
     d = next(d for d in lint_source(project, source, config=EVERYTHING) if d.code == "TS501")
     assert d.message == ('`torchtune` cannot express `data.validation` ("data/v.jsonl"): it is dropped from '
                          "config.yaml, run.sh")
+
+
+def test_builtin_targets_snapshot_is_current_and_makes_the_targets_their_toml_files_make():
+    """`python -m tunespec.templates.snapshot_build` must be run after editing a built-in target.toml; the
+    targets made from the snapshot are those `load_target` makes from the files (dates as strings)."""
+    from tunespec.templates.snapshot import DECLARATIONS
+    from tunespec.templates.snapshot_build import read_declarations
+    from tunespec.templates.targets import BUILTIN, DECLARATION, builtin_targets, load_target
+
+    assert DECLARATIONS == read_declarations()
+    folders = sorted(folder for folder in BUILTIN.iterdir() if (folder / DECLARATION).is_file())
+    assert list(DECLARATIONS) == [folder.name for folder in folders]
+    assert builtin_targets() == {target.name: target for target in map(load_target, folders)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 TYPE_CHECKING = False
@@ -128,6 +127,9 @@ class RenderError(Exception):
 
 
 def load_target(folder: Path, sandboxed: bool = False) -> Target:
+    """The target declared in `folder`'s target.toml (a user's: the built-in ones come from their snapshot)."""
+    import tomllib
+
     path = folder / DECLARATION
     try:
         data = tomllib.loads(read_regular(path).decode("utf-8"))
@@ -135,6 +137,12 @@ def load_target(folder: Path, sandboxed: bool = False) -> Target:
         raise TargetError(f"{path}: cannot read the target declaration: {(error.strerror or str(error)).lower()}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise TargetError(f"{path}: invalid target declaration: {error}") from None
+    return target_from(data, folder, sandboxed)
+
+
+def target_from(data: dict, folder: Path, sandboxed: bool = False) -> Target:
+    """The target of a declaration's `data` (read from `folder`'s target.toml, or its snapshot), checked."""
+    path = folder / DECLARATION
     try:
         files = [TargetFile(f["template"], f["output"], f["format"], dict(f.get("when", {}))) for f in data["files"]]
         target = Target(
@@ -198,8 +206,11 @@ def _relative_path_problem(value: object) -> str | None:
 
 @lru_cache(maxsize=1)
 def builtin_targets() -> dict[str, Target]:
-    folders = sorted(p for p in BUILTIN.iterdir() if (p / DECLARATION).is_file())
-    return {target.name: target for target in (load_target(folder) for folder in folders)}
+    """The targets shipped in this folder, from the snapshot of their declarations (`snapshot_build.py`
+    keeps it current): a lint of an experiment that names targets reads them without `tomllib`."""
+    from tunespec.templates.snapshot import DECLARATIONS
+
+    return {target.name: target for target in (target_from(data, BUILTIN / name) for name, data in DECLARATIONS.items())}
 
 
 def all_targets(template_dirs: Iterable[str | os.PathLike] = ()) -> dict[str, Target]:
