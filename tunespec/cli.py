@@ -505,7 +505,7 @@ def _lint(args: argparse.Namespace, start_up: _start_up) -> int:
 
 
 class _start_up:
-    """No cyclic garbage collection while lint starts (imports, the configuration, the search for
+    """No cyclic garbage collection while lint (or build) starts (imports, the configuration, the search for
     importers): what it makes lives as long as the command, so the collections its allocations set off
     find nothing. When it is `done`, what it made is frozen (`gc.freeze`), so that the runner's collection
     after each batch does not look at it again either; the command's end unfreezes it. Together 4.9M
@@ -674,6 +674,11 @@ def command_rule(args: argparse.Namespace) -> int:
 
 
 def command_build(args: argparse.Namespace) -> int:
+    with _start_up() as start_up:  # (as lint's: what the start made is not collected, nor looked at again)
+        return _build(args, start_up)
+
+
+def _build(args: argparse.Namespace, start_up: _start_up) -> int:
     from tunespec.api import build
     from tunespec.templates.build import BuildError
     from tunespec.templates.targets import RenderError, TargetError
@@ -684,6 +689,7 @@ def command_build(args: argparse.Namespace) -> int:
         raise UsageError("--prune removes folders and --check writes nothing: use one of them")
     config = _config(args)
     progress = Progress("checking" if args.check else "building")
+    start_up.done()
     try:
         result = build(_paths(args, config), _selectors(args.target), args.out, args.check, config=config, root=args.root,
                        template_dirs=args.template_dir, jobs=_job_count(args), prune=args.prune,

@@ -590,6 +590,8 @@ class _Merge:
         errors = {(d.path, d.line, d.column) for d in reported if d.severity is Severity.ERROR}
         refused = {(claim.path, claim.variant) for finding, _, claim in found
                    if (finding.location.path, finding.location.span.line, finding.location.span.column) in errors}
+        if not refused:  # (most runs: the built items need not be gone through)
+            return
         for index, item in enumerate(self.built):
             if item.files is not None and item.variant in refused:
                 discard_built([item])
