@@ -361,3 +361,14 @@ def test_lists_and_sweeps_hold_their_span_as_numbers_and_compare_by_value():
     inner = sweep.items[1]
     assert inner == ListValue(inner.items, Span(2, 17, 2, 20)) and inner.span == Span(2, 17, 2, 20)
     assert sweep == parse_module(text, "e.tune").declarations[0].members[0].value
+
+
+def test_a_string_keeps_its_text_as_written_whether_held_or_worked_out():
+    from tunespec.compiler.ast import parse_module
+
+    text = 'experiment e {\n  a = "x"\n  b = "q\\"z\\u00e9"\n  c = ""\n  d = """\nlong"""\n}\n'
+    values = [member.value for member in parse_module(text, "e.tune").declarations[0].members]
+    assert [v.raw for v in values] == ['"x"', '"q\\"z\\u00e9"', '""', '"""\nlong"""']
+    assert [v.value for v in values] == ["x", 'q"zé', "", "long"]
+    assert [v._raw for v in values] == [None, '"q\\"z\\u00e9"', None, '"""\nlong"""']  # held only when needed
+    assert values[3].span.end_line == 6

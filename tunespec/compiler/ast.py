@@ -22,7 +22,7 @@ class _Scalar(ValueEquality):
     stored: a file holds a scalar per line and a span costs 72 bytes (a 10 MB file: 2 bytes per source
     byte). Made like a record: `Number(8, Span(3, 18, 3, 19), "8")`, equal by value, span and text."""
 
-    __slots__ = ("value", "raw", "line", "column")
+    __slots__ = ()
 
     def __init__(self, value, span: Span, raw: str) -> None:
         self.value, self.raw, self.line, self.column = value, raw, span[0], span[1]
@@ -52,22 +52,54 @@ _new = object.__new__
 _tuple_new = tuple.__new__
 
 
+class _Written(_Scalar):
+    __slots__ = ("value", "raw", "line", "column")
+
+
 class Str(_Scalar):
-    __slots__ = ()
+    """A string's text as written is held only when it is not its value in quotes (escapes, a long
+    string); otherwise it is worked out when asked (for a span, for `fmt`). The strings a file writes
+    once (descriptions, paths) were held twice, as written and as meant."""
+
+    __slots__ = ("value", "_raw", "line", "column")
     value: str
 
+    @classmethod
+    def quoted(cls, value: str, token: Token) -> "Str":
+        """The node of a string token without escapes (the parser's way: its text is not held)."""
+        node = _new(cls)
+        node.value, node._raw, node.line, node.column = value, None, token.line, token.column
+        return node
 
-class Number(_Scalar):
+    @property
+    def span(self) -> Span:
+        value, line, column = self.value, self.line, self.column
+        if self._raw is None and "\n" not in value:
+            return _tuple_new(Span, (line, column, line, column + len(value) + 2))
+        return _Scalar.span.fget(self)
+
+    @property
+    def raw(self) -> str:
+        return self._raw if self._raw is not None else f'"{self.value}"'
+
+    @raw.setter
+    def raw(self, raw: str) -> None:
+        value = self.value
+        quoted = len(raw) == len(value) + 2 and raw[0] == '"' == raw[-1] and raw.startswith(value, 1)
+        self._raw = None if quoted else raw
+
+
+class Number(_Written):
     __slots__ = ()
     value: int | float
 
 
-class Bool(_Scalar):
+class Bool(_Written):
     __slots__ = ()
     value: bool
 
 
-class Ident(_Scalar):
+class Ident(_Written):
     __slots__ = ()
     value: str
 
@@ -438,7 +470,8 @@ class AstBuilder:
     def string(self, token):
         if token.type == "LONG_STRING":
             return Str.of(decode_long_string(token), token)
-        token.value = _intern(token.value)
+        if "\\" not in token.value:
+            return Str.quoted(_intern(token.value[1:-1]), token)
         return Str.of(_intern(decode_string(token)), token)
 
     def number(self, token):
