@@ -143,12 +143,9 @@ def _make_init(fields: tuple[str, ...], defaults: dict[str, Any]):
 class ValueEquality:
     """Equal when of the same class with equal `_values()`, and hashed by them: records, and the syntax
     tree's slimmer nodes that hold positions as numbers rather than a span (compiler/ast.py), compare
-    alike."""
+    alike. Each class defines `_values`."""
 
     __slots__ = ()
-
-    def _values(self) -> tuple:
-        raise NotImplementedError
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
