@@ -32,6 +32,10 @@ _TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
         "# This file is a cache directory tag created by tunespec.\n"
         "# For information about cache directory tags see https://bford.info/cachedir/\n")
 _HEADER = ("tunespec cache", __version__, sys.implementation.cache_tag)
+# git's "racily clean" rule, for every entry kept against a file's `stat`: a file changed this recently may
+# change again within the file system's clock tick with its times and size unchanged, so what was read of
+# it is not kept (filesystem clocks are coarse: a jiffy on ext4, two seconds on FAT, plus clock lag).
+RACY_NS = 3_000_000_000
 
 
 def load(root: str | os.PathLike, name: str) -> object | None:

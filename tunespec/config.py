@@ -11,6 +11,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
     from typing import Any
 
+from tunespec.cache import RACY_NS
 from tunespec.codes import BATCH_SIZE_OUT_OF_RANGE
 from tunespec.compiler.resolve import MAX_VARIANTS_LIMIT
 from tunespec.record import Factory, Record
@@ -160,7 +161,6 @@ def _read_table(path: Path) -> dict[str, Any]:
 # `string`, and compiles its regular expressions) cost a cold one-file lint 16M instructions of 275M
 # (callgrind), more than the lint itself, for a file that seldom changes.
 CONFIG_CACHE = "config-2"  # {the file's absolute path: (its stamp, its table)} (one cache may serve many projects)
-RACY_NS = 2_000_000_000  # a file changed in the last 2 s may change again unseen (tunespec.project)
 
 
 def _stamp(path: Path) -> tuple | None:

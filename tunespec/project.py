@@ -24,6 +24,9 @@ import re
 import sys
 import time
 from pathlib import Path
+
+from tunespec.cache import RACY_NS  # a file changed this recently: its imports are not cached
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
     from typing import Iterable
@@ -37,9 +40,6 @@ IMPORT_PRECEDERS = frozenset(b" \t\r\n\f\v;{}")
 # The cache entry of the import lines found (the name says the format of its data, see `_scan`).
 IMPORTS_CACHE = "imports-2"
 FOLDERS_CACHE = "folders-1"  # {folder: (stamp, its .tune files, the folders below it that are walked)}
-# A file changed this recently may change again within the file system's clock tick (its time and size
-# then unchanged): its imports are not cached (as git treats a "racily clean" file).
-RACY_NS = 2_000_000_000
 
 
 def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Path] = ()) -> list[tuple[str, str]]:

@@ -25,10 +25,11 @@ import os
 import stat
 import time
 
+from tunespec.cache import RACY_NS
 from tunespec.files import STAMP, TEMPORARY
 from tunespec.templates.stamp import Fresh
 
-MARGIN_NS = 3_000_000_000
+MARGIN_NS = RACY_NS  # git's racy rule, as every cache entry kept against a `stat` follows it
 
 
 def signature(info: os.stat_result) -> str:
