@@ -183,11 +183,16 @@ def measure_build(work: Path, sizes: Sizes, report: Report) -> None:
     build = tunespec("build", *subset, "--target", TARGETS, "--out", "out-0")
     run(build, work)  # the folder every `build again` finds up to date
     files = {path.relative_to(work / "out-0"): path.read_bytes() for path in (work / "out-0").rglob("*") if path.is_file()}
-    times: dict[str, list[float]] = {"build": [], "build again": [], "uncached": [], "lint": [], "floor": []}
-    cpu: dict[str, list[float]] = {"build": [], "build again": [], "uncached": [], "lint": []}
+    times: dict[str, list[float]] = {"build": [], "fresh uncached": [], "build again": [], "uncached": [], "lint": [],
+                                     "floor": []}
+    cpu: dict[str, list[float]] = {"build": [], "fresh uncached": [], "build again": [], "uncached": [], "lint": []}
     # "build again" finds the cache that the build before it (round 0's) wrote, as a user's second build
-    # does; "uncached" is the same build with --no-cache, which reads and hashes every file
+    # does; "uncached" is the same build with --no-cache, which reads and hashes every file. A fresh build
+    # loads the templates compiled by an earlier build from the cache, as any build after a project's first
+    # does; "fresh uncached" (--no-cache) compiles them, as the first does
     commands = {"build": lambda round: tunespec("build", *subset, "--target", TARGETS, "--out", f"out-{round + 1}"),
+                "fresh uncached": lambda round: tunespec("build", *subset, "--target", TARGETS, "--out",
+                                                         f"out-nc-{round + 1}", "--no-cache"),
                 "build again": lambda round: build, "uncached": lambda round: [*build, "--no-cache"],
                 "lint": lambda round: tunespec("lint", *subset)}
     for round in range(sizes.repeat + 1):
@@ -211,10 +216,13 @@ def measure_build(work: Path, sizes: Sizes, report: Report) -> None:
     report.ratio("  the floor: writing the same files into a new folder in a bare Python loop / lint",
                  median["floor"] / median["lint"])
     report.ratio("  the build above its floor: (build - floor) / lint", (median["build"] - median["floor"]) / median["lint"])
+    report.ratio("  the same fresh build with --no-cache (templates compiled, as a project's first build does) / lint",
+                 median["fresh uncached"] / median["lint"])
     report.ratio("  the same build again, every file up to date: build / lint", median["build again"] / median["lint"], 2.0)
     report.ratio("  the same build again with --no-cache (every file read): build / lint", median["uncached"] / median["lint"])
     spent = {name: statistics.median(values) for name, values in cpu.items()}
     report.ratio("  CPU time (user + system, with the workers'), fresh build / lint", spent["build"] / spent["lint"])
+    report.ratio("  CPU time, the fresh build with --no-cache / lint", spent["fresh uncached"] / spent["lint"])
     report.ratio("  CPU time, the build again / lint", spent["build again"] / spent["lint"])
     report.ratio("  CPU time, the build again with --no-cache / lint", spent["uncached"] / spent["lint"])
 

@@ -372,8 +372,9 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                 if found is not None:  # rendering would make what is there: nothing rendered
                     files, names = found
                 else:
-                    from tunespec.templates.render import unique_names, variant_context
+                    from tunespec.templates.render import keep_compiled_templates, unique_names, variant_context
 
+                    keep_compiled_templates(plan.cache[0] if plan.cache is not None else None)
                     variant = variant or variant_context(exp, inputs)
                     outputs = render_outputs(exp, target, placement, variant)
                     names = unique_names(target, variant["ir"])
