@@ -23,6 +23,7 @@ event  # sys.settrace callbacks' signature (templates/sandbox.py)
 canonical  # grammar/compile.py: development helpers the tests use with Lark (the `grammar` extra)
 reference_parse
 REDUCE  # grammar/lalr.py: names the action code 1 beside SHIFT = 0, as tables.py stores it
+NUMBER_SHAPE  # compiler/ast.py: the pattern `number_shaped` checks without `re`, held to it by tests/test_grammar.py
 GRAMMAR_DIGEST  # grammar/tables.py: what the tables were made from, checked by tests/test_grammar.py
 TuneLexer  # the Pygments entry point (pyproject.toml: pygments.lexers) and its class attributes
 filenames

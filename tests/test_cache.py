@@ -29,7 +29,7 @@ def importers(root: Path, name: str) -> list[str]:
 def counting_reads(monkeypatch) -> list[str]:
     read = []
     original = project._imports
-    monkeypatch.setattr(project, "_imports", lambda path: read.append(os.path.basename(path)) or original(path))
+    monkeypatch.setattr(project, "_imports", lambda path, info=None: read.append(os.path.basename(path)) or original(path, info))
     return read
 
 

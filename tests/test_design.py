@@ -211,6 +211,39 @@ def test_a_records_init_is_compiled_once_it_has_made_many_instances_and_both_agr
             z: int
 
 
+def test_a_records_fields_and_defaults_come_from_its_whole_mro():
+    """With one base, its fields and defaults are taken as they are (they are its MRO's already); with a
+    mixin beside it (slotted classes cannot share fields), from each class of the MRO, later ones
+    overriding earlier defaults."""
+    import pytest
+
+    from tunespec.record import Record
+
+    class Point(Record):
+        x: int
+        y: int = 0
+
+    class Labelled(Point):
+        label: str = "p"
+        y: int = 1
+
+    class Shape:
+        __slots__ = ()
+
+        def area(self) -> int:
+            return 0
+
+    class Both(Labelled, Shape):
+        note: str = ""
+
+    assert (Labelled._fields, Labelled._defaults) == (("x", "y", "label"), {"y": 1, "label": "p"})
+    assert (Both._fields, Both._defaults) == (("x", "y", "label", "note"), {"y": 1, "label": "p", "note": ""})
+    assert Labelled(5) == Labelled(5, 1, "p") and Both(x=2) == Both(2, 1, "p", "") and Both(2).area() == 0
+    with pytest.raises(TypeError, match="may not start with `_`"):
+        class Private(Record):
+            _hidden: int = 0
+
+
 def test_finding_tune_files_walks_as_os_walk_would(tmp_path):
     """Sorted, hidden folders and links to folders left out, `excluded` asked about each folder and file."""
     import os

@@ -125,6 +125,21 @@ def test_malformed_numbers(text, help):
     assert help in error.help
 
 
+def test_the_number_check_without_re_answers_as_the_documented_pattern():
+    """`number_shaped` (which spares a cold lint compiling NUMBER_SHAPE) against the pattern itself, on every
+    string of up to six characters made of digits, `_`, `.`, `e`, `E`, signs and letters."""
+    import itertools
+    import re
+
+    from tunespec.compiler.ast import NUMBER_SHAPE, number_shaped
+
+    pattern = re.compile(NUMBER_SHAPE)
+    for size in range(7):
+        for chars in itertools.product("0-_.eE+x" if size == 6 else "09-_.eE+x٣", repeat=size):
+            text = "".join(chars)
+            assert number_shaped(text) == bool(pattern.fullmatch(text)), text
+
+
 def test_leading_dot_is_not_a_number():
     error = problem("experiment e { x = .5 }")
     assert error.message == "`.5` is not a number" and error.help == "write `0.5`"

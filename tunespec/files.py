@@ -66,20 +66,24 @@ def open_regular(path: str | os.PathLike) -> tuple["BoundedReader", int]:
     return BoundedReader(handle, size), size
 
 
-def read_regular(path: str | os.PathLike) -> bytes:
+def read_regular(path: str | os.PathLike, info: os.stat_result | None = None) -> bytes:
     """The bytes of the regular file at `path`, as far as its size (see `open_regular`). Read from the
     descriptor with no file object around it: a hook run reads every `.tune` file of the project to find
-    importers, and the buffered reader cost half of each read."""
-    descriptor, size = _open_descriptor(path)
+    importers, and the buffered reader cost half of each read. `info` is the path's `stat` when the caller
+    has just taken it (the importer search has): it decides the refusal before the open, in place of a
+    `stat` of its own (5.7M instructions of a first hook run in a 1,000-file project, callgrind)."""
+    descriptor, size = _open_descriptor(path, info)
     try:
         return _read_to_end(descriptor, size)
     finally:
         os.close(descriptor)
 
 
-def _open_descriptor(path: str | os.PathLike) -> tuple[int, int]:
-    """An open descriptor on the regular file at `path` and its size (`open_regular` says how)."""
-    info = os.stat(path)
+def _open_descriptor(path: str | os.PathLike, info: os.stat_result | None = None) -> tuple[int, int]:
+    """An open descriptor on the regular file at `path` and its size (`open_regular` says how); `info`, the
+    path's `stat` if the caller has it."""
+    if info is None:
+        info = os.stat(path)
     if not stat_module.S_ISREG(info.st_mode):
         raise NotAFile(kind_of(info.st_mode))
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)

@@ -48,18 +48,26 @@ _MISSING = object()
 @dataclass_transform(eq_default=True, field_specifiers=(Factory,))
 class _RecordType(type):
     def __new__(mcs, name: str, bases: tuple, namespace: dict[str, Any], eq: bool = True):
-        own = [field for field in namespace.get("__annotations__", {}) if not field.startswith("_")]
-        private = [field for field in namespace.get("__annotations__", {}) if field.startswith("_") and field in namespace
-                   and name != "Record"]
-        if private:
-            raise TypeError(f"{name}: fields may not start with `_` ({', '.join(private)})")
+        annotated = namespace.get("__annotations__", {})
+        own = tuple(field for field in annotated if field[0] != "_")
+        if len(own) < len(annotated) and name != "Record":
+            private = [field for field in annotated if field[0] == "_" and field in namespace]
+            if private:
+                raise TypeError(f"{name}: fields may not start with `_` ({', '.join(private)})")
         defaults = {field: namespace.pop(field) for field in own if field in namespace}
-        namespace["__slots__"] = tuple(own) + tuple(namespace.pop("__extra_slots__", ()))
+        namespace["__slots__"] = own + tuple(namespace.pop("__extra_slots__", ()))
+        if len(bases) == 1:
+            # One base (every Record here): its fields and defaults are already those of its whole MRO, and
+            # given in the namespace they need no attribute set on the class after it is made (together
+            # 1.6M instructions of the 45 Records a cold lint makes, callgrind)
+            inherited, inherited_defaults = getattr(bases[0], "_fields", ()), getattr(bases[0], "_defaults", {})
+            namespace["_fields"] = tuple(dict.fromkeys(inherited + own)) if inherited else own
+            namespace["_defaults"] = {**inherited_defaults, **defaults} if inherited_defaults else defaults
         cls = super().__new__(mcs, name, bases, namespace)
-        inherited = [f for base in reversed(cls.__mro__[1:]) for f in getattr(base, "_fields", ())]
-        cls._fields = tuple(dict.fromkeys(inherited + own))
-        cls._defaults = {**{k: v for base in reversed(cls.__mro__[1:]) for k, v in getattr(base, "_defaults", {}).items()},
-                         **defaults}
+        if len(bases) != 1:
+            ancestors = cls.__mro__[:0:-1]
+            cls._fields = tuple(dict.fromkeys([f for base in ancestors for f in getattr(base, "_fields", ())] + list(own)))
+            cls._defaults = {**{k: v for base in ancestors for k, v in getattr(base, "_defaults", {}).items()}, **defaults}
         if own or not hasattr(cls, "_made_init"):
             _check_order(cls._fields, cls._defaults)
             cls.__init__ = _deferred_init(cls)
