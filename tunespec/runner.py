@@ -145,7 +145,7 @@ def compile_files(files: Iterable[tuple[str, str]], cwd: Path | None, config: Co
     (path, display) pairs, as `expand_paths` gives them; paths in the IR are relative to `root` (default:
     `cwd`). No rule runs here. `streamed`: nothing is resolved yet; the caller takes the variants one
     declaration at a time from `resolver.declarations(forget=True)`."""
-    program = Program(cwd, buffers, loader)
+    program = Program(cwd, buffers, loader, outline=streamed)
     for path, display in files:
         program.add_root(path, display)
     program.check_import_cycles()
