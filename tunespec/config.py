@@ -156,7 +156,7 @@ def _read_table(path: Path) -> dict[str, Any]:
 def _parsed(path: Path, text: str) -> dict[str, Any]:
     """The TOML document `text`. One of blanks and line ends alone (an empty `tunespec.toml`, which marks a
     project's root) is the empty table without importing `tomllib`: a first run in such a project paid
-    16M instructions for it (callgrind)."""
+    34M instructions of 242M for it (callgrind; tomllib brings `typing` and `datetime`)."""
     if not text.replace("\r\n", "\n").strip(" \t\n"):  # TOML's white space and newlines (a lone \r is not one)
         return {}
     import tomllib
