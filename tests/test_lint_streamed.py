@@ -6,7 +6,12 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 from tunespec import runner
+from tunespec.compiler import loader
+from tunespec.compiler.ast import Outlined, members_of, parse_module
+from tunespec.grammar import SyntaxProblem
 from tunespec.api import run_lint
 from tunespec.compiler.catalog import load_catalog
 from tunespec.compiler.loader import Program
@@ -22,8 +27,12 @@ def _both_ways(paths: list[str], config: Config) -> tuple[list, list]:
     return [d.to_json() for d in kept.diagnostics], [d.to_json() for d in streamed.diagnostics]
 
 
-def test_every_rule_fixture_reports_the_same_streamed_or_kept(project):
-    """Every fixture of every rule (and the multi-file cases), linted in one run both ways."""
+@pytest.mark.parametrize("outline", [False, True])
+def test_every_rule_fixture_reports_the_same_streamed_or_kept(project, monkeypatch, outline):
+    """Every fixture of every rule (and the multi-file cases), linted in one run both ways; and with every
+    file parsed in outline when streamed, as a large file is (each declaration's body parsed again)."""
+    if outline:
+        monkeypatch.setattr(loader, "OUTLINE_SIZE", 0)
     names = []
     for index, case in enumerate(sorted(CASES.glob("**/*.tune"))):
         name = f"case_{index}.tune"
@@ -128,3 +137,65 @@ def test_findings_are_dropped_as_their_diagnostics_are_made():
     items = [("a", None), ("b", "exp")]
     assert list(runner._drained(items)) == [("a", None), ("b", "exp")]
     assert items == [None, None]
+
+
+OUTLINE_SAMPLE = """\
+import "common.tune"  # a comment
+preset base {
+  seed = 42  # noqa: TS201
+  training { learning_rate = sweep [1e-5, 2e-4]  epochs = 3 }
+}
+
+experiment x extends base {
+  description = \"\"\"
+    spans "lines" \\u00e9
+  \"\"\"
+  tags = [["a", "b\\n"], [], [true, false, -1_000, 0.5]]
+  data { train = "d\\u00e9.jsonl" }
+}
+model "org/name-1" { parameters = 8e9  hidden_size = 4096 }
+    experiment last { lora { target_modules = [q_proj, "v_proj"] } }
+"""
+
+
+def test_an_outlined_declaration_gives_back_its_body_node_for_node():
+    whole = parse_module(OUTLINE_SAMPLE, "f.tune")
+    outline = parse_module(OUTLINE_SAMPLE, "f.tune", outline=True)
+    assert outline.comments == whole.comments and outline.imports == whole.imports
+    assert len(outline.declarations) == len(whole.declarations) == 4
+    for held, outlined in zip(whole.declarations, outline.declarations):
+        assert isinstance(outlined, Outlined) and outlined.members is None
+        assert (outlined.kind, outlined.name, outlined.extends, outlined.span) == \
+            (held.kind, held.name, held.extends, held.span)
+        again = members_of(outlined, OUTLINE_SAMPLE)
+        assert again == held.members and members_of(held, OUTLINE_SAMPLE) is held.members
+        assert [member.span for member in again] == [member.span for member in held.members]
+
+
+@pytest.mark.parametrize("bad", ["experiment late { epochs = 1e999 }", 'experiment late { a = "\\q" }',
+                                 "experiment late { a = [1 2] }", "experiment late {"])
+def test_an_outline_finds_a_syntax_problem_late_in_the_file_as_a_whole_parse_does(bad):
+    text = OUTLINE_SAMPLE + bad + "\n"
+    problems = []
+    for outline in (False, True):
+        with pytest.raises(SyntaxProblem) as raised:
+            parse_module(text, "f.tune", outline=outline)
+        error = raised.value
+        problems.append((error.message, error.help, error.line, error.column, error.end_line, error.end_column))
+    assert problems[0] == problems[1]
+
+
+def test_a_lint_parses_only_a_large_file_in_outline(project, monkeypatch):
+    monkeypatch.setattr(loader, "OUTLINE_SIZE", 200)
+    project.write("small.tune", 'experiment small { model = "ibm/granite-3-1-8b-base"  method = lora }\n')
+    project.write("large.tune", "".join(f'experiment e{i} {{ model = "ibm/granite-3-1-8b-base"  method = lora }}\n'
+                                        for i in range(5)))
+    streamed = Program(project.root, outline=True)
+    kept = Program(project.root)
+    for program in (streamed, kept):
+        for name in ("small.tune", "large.tune"):
+            program.add_root(name, name)
+    outlined = {source.display: [isinstance(decl, Outlined) for decl in source.module.declarations]
+                for source in streamed.roots}
+    assert outlined == {"small.tune": [False], "large.tune": [True] * 5}
+    assert not any(isinstance(decl, Outlined) for source in kept.roots for decl in source.module.declarations)

@@ -12,6 +12,7 @@ import sys
 from tunespec.record import Factory, Record, ValueEquality
 from tunespec.grammar import SyntaxProblem
 from tunespec.grammar import parse as parse_text
+from tunespec.grammar import parse_again
 from tunespec.grammar.lalr import Token
 from tunespec.location import Span
 
@@ -262,6 +263,24 @@ class Declaration(_Spanned):
     def __init__(self, kind: str, name: Name, extends: Name | None, members: tuple[Member, ...], span: Span) -> None:
         self.kind, self.name, self.extends, self.members = kind, name, extends, members
         self.line, self.column, self.end_line, self.end_column = span
+
+
+class Outlined(Declaration):
+    """A declaration whose body is not held (`members` is None): `start` and `end` are where its text is
+    in the file, which `members_of` parses again when the body is asked for. A large file read for a lint
+    is held so (`parse_module(..., outline=True)`): its declarations are checked one at a time, so that
+    the file's whole syntax tree, about 8 bytes per source byte, is never held at once."""
+
+    __slots__ = ("start", "end")
+
+
+def members_of(decl: Declaration, text: str) -> tuple[Member, ...]:
+    """The body of a declaration of the file whose text is `text`: held, or parsed again (an `Outlined`
+    one), node for node as the whole file's parse made it."""
+    if not isinstance(decl, Outlined):
+        return decl.members
+    items = parse_again(text[decl.start:decl.end], _BUILDER, decl.line, decl.column)
+    return items[0].members
 
 
 class Comment(Record):
@@ -530,15 +549,37 @@ class AstBuilder:
         return Sweep(values.items, Span.of(keyword).to(values.span), values.depth)
 
 
+class _OutlineBuilder(AstBuilder):
+    """The builder of a file parsed in outline: each declaration's body is checked as it is built (every
+    syntax problem found, as in a whole parse) and dropped at once, leaving an `Outlined` declaration."""
+
+    def preset_decl(self, keyword, name, *rest):
+        return _outlined(super().preset_decl(keyword, name, *rest), keyword, rest[-1][1])
+
+    def experiment_decl(self, keyword, name, *rest):
+        return _outlined(super().experiment_decl(keyword, name, *rest), keyword, rest[-1][1])
+
+    def model_decl(self, keyword, model_id, body):
+        return _outlined(super().model_decl(keyword, model_id, body), keyword, body[1])
+
+
+def _outlined(decl: Declaration, keyword: Token, close: Token) -> Outlined:
+    outlined = Outlined(decl.kind, decl.name, decl.extends, None, decl.span)
+    outlined.start, outlined.end = keyword.start_pos, close.end_pos
+    return outlined
+
+
 # Field names, identifiers and numbers as written repeat from one declaration to the next: one string
 # each (interned, so freed with the last tree that holds it) instead of one per token saves 3 bytes per
 # source byte of a large file (the lexer's copy is dropped at once).
 _intern = sys.intern
 
 _BUILDER = AstBuilder()
+_OUTLINE_BUILDER = _OutlineBuilder()
 
 
-def parse_module(text: str, path: str) -> Module:
-    """Parse decoded text (BOM removed, `\\r\\n` normalised); raises `SyntaxProblem`."""
-    items, comments = parse_text(text, _BUILDER)
+def parse_module(text: str, path: str, outline: bool = False) -> Module:
+    """Parse decoded text (BOM removed, `\\r\\n` normalised); raises `SyntaxProblem`. With `outline`, the
+    declarations' bodies are checked but not held (`Outlined`; `members_of` parses one again)."""
+    items, comments = parse_text(text, _OUTLINE_BUILDER if outline else _BUILDER)
     return Module(path, items, [Comment(c.value, Span.of(c)) for c in comments])

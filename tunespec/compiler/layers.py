@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run tim
 from tunespec import codes
 from tunespec.record import Factory, Record
 from tunespec.compiler.ast import (
-    Assignment, Block, Bool, Ident, ListValue, Number, Str, Sweep, Value, source_text, type_name,
+    Assignment, Block, Bool, Ident, ListValue, Number, Str, Sweep, Value, members_of, source_text, type_name,
 )
 from tunespec.compiler.loader import DeclRef
 from tunespec.compiler.names import variant_token
@@ -82,7 +82,7 @@ def build_layer(owner: DeclRef) -> Layer:
     """Check a declaration's body against the language's fields and collect what it sets."""
     layer = Layer(owner)
     builder = _LayerBuilder(layer, MODEL_FIELDS if owner.decl.kind == "model" else EXPERIMENT_FIELDS)
-    builder.members(owner.decl.members, "")
+    builder.members(members_of(owner.decl, owner.file.text), "")
     return layer
 
 

@@ -26,6 +26,12 @@ from tunespec.grammar import SyntaxProblem
 
 PROJECT_MARKERS = ("pyproject.toml", "tunespec.toml", ".git")
 FILE_START = Span(1, 1, 1, 1)
+# A file this large (in characters) read for a lint is parsed in outline (`Program(outline=True)`): its
+# syntax tree, about 8 bytes per source byte, would be held whole from the parse to the checks of its last
+# declaration, where in outline it is one declaration's at a time, parsed again when it is checked. That
+# costs a second parse (a third of a lint's time); below this size, what a batch of files holds is bounded
+# by the batch, and the time is kept.
+OUTLINE_SIZE = 256 * 1024
 
 
 class SourceFile(Record, eq=False):
@@ -73,8 +79,10 @@ class Scope(Record):
 class Program:
     """The files of one run: those named on the command line (roots) and all they import."""
 
-    def __init__(self, cwd: Path | None = None, buffers: dict | None = None, run: dict | None = None) -> None:
+    def __init__(self, cwd: Path | None = None, buffers: dict | None = None, run: dict | None = None,
+                 outline: bool = False) -> None:
         self.cwd = (cwd or Path.cwd()).absolute()
+        self.outline = outline  # a large file's declarations' bodies are not held (`OUTLINE_SIZE`)
         # What the run's earlier batches learnt (the runner passes one dict to every batch of a process):
         # where each import leads, and every file that something imports, read, parsed and linked to what
         # it imports. A file that many batches import — a preset library, the next file of an import
@@ -185,7 +193,7 @@ class Program:
         if problem is not None:
             return None, None, (codes.UNREADABLE_FILE, FILE_START, problem, None)
         try:
-            return text, parse_module(text, source.display), None
+            return text, parse_module(text, source.display, self.outline and len(text) >= OUTLINE_SIZE), None
         except SyntaxProblem as error:
             span = Span(error.line, error.column, error.end_line, error.end_column)
             return text, None, (codes.SYNTAX_ERROR, span, error.message, error.help)

@@ -116,14 +116,15 @@ def lex(tables: Tables, text: str, comments: list[Token] | None = None) -> Itera
     yield from tokens[:-1]
 
 
-def _tokens(tables: Tables, text: str, comments: list[Token] | None) -> Iterator[Token]:
+def _tokens(tables: Tables, text: str, comments: list[Token] | None, line: int = 1, column: int = 1) -> Iterator[Token]:
     """The lexer, the one `parse` and `lex` both run: every token of `text`, END last. A generator, so that
     the loop keeps its state in local variables (one resumption per token, no method call, no attribute
-    writes); white space is skipped by the same match that finds the next token."""
+    writes); white space is skipped by the same match that finds the next token. `line` and `column` are
+    where `text` starts (a part of a file parsed again: `compiler.ast.members_of`)."""
     scan = tables.scanner.match
     keywords = tables.keywords
     comments_ignored = "COMMENT" in tables.ignore
-    position, line, column = 0, 1, 1
+    position = 0
     while True:
         found = scan(text, position)
         if found is None:
@@ -165,12 +166,14 @@ def _advance(text: str, start: int, end: int, line: int, column: int) -> tuple[i
     return line, column + (end - start)
 
 
-def parse(tables: Tables, text: str, builder: Any, comments: list[Token] | None = None) -> Any:
-    """Run the LALR loop; `builder` has one method per rule (or alias), called as the rule is reduced."""
+def parse(tables: Tables, text: str, builder: Any, comments: list[Token] | None = None,
+          line: int = 1, column: int = 1) -> Any:
+    """Run the LALR loop; `builder` has one method per rule (or alias), called as the rule is reduced.
+    `line` and `column`: where `text` starts in its file."""
     states = tables.states
     rules = tables.rules
     end_state = tables.end_state
-    next_token = _tokens(tables, text, comments).__next__
+    next_token = _tokens(tables, text, comments, line, column).__next__
     callbacks: dict[str, Any] = {}
     state_stack = [tables.start_state]
     value_stack: list[Any] = []

@@ -54,6 +54,12 @@ def parse(text: str, builder: Any) -> tuple[Any, list[Token]]:
     return result, comments
 
 
+def parse_again(text: str, builder: Any, line: int, column: int) -> Any:
+    """Parse a part of a file that `parse` accepted whole (so no error is translated), starting at `line`
+    and `column` of the file, its comments left out."""
+    return run_parser(tables(), text, builder, None, line, column)
+
+
 # --- the words of syntax errors ----------------------------------------------------------------------
 
 TOKEN_WORDS = {
