@@ -40,7 +40,7 @@ def test_one_compile_step_serves_lint_and_the_api(project):
     assert [exp.name for exp in compiled.resolved] == ["tickets"]
     _, _, resolved = api.resolve_paths(["a.tune"], Config())
     assert [exp.values for exp in resolved] == [exp.values for exp in compiled.resolved]
-    assert "compile_files(" in inspect.getsource(runner.run_batch)
+    assert "compile_files(" in inspect.getsource(runner._run_files)
 
 
 def diagnostic(severity: Severity) -> Diagnostic:

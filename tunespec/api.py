@@ -193,6 +193,8 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
                             _build_cache(config, out_path) if cache else None)
     job = Job(config, selection, Path.cwd(), root_path, targets, template_dirs, False, plan,
               overrides=list(overrides))
+    if cache:
+        plan.results = _results_cache(config, job, known)
     written, unchanged, stale, refused = [], [], [], []
     result = None
     try:
@@ -239,6 +241,17 @@ def _build_cache(config: Config, out: Path) -> tuple[Path, str]:
 
     digest = hashlib.sha256(os.path.abspath(out).encode("utf-8", "surrogateescape")).hexdigest()
     return config.base, f"build-{BUILD_CACHE_FORMAT}-{digest[:16]}"
+
+
+def _results_cache(config: Config, job: Job, known: dict) -> tuple[Path, str, int | None]:
+    """Where the cache keeps each file's build result (`tunespec.replay`), the run's part of their key, and
+    when the run began (what changed since, or just before, is not kept); None: nothing is kept (tunespec's
+    own files are being edited)."""
+    from tunespec import replay
+
+    since = replay.moment()
+    code, settled = replay.code_signature(since)
+    return config.base, replay.run_key(job, known, code), since if settled else None
 
 
 def _save_signatures(where: tuple[Path, str], changes: dict) -> None:

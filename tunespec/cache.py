@@ -50,7 +50,8 @@ def load(root: str | os.PathLike, name: str) -> object | None:
 
 
 def store(root: str | os.PathLike, name: str, data: object) -> None:
-    """Keep `data` (built-in types only: dicts, lists, tuples, strings, numbers) as `name` in the cache of
+    """Keep `data` (built-in types only: dicts, lists, tuples, strings, numbers) as `name` (`kind/name`
+    for an entry in a subfolder) in the cache of
     the project at `root`, replacing what was there in one step (a rename), so that a run reading it at
     the same time finds the old entry or the new. Nothing happens when the folder cannot be written."""
     from pathlib import Path
@@ -61,7 +62,10 @@ def store(root: str | os.PathLike, name: str, data: object) -> None:
     try:
         if not folder.is_dir():
             _make_folder(folder)
-        write_atomically(folder / name, marshal.dumps((_HEADER, data)), 0o644)
+        path = folder / name
+        if "/" in name:  # an entry in a folder of its own kind (`replay.FOLDER`)
+            path.parent.mkdir(exist_ok=True)
+        write_atomically(path, marshal.dumps((_HEADER, data)), 0o644)
     except (OSError, ValueError, WriteError):
         pass
 
@@ -69,6 +73,17 @@ def store(root: str | os.PathLike, name: str, data: object) -> None:
 def folder_of(root: str | os.PathLike) -> str:
     """The cache folder of the project at `root`."""
     return os.environ.get(ENVIRONMENT) or os.path.join(root, FOLDER)
+
+
+def make_subfolder(path: str) -> None:
+    """Make a folder inside the cache folder (`path` is `folder_of(root)` joined with its name), and the
+    cache folder first, with its markers, when it is missing (raises OSError when it cannot)."""
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        from pathlib import Path
+
+        _make_folder(Path(parent))
+    os.makedirs(path, exist_ok=True)
 
 
 def _make_folder(folder) -> None:

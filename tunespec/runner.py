@@ -48,6 +48,7 @@ class BuildPlan(Record):
     check: bool = False
     targets: list | None = None  # --target: replaces each experiment's own list
     cache: tuple | None = None  # (root, entry) of the cache's entry for `out`'s folders (templates.known); None: --no-cache
+    results: tuple | None = None  # (root, run key, when the run began or None: keep nothing) of the files' results (replay); None: --no-cache
 
 
 class Job(Record):
@@ -77,6 +78,7 @@ class Built(Record):
     names: tuple = ()  # (target, name) pairs no other variant of the build may have (a Kubernetes job's)
     name: str = ""  # the variant's name (also when refused), for what a build no longer writes (orphans)
     target: str | None = None  # the target's; None when the whole variant is refused
+    key: str = ""  # the stamp key its folder must hold (templates.stamp), kept with the file's result (replay)
 
 
 class BatchResult(Record):
@@ -158,7 +160,79 @@ def compile_files(files: Iterable[tuple[str, str]], cwd: Path | None, config: Co
 
 def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
     """Compile and check `files` (and build them, for a build); `shared` lives as long as the process's
-    part of the run (the data files' scans)."""
+    part of the run (the data files' scans). A build with the cache takes each file's result from the
+    cache when nothing it depends on changed (`replay`), and builds the others one file at a time, so
+    that each file's result can be kept."""
+    if job.build is not None and job.build.results is not None and not job.keep and not job.buffers:
+        results: list[BatchResult] = []
+        try:
+            for file in files:
+                results.append(_file_result(file, job, shared))
+        except BaseException:  # (a file's failure: what the batch's earlier files staged goes too)
+            for result in results:
+                discard_built(result.built)
+            raise
+        return _combined(results)
+    return _run_files(files, job, shared)[0]
+
+
+def _file_result(file: tuple[str, str], job: Job, shared: dict) -> BatchResult:
+    """One file's result: replayed from the cache, or built (and kept in the cache when it may be)."""
+    from tunespec import cache, replay
+
+    root, key, since = job.build.results
+    name = replay.entry_name(str(job.build.out), file[0])
+    placement = shared.get("placement")
+    if placement is None:
+        from tunespec.templates.build import Placement
+
+        placement = shared["placement"] = Placement(job.build.out, (job.root or job.cwd).absolute())
+    signatures = _signatures(job, shared)
+    found = replay.replayed(cache.load(root, name), key, file[1], job, placement, signatures,
+                            shared.setdefault("project roots", {}))
+    if found is not None:
+        found.signatures = signatures.take_changes() if signatures is not None else {}
+        return found
+    result, compiled = _run_files([file], job, shared)
+    if since is not None and compiled is not None:
+        depends = replay.dependencies(compiled, since)
+        data = replay.entry(key, file[1], result, depends) if depends is not None else None
+        if data is not None:
+            cache.store(root, name, data)
+    return result
+
+
+def _combined(results: list[BatchResult]) -> BatchResult:
+    """The results of a batch's files as one batch's (merged as `_Merge` merges batches)."""
+    if len(results) == 1:
+        return results[0]
+    combined = BatchResult([], {}, [], {})
+    for result in results:
+        combined.diagnostics += result.diagnostics
+        merge_noqa(combined.noqa, result.noqa)
+        combined.roots += result.roots
+        for display, lines in result.lines.items():
+            combined.lines.setdefault(display, {}).update(lines)
+        combined.built += result.built
+        combined.claims += result.claims
+        combined.signatures.update(result.signatures)
+    return combined
+
+
+def merge_noqa(into: dict, noqa: dict) -> None:
+    """A batch's `# noqa` comments added to those of others: a comment is used if any batch used it."""
+    for display, comments in noqa.items():
+        mine = into.setdefault(display, {})
+        for line, comment in comments.items():
+            if line in mine:
+                mine[line].used |= comment.used
+            else:
+                mine[line] = comment
+
+
+def _run_files(files: list[tuple[str, str]], job: Job, shared: dict) -> tuple[BatchResult, Compiled | None]:
+    """`run_batch` of `files` compiled together, and what was compiled (None for a lint: dropped as it
+    went)."""
     checked = _check_batch(compile_files(files, job.cwd, job.config, job.root, job.buffers,
                                          shared.setdefault("loader", {}), job.overrides, _streamed(job)), job, shared)
     # A lint's syntax trees are gone by now (nothing here holds `compile_files`' result): a 10 MB file's
@@ -173,7 +247,7 @@ def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResu
     built = build_batch(resolved, diagnostics, job, checked.by_target, signatures) if job.build is not None else []
     return BatchResult(diagnostics, noqa, checked.roots, lines, compiled.program if job.keep else None,
                        resolved if job.keep else [], built, checked.claims,
-                       signatures.take_changes() if signatures is not None else {})
+                       signatures.take_changes() if signatures is not None else {}), compiled
 
 
 def _drained(items: list) -> Iterator:
@@ -372,8 +446,9 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                 if found is not None:  # rendering would make what is there: nothing rendered
                     files, names = found
                 else:
-                    from tunespec.templates.render import unique_names, variant_context
+                    from tunespec.templates.render import keep_compiled_templates, unique_names, variant_context
 
+                    keep_compiled_templates(plan.cache[0] if plan.cache is not None else None)
                     variant = variant or variant_context(exp, inputs)
                     outputs = render_outputs(exp, target, placement, variant)
                     names = unique_names(target, variant["ir"])
@@ -381,7 +456,8 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                         stage_outputs(outputs, placement, (folder, key, names))
 
                 built.append(Built(folder, f"{exp.source} (experiment {exp.experiment})", label, files=files,
-                                   variant=(exp.source, exp.name), names=names, name=exp.name, target=name))
+                                   variant=(exp.source, exp.name), names=names, name=exp.name, target=name,
+                                   key=key))
     except BaseException:
         discard_built(built)
         raise
@@ -549,13 +625,7 @@ class _Merge:
             if key not in self.seen:
                 self.seen.add(key)
                 self.diagnostics.append(diagnostic)
-        for display, comments in batch.noqa.items():
-            mine = self.noqa.setdefault(display, {})
-            for line, comment in comments.items():
-                if line in mine:
-                    mine[line].used |= comment.used
-                else:
-                    mine[line] = comment
+        merge_noqa(self.noqa, batch.noqa)
         self.roots += batch.roots
         for display, lines in batch.lines.items():
             self.lines.setdefault(display, {}).update(lines)

@@ -30,6 +30,7 @@ import yaml
 from tunespec.compiler.ir import run_folder_of, variant_inputs
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.templates import yamltext
+from tunespec.templates.compiled import CompiledTemplates
 from tunespec.templates.sandbox import BudgetedSandbox, ConfinedLoader, render_within_budget, template_error
 from tunespec.templates.targets import BUILTIN, RenderError, Target
 
@@ -355,17 +356,22 @@ FILTERS = {"json": to_json, "yaml": to_yaml, "yaml_block": to_yaml_block, "py": 
 
 # --- environments --------------------------------------------------------------------------------------
 
+# auto_reload off: templates do not change during a run, and checking costs a stat per file rendered
+_OPTIONS = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                autoescape=False, auto_reload=False)
+_COMPILED = CompiledTemplates(_OPTIONS)  # the built-in templates' compiled code, in the project's cache
+
+
 def environment(target: Target, omegaconf: bool = False) -> jinja2.Environment:
     """The environment a target's templates render in; for a file OmegaConf reads (`format = "omegaconf"`)
-    the YAML filters escape interpolations."""
-    # auto_reload off: templates do not change during a run, and checking costs a stat per file rendered
-    options = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
-                   lstrip_blocks=True, autoescape=False, auto_reload=False)
+    the YAML filters escape interpolations. A built-in target's templates are loaded compiled from the
+    project's cache when the run keeps them there (`keep_compiled_templates`)."""
     if target.sandboxed:
-        env = BudgetedSandbox(loader=ConfinedLoader(str(target.folder)), **options)
+        env = BudgetedSandbox(loader=ConfinedLoader(str(target.folder)), **_OPTIONS)
     else:
         # built-in targets may include each other's templates (kubeflow wraps fms-hf-tuning's config)
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(target.folder), str(BUILTIN)]), **options)
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(target.folder), str(BUILTIN)]),
+                                 bytecode_cache=_COMPILED, **_OPTIONS)
     env.filters.update(FILTERS)
     if omegaconf:
         env.filters.update(yaml=lambda value: to_yaml(omegaconf_escaped(value)),
@@ -374,6 +380,17 @@ def environment(target: Target, omegaconf: bool = False) -> jinja2.Environment:
 
 
 _environments: dict[tuple, jinja2.Environment] = {}
+
+
+def keep_compiled_templates(cache_root: str | os.PathLike | None) -> None:
+    """Load and keep compiled built-in templates in the cache of the project at `cache_root` (a build
+    with a cache), or not (None: `--no-cache`), from now on in this process."""
+    if cache_root is None:
+        _COMPILED.keep_in(None)
+    else:
+        from tunespec.cache import folder_of
+
+        _COMPILED.keep_in(os.path.join(folder_of(cache_root), "jinja2"))
 
 
 def _environment_for(target: Target, format: str) -> jinja2.Environment:

@@ -1,0 +1,284 @@
+"""Each file's build result kept in the cache (`tunespec.replay`): replayed when nothing it depends on
+changed, redone — as a run without the cache would do it — when anything did."""
+
+from __future__ import annotations
+
+import marshal
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.test_build import user_target
+from tunespec import cache, cli, replay, runner
+from tunespec.api import build
+from tunespec.config import Config
+from tunespec.templates import stamp
+
+TARGETS = ["yaml", "peft"]
+PRESETS = "preset base {\n  seed = 42\n  training { epochs = 3 }\n}\n"
+EXPERIMENT = ('import "presets.tune"\n\nexperiment tickets extends base {\n  model = "ibm/granite-3-1-8b-base"\n'
+              '  method = lora\n  data { train = "data/train.jsonl" }\n  training { max_seq_length = 512 }\n'
+              '  resources { image = "registry/fms:1" }\n}\n')
+DATA = '{"input": "a ticket", "output": "billing"}\n' * 3
+
+
+@pytest.fixture
+def settled(monkeypatch):
+    """The run happens long after every file was written (else nothing is kept: git's racy rule)."""
+    monkeypatch.setattr(replay, "moment", lambda: time.time_ns() + 10 * cache.RACY_NS)
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    """The files each build compiles (those not replayed)."""
+    seen: list[str] = []
+    original = runner.compile_files
+
+    def counted(files, *args, **kwargs):
+        files = list(files)
+        seen.extend(display for _, display in files)
+        return original(files, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "compile_files", counted)
+    return seen
+
+
+def _write(project) -> None:
+    project.write("presets.tune", PRESETS)
+    project.write("t.tune", EXPERIMENT)
+    project.write("data/train.jsonl", DATA)
+
+
+def _build(**options):
+    return build(options.pop("paths", ["t.tune"]), targets=options.pop("targets", TARGETS), out="out",
+                 config=options.pop("config", Config()), **options)
+
+
+def _seen(result) -> tuple:
+    """What a build reports: its diagnostics, what it refused, wrote, left and found stale."""
+    return ([d.to_json() for d in result.lint.diagnostics], result.refused, sorted(result.written),
+            sorted(result.unchanged), sorted(result.stale), result.report().exit_code)
+
+
+def _entries(project) -> list:
+    return sorted((project.root / cache.FOLDER / replay.FOLDER).glob("*"))
+
+
+def test_an_unchanged_file_is_replayed_not_compiled(project, settled, compiled):
+    _write(project)
+    first = _build()
+    assert first.written and len(_entries(project)) == 1
+    compiled.clear()
+    again = _build()
+    assert compiled == [] and again.written == [] and sorted(again.unchanged) == sorted(first.written)
+    assert [d.to_json() for d in again.lint.diagnostics] == [d.to_json() for d in first.lint.diagnostics]
+    checked = _build(check=True)
+    assert compiled == [] and checked.stale == [] and sorted(checked.unchanged) == sorted(first.written)
+
+
+def _change_file(project, monkeypatch):
+    project.write("t.tune", EXPERIMENT.replace("max_seq_length = 512", "max_seq_length = 1024  epochs = 9"))
+
+
+def _change_import(project, monkeypatch):
+    project.write("presets.tune", PRESETS.replace("epochs = 3", "epochs = 7"))
+
+
+def _change_data(project, monkeypatch):
+    project.write("data/train.jsonl", DATA + '{"input": "no output"}\n')
+
+
+def _remove_data(project, monkeypatch):
+    os.unlink(project.root / "data" / "train.jsonl")
+
+
+def _change_code(project, monkeypatch):
+    monkeypatch.setattr(replay, "code_signature", lambda now=None: ("another tunespec", True))
+
+
+CHANGES = {
+    "the file": (_change_file, {}),
+    "a file it imports": (_change_import, {}),
+    "a data file": (_change_data, {}),
+    "a data file removed": (_remove_data, {}),
+    "tunespec's code": (_change_code, {}),
+    "the configuration": (None, {"config": Config(ignore=["TS307"], severity={"TS401": "info"})}),
+    "--set": (None, {"overrides": ["training.epochs=5"]}),
+    "--target": (None, {"targets": ["yaml"]}),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_change_to_what_a_result_depends_on_redoes_the_file(project, settled, compiled, monkeypatch, change):
+    _write(project)
+    _build()
+    edit, options = CHANGES[change]
+    if edit is not None:
+        edit(project, monkeypatch)
+    compiled.clear()
+    redone = _build(**options)
+    assert compiled == ["t.tune"]
+    fresh = _build(cache=False, **options)  # what a run without the cache finds, and makes
+    assert _seen(fresh)[:2] == _seen(redone)[:2] and fresh.written == [] and fresh.report().exit_code == \
+        redone.report().exit_code
+    compiled.clear()
+    assert _seen(_build(**options)) == _seen(fresh) and compiled == []  # kept again, replayed
+
+
+def test_a_template_folder_edited_redoes_the_file(project, settled, compiled, monkeypatch):
+    _write(project)
+    templates = user_target(project.root / "templates", "model {{ model }}\n")
+    first = _build(targets=["yaml", "mine"], template_dirs=[str(templates)])
+    assert not first.refused
+    compiled.clear()
+    assert _build(targets=["yaml", "mine"], template_dirs=[str(templates)]).written == [] and compiled == []
+    (templates / "mine" / "out.txt.j2").write_text("the model: {{ model }}\n")
+    monkeypatch.setattr(stamp, "_trees", {})  # (a new process: folders are digested once per process)
+    _build(targets=["yaml", "mine"], template_dirs=[str(templates)])
+    assert compiled == ["t.tune"]
+
+
+def test_the_date_counts_when_a_target_has_removal_dates(project, settled, compiled, monkeypatch):
+    project.write("f.tune", 'experiment tickets {\n  model = "ibm/granite-3-1-8b-base"\n  method = lora\n'
+                  '  task = classification\n  data { train = "s3://b/train.jsonl" }\n}\n')
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1780000000")  # before watsonx.ai's removal of LoRA
+    assert not _build(paths=["f.tune"], targets=["watsonx"]).refused
+    compiled.clear()
+    assert not _build(paths=["f.tune"], targets=["watsonx"]).refused and compiled == []
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1789000000")  # after it
+    after = _build(paths=["f.tune"], targets=["watsonx"])
+    assert compiled == ["f.tune"] and after.refused
+    assert [d.severity.value for d in after.lint.diagnostics if d.code == "TS503"] == ["error"]
+
+
+def test_an_edited_output_file_redoes_its_file(project, settled, compiled):
+    _write(project)
+    first = _build()
+    path = next(p for p in first.written if p.endswith(".yaml"))
+    good = open(path, "rb").read()
+    with open(path, "ab") as handle:
+        handle.write(b"# edited\n")
+    compiled.clear()
+    checked = _build(check=True)
+    assert compiled == ["t.tune"] and checked.stale == [path]
+    compiled.clear()
+    again = _build()
+    assert compiled == ["t.tune"] and again.written == [path] and open(path, "rb").read() == good
+
+
+def test_a_file_changed_just_now_is_not_kept(project, compiled):
+    _write(project)
+    _build()
+    _build()
+    assert _entries(project) == []
+    compiled.clear()
+    _build()
+    assert compiled == ["t.tune"]
+
+
+def test_a_file_whose_import_fails_is_not_kept(project, settled, compiled):
+    project.write("t.tune", EXPERIMENT.replace("presets.tune", "missing.tune"))
+    _build()
+    compiled.clear()
+    result = _build()
+    assert compiled == ["t.tune"] and _entries(project) == []
+    assert "TS006" in {d.code for d in result.lint.diagnostics}
+
+
+def test_each_file_is_kept_and_redone_on_its_own(project, settled, compiled):
+    _write(project)
+    project.write("u.tune", EXPERIMENT.replace("tickets", "other"))
+    first = _build(paths=["t.tune", "u.tune"])
+    _change_file(project, None)
+    compiled.clear()
+    again = _build(paths=["t.tune", "u.tune"])
+    assert compiled == ["t.tune"] and len(_entries(project)) == 2
+    assert _seen(_build(paths=["t.tune", "u.tune"], cache=False))[:2] == _seen(again)[:2]
+    assert sorted(again.unchanged + again.written) == sorted(first.written)
+    compiled.clear()
+    _change_import(project, None)  # both import it
+    _build(paths=["t.tune", "u.tune"])
+    assert compiled == ["t.tune", "u.tune"]
+
+
+NOQA_PROJECT = {
+    "t.tune": EXPERIMENT.replace("  training { max_seq_length = 512 }\n",  # TS302 silenced, TS999 unused (TS901)
+                                 "  training { max_seq_length = 512  learning_rate = 5 }  # noqa: TS302, TS999\n"),
+    "u.tune": 'experiment broken {\n  model = "no/such-model"\n  method = lora\n}\n',
+}
+
+
+@pytest.mark.parametrize("format", ["text", "json"])
+def test_a_replay_prints_what_the_build_printed_byte_for_byte(project, settled, compiled, capsys, format):
+    _write(project)
+    for name, text in NOQA_PROJECT.items():
+        project.write(name, text)
+    argv = ["build", "t.tune", "u.tune", "--target", "yaml,peft", "--format", format]
+    printed = []
+    for options in ([], [], ["--no-cache"], ["--check"], ["--check", "--no-cache"]):
+        compiled.clear()
+        code = cli.main(argv + options)
+        out, err = capsys.readouterr()
+        printed.append((code, out, err, bool(compiled)))
+    assert printed[0][0] == 1 and printed[0][3] and "TS901" in printed[0][1] and " TS302 " not in printed[0][1]
+    assert printed[1][:3] == printed[0][:3] and not printed[1][3]  # replayed
+    assert printed[2][:3] == printed[1][:3]
+    assert printed[3][:2] == printed[4][:2] and not printed[3][3] and printed[3][2] == printed[4][2]
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x00not marshal", "foreign", "shape", "fields"])
+def test_a_damaged_or_foreign_entry_only_costs_time(project, settled, compiled, damage):
+    _write(project)
+    first = _build()
+    [path] = _entries(project)
+    data = cache.load(project.root, f"{replay.FOLDER}/{path.name}")
+    if damage == "foreign":
+        path.write_bytes(marshal.dumps((("tunespec cache", "0.0.0", "cpython-00"), data)))
+    elif damage == "shape":
+        cache.store(project.root, f"{replay.FOLDER}/{path.name}", {"a": data})
+    elif damage == "fields":  # the right key, fields of the wrong types
+        broken = list(data)
+        broken[8] = [("out/x", 1, 2, None, (), (), "x", "yaml", 7)]
+        cache.store(project.root, f"{replay.FOLDER}/{path.name}", tuple(broken))
+    else:
+        path.write_bytes(damage)
+    compiled.clear()
+    again = _build()
+    assert compiled == ["t.tune"] and again.written == [] and sorted(again.unchanged) == sorted(first.written)
+    assert [d.to_json() for d in again.lint.diagnostics] == [d.to_json() for d in first.lint.diagnostics]
+    assert not (project.root / "out" / "x").exists()
+
+
+def test_no_cache_neither_reads_nor_keeps_results(project, settled, compiled):
+    _write(project)
+    _build(cache=False)
+    assert _entries(project) == []
+    _build()
+    compiled.clear()
+    _build(cache=False)
+    assert compiled == ["t.tune"]
+
+
+@pytest.mark.slow
+def test_two_builds_at_once_keep_the_cache_sound(project, compiled, capsys):
+    _write(project)
+    for index in range(12):
+        project.write(f"e{index}.tune", EXPERIMENT.replace("tickets", f"run{index}"))
+    time.sleep(cache.RACY_NS / 1e9 + 0.5)  # (older than the racy margin: kept)
+    argv = [sys.executable, "-m", "tunespec", "build", ".", "--target", "yaml,peft", "-j", "1"]
+    runs = [subprocess.Popen(argv, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)]
+    outputs = [run.communicate() + (run.returncode,) for run in runs]
+    assert outputs[0][2] == outputs[1][2] and outputs[0][0].splitlines()[:-1] == outputs[1][0].splitlines()[:-1]
+    assert len(_entries(project)) == 14  # every file kept (by one run or the other), none torn
+    assert all(cache.load(project.root, f"{replay.FOLDER}/{path.name}") is not None for path in _entries(project))
+    compiled.clear()
+    capsys.readouterr()
+    code = cli.main(argv[3:])
+    replayed = capsys.readouterr().out.encode().splitlines()
+    assert compiled == [] and code == outputs[0][2] and replayed[:-1] == outputs[0][0].splitlines()[:-1]
+    assert replayed[-1].startswith(b"Wrote 0 files (")
+    assert cli.main([*argv[3:], "--no-cache"]) == code and capsys.readouterr().out.encode().splitlines() == replayed
