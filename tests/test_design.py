@@ -212,6 +212,20 @@ def test_a_records_init_is_compiled_once_it_has_made_many_instances_and_both_agr
             z: int
 
 
+def test_a_fields_kind_is_a_constant_that_survives_pickling():
+    """Kind is a plain class of constants (not an Enum, for start-up): compared by identity, so a worker's
+    pickled copy must come back as the same constant."""
+    import pickle
+
+    from tunespec.compiler.schema import EXPERIMENT_FIELDS, Kind
+
+    kinds = {spec.kind for spec in EXPERIMENT_FIELDS.values()}
+    assert Kind.STRING_LIST in kinds and Kind.BOOL in kinds
+    for kind in kinds:
+        assert pickle.loads(pickle.dumps(kind)) is kind and repr(kind) == f"Kind.{kind.name}"
+        assert kind.is_list == kind.words.startswith("a list")
+
+
 def test_a_records_fields_and_defaults_come_from_its_whole_mro():
     """With one base, its fields and defaults are taken as they are (they are its MRO's already); with a
     mixin beside it (slotted classes cannot share fields), from each class of the MRO, later ones
