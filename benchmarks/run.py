@@ -502,15 +502,15 @@ EXPLANATIONS = {
   interpreter's teardown are no longer paid. The figure sits at the target: 0.48–0.50 across runs. A
   first run in a project (no cache yet) costs about 0.68× yamllint in instructions (callgrind).""",
     "peak memory of lint --jobs 1 of one": """\
-- **≤ 10 bytes per source byte.** Lint checks one declaration's variants at a time and drops them (the
-  resolver keeps only what `extends` names), so a large file costs its syntax tree, held from the parse
-  to the end of its checks: an object per scalar, assignment and block (64 bytes each), the body tuples,
-  an int per line number, the names and texts as written (interned), about 8 bytes per source byte; then
-  the text (1), the findings and the output claims of every variant (what TS015 needs across the run,
-  about 2) and the interpreter with tunespec's modules (1.4 at 10 MB). Reaching 10 needs a tree that is
-  never all held at once: parsing and checking a declaration at a time (forward `extends`, duplicate
-  names and a syntax error late in the file make that two passes) or a tree kept as arrays of numbers
-  whose nodes are made when asked.""",
+- **≤ 10 bytes per source byte.** A lint parses a file of 256 KiB or more in outline: each declaration's
+  body is checked as the parser builds it and dropped at once, then parsed again from the text when its
+  declaration is checked, so that the file's syntax tree (an object per scalar, assignment and block, an
+  int per line: about 8 bytes per source byte) is never held whole; one declaration's variants are
+  checked at a time and dropped (the resolver keeps only what `extends` names). The second parse costs
+  such a file about a third more CPU time. What a 10 MB file holds at the peak is then its text (1 byte
+  per source byte), its declarations' outlines (names, places, comments: 1.4), the findings and the
+  output claims of every variant (what TS015 needs across the run, 3.3), the interpreter with tunespec's
+  modules and what the allocator does not give back: 6.7 in all, where the whole tree made it 12.""",
     "lint 1000 files: tunespec": """\
 - **lint ≤ 0.25× yamllint.** See the `--jobs 1` row: one process spends about 40 % of its time in the
   parser and the rest in resolution and rules (the profile above); the default of one worker per core is
