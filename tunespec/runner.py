@@ -12,7 +12,6 @@ would write the same folder are caught in file order.
 
 from __future__ import annotations
 
-import bisect
 import gc
 import os
 from pathlib import Path
@@ -530,6 +529,8 @@ class _ErrorPlaces:
         places = self.places.get(place.path)
         if not places:
             return False
+        import bisect  # (here: a build's question, and importing it cost every cold lint 0.8M instructions)
+
         span = place.span
         index = bisect.bisect_left(places, (span.line, span.column))
         return index < len(places) and places[index] < (span.end_line, span.end_column)
