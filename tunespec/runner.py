@@ -447,8 +447,9 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                 else:
                     from tunespec.templates.render import keep_compiled_templates, unique_names, variant_context
 
-                    keep_compiled_templates(plan.cache[0] if plan.cache is not None else None)
-                    variant = variant or variant_context(exp, inputs)
+                    if variant is None:  # (the variant's first target rendered)
+                        keep_compiled_templates(plan.cache[0] if plan.cache is not None else None)
+                        variant = variant_context(exp, inputs)
                     outputs = render_outputs(exp, target, placement, variant)
                     names = unique_names(target, variant["ir"])
                     files = check_outputs(outputs) if plan.check else \
