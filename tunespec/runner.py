@@ -30,7 +30,7 @@ from tunespec.printable import encodable
 from tunespec.record import Factory, Record
 from tunespec.rules import REGISTRY
 from tunespec.rules.engine import Engine, Noqa, RuleContext, Selection, noqa_maps
-from tunespec.rules.outputs import folder_collisions, output_claims
+from tunespec.rules.outputs import FolderClaims, output_claims
 
 BATCH_FILES = 64
 # A build's file costs ten times a lint's (nine targets rendered, verified and staged): smaller batches keep the
@@ -616,7 +616,8 @@ class _Merge:
         self.program = None
         self.resolved: list = []
         self.built: list[Built] = []
-        self.claims: list = []
+        self.folders = FolderClaims()  # TS015, checked as the batches come
+        self.collisions: list = []  # (finding, experiment, claim) of TS015
         self.signatures: dict = {}
         self.owners: dict[str, str] = {}
         self.named: dict[tuple, str] = {}  # (target, unique name) -> who has it
@@ -633,7 +634,7 @@ class _Merge:
             self.lines.setdefault(display, {}).update(lines)
         self.program = batch.program
         self.resolved += batch.resolved
-        self.claims += batch.claims
+        self.collisions += self.folders.add(batch.claims)
         self.signatures.update(batch.signatures)
         for item in batch.built:
             self._claim(item)
@@ -684,7 +685,7 @@ class _Merge:
 
     def result(self) -> BatchResult:
         engine = Engine(REGISTRY, self.job.selection)
-        found = list(folder_collisions(self.claims))
+        found = self.collisions
         collisions = [d for d in engine.reported([(f, e) for f, e, _ in found], self.noqa) if d.sort_key not in self.seen]
         self._quote(collisions)
         self._refuse_collisions(found, collisions)
