@@ -40,6 +40,8 @@ hover
 definition
 completion
 intercepted_binops  # templates/sandbox.py: read by Jinja2's SandboxedEnvironment
+load_bytecode  # templates/compiled.py: called by Jinja2 (BytecodeCache)
+dump_bytecode  # templates/compiled.py: called by Jinja2 (BytecodeCache)
 # tunespec/codes.py: the codes of the range rules generated from ranges.toml, looked up by their rule's name
 # (rules/ranges.py, range_rule)
 BATCH_SIZE_OUT_OF_RANGE

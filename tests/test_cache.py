@@ -29,7 +29,7 @@ def importers(root: Path, name: str) -> list[str]:
 def counting_reads(monkeypatch) -> list[str]:
     read = []
     original = project._imports
-    monkeypatch.setattr(project, "_imports", lambda path, info=None: read.append(os.path.basename(path)) or original(path, info))
+    monkeypatch.setattr(project, "_imports", lambda path, folder, info=None: read.append(os.path.basename(path)) or original(path, folder, info))
     return read
 
 
@@ -258,8 +258,10 @@ def test_the_search_walks_the_folders_find_tune_files_walks_and_lists_unchanged_
     root, skipped = str(tmp_path), frozenset({str(tmp_path / "out")})
     expected = [path for path in find_tune_files(root) if not path.startswith(str(tmp_path / "out"))]
 
-    def search() -> list[str]:
-        return project._tune_files(root, skipped, time.time_ns() - project.RACY_NS)
+    def search() -> list[str]:  # the files, in order (each listed with its folder, the one its path is in)
+        found = project._tune_files(root, skipped, time.time_ns() - project.RACY_NS)
+        assert all(os.path.dirname(path) == folder for folder, paths in found for path in paths)
+        return [path for _, paths in found for path in paths]
 
     listed = counting_listings(monkeypatch)
     assert search() == expected

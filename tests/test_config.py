@@ -51,6 +51,26 @@ def test_invalid_configuration_is_a_clear_error(project, text, words):
     assert words in str(caught.value) and "tunespec.toml" in str(caught.value)
 
 
+@pytest.mark.parametrize("text", ["", "\n", " \t\r\n\n  ", "\r", " \r ", "\ufeff", "\x0c", "x"])
+def test_a_blank_configuration_is_read_as_tomllib_reads_it_without_importing_it(project, monkeypatch, text):
+    """An empty tunespec.toml (a project's marker) is the defaults, read without `tomllib`; a file that
+    only looks blank (a lone \\r, a BOM, a form feed) is still TOML's to judge, and invalid."""
+    import sys
+    import tomllib
+
+    write_config(project, text)
+    try:
+        expected = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        expected = None
+    if expected is not None:
+        monkeypatch.setitem(sys.modules, "tomllib", None)  # importing it now fails
+        assert load_config(project.root / "tunespec.toml", REGISTRY).written == set()
+        return
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(project.root / "tunespec.toml", REGISTRY)
+
+
 def test_pyproject_table_is_read(project):
     (project.root / "tunespec.toml").unlink()
     write_config(project, "[tool.tunespec]\nignore = ['TS101']\n", "pyproject.toml")

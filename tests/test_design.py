@@ -55,10 +55,11 @@ def test_lint_starts_without_the_modules_only_other_commands_need(tmp_path):
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "tunespec.rules.engine" in imported
     # decimal: the range rules write their numbers only for a message or the docs; signal: the process ends
-    # with os._exit, with no teardown to guard from Ctrl-C; unicodedata: the report's lines are ASCII
+    # with os._exit, with no teardown to guard from Ctrl-C; unicodedata: the report's lines are ASCII; _json:
+    # the file's strings have no escapes; bisect: only a build asks where errors are
     for unwanted in ("shutil", "bz2", "lzma", "json", "textwrap", "tunespec.rules.docs", "tunespec.templates.render",
                      "tunespec.importer", "tunespec.scaffold", "tunespec.format", "concurrent.futures", "decimal",
-                     "signal", "unicodedata"):
+                     "signal", "unicodedata", "_json", "bisect"):
         assert unwanted not in imported, unwanted
 
 
@@ -209,6 +210,20 @@ def test_a_records_init_is_compiled_once_it_has_made_many_instances_and_both_agr
         class Bad(Record):
             y: int = 0
             z: int
+
+
+def test_a_fields_kind_is_a_constant_that_survives_pickling():
+    """Kind is a plain class of constants (not an Enum, for start-up): compared by identity, so a worker's
+    pickled copy must come back as the same constant."""
+    import pickle
+
+    from tunespec.compiler.schema import EXPERIMENT_FIELDS, Kind
+
+    kinds = {spec.kind for spec in EXPERIMENT_FIELDS.values()}
+    assert Kind.STRING_LIST in kinds and Kind.BOOL in kinds
+    for kind in kinds:
+        assert pickle.loads(pickle.dumps(kind)) is kind and repr(kind) == f"Kind.{kind.name}"
+        assert kind.is_list == kind.words.startswith("a list")
 
 
 def test_a_records_fields_and_defaults_come_from_its_whole_mro():

@@ -75,6 +75,25 @@ def test_dependents_are_the_importers_transitively(presets):
     assert dependents(["exp/lone.tune"], Path.cwd()) == []
 
 
+def test_the_import_line_pattern_finds_what_its_plain_form_finds():
+    """IMPORT_WORD is written unrolled (no alternation tried per character); on every text of up to six
+    pieces among the ones that matter (quotes, backslashes, line ends, blanks), it finds the same import
+    lines, at the same places, as the plain `(?:[^"\\\n]|\\.)*` form."""
+    import itertools
+    import re
+
+    from tunespec.project import IMPORT_WORD
+
+    plain = re.compile(rb'import[ \t\r\n\f\v]*"((?:[^"\\\n]|\\.)*)"')
+    unrolled = re.compile(IMPORT_WORD)
+    pieces = [b'import "', b'"', b"\\", b"\n", b" ", b"a", b'import"']
+    for size in range(7):
+        for chosen in itertools.product(pieces, repeat=size):
+            text = b"".join(chosen)
+            found = [(m.start(), m.end(), m.group(1)) for m in unrolled.finditer(text)]
+            assert found == [(m.start(), m.end(), m.group(1)) for m in plain.finditer(text)], text
+
+
 def test_an_import_line_inside_a_string_is_not_an_import(presets):
     assert "notes/string.tune" not in [d for _, d in dependents(["common/base.tune"], Path.cwd())]
 

@@ -86,6 +86,17 @@ def folder_of(root: str | os.PathLike) -> str:
     return os.environ.get(ENVIRONMENT) or os.path.join(root, FOLDER)
 
 
+def make_subfolder(path: str) -> None:
+    """Make a folder inside the cache folder (`path` is `folder_of(root)` joined with its name), and the
+    cache folder first, with its markers, when it is missing (raises OSError when it cannot)."""
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        from pathlib import Path
+
+        _make_folder(Path(parent))
+    os.makedirs(path, exist_ok=True)
+
+
 def _make_folder(folder) -> None:
     """The folder with its two markers, written before anything else is put in it."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -79,6 +79,9 @@ def read_regular(path: str | os.PathLike, info: os.stat_result | None = None) ->
         os.close(descriptor)
 
 
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def _open_descriptor(path: str | os.PathLike, info: os.stat_result | None = None) -> tuple[int, int]:
     """An open descriptor on the regular file at `path` and its size (`open_regular` says how); `info`, the
     path's `stat` if the caller has it."""
@@ -86,8 +89,7 @@ def _open_descriptor(path: str | os.PathLike, info: os.stat_result | None = None
         info = os.stat(path)
     if not stat_module.S_ISREG(info.st_mode):
         raise NotAFile(kind_of(info.st_mode))
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-    descriptor = os.open(path, flags)
+    descriptor = os.open(path, _READ_FLAGS)
     try:
         opened = os.fstat(descriptor)
         if not stat_module.S_ISREG(opened.st_mode):

@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 
 from tunespec.cache import RACY_NS  # a file changed this recently: its imports are not cached
+# (at the top, not in `_imports`: importing a name from a module inside a function called per file cost a
+# first hook run in a 1,000-file project 7.7M instructions: Python formats an AttributeError each time)
+from tunespec.files import read_regular
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
@@ -34,8 +37,10 @@ if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run tim
 # `import "path"` in the bytes of a file: the pattern starts with its literal word, which the regular
 # expression engine finds with a fast scan (a pattern that starts with "line start or a separator" is tried
 # at every character, and cost a cold hook run 10 ms per 1,000 files); the separator before it is checked
-# apart (IMPORT_PRECEDERS).
-IMPORT_WORD = rb'import[ \t\r\n\f\v]*"((?:[^"\\\n]|\\.)*)"'  # compiled by `re` when a file is read (a cache miss)
+# apart (IMPORT_PRECEDERS). The path is written "unrolled", runs of plain characters between escapes, each
+# run matched without backtracking: an alternation tried per character cost a first hook run in a
+# 1,000-file project 4.5M instructions more (callgrind); a test holds it to the plain form.
+IMPORT_WORD = rb'import[ \t\r\n\f\v]*+"([^"\\\n]*+(?:\\.[^"\\\n]*+)*+)"'  # compiled by `re` when a file is read
 IMPORT_PRECEDERS = frozenset(b" \t\r\n\f\v;{}")
 # The cache entry of the import lines found (the name says the format of its data, see `_scan`).
 IMPORTS_CACHE = "imports-2"
@@ -116,34 +121,35 @@ def _scan(root: Path, skipped: frozenset[str]) -> list[tuple[str, object, list[s
     stamps: dict[str, int | None] = {}  # path -> its new stamp, None to drop its entry: entries that change
     kept = 0  # files whose cache entry stands
     settled = time.time_ns() - RACY_NS
-    for path in _tune_files(str(root), skipped, settled):
-        try:
-            info = os.stat(path)
-        except (OSError, ValueError):  # gone since the walk: its own identity (as loader.identity), no imports
-            found.append((path, os.path.abspath(path), []))
-            if path in known:
-                stamps[path] = None
-            continue
-        stamp = hash((info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns))
-        entry = known.get(path)
-        if type(entry) is tuple and len(entry) == 2 and entry[0] == stamp and type(entry[1]) is list:
-            targets = entry[1]
-            kept += 1
-        else:
-            targets = _imports(path, info)
-            if (info.st_mtime_ns or settled) < settled:  # (no time: a stat_result made of a bare tuple)
-                stamps[path] = stamp
-            elif path in known:
-                stamps[path] = None  # its entry goes; it is kept again once it has settled
-        found.append((path, (info.st_dev, info.st_ino), targets))
+    for folder, paths in _tune_files(str(root), skipped, settled):
+        for path in paths:
+            try:
+                info = os.stat(path)
+            except (OSError, ValueError):  # gone since the walk: its own identity (as loader.identity), no imports
+                found.append((path, os.path.abspath(path), []))
+                if path in known:
+                    stamps[path] = None
+                continue
+            stamp = hash((info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns))
+            entry = known.get(path)
+            if type(entry) is tuple and len(entry) == 2 and entry[0] == stamp and type(entry[1]) is list:
+                targets = entry[1]
+                kept += 1
+            else:
+                targets = _imports(path, folder, info)
+                if (info.st_mtime_ns or settled) < settled:  # (no time: a stat_result made of a bare tuple)
+                    stamps[path] = stamp
+                elif path in known:
+                    stamps[path] = None  # its entry goes; it is kept again once it has settled
+            found.append((path, (info.st_dev, info.st_ino), targets))
     if stamps or kept != len(known):
         cache.store(root, IMPORTS_CACHE, _entries(found, known, stamps))
     return found
 
 
-def _tune_files(root: str, skipped: frozenset[str], settled: int) -> list[str]:
-    """`loader.find_tune_files(root)` less the folders `skipped` (the same files in the same order), each
-    folder's listing taken from the project's cache while the folder's stamp (modification and change
+def _tune_files(root: str, skipped: frozenset[str], settled: int) -> list[tuple[str, list[str]]]:
+    """`loader.find_tune_files(root)` less the folders `skipped` (the same files in the same order), as
+    (folder, its files) pairs (a file read for its import lines needs its folder), each folder's listing taken from the project's cache while the folder's stamp (modification and change
     time, inode) is what the cache says: adding, removing or renaming an entry changes its folder's
     times, and a change inside a file is its own stamp's business. Listing every folder again cost a hook
     run 7.7M instructions per 2,000 entries."""
@@ -153,7 +159,7 @@ def _tune_files(root: str, skipped: frozenset[str], settled: int) -> list[str]:
     known = cache.load(root, FOLDERS_CACHE)
     known = known if isinstance(known, dict) else {}
     fresh: dict[str, tuple] = {}
-    found: list[str] = []
+    found: list[tuple[str, list[str]]] = []
     pending = [root]  # depth first, each folder's files before the folders below it (find_tune_files' order)
     while pending:
         folder = pending.pop()
@@ -172,7 +178,8 @@ def _tune_files(root: str, skipped: frozenset[str], settled: int) -> list[str]:
         if (info.st_mtime_ns or settled) < settled:
             fresh[folder] = (stamp, *listed)
         files, folders = listed
-        found.extend(files)
+        if files:
+            found.append((folder, files))
         pending.extend(reversed([path for path in folders if path not in skipped]))
     if fresh != known:
         cache.store(root, FOLDERS_CACHE, fresh)
@@ -192,20 +199,20 @@ def _entries(found: list[tuple[str, object, list[str]]], known: dict, stamps: di
     return entries
 
 
-def _imports(path: str, info: os.stat_result | None = None) -> list[str]:
-    """The files `path`'s import lines name (normalised, relative to its folder); none when unreadable.
-    `info`: its `stat`, just taken."""
-    from tunespec.files import read_regular
-
+def _imports(path: str, folder: str, info: os.stat_result | None = None) -> list[str]:
+    """The files `path`'s import lines name (normalised, relative to `folder`, the file's); none when
+    unreadable. `info`: its `stat`, just taken."""
+    global _import_lines
     try:
         data = read_regular(path, info)
     except (OSError, ValueError):
         return []
     if b"import" not in data:
         return []
-    folder = os.path.dirname(path)
+    if _import_lines is None:
+        _import_lines = re.compile(IMPORT_WORD).finditer
     targets = []
-    for match in re.finditer(IMPORT_WORD, data):
+    for match in _import_lines(data):
         start = match.start()
         if start and data[start - 1] not in IMPORT_PRECEDERS:
             continue
@@ -217,24 +224,33 @@ def _imports(path: str, info: os.stat_result | None = None) -> list[str]:
                 raw = json.loads(f'"{raw}"')
             except ValueError:
                 continue
-        if isinstance(raw, str) and raw.endswith(".tune") and not os.path.isabs(raw):
-            targets.append(_target(folder, raw))
+        target = _target(folder, raw) if isinstance(raw, str) else None
+        if target is not None:
+            targets.append(target)
     return targets
 
 
-_TARGETS: dict[tuple[str, str], str] = {}  # (folder, path as written) -> `_target`'s answer
+# IMPORT_WORD's finditer, compiled when the first file is read (a cache miss); `re.finditer` would look the
+# pattern up in re's cache for each file.
+_import_lines = None
+_TARGETS: dict[tuple[str, str], str | None] = {}  # (folder, path as written) -> `_target`'s answer
 
 
-def _target(folder: str, written: str) -> str:
-    """The file an import line in `folder` names, normalised and interned (the files most import are one
-    string each, kept and loaded from the cache once). Worked out once per folder and name: the project's
-    files import the same few from the same few folders, and `normpath`, Python code, cost a first hook run
-    in a 1,000-file project 13M instructions (callgrind)."""
+def _target(folder: str, written: str) -> str | None:
+    """The `.tune` file an import line in `folder` names, normalised and interned (the files most import are
+    one string each, kept and loaded from the cache once); None for another kind of file or an absolute
+    path. Worked out once per folder and name: the project's files import the same few from the same few
+    folders, and `normpath` and `isabs` are Python code (`normpath` per file cost a first hook run in a
+    1,000-file project 7.5M instructions; `dirname`, `isabs` and re's cache lookup per file 11M, callgrind)."""
     key = (folder, written)
-    found = _TARGETS.get(key)
-    if found is None:
-        found = _TARGETS[key] = sys.intern(os.path.normpath(os.path.join(folder, written)))
-    return found
+    try:
+        return _TARGETS[key]
+    except KeyError:
+        found = None
+        if written.endswith(".tune") and not os.path.isabs(written):
+            found = sys.intern(os.path.normpath(os.path.join(folder, written)))
+        _TARGETS[key] = found
+        return found
 
 
 def _confirmed(path: str, target: object) -> bool:

@@ -90,9 +90,11 @@ def _check_order(fields: tuple[str, ...], defaults: dict[str, Any]) -> None:
 
 
 # How many instances a class makes with the generic __init__ before its own is compiled: compiling one
-# (an `exec`, 57 µs) costs about as much as sixty generic calls. A cold one-file lint makes 41 Record
-# classes, most fewer than ten times each; compiling all 41 cost it 17.6M instructions of 206M (callgrind).
-COMPILE_AFTER = 50
+# (an `exec`, 57 µs) costs about as much as sixty generic calls. A cold one-file lint makes 45 Record
+# classes, most fewer than ten times each; compiling all of them cost it 17.6M instructions of 206M
+# (callgrind). Above the 57 rules and 70 field specs made at import: at 50, those two were compiled for a
+# handful of calls each (0.5M instructions of a cold lint's 155M).
+COMPILE_AFTER = 100
 
 
 def _deferred_init(cls):

@@ -12,7 +12,6 @@ would write the same folder are caught in file order.
 
 from __future__ import annotations
 
-import bisect
 import gc
 import os
 from pathlib import Path
@@ -31,7 +30,7 @@ from tunespec.printable import encodable
 from tunespec.record import Factory, Record
 from tunespec.rules import REGISTRY
 from tunespec.rules.engine import Engine, Noqa, RuleContext, Selection, noqa_maps
-from tunespec.rules.outputs import folder_collisions, output_claims
+from tunespec.rules.outputs import FolderClaims, output_claims
 
 BATCH_FILES = 64
 # A build's file costs ten times a lint's (nine targets rendered, verified and staged): smaller batches keep the
@@ -446,9 +445,11 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                 if found is not None:  # rendering would make what is there: nothing rendered
                     files, names = found
                 else:
-                    from tunespec.templates.render import unique_names, variant_context
+                    from tunespec.templates.render import keep_compiled_templates, unique_names, variant_context
 
-                    variant = variant or variant_context(exp, inputs)
+                    if variant is None:  # (the variant's first target rendered)
+                        keep_compiled_templates(plan.cache[0] if plan.cache is not None else None)
+                        variant = variant_context(exp, inputs)
                     outputs = render_outputs(exp, target, placement, variant)
                     names = unique_names(target, variant["ir"])
                     files = check_outputs(outputs) if plan.check else \
@@ -529,6 +530,8 @@ class _ErrorPlaces:
         places = self.places.get(place.path)
         if not places:
             return False
+        import bisect  # (here: a build's question, and importing it cost every cold lint 0.8M instructions)
+
         span = place.span
         index = bisect.bisect_left(places, (span.line, span.column))
         return index < len(places) and places[index] < (span.end_line, span.end_column)
@@ -613,7 +616,8 @@ class _Merge:
         self.program = None
         self.resolved: list = []
         self.built: list[Built] = []
-        self.claims: list = []
+        self.folders = FolderClaims()  # TS015, checked as the batches come
+        self.collisions: list = []  # (finding, experiment, claim) of TS015
         self.signatures: dict = {}
         self.owners: dict[str, str] = {}
         self.named: dict[tuple, str] = {}  # (target, unique name) -> who has it
@@ -630,7 +634,7 @@ class _Merge:
             self.lines.setdefault(display, {}).update(lines)
         self.program = batch.program
         self.resolved += batch.resolved
-        self.claims += batch.claims
+        self.collisions += self.folders.add(batch.claims)
         self.signatures.update(batch.signatures)
         for item in batch.built:
             self._claim(item)
@@ -681,7 +685,7 @@ class _Merge:
 
     def result(self) -> BatchResult:
         engine = Engine(REGISTRY, self.job.selection)
-        found = list(folder_collisions(self.claims))
+        found = self.collisions
         collisions = [d for d in engine.reported([(f, e) for f, e, _ in found], self.noqa) if d.sort_key not in self.seen]
         self._quote(collisions)
         self._refuse_collisions(found, collisions)

@@ -30,6 +30,7 @@ import yaml
 from tunespec.compiler.ir import run_folder_of, variant_inputs
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.templates import yamltext
+from tunespec.templates.compiled import CompiledTemplates
 from tunespec.templates.sandbox import BudgetedSandbox, ConfinedLoader, render_within_budget, template_error
 from tunespec.templates.targets import BUILTIN, RenderError, Target
 
@@ -41,24 +42,26 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 class _VerifyingLoader(YAML_LOADER):
     """The safe loader, remembering the tag each plain scalar resolves to. Resolution is a function of the
-    scalar's text and style alone (the safe loader has no path resolvers), and libyaml calls back into
-    Python's regular expressions for every scalar: a build's files repeat the same keys and values
-    thousands of times."""
+    scalar's text alone when it is plain (the safe loader has no path resolvers; a plain scalar is resolved
+    with `implicit[0]` true, whatever `implicit[1]`), and libyaml calls back into Python's regular
+    expressions for every scalar: a build's files repeat the same keys and values thousands of times."""
 
-    _resolved: dict[tuple, str] = {}
+    _resolved: dict[str, str] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode and not implicit[0]:  # quoted or a block: a string, as the base resolver says
-            return _STR_TAG
-        if kind is not yaml.ScalarNode or len(value) > 64:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = self._resolved.get(key)
-        if tag is None:
-            if len(self._resolved) > 50_000:
-                self._resolved.clear()
-            tag = self._resolved[key] = super().resolve(kind, value, implicit)
-        return tag
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:  # quoted or a block: a string, as the base resolver says
+                return _STR_TAG
+            tag = self._resolved.get(value)
+            if tag is not None:
+                return tag
+            tag = super().resolve(kind, value, implicit)
+            if len(value) <= 64:
+                if len(self._resolved) > 50_000:
+                    self._resolved.clear()
+                self._resolved[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
 
 
 class VerificationError(Exception):
@@ -355,17 +358,22 @@ FILTERS = {"json": to_json, "yaml": to_yaml, "yaml_block": to_yaml_block, "py": 
 
 # --- environments --------------------------------------------------------------------------------------
 
+# auto_reload off: templates do not change during a run, and checking costs a stat per file rendered
+_OPTIONS = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                autoescape=False, auto_reload=False)
+_COMPILED = CompiledTemplates(_OPTIONS)  # the built-in templates' compiled code, in the project's cache
+
+
 def environment(target: Target, omegaconf: bool = False) -> jinja2.Environment:
     """The environment a target's templates render in; for a file OmegaConf reads (`format = "omegaconf"`)
-    the YAML filters escape interpolations."""
-    # auto_reload off: templates do not change during a run, and checking costs a stat per file rendered
-    options = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
-                   lstrip_blocks=True, autoescape=False, auto_reload=False)
+    the YAML filters escape interpolations. A built-in target's templates are loaded compiled from the
+    project's cache when the run keeps them there (`keep_compiled_templates`)."""
     if target.sandboxed:
-        env = BudgetedSandbox(loader=ConfinedLoader(str(target.folder)), **options)
+        env = BudgetedSandbox(loader=ConfinedLoader(str(target.folder)), **_OPTIONS)
     else:
         # built-in targets may include each other's templates (kubeflow wraps fms-hf-tuning's config)
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(target.folder), str(BUILTIN)]), **options)
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(target.folder), str(BUILTIN)]),
+                                 bytecode_cache=_COMPILED, **_OPTIONS)
     env.filters.update(FILTERS)
     if omegaconf:
         env.filters.update(yaml=lambda value: to_yaml(omegaconf_escaped(value)),
@@ -374,6 +382,17 @@ def environment(target: Target, omegaconf: bool = False) -> jinja2.Environment:
 
 
 _environments: dict[tuple, jinja2.Environment] = {}
+
+
+def keep_compiled_templates(cache_root: str | os.PathLike | None) -> None:
+    """Load and keep compiled built-in templates in the cache of the project at `cache_root` (a build
+    with a cache), or not (None: `--no-cache`), from now on in this process."""
+    if cache_root is None:
+        _COMPILED.keep_in(None)
+    else:
+        from tunespec.cache import folder_of
+
+        _COMPILED.keep_in(os.path.join(folder_of(cache_root), "jinja2"))
 
 
 def _environment_for(target: Target, format: str) -> jinja2.Environment:
