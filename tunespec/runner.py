@@ -187,14 +187,14 @@ def _file_result(file: tuple[str, str], job: Job, shared: dict) -> BatchResult:
 
         placement = shared["placement"] = Placement(job.build.out, (job.root or job.cwd).absolute())
     signatures = _signatures(job, shared)
-    found = replay.replayed(cache.load(root, name), key, file[1], job, placement, signatures,
-                            shared.setdefault("project roots", {}))
+    roots = shared.setdefault("project roots", {})
+    found = replay.replayed(cache.load(root, name), key, file[1], job, placement, signatures, roots)
     if found is not None:
         found.signatures = signatures.take_changes() if signatures is not None else {}
         return found
     result, compiled = _run_files([file], job, shared)
     if since is not None and compiled is not None:
-        depends = replay.dependencies(compiled, since)
+        depends = replay.dependencies(compiled, since, roots)
         data = replay.entry(key, file[1], result, depends) if depends is not None else None
         if data is not None:
             cache.store(root, name, data)
