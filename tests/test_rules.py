@@ -3,6 +3,8 @@ messages and helps the catalog promises."""
 
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 
@@ -190,6 +192,35 @@ def test_ts015_across_batches_and_workers(project):
     for jobs in (1, 2):
         found = [d for d in run_lint(["."], Config(ignore=["TS307", "TS401"]), jobs=jobs).diagnostics if d.code == "TS015"]
         assert [(d.path, d.line) for d in found] == [("z.tune", 4)], jobs
+
+
+def test_ts015_names_the_first_claim_in_each_relation(project):
+    """The run keeps of each claim its folder and file (the variant's name is the folder's last part): the
+    message names the earlier variant and its file whichever way the folders meet."""
+    project.write("a.tune", SHARED.format(name="tickets", out="runs/deep/x", rate="0.00001"))
+    project.write("b.tune", SHARED.format(name="x", out="runs/deep", rate="0.00002")
+                  + SHARED.format(name="inner", out="runs/deep/x/tickets", rate="0.00002")
+                  + SHARED.format(name="tickets", out="runs/deep/x", rate="0.00003"))
+    found = [d.message for d in project.lint("a.tune", "b.tune") if d.code == "TS015"]
+    assert found == [
+        "`x` would train in `runs/deep/x`, around the folder where `tickets` (a.tune) trains: one run would "
+        "resume from or overwrite the other's checkpoints",
+        "`inner` would train in `runs/deep/x/tickets/inner`, inside the folder where `x` (b.tune) trains: one "
+        "run would resume from or overwrite the other's checkpoints",
+        "`tickets` would train in `runs/deep/x/tickets`, the folder where `tickets` (a.tune) trains: one run "
+        "would resume from or overwrite the other's checkpoints",
+    ]
+
+
+@pytest.mark.parametrize("output_dir", [None, "runs", "/abs/out/", "../up/./there", "s3://bucket/runs/", "."])
+def test_a_variants_name_is_the_last_part_of_its_folder(output_dir):
+    from tunespec.compiler.ir import run_folder_of
+    from tunespec.compiler.names import variant_name
+
+    for values in ({}, {"training.learning_rate": 2e-05}, {"data.train": "../a/b/.."}, {"model": "x" * 80},
+                   {"lora.rank": 8, "method": ".."}):
+        variant = variant_name("tickets-v_2", values)
+        assert run_folder_of(output_dir, variant, "tickets-v_2").rpartition("/")[2] == variant
 
 
 def test_ts015_refuses_to_build_the_second_variant(project):

@@ -30,7 +30,7 @@ from tunespec.printable import encodable
 from tunespec.record import Factory, Record
 from tunespec.rules import REGISTRY
 from tunespec.rules.engine import Engine, Noqa, RuleContext, Selection, noqa_maps
-from tunespec.rules.outputs import folder_collisions, output_claims
+from tunespec.rules.outputs import FolderClaims, output_claims
 
 BATCH_FILES = 64
 # A build's file costs ten times a lint's (nine targets rendered, verified and staged): smaller batches keep the
@@ -187,14 +187,14 @@ def _file_result(file: tuple[str, str], job: Job, shared: dict) -> BatchResult:
 
         placement = shared["placement"] = Placement(job.build.out, (job.root or job.cwd).absolute())
     signatures = _signatures(job, shared)
-    found = replay.replayed(cache.load(root, name), key, file[1], job, placement, signatures,
-                            shared.setdefault("project roots", {}))
+    roots = shared.setdefault("project roots", {})
+    found = replay.replayed(cache.load(root, name), key, file[1], job, placement, signatures, roots)
     if found is not None:
         found.signatures = signatures.take_changes() if signatures is not None else {}
         return found
     result, compiled = _run_files([file], job, shared)
     if since is not None and compiled is not None:
-        depends = replay.dependencies(compiled, since)
+        depends = replay.dependencies(compiled, since, roots)
         data = replay.entry(key, file[1], result, depends) if depends is not None else None
         if data is not None:
             cache.store(root, name, data)
@@ -447,8 +447,9 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                 else:
                     from tunespec.templates.render import keep_compiled_templates, unique_names, variant_context
 
-                    keep_compiled_templates(plan.cache[0] if plan.cache is not None else None)
-                    variant = variant or variant_context(exp, inputs)
+                    if variant is None:  # (the variant's first target rendered)
+                        keep_compiled_templates(plan.cache[0] if plan.cache is not None else None)
+                        variant = variant_context(exp, inputs)
                     outputs = render_outputs(exp, target, placement, variant)
                     names = unique_names(target, variant["ir"])
                     files = check_outputs(outputs) if plan.check else \
@@ -615,7 +616,8 @@ class _Merge:
         self.program = None
         self.resolved: list = []
         self.built: list[Built] = []
-        self.claims: list = []
+        self.folders = FolderClaims()  # TS015, checked as the batches come
+        self.collisions: list = []  # (finding, experiment, claim) of TS015
         self.signatures: dict = {}
         self.owners: dict[str, str] = {}
         self.named: dict[tuple, str] = {}  # (target, unique name) -> who has it
@@ -632,7 +634,7 @@ class _Merge:
             self.lines.setdefault(display, {}).update(lines)
         self.program = batch.program
         self.resolved += batch.resolved
-        self.claims += batch.claims
+        self.collisions += self.folders.add(batch.claims)
         self.signatures.update(batch.signatures)
         for item in batch.built:
             self._claim(item)
@@ -683,7 +685,7 @@ class _Merge:
 
     def result(self) -> BatchResult:
         engine = Engine(REGISTRY, self.job.selection)
-        found = list(folder_collisions(self.claims))
+        found = self.collisions
         collisions = [d for d in engine.reported([(f, e) for f, e, _ in found], self.noqa) if d.sort_key not in self.seen]
         self._quote(collisions)
         self._refuse_collisions(found, collisions)

@@ -26,7 +26,7 @@ class BuildError(Exception):
 
 
 class Output(Record):
-    path: Path  # where the file goes
+    path: str  # where the file goes (a string: a Path for each of a fresh build's 17,217 files cost 3 % of it)
     text: str
     executable: bool = False
     name: str = ""  # its path inside the target's folder (`path` less the folder)
@@ -60,6 +60,7 @@ class Placement:
         out_absolute = os.path.abspath(out)
         self.out_from_root = os.path.relpath(out_absolute, os.path.abspath(root))
         self.root_from_out = os.path.relpath(os.path.abspath(root), out_absolute)
+        self._to_root = os.path.normpath(os.path.join("..", "..", self.root_from_out))
         self.variants: dict[str, tuple[str, str]] = {}  # variant -> its folder, and from the root (normalised)
 
     def folder(self, variant: str, target: str) -> str:
@@ -79,7 +80,8 @@ class Placement:
         return found
 
     def to_root(self) -> str:
-        return os.path.normpath(os.path.join("..", "..", self.root_from_out))
+        """The way back from a target's folder to the root."""
+        return self._to_root
 
 
 def render_outputs(exp: ResolvedExperiment, target: Target, placement: Placement,
@@ -89,7 +91,7 @@ def render_outputs(exp: ResolvedExperiment, target: Target, placement: Placement
 
     folder = placement.folder(exp.name, target.name)
     rendered = render_target(exp, target, placement.from_root(exp.name, target.name), placement.to_root(), variant)
-    return [Output(Path(folder, name), text, name.endswith(".sh"), name) for name, text in rendered.items()]
+    return [Output(os.path.join(folder, name), text, name.endswith(".sh"), name) for name, text in rendered.items()]
 
 
 def fresh_outputs(folder: str, key: str, placement: Placement, check: bool, known=None) -> tuple[Staged, tuple] | None:
@@ -97,6 +99,8 @@ def fresh_outputs(folder: str, key: str, placement: Placement, check: bool, know
     rendering would make (`stamp.fresh`, with the cache's `known.Known`); else None. A build (not
     `--check`) still refuses a folder that is a symbolic link and removes dead runs' leftovers from it, as
     staging does (unless the cache knows it has none)."""
+    if os.path.dirname(folder) in placement.made_here:
+        return None  # a variant folder this run made holds only what the run staged (0.08 s of a fresh build's lookups)
     found = stamp.fresh(folder, key, known)
     if found is None:
         return None
@@ -115,8 +119,8 @@ def _stamp_bytes(key: str, encoded: list[tuple[Output, bytes]], names: tuple) ->
     """The stamp of a rendered folder (None when a unique name is not plain data: the folder then always
     renders)."""
     try:
-        return stamp.content(key, {output.path.name: data for output, data in encoded},
-                             {output.path.name for output, _ in encoded if output.executable}, names)
+        return stamp.content(key, {os.path.basename(output.path): data for output, data in encoded},
+                             {os.path.basename(output.path) for output, _ in encoded if output.executable}, names)
     except (TypeError, ValueError):
         return None
 
@@ -139,16 +143,16 @@ def stage_outputs(outputs: list[Output], placement: Placement, stamped: tuple[st
             _stage_whole(encoded, stamped, result)
             return result
         new_folders = set()
-        for folder in sorted({output.path.parent for output in outputs}):
+        for folder in sorted({os.path.dirname(output.path) for output in outputs}):
             if _make_folder(folder, placement, result.made):
                 new_folders.add(folder)  # nothing to compare with, no leftovers to remove
             else:
-                remove_leftovers(folder)
+                remove_leftovers(Path(folder))
         for output, data in encoded:
-            if output.path.parent not in new_folders and _current(output) == data and _mode_ok(output):
+            if os.path.dirname(output.path) not in new_folders and _current(output) == data and _mode_ok(output):
                 result.unchanged.append(output.path)
                 continue
-            temporary = stage(output.path, data, 0o755 if output.executable else 0o644)
+            temporary = stage(Path(output.path), data, 0o755 if output.executable else 0o644)
             result.staged.append((temporary, output.path))
         data = _stamp_bytes(stamped[1], encoded, stamped[2]) if stamped is not None else None
         if data is not None:
@@ -171,7 +175,7 @@ def _absent(folder: str, placement: Placement, made: list) -> bool:
     parent = os.path.dirname(folder)
     if parent in placement.made_here:  # made by this run: nothing in it but this run's folders
         return True
-    if _make_folder(Path(parent), placement, made):
+    if _make_folder(parent, placement, made):
         placement.made_here.add(parent)
         return True
     if parent not in placement.swept:
@@ -194,7 +198,7 @@ def _stage_whole(encoded: list[tuple[Output, bytes]], stamped: tuple[str, str, t
             os.makedirs(os.path.dirname(path), exist_ok=True)
         write_new(path, data, 0o755 if output.executable else 0o644, output.path)
         names.append(name)
-        result.written.append(str(output.path))  # (a string: results cross from the workers pickled)
+        result.written.append(output.path)
     data = _stamp_bytes(stamped[1], encoded, stamped[2])
     if data is not None:
         write_new(os.path.join(temporary, stamp.STAMP), data, 0o644, os.path.join(folder, stamp.STAMP))

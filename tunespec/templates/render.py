@@ -42,24 +42,26 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 class _VerifyingLoader(YAML_LOADER):
     """The safe loader, remembering the tag each plain scalar resolves to. Resolution is a function of the
-    scalar's text and style alone (the safe loader has no path resolvers), and libyaml calls back into
-    Python's regular expressions for every scalar: a build's files repeat the same keys and values
-    thousands of times."""
+    scalar's text alone when it is plain (the safe loader has no path resolvers; a plain scalar is resolved
+    with `implicit[0]` true, whatever `implicit[1]`), and libyaml calls back into Python's regular
+    expressions for every scalar: a build's files repeat the same keys and values thousands of times."""
 
-    _resolved: dict[tuple, str] = {}
+    _resolved: dict[str, str] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode and not implicit[0]:  # quoted or a block: a string, as the base resolver says
-            return _STR_TAG
-        if kind is not yaml.ScalarNode or len(value) > 64:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = self._resolved.get(key)
-        if tag is None:
-            if len(self._resolved) > 50_000:
-                self._resolved.clear()
-            tag = self._resolved[key] = super().resolve(kind, value, implicit)
-        return tag
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:  # quoted or a block: a string, as the base resolver says
+                return _STR_TAG
+            tag = self._resolved.get(value)
+            if tag is not None:
+                return tag
+            tag = super().resolve(kind, value, implicit)
+            if len(value) <= 64:
+                if len(self._resolved) > 50_000:
+                    self._resolved.clear()
+                self._resolved[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
 
 
 class VerificationError(Exception):
