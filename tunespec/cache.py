@@ -10,7 +10,8 @@ never believed: deleting the folder costs the next run only the time the cache s
 The folder is marked as a cache for backup tools (CACHEDIR.TAG) and for git (a `.gitignore` of `*`); it is
 hidden, so no search for `.tune` files walks into it. A cache that cannot be written (a read-only
 checkout, a full disk) is no error: the run goes on without it. `TUNESPEC_CACHE_DIR` names another folder
-(as `RUFF_CACHE_DIR` does for ruff); `build --no-cache` neither reads nor writes the build's entries.
+(as `RUFF_CACHE_DIR` does for ruff); `build --no-cache` neither reads nor writes the build's entries (the
+output folders' signatures, `templates.known`, and each file's result, `replay`).
 
 Entries are `marshal` data, the built-in format of Python's own bytecode caches: loading one imports
 nothing (`json` would add 0.8 ms of imports to every hook run). marshal is not meant for data from
