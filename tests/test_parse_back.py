@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import GOLDEN
-from tunespec.templates.render import _follow, _python_data, _python_spec, _shell_commands, _YamlNodes, parse_back
+from tunespec.templates.render import (_follow, _python_data, _python_spec, _shell_commands, _shell_readable, _YamlNodes,
+                                       parse_back)
 
 SHELLISH = st.text(alphabet=" \t\r'\"\\abc;|&$()=-/.", max_size=40)
 
@@ -45,6 +46,32 @@ def test_shell_commands_are_the_lines_split_as_shlex_does(lines):
     except ValueError:
         return
     assert _shell_commands("\n".join(lines)) == expected
+
+
+SCRIPTISH = st.text(alphabet=" \t\r\n'\"\\#ab;$", max_size=60)
+
+
+def _reads(text: str) -> bool:
+    try:
+        _shell_commands(text)
+    except ValueError:
+        return False
+    return True
+
+
+@settings(max_examples=3000, deadline=None)
+@given(SCRIPTISH | st.text(max_size=60))
+def test_a_script_is_readable_exactly_when_its_commands_can_be_split(text):
+    """`_shell_readable` (one regular expression) says what `_shell_commands` says: comments at the start
+    of a word only, quotes inside them not counted, a backslash before a line break joining lines."""
+    assert _shell_readable(text) == _reads(text)
+
+
+@pytest.mark.parametrize("text, readable", [
+    ("echo 'a\nb' # it's\n", True), ("echo a#'b\n", False), ("\\\n# it's\n", True), ("a\\\n#'\n", False),
+    ('echo "a\\"b"', True), ('echo "a\\\\"b"', False), ("echo \\", False), ("", True)])
+def test_readable_scripts(text, readable):
+    assert _shell_readable(text) is readable is _reads(text)
 
 
 def test_shell_commands_keep_a_quoted_line_break_in_its_word_and_skip_comments():

@@ -15,6 +15,7 @@ from tests.test_build import user_target
 from tunespec import cache, cli, replay, runner
 from tunespec.api import build
 from tunespec.config import Config
+from tunespec.rules import REGISTRY
 from tunespec.templates import stamp
 
 TARGETS = ["yaml", "peft"]
@@ -106,6 +107,7 @@ CHANGES = {
     "a data file removed": (_remove_data, {}),
     "tunespec's code": (_change_code, {}),
     "the configuration": (None, {"config": Config(ignore=["TS307"], severity={"TS401": "info"})}),
+    "--select": (None, {"selection": Config().selection(REGISTRY, select=["TS0", "TS5"])}),
     "--set": (None, {"overrides": ["training.epochs=5"]}),
     "--target": (None, {"targets": ["yaml"]}),
 }
@@ -126,6 +128,29 @@ def test_a_change_to_what_a_result_depends_on_redoes_the_file(project, settled, 
         redone.report().exit_code
     compiled.clear()
     assert _seen(_build(**options)) == _seen(fresh) and compiled == []  # kept again, replayed
+
+
+def test_another_root_redoes_the_file(project, settled, compiled):
+    _write(project)
+    (project.root / "elsewhere").mkdir()
+    _build()
+    compiled.clear()
+    moved = _build(root="elsewhere")  # (paths in the specs are relative to the root)
+    assert compiled == ["t.tune"] and moved.written
+    assert _seen(_build(root="elsewhere", cache=False))[:2] == _seen(moved)[:2]
+
+
+def test_a_project_marker_added_above_an_import_redoes_the_file(project, settled, compiled):
+    _write(project)
+    project.write("sub/t.tune", EXPERIMENT.replace('"presets.tune"', '"../presets.tune"')
+                  .replace("data/train.jsonl", "../data/train.jsonl"))
+    assert not _build(paths=["sub/t.tune"]).refused
+    compiled.clear()
+    _build(paths=["sub/t.tune"])
+    assert compiled == []
+    project.write("sub/pyproject.toml", "")  # sub/ is now a project of its own: the import leaves it
+    again = _build(paths=["sub/t.tune"])
+    assert compiled == ["sub/t.tune"] and "TS006" in {d.code for d in again.lint.diagnostics}
 
 
 def test_a_template_folder_edited_redoes_the_file(project, settled, compiled, monkeypatch):

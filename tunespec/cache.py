@@ -10,7 +10,8 @@ never believed: deleting the folder costs the next run only the time the cache s
 The folder is marked as a cache for backup tools (CACHEDIR.TAG) and for git (a `.gitignore` of `*`); it is
 hidden, so no search for `.tune` files walks into it. A cache that cannot be written (a read-only
 checkout, a full disk) is no error: the run goes on without it. `TUNESPEC_CACHE_DIR` names another folder
-(as `RUFF_CACHE_DIR` does for ruff); `build --no-cache` neither reads nor writes the build's entries.
+(as `RUFF_CACHE_DIR` does for ruff); `build --no-cache` neither reads nor writes the build's entries (the
+output folders' signatures, `templates.known`, and each file's result, `replay`).
 
 Entries are `marshal` data, the built-in format of Python's own bytecode caches: loading one imports
 nothing (`json` would add 0.8 ms of imports to every hook run). marshal is not meant for data from
@@ -36,6 +37,9 @@ _HEADER = ("tunespec cache", __version__, sys.implementation.cache_tag)
 # change again within the file system's clock tick with its times and size unchanged, so what was read of
 # it is not kept (filesystem clocks are coarse: a jiffy on ext4, two seconds on FAT, plus clock lag).
 RACY_NS = 3_000_000_000
+# Folders of the cache this process made or found, with their markers: a build keeps an entry per file it
+# does (`replay`), and looking for the folders before each cost a 333-file build 333 `stat`s and `mkdir`s.
+_ready: set[str] = set()
 
 
 def load(root: str | os.PathLike, name: str) -> object | None:
@@ -51,23 +55,31 @@ def load(root: str | os.PathLike, name: str) -> object | None:
 
 def store(root: str | os.PathLike, name: str, data: object) -> None:
     """Keep `data` (built-in types only: dicts, lists, tuples, strings, numbers) as `name` (`kind/name`
-    for an entry in a subfolder) in the cache of
-    the project at `root`, replacing what was there in one step (a rename), so that a run reading it at
-    the same time finds the old entry or the new. Nothing happens when the folder cannot be written."""
+    for an entry in a subfolder) in the cache of the project at `root`, replacing what was there in one
+    step (a rename), so that a run reading it at the same time finds the old entry or the new. Nothing
+    happens when the folder cannot be written."""
     from pathlib import Path
 
     from tunespec.files import WriteError, write_atomically
 
     folder = Path(folder_of(root))
+    path = folder / name
     try:
-        if not folder.is_dir():
-            _make_folder(folder)
-        path = folder / name
-        if "/" in name:  # an entry in a folder of its own kind (`replay.FOLDER`)
-            path.parent.mkdir(exist_ok=True)
-        write_atomically(path, marshal.dumps((_HEADER, data)), 0o644)
-    except (OSError, ValueError, WriteError):
-        pass
+        data = marshal.dumps((_HEADER, data))
+    except ValueError:  # (not built-in data)
+        return
+    for attempt in range(2):
+        try:
+            if attempt or str(path.parent) not in _ready:
+                if not folder.is_dir():
+                    _make_folder(folder)
+                if "/" in name:  # an entry in a folder of its own kind (`replay.FOLDER`)
+                    path.parent.mkdir(exist_ok=True)
+                _ready.add(str(path.parent))
+            write_atomically(path, data, 0o644)
+            return
+        except (OSError, ValueError, WriteError):
+            _ready.discard(str(path.parent))  # (removed meanwhile? made again, once)
 
 
 def folder_of(root: str | os.PathLike) -> str:

@@ -132,7 +132,7 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="do not print lint diagnostics (the lint hook does), only what is stale, orphaned or not built")
     parser.add_argument("--no-cache", action="store_true",
-                        help="neither read nor write the build's cache (.tunespec_cache): read every output file to check it")
+                        help="neither read nor write the build's cache (.tunespec_cache): do every file, read every output file to check it")
     _add_jobs(parser)
     _add_dependents(parser)
     _add_exclusion(parser)

@@ -139,12 +139,12 @@ def _closure(root) -> list | None:
     return list(seen.values())
 
 
-def dependencies(compiled, since: int) -> tuple | None:
+def dependencies(compiled, since: int, roots: dict) -> tuple | None:
     """(files, data files, project roots) a file's result depends on, with their signatures, from what
     compiling it alone made (`runner.Compiled`); None when it cannot be kept. `since` is when the run
     began: a file the run's process may have read before this file was compiled (an import, a data file
     that an earlier file named) and that changed since would otherwise be kept with its new signature
-    beside what its old content made."""
+    beside what its old content made. `roots` keeps each folder's project root for the process's files."""
     program = compiled.program
     if len(program.roots) != 1:
         return None
@@ -154,11 +154,20 @@ def dependencies(compiled, since: int) -> tuple | None:
     files = [(str(source.path), _signature(str(source.path))) for source in closure]
     data = sorted({str(path) for exp in compiled.resolved for path in exp.local_files.values()})
     data_files = [(path, _signature(path, follow=True)) for path in data]
-    folders = sorted({str(source.path.parent) for source in closure if source.imports})
-    roots = [(folder, str(program.project_root(Path(folder)))) for folder in folders]
     if not all(_settled(text, since) for _, text in (*files, *data_files)):
         return None
-    return files, data_files, roots
+    folders = sorted({str(source.path.parent) for source in closure if source.imports})
+    return files, data_files, [(folder, _project_root(folder, program.cwd, roots)) for folder in folders]
+
+
+def _project_root(folder: str, cwd: Path, roots: dict) -> str:
+    """The project root of `folder` (`loader.project_root`), looked for once per process."""
+    found = roots.get(folder)
+    if found is None:
+        from tunespec.compiler.loader import project_root
+
+        found = roots[folder] = str(project_root(Path(folder), cwd))
+    return found
 
 
 def _settled(text: str, since: int) -> bool:
@@ -171,8 +180,6 @@ def _settled(text: str, since: int) -> bool:
 
 
 def _unchanged(dependencies: tuple, cwd: Path, roots: dict) -> bool:
-    from tunespec.compiler.loader import project_root
-
     files, data_files, project_roots = dependencies
     for path, text in files:
         if _signature(path) != text:
@@ -180,13 +187,7 @@ def _unchanged(dependencies: tuple, cwd: Path, roots: dict) -> bool:
     for path, text in data_files:
         if _signature(path, follow=True) != text:
             return False
-    for folder, root in project_roots:
-        found = roots.get(folder)
-        if found is None:
-            found = roots[folder] = str(project_root(Path(folder), cwd))
-        if found != root:
-            return False
-    return True
+    return all(_project_root(folder, cwd, roots) == root for folder, root in project_roots)
 
 
 # --- entries -----------------------------------------------------------------------------------------------
