@@ -206,6 +206,13 @@ def test_a_records_init_is_compiled_once_it_has_made_many_instances_and_both_agr
         with pytest.raises(TypeError):
             Point(1, z=2)
     assert seen[0] and not seen[-1]
+
+    class Fixed(Record, compiled=False):  # made a fixed few times: its generic __init__ stays
+        x: int
+        y: int = 0
+
+    generic = Fixed.__init__
+    assert [Fixed(n, y=1).y for n in range(record.COMPILE_AFTER + 2)][-1] == 1 and Fixed.__init__ is generic
     with pytest.raises(TypeError, match="'z' without a default follows one with a default"):
         class Bad(Record):
             y: int = 0

@@ -149,3 +149,19 @@ def test_build_api_matches_the_command_line(corpus):
 
 def _tree(folder: Path) -> dict[str, bytes]:
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("count, sizes", [
+    (0, [0]), (1, [1]), (15, [4, 4, 4, 3]), (33, [1] + [4] * 8), (100, [16] * 4 + [4] + [4] * 8),
+    (333, [16] * 18 + [13] + [4] * 8)])
+def test_a_build_ends_in_small_batches_and_takes_every_file_once_in_order(count, sizes):
+    """The same batches whatever --jobs is (they depend on the files alone); a build's last two batches'
+    worth of files go in quarter-size batches, so that no worker is left with a whole batch at the end."""
+    assert runner.BUILD_BATCH_FILES == 16  # (the sizes below)
+    files = [(f"f{index}.tune", f"f{index}.tune") for index in range(count)]
+    batches = runner._batches(files, runner.Job(Config(), None, Path.cwd(), build=runner.BuildPlan(Path("out"))))
+    assert [len(batch) for batch in batches] == sizes
+    assert [file for batch in batches for file in batch] == files
+    lint = runner._batches(files, runner.Job(Config(), None, Path.cwd()))
+    assert [file for batch in lint for file in batch] == files
+    assert all(len(batch) == runner.BATCH_FILES for batch in lint[:-1])

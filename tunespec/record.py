@@ -10,7 +10,8 @@ written the same way — annotated fields, defaults, `Factory(list)` for a fresh
         line: int
         column: int = 1
 
-`class SourceFile(Record, eq=False)` compares and hashes by identity instead of by value.
+`class SourceFile(Record, eq=False)` compares and hashes by identity instead of by value;
+`class Rule(Record, compiled=False)` keeps the generic `__init__` (see `_deferred_init`).
 
 The metaclass declares `typing.dataclass_transform` (PEP 681), so that type checkers know a Record's
 `__init__` from its annotations, `Factory(...)` as a field's default factory, and `eq=False`.
@@ -47,7 +48,7 @@ _MISSING = object()
 
 @dataclass_transform(eq_default=True, field_specifiers=(Factory,))
 class _RecordType(type):
-    def __new__(mcs, name: str, bases: tuple, namespace: dict[str, Any], eq: bool = True):
+    def __new__(mcs, name: str, bases: tuple, namespace: dict[str, Any], eq: bool = True, compiled: bool = True):
         annotated = namespace.get("__annotations__", {})
         own = tuple(field for field in annotated if field[0] != "_")
         if len(own) < len(annotated) and name != "Record":
@@ -70,7 +71,7 @@ class _RecordType(type):
             cls._defaults = {**{k: v for base in ancestors for k, v in getattr(base, "_defaults", {}).items()}, **defaults}
         if own or not hasattr(cls, "_made_init"):
             _check_order(cls._fields, cls._defaults)
-            cls.__init__ = _deferred_init(cls)
+            cls.__init__ = _deferred_init(cls, compiled)
             cls._made_init = True
         if not eq:
             cls.__eq__ = object.__eq__
@@ -91,23 +92,24 @@ def _check_order(fields: tuple[str, ...], defaults: dict[str, Any]) -> None:
 
 # How many instances a class makes with the generic __init__ before its own is compiled: compiling one
 # (an `exec`, 57 µs) costs about as much as sixty generic calls. A cold one-file lint makes 45 Record
-# classes, most fewer than ten times each; compiling all of them cost it 17.6M instructions of 206M
-# (callgrind). Above the 57 rules and 70 field specs made at import: at 50, those two were compiled for a
-# handful of calls each (0.5M instructions of a cold lint's 155M).
-COMPILE_AFTER = 100
+# classes, most fewer than ten times each; compiling all 41 cost it 17.6M instructions of 206M (callgrind).
+COMPILE_AFTER = 50
 
 
-def _deferred_init(cls):
+def _deferred_init(cls, compiled: bool = True):
     """The class's `__init__` until it has made COMPILE_AFTER instances: one that works for any Record (it
     assigns the fields from the arguments and the defaults in a loop), then puts the compiled one in its
-    place, eight times as fast per call (0.12 µs against 0.96 µs, four fields)."""
+    place, eight times as fast per call (0.12 µs against 0.96 µs, four fields). A class declared with
+    `compiled=False` keeps the generic one: its instances are made a fixed few dozen times, at import (the
+    rules, the fields of the language), and compiling theirs cost a cold lint 0.5M instructions for the
+    handful of calls after the fiftieth."""
     fields, defaults = cls._fields, cls._defaults
     made = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         nonlocal made
         made += 1
-        if made >= COMPILE_AFTER:
+        if made >= COMPILE_AFTER and compiled:
             cls.__init__ = _make_init(fields, defaults)
             cls.__init__(self, *args, **kwargs)
             return

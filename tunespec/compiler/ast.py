@@ -439,6 +439,8 @@ NUMBER_SHAPE = r"-?[0-9]+(_[0-9]+)*(\.[0-9]+(_[0-9]+)*)?([eE][+-]?[0-9]+(_[0-9]+
 def number_shaped(raw: str) -> bool:
     """Whether `raw` is NUMBER_SHAPE: an optional `-`, digits, then optionally `.` and digits, then
     optionally `e` or `E`, a sign and digits; each run of digits may have single `_`s between digits."""
+    if raw.isdigit() and raw.isascii():  # most numbers
+        return True
     mantissa, e, exponent = (raw[1:] if raw[:1] == "-" else raw).replace("E", "e").partition("e")
     whole, dot, fraction = mantissa.partition(".")
     if exponent[:1] in ("+", "-"):
@@ -448,6 +450,8 @@ def number_shaped(raw: str) -> bool:
 
 def _digits(text: str) -> bool:
     """ASCII digits, with single `_`s between them."""
+    if "_" not in text:
+        return text.isdigit() and text.isascii()
     return all(group.isdigit() and group.isascii() for group in text.split("_"))
 
 

@@ -23,7 +23,7 @@ from tunespec.compiler.defaults import run_defaults
 from tunespec.compiler.layers import Layer, Provenance, Setting, build_layer
 from tunespec.spelling import did_you_mean
 from tunespec.compiler.lineage import Lineage
-from tunespec.compiler.loader import DeclRef, Program
+from tunespec.compiler.loader import DeclRef, Program, SourceFile
 from tunespec.compiler.names import variant_name
 from tunespec.compiler.schema import EXPERIMENT_FIELDS, LANGUAGE_DEFAULTS, is_uri
 from tunespec.diagnostics import Finding
@@ -206,6 +206,9 @@ class Resolver:
         self._declared_models: dict[int, ModelInfo] = {}
         self._models: dict[tuple, ModelInfo | None] = {}
         self._placed: dict[tuple, tuple[Path, str]] = {}
+        # A file's path as the IR writes it, worked out once per file rather than per declaration: every
+        # variant holds it, and a lint keeps them in its output claims (a 10 MB file: 21,000 copies).
+        self._sources: dict[int, str] = {}
 
     def report(self, finding: Finding, experiment: str | None) -> None:
         self.findings.append((finding, experiment))
@@ -260,7 +263,7 @@ class Resolver:
         if not self._variant_count_ok(sweeps, name):
             return []
         base = _Base(ref, lineage, merged, lineage.invalid, lineage.blocks, sweeps,
-                     lineage.followed and lineage.complete, encodable(_relative(ref.file.path, self.root)))
+                     lineage.followed and lineage.complete, self._source(ref.file))
         for path in EXPERIMENT_FIELDS:
             setting = merged.get(path)
             if setting is not None and path not in sweeps:
@@ -271,6 +274,12 @@ class Resolver:
         names = [variant_name(name, {path: sweeps[path].value[index] for path, index in choice.items()})
                  for choice in choices]
         return [self._variant(base, choice, variant) for choice, variant in zip(choices, names)]
+
+    def _source(self, file: SourceFile) -> str:
+        found = self._sources.get(id(file))
+        if found is None:
+            found = self._sources[id(file)] = encodable(_relative(file.path, self.root))
+        return found
 
     # --- declarations, chains, layers ---------------------------------------------------------------
 

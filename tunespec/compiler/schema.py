@@ -63,7 +63,7 @@ KIND_WORDS = {
 }
 
 
-class FieldSpec(Record):
+class FieldSpec(Record, compiled=False):
     path: str  # "training.batch_size"; top-level fields have no dot
     kind: Kind
     choices: tuple[str, ...] | None = None  # for identifiers (and lists of them): the allowed values

@@ -32,7 +32,7 @@ SCOPE_RUN = "run"  # reported once every file of the run is resolved (TS015: fol
 DOC_HEADINGS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Source")
 
 
-class Rule(Record):
+class Rule(Record, compiled=False):
     """A rule's code, name, severity and check, and its summary and documentation: each given as text or as
     a function that writes it (from the catalog's numbers), called on first read. Only `rules`, `rule`,
     SARIF and the language server read them: a lint's start-up never fills them in."""
