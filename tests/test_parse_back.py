@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import GOLDEN
-from tunespec.templates.render import (_follow, _python_data, _python_spec, _shell_commands, _shell_readable, _YamlNodes,
-                                       parse_back)
+from tunespec.templates.render import (_follow, _python_data, _python_spec, _shell_commands, _shell_readable, _spec_literal,
+                                       _YamlNodes, parse_back)
 
 SHELLISH = st.text(alphabet=" \t\r'\"\\abc;|&$()=-/.", max_size=40)
 
@@ -121,6 +121,29 @@ def test_a_damaged_script_is_judged_as_ast_parse_judges_it(path, where, how, pie
     else:
         damaged = text[:where] + text[where:where + 20] + text[where:]
     assert fast(damaged) == slow(damaged)
+
+
+SPEC_LINES = ['    "a": 1,', '    "a": 2,', '    "b": [', "        1,", "    ],", "    ]", "    }", '    "c": {', '        "d": None,',
+              "    },", "    # a comment,", '    "e": 1  # no comma,', '    "f": """x', '    y""",', '    "g": 1, \\',
+              '    "h": (', "    1)", '    "i": x,', '    "j": \'a\' "b",', '    "k": {**{}},', "", "    0: 0", '    "l": 1,,']
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(SPEC_LINES), max_size=8))
+def test_a_spec_read_a_part_at_a_time_is_what_reading_it_whole_gives(lines):
+    """Parts seen before are not parsed again, whatever came before them: the answers (a value, or the
+    error) are the whole literal's, for well-formed parts and broken ones alike."""
+    def whole():
+        return ast.literal_eval("\n".join(["{", *lines, "}"]))
+
+    try:
+        expected = whole()
+    except (SyntaxError, ValueError) as error:
+        with pytest.raises(type(error)):
+            _spec_literal(lines)
+        return
+    found = _spec_literal(lines)
+    assert found == expected and list(found) == list(expected)
 
 
 YAMLISH = st.recursive(

@@ -581,7 +581,59 @@ def _python_data(text: str) -> Any:
     parsed, sound = found
     if not sound:  # the skeleton alone cannot judge (a damaged string around SPEC, a comment in a string)
         return _python_spec(ast.parse(text))
-    return {"SPEC": ast.literal_eval("\n".join(["{", *lines[start + 1:end + 1]]))}
+    return {"SPEC": _spec_literal(lines[start + 1:end])}
+
+
+_SENTINEL = "0: 0}"
+_spec_items: dict[str, dict | None] = {}  # a part of a SPEC literal -> the items it holds (None: not on its own)
+
+
+def _spec_literal(lines: list[str]) -> dict:
+    """`ast.literal_eval` of `{`, `lines`, `}` (one per line), a part at a time: each top-level key as
+    the templates write it (`    "name": ...`) starts a part, and a part seen before is not parsed again
+    (the variants of a sweep, and the experiments of a project, share most of their SPEC: parsing it was a
+    third of verifying `train.py`).
+
+    A part is taken on its own only when it parses followed by one more item (`{`, part, `0: 0}`) into a
+    dict display whose last item is that one: then the part is whole items, each ended by a comma, at
+    depth 0 and outside any string at its end, so that the parts written one after another between braces
+    are the whole display, and its value is their items in order (a later equal key replacing an earlier
+    one's value, as `dict.update` does). Anything else is read whole, as before."""
+    parts: list[list[str]] = [[]]
+    for line in lines:
+        if line.startswith('    "') and parts[-1]:
+            parts.append([])
+        parts[-1].append(line)
+    value: dict = {}
+    for part in parts:
+        text = "\n".join(part)
+        items = _spec_items.get(text, _ABSENT)
+        if items is _ABSENT:
+            if len(_spec_items) > 10_000:
+                _spec_items.clear()
+            items = _spec_items[text] = _part_items(text, len(part))
+        if items is None:
+            return ast.literal_eval("\n".join(["{", *lines, "}"]))
+        value.update(items)
+    return value
+
+
+def _part_items(text: str, count: int) -> dict | None:
+    """The items of one part of a SPEC literal (`count` lines), or None when it is not whole items."""
+    try:
+        display = ast.parse("\n".join(["{", text, _SENTINEL]), mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(display, ast.Dict) or not display.keys or display.keys[-1] is None:
+        return None
+    last = display.keys[-1]
+    if last.lineno != count + 2 or last.col_offset != 0:  # (the sentinel's own place: line 1 is the brace)
+        return None
+    try:
+        items = ast.literal_eval(ast.Dict(keys=display.keys[:-1], values=display.values[:-1]))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return items if isinstance(items, dict) else None
 
 
 def _can_judge(parsed: Any, head: list[str], spec_line: int) -> bool:
