@@ -127,13 +127,15 @@ def _tunespec_files(folder: str, outputs: set[str]) -> tuple[list[str], str] | N
     """(files, source) when every entry below `folder` is a regular file the target declares (or the stamp)
     and one of them names its source; else None."""
     files, source = [], None
+    inside = os.path.join(folder, "")  # (every path below starts so: cut off, not `relpath`, which cost a
+    # build of one file in a 5,600-folder output 0.6 s of its 1.3 s search of the other folders)
     for current, dirs, names in os.walk(folder):
         for name in dirs:
             if not _is_real_folder(os.path.join(current, name)):
                 return None
         for name in names:
             path = os.path.join(current, name)
-            relative = os.path.relpath(path, folder).replace(os.sep, "/")
+            relative = path[len(inside):].replace(os.sep, "/")
             try:
                 info = os.lstat(path)
             except OSError:
