@@ -1,4 +1,5 @@
-"""The fast ways `build` reads its files back agree with the slow, obvious ones.
+"""The fast ways `build` reads its files back (and writes a folder's path into them) agree with the slow,
+obvious ones.
 
 `_shell_commands` must split each line as `shlex.split` does, `_python_data` (a cached skeleton plus the
 SPEC literal) must accept and reject exactly the scripts `ast.parse` does, with the same data, and the
@@ -187,3 +188,13 @@ def test_the_json_filter_indents_as_json_dumps_does(value, indent):
     from tunespec.templates.render import to_json
 
     assert to_json(value, indent) == json.dumps(value, ensure_ascii=False, indent=indent)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="a./\\", max_size=12))
+def test_a_folder_is_shown_as_pure_posix_path_shows_it(path):
+    from pathlib import PurePosixPath
+
+    from tunespec.templates.render import _posix
+
+    assert _posix(path) == PurePosixPath(path).as_posix()

@@ -71,9 +71,8 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
     if not changed:
         return []
     skipped = frozenset(os.path.normpath(cwd / folder) for folder in skip)
-    graph: dict[object, list[str]] = {}  # identity of an imported file -> the files importing it
+    imported: dict[str, list[str]] = {}  # a path as the import lines name it -> the files naming it
     files: dict[object, str] = {}
-    identities: dict[str, object] = {}  # an imported path -> identity(path)
     for root in sorted(roots):
         for path, key, targets in _scan(root, skipped):
             if key in files:
@@ -81,10 +80,14 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
             files[key] = path
             root_of[path] = root
             for target in targets:
-                target_key = identities.get(target)
-                if target_key is None:  # most files import the same few: one `stat` each
-                    target_key = identities[target] = identity(target)
-                graph.setdefault(target_key, []).append(path)
+                importers = imported.get(target)
+                if importers is None:
+                    imported[target] = [path]
+                else:
+                    importers.append(path)
+    graph: dict[object, list[str]] = {}  # identity of an imported file -> the files importing it
+    for target, importers in imported.items():  # one `stat` per file imported: most import the same few
+        graph.setdefault(identity(target), []).extend(importers)
     found: dict[object, str] = {}
     frontier = list(changed)
     while frontier:

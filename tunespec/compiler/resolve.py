@@ -207,7 +207,8 @@ class Resolver:
         self._models: dict[tuple, ModelInfo | None] = {}
         self._placed: dict[tuple, tuple[Path, str]] = {}
         # A file's path as the IR writes it, worked out once per file rather than per declaration: every
-        # variant holds it, and a lint keeps them in its output claims (a 10 MB file: 21,000 copies).
+        # variant holds it, and a lint keeps it for TS015 to the end of the run (a 10 MB file: 21,000
+        # copies; 10,000 files: a copy each of the string its path is shown by, which `_source` shares).
         self._sources: dict[int, str] = {}
 
     def report(self, finding: Finding, experiment: str | None) -> None:
@@ -278,7 +279,8 @@ class Resolver:
     def _source(self, file: SourceFile) -> str:
         found = self._sources.get(id(file))
         if found is None:
-            found = self._sources[id(file)] = encodable(_relative(file.path, self.root))
+            found = encodable(_relative(file.path, self.root))
+            found = self._sources[id(file)] = file.display if found == file.display else found
         return found
 
     # --- declarations, chains, layers ---------------------------------------------------------------
