@@ -522,10 +522,10 @@ EXPLANATIONS = {
   declaration is checked, so that the file's syntax tree (an object per scalar, assignment and block, an
   int per line: about 8 bytes per source byte) is never held whole; one declaration's variants are
   checked at a time and dropped (the resolver keeps only what `extends` names). The second parse costs
-  such a file about a third more CPU time. What a 10 MB file holds at the peak is then its text (1 byte
+  such a file about two fifths more CPU time. What a 10 MB file holds at the peak is then its text (1 byte
   per source byte), its declarations' outlines (names, places, comments: 1.3), the findings and the
   output claims of every variant (what TS015 needs across the run, 3.3), the interpreter with tunespec's
-  modules and what the allocator does not give back: 6.7 in all, where the whole tree made it 12.""",
+  modules and what the allocator does not give back: 6.6 in all, where the whole tree made it 12.""",
     "peak memory of lint --jobs 1 --select TS0": """\
 - **peak memory, 10000 / 1000 files ≤ 1.2.** Batches of 64 files are compiled, checked and dropped, so
   what grows with the files is what a run keeps across batches: the list of files (about 140 bytes a
