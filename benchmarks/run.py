@@ -228,6 +228,8 @@ def measure_build(work: Path, sizes: Sizes, report: Report) -> None:
     report.ratio("  the same build again with --no-cache (every file read): build / lint", median["uncached"] / median["lint"])
     report.ratio("  the same build after one file was edited (the hook's case): build / lint",
                  statistics.median(edited["build"]) / median["lint"])
+    report.ratio("  build --check of that one file alone (pre-commit's build hook) / lint of that file",
+                 statistics.median(edited["check one"]) / statistics.median(edited["lint one"]))
     spent = {name: statistics.median(values) for name, values in cpu.items()}
     report.ratio("  CPU time (user + system, with the workers'), fresh build / lint", spent["build"] / spent["lint"])
     report.ratio("  CPU time, the fresh build with --no-cache / lint", spent["fresh uncached"] / spent["lint"])
@@ -242,14 +244,21 @@ def _one_file_edited(work: Path, subset: list[str], build: list[str], repeat: in
     and its folders found up to date (a comment changes no spec), every other file's result is replayed.
     Run after the rounds above, so that no `build again` among them finds a file edited seconds before (a
     file changed that recently is done again and not kept: the cache's racy rule)."""
-    found: dict[str, list[float]] = {"build": [], "cpu": []}
+    found: dict[str, list[float]] = {"build": [], "cpu": [], "check one": [], "lint one": []}
     for round in range(repeat + 1):
-        path = work / subset[1 + round % (len(subset) - 1)]  # (subset[0] is --no-dependents)
+        name = subset[1 + round % (len(subset) - 1)]  # (subset[0] is --no-dependents)
+        path = work / name
         path.write_text(path.read_text(encoding="utf-8") + f"# edited in round {round}\n", encoding="utf-8")
         elapsed = run(build, work)[0]
+        # pre-commit's build hook: `build --check` of the changed file alone, and the lint hook on it
+        check = run([*build[:build.index("build") + 1], "--check", "--no-dependents", name,
+                     *build[build.index("--target"):]], work)[0]
+        lint = run(tunespec("lint", "--no-dependents", name), work)[0]
         if round:
             found["build"].append(elapsed)
             found["cpu"].append(CPU["last"])
+            found["check one"].append(check)
+            found["lint one"].append(lint)
     return found
 
 

@@ -248,3 +248,52 @@ def test_a_cached_folder_replaced_by_a_link_is_not_trusted(project, later, reads
     with pytest.raises(BuildError, match="symbolic link"):
         _build()
     assert os.path.islink(folder)
+
+
+@pytest.fixture
+def marks(monkeypatch):
+    """The output files the orphan search reads for their mark."""
+    from tunespec import orphans
+
+    seen: list[str] = []
+    original = orphans._source_of
+
+    def counted(path):
+        seen.append(path)
+        return original(path)
+
+    monkeypatch.setattr(orphans, "_source_of", counted)
+    return seen
+
+
+def test_a_build_of_other_files_judges_cached_folders_unread(project, later, reads, marks):
+    first = _cached(project, later, reads)
+    project.write("u.tune", experiment().replace("tickets", "other"))
+    marks.clear()
+    other = build(["u.tune"], targets=TARGETS, out="out", config=Config())
+    assert other.written and other.orphans == [] and marks == []  # t.tune's folders: known, not read
+    os.unlink(project.root / "t.tune")
+    marks.clear()
+    gone = build(["u.tune"], targets=TARGETS, out="out", config=Config(), prune=True)
+    assert marks == [] and sorted(orphan.folder for orphan in gone.orphans) == ["out/tickets/peft", "out/tickets/yaml"]
+    assert all("t.tune is gone" in orphan.why for orphan in gone.orphans)
+    assert not (project.root / "out" / "tickets").exists() and all(not os.path.exists(p) for p in first.written)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_cached_folder_holding_another_file_is_left_alone(project, later, reads, marks, when):
+    if when == "before":  # (recorded as holding something else: its source is not kept)
+        project.write("t.tune", experiment())
+        _build()
+        project.write("out/tickets/yaml/notes.txt", "mine\n")
+        _build()
+    else:
+        _cached(project, later, reads)
+        project.write("out/tickets/yaml/notes.txt", "mine\n")
+    os.unlink(project.root / "t.tune")
+    project.write("u.tune", experiment().replace("tickets", "other"))
+    marks.clear()
+    result = build(["u.tune"], targets=TARGETS, out="out", config=Config(), prune=True)
+    assert [orphan.folder for orphan in result.orphans] == ["out/tickets/peft"]
+    assert (project.root / "out" / "tickets" / "yaml" / "notes.txt").is_file()
+    assert all("tickets/yaml" in path for path in marks)  # the changed folder is walked again, no other

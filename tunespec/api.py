@@ -149,7 +149,7 @@ def _check_folder_names(out: Path, root: Path) -> None:
             raise BuildError(f"the {what} {encodable(text)!r} holds a NUL character")
 
 
-BUILD_CACHE_FORMAT = 1  # (of `templates.known`'s entries)
+BUILD_CACHE_FORMAT = 2  # (of `templates.known`'s entries)
 
 
 def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, out: str | os.PathLike | None = None,
@@ -222,14 +222,13 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     except KeyboardInterrupt:  # between the run and the renames, before they were deferred: all old
         runner.abandon(result.built if result is not None else [], job)
         raise
-    if result.signatures:
-        _save_signatures(plan.cache, result.signatures)
+    folders = _save_signatures(plan.cache, result.signatures, out_path) if plan.cache is not None else None
     lint = LintResult(result.diagnostics, result.roots, result.lines)
     from tunespec import orphans as orphan_folders
     from tunespec.diagnostics import Severity
 
     broken = {d.path for d in result.diagnostics if d.severity is Severity.ERROR}
-    found = orphan_folders.find(out_path, root_path, known, result.built, result.roots, Path.cwd(), broken)
+    found = orphan_folders.find(out_path, root_path, known, result.built, result.roots, Path.cwd(), broken, folders)
     pruned = orphan_folders.prune(found) if prune and not check else []
     return BuildResult(lint, written, unchanged, stale, refused, check, found, pruned)
 
@@ -254,12 +253,15 @@ def _results_cache(config: Config, job: Job, known: dict) -> tuple[Path, str, in
     return config.base, replay.run_key(job, known, code), since if settled else None
 
 
-def _save_signatures(where: tuple[Path, str], changes: dict) -> None:
+def _save_signatures(where: tuple[Path, str], changes: dict, out: Path):
     """Merge what the run learnt of the output folders into the cache (read again: another run may have
-    written it meanwhile)."""
+    written it meanwhile); a function giving what the cache then knows of them (a `templates.known.Known`,
+    for the orphan search, which needs it only for folders the run did not make)."""
     from tunespec import cache
-    from tunespec.templates.known import entries
+    from tunespec.templates.known import Known, entries
 
+    if not changes:
+        return lambda: Known(entries(cache.load(*where)), str(out))
     found = entries(cache.load(*where))
     for folder, entry in changes.items():
         if entry is None:
@@ -267,6 +269,7 @@ def _save_signatures(where: tuple[Path, str], changes: dict) -> None:
         else:
             found[folder] = entry
     cache.store(*where, found)
+    return lambda: Known(found, str(out))
 
 
 def output_folder(config: Config, out: str | None = None) -> Path:

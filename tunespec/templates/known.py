@@ -16,6 +16,11 @@ The folder's own signature says that no file was added, removed or renamed in it
 temporary file of a killed run (`files.TEMPORARY`) is never recorded, so a trusted folder has none to
 remove. An entry is used only for the stamp key it was recorded with, so an edited experiment, template
 or tunespec version never reaches a stale entry.
+
+An entry also keeps the source file a folder's mark names (`stamp.mark_source`) when the folder held
+nothing but its stamp and the files it lists: a build of some files judges every other folder of `out`
+for orphans (`orphans.find`) by its mark, and a pre-commit `build --check` of one file in the benchmark's
+5,600-folder output read one file in each (1.25G instructions; `listing` answers from the signatures).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from tunespec.files import STAMP, TEMPORARY
 from tunespec.templates.stamp import Fresh
 
 MARGIN_NS = RACY_NS  # git's racy rule, as every cache entry kept against a `stat` follows it
+FILES = 5  # the field where an entry's files begin (name, signature, name, ...)
 
 
 def signature(info: os.stat_result) -> str:
@@ -39,8 +45,9 @@ def signature(info: os.stat_result) -> str:
 class Known:
     """The cache's entries for the output folders of one `out` ({folder: entry}, as `cache.load` gives
     them: the folder relative to `out`, and a string of tab-separated fields: the stamp key, the folder's
-    signature, the stamp's, the unique names in JSON, then each file's name and signature) and what this
-    process learnt since (`changes`: an entry, or None to forget one)."""
+    signature, the stamp's, the unique names in JSON, the source its mark names in JSON (empty when not
+    kept), then each file's name and signature) and what this process learnt since (`changes`: an entry,
+    or None to forget one)."""
 
     def __init__(self, entries: dict[str, str], out: str) -> None:
         self.entries = entries
@@ -52,29 +59,51 @@ class Known:
 
     def trusted(self, folder: str, key: str) -> Fresh | None:
         """The folder's files and names when its entry holds `key` and every signature still holds."""
+        fields = self._unchanged(folder)
+        if fields is None or fields[0] != key:
+            return None
+        names = _names(fields[3])
+        return Fresh(fields[FILES::2], names, tidy=True) if names is not None else None
+
+    def listing(self, folder: str) -> tuple[list[str], str] | None:
+        """(paths, source) of a folder that holds nothing but its stamp and the files its entry lists, all
+        as recorded, with the source its files' mark names (as `orphans` reads them); else None."""
+        fields = self._unchanged(folder)
+        if fields is None or not fields[4]:
+            return None
+        try:
+            source = json.loads(fields[4])
+        except (ValueError, RecursionError):
+            return None
+        inside = folder + os.sep
+        return (sorted(inside + name for name in (STAMP, *fields[FILES::2])), source) if isinstance(source, str) else None
+
+    def _unchanged(self, folder: str) -> list[str] | None:
+        """The fields of the folder's entry when the folder, its stamp and every file it lists still have
+        the signatures recorded."""
         entry = self.entries.get(self._name(folder))
         if entry is None:
             return None
         fields = entry.split("\t")
-        if len(fields) < 4 or len(fields) % 2 or fields[0] != key:
+        if len(fields) < FILES or (len(fields) - FILES) % 2:
             return None
         inside = folder + os.sep
         try:
             if signature(os.lstat(folder)) != fields[1] or signature(os.lstat(inside + STAMP)) != fields[2]:
                 return None
-            listed = fields[4::2]
-            for name, file_signature in zip(listed, fields[5::2]):
+            for name, file_signature in zip(fields[FILES::2], fields[FILES + 1::2]):
                 if os.sep in name or name in ("", ".", "..") or signature(os.lstat(inside + name)) != file_signature:
                     return None
-            names = _names(fields[3])
         except (OSError, ValueError):  # moved, or an entry that is not one
             return None
-        return Fresh(listed, names, tidy=True) if names is not None else None
+        return fields
 
     def record(self, folder: str, key: str, since: int, folder_info: os.stat_result | None,
-               stamp_info: os.stat_result, files: list[tuple[str, os.stat_result]], names: tuple) -> None:
+               stamp_info: os.stat_result, files: list[tuple[str, os.stat_result]], names: tuple,
+               source: str | None = None) -> None:
         """Remember a folder whose files were just verified (verification began at `since`, `time_ns`),
-        unless one of the signatures is too recent to be trusted or the folder holds a temporary file."""
+        unless one of the signatures is too recent to be trusted or the folder holds a temporary file;
+        `source` is what the files' mark names (kept when the folder holds nothing else)."""
         infos = [stamp_info, *(info for _, info in files)]
         if folder_info is None or not stat.S_ISDIR(folder_info.st_mode):
             return self.forget(folder)
@@ -85,13 +114,17 @@ class Known:
         if any("\t" in text for text in (name, *(file for file, _ in files))):  # (fields are tab-separated)
             return self.forget(folder)
         try:
-            if any(entry.startswith(TEMPORARY) for entry in os.listdir(folder)):
-                return self.forget(folder)
+            present = os.listdir(folder)
         except OSError:
             return self.forget(folder)
+        if any(entry.startswith(TEMPORARY) for entry in present):
+            return self.forget(folder)
+        alone = sorted(present) == sorted([STAMP, *(file for file, _ in files)]) and \
+            all(stat.S_ISREG(info.st_mode) for _, info in files)
         listed = [f"{file}\t{signature(info)}" for file, info in files]
         entry = "\t".join([key, signature(folder_info), signature(stamp_info),
-                           json.dumps([list(pair) for pair in names], ensure_ascii=False), *listed])
+                           json.dumps([list(pair) for pair in names], ensure_ascii=False),
+                           json.dumps(source, ensure_ascii=False) if alone and source is not None else "", *listed])
         if self.entries.get(name) != entry:
             self.entries[name] = self.changes[name] = entry
 

@@ -21,7 +21,21 @@ ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x0
 SAFE_TEXT = re.compile(r'[^"\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]*')
 
 
+_quoted: dict[str, str] = {}  # a short string -> its double-quoted form (most of a build's values repeat)
+
+
 def quoted(text: str) -> str:
+    if len(text) > 64:
+        return _quote(text)
+    found = _quoted.get(text)
+    if found is None:
+        if len(_quoted) > 10_000:
+            _quoted.clear()
+        found = _quoted[text] = _quote(text)
+    return found
+
+
+def _quote(text: str) -> str:
     if SAFE_TEXT.fullmatch(text):
         return f'"{text}"'
     return '"' + "".join(_escape(char) for char in text) + '"'
@@ -64,7 +78,21 @@ def _float(value: float) -> str:
     return text.replace("e", ".0e", 1) if "." not in text and "e" in text else text
 
 
+_keys: dict[str, str] = {}  # a string key -> how it is written (a build writes the same few hundred keys 80,000 times)
+
+
 def key(name: Any) -> str:
+    if type(name) is str:
+        found = _keys.get(name)
+        if found is None:
+            if len(_keys) > 10_000:
+                _keys.clear()
+            found = _keys[name] = _key(name)
+        return found
+    return _key(name)
+
+
+def _key(name: Any) -> str:
     if isinstance(name, str) and PLAIN_KEY.fullmatch(name) and name.lower() not in YAML_WORDS:
         return name
     return scalar(name)
