@@ -60,7 +60,7 @@ def resolve_paths(paths: Iterable[str | os.PathLike], config: Config, cwd: Path 
     """Load the files and resolve their experiments and presets (no rules run): the compile step lint and
     build run (`runner.compile_files`). Paths in the IR are relative to `root` (default: the current
     directory)."""
-    compiled = runner.compile_files(expand_paths(paths, config.excluder(cwd)), cwd, config, root)
+    compiled = runner.compile_files(expand_paths(paths, lambda: config.excluder(cwd)), cwd, config, root)
     return compiled.program, compiled.resolver, compiled.resolved
 
 
@@ -346,7 +346,7 @@ def fmt(paths: Iterable[str | os.PathLike], config: Config | None = None, *, che
     cwd = (cwd or Path.cwd()).absolute()
     config = config if config is not None else configuration(cwd)
     files = []
-    for name, display in expand_paths(paths, config.excluder(cwd)):
+    for name, display in expand_paths(paths, lambda: config.excluder(cwd)):
         path = Path(name)
         text, reason = None, symlink_problem(path, cwd)
         if reason is not None:

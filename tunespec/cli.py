@@ -259,7 +259,7 @@ def _paths(args: argparse.Namespace, config) -> list[str]:
     from tunespec.project import with_dependents
 
     out = output_folder(config, getattr(args, "out", None))  # tunespec's own files: no importer there
-    return with_dependents(list(args.paths), Path.cwd(), config.excluder(), skip=[out])
+    return with_dependents(list(args.paths), Path.cwd(), config.excluder, skip=[out])
 
 
 def _add_color(parser: argparse.ArgumentParser) -> None:

@@ -48,12 +48,13 @@ IMPORTERS_CACHE = "importers-1"  # (paths, their stamps' hash, who imports each 
 FOLDERS_CACHE = "folders-1"  # {folder: (stamp, its .tune files, the folders below it that are walked)}
 
 
-def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Path] = ()) -> list[tuple[str, str]]:
+def dependents(named: Iterable[str], cwd: Path, excluder_of=None, skip: Iterable[Path] = ()) -> list[tuple[str, str]]:
     """The `.tune` files that import one of the files `named` (transitively), as (path, display) pairs in
-    path order, excluding those named; the project's files are those `excluder` (`discovery.Excluder`:
-    the exclude patterns and .gitignore) leaves. The project is walked whole (hidden folders aside) and
-    only the importers found are asked about: a commit that changes no imported file never pays for
-    reading `.gitignore` files and importing pathspec. The folders `skip` (the output folder, thousands of
+    path order, excluding those named; the project's files are those the excluder leaves that `excluder_of()`
+    makes (`discovery.Excluder`: the exclude patterns and .gitignore). The project is walked whole (hidden
+    folders aside) and only the importers found are asked about: a commit that changes no imported file
+    never pays for making the excluder (importing `discovery`), reading `.gitignore` files or importing
+    pathspec. The folders `skip` (the output folder, thousands of
     generated files and no importer) are not walked."""
     from tunespec.compiler.loader import identity, project_root
 
@@ -82,6 +83,7 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
     for target, importers in imported.items():  # one `stat` per file imported: most import the same few
         graph.setdefault(identity(target), []).extend(importers)
     found: dict[object, str] = {}
+    excluder = None  # made for the first importer found
     frontier = list(changed)
     while frontier:
         key = frontier.pop()
@@ -89,8 +91,11 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
             importer_key = identity(importer)
             if importer_key in changed or importer_key in found:
                 continue
-            if excluder is not None and excluder.excluded_below(importer, str(root_of.get(importer, only_root))):
-                continue
+            if excluder_of is not None:
+                if excluder is None:
+                    excluder = excluder_of()
+                if excluder.excluded_below(importer, str(root_of.get(importer, only_root))):
+                    continue
             if not _confirmed(importer, key):
                 continue
             found[importer_key] = importer
@@ -346,7 +351,7 @@ def _display(path: str, cwd: Path) -> str:
     return os.path.relpath(path, cwd)
 
 
-def with_dependents(paths: list[str], cwd: Path, excluder=None, skip: Iterable[Path] = ()) -> list[str]:
+def with_dependents(paths: list[str], cwd: Path, excluder_of=None, skip: Iterable[Path] = ()) -> list[str]:
     """`paths` and, after them, the files that import the files among them (folders are searched already)."""
     named = [path for path in paths if path != "-" and not os.path.isdir(path)]
-    return [*paths, *(display for _, display in dependents(named, cwd, excluder, skip))]
+    return [*paths, *(display for _, display in dependents(named, cwd, excluder_of, skip))]
