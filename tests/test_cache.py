@@ -85,8 +85,45 @@ def test_new_and_removed_files_are_seen(tmp_path, monkeypatch):
     write(tmp_path, "sub/c.tune", 'import "../base.tune"\nexperiment c extends base { }\n')
     (tmp_path / "a.tune").unlink()
     assert importers(tmp_path, "base.tune") == ["sub/c.tune"]
-    assert sorted(cache.load(tmp_path, IMPORTS_CACHE)) == sorted(
-        str(tmp_path / name) for name in ("b.tune", "base.tune", "sub/c.tune"))
+    paths = cache.load(tmp_path, IMPORTS_CACHE)[0]
+    assert sorted(paths) == sorted(str(tmp_path / name) for name in ("b.tune", "base.tune", "sub/c.tune"))
+
+
+def test_the_imports_map_is_kept_only_while_every_file_has_settled(tmp_path, monkeypatch):
+    """The map of who imports what is reused whole when every file's stamp stands; a file changed in the
+    last seconds has no stamp, and no map is kept until it has settled."""
+    small_project(tmp_path)
+    (tmp_path / "b.tune").write_text('import "base.tune"\nexperiment b extends base { }\n', encoding="utf-8")  # now
+    monkeypatch.chdir(tmp_path)
+    assert importers(tmp_path, "base.tune") == ["a.tune", "b.tune"]
+    paths, stamps, imports, imported = cache.load(tmp_path, IMPORTS_CACHE)
+    assert imported is None and stamps[paths.index(str(tmp_path / "b.tune"))] is None
+    os.utime(tmp_path / "b.tune", (LONG_AGO, LONG_AGO))
+    assert importers(tmp_path, "base.tune") == ["a.tune", "b.tune"]
+    imported = cache.load(tmp_path, IMPORTS_CACHE)[3]
+    assert imported == {str(tmp_path / "base.tune"): [str(tmp_path / "a.tune"), str(tmp_path / "b.tune")]}
+    read = counting_reads(monkeypatch)
+    assert importers(tmp_path, "base.tune") == ["a.tune", "b.tune"]
+    assert read == []
+
+
+def test_a_file_found_under_two_paths_counts_once_cached_or_not(tmp_path, monkeypatch):
+    """A hard link is one file: it imports under the first path the walk finds, on the run that reads it
+    and on the runs that take the map from the cache."""
+    small_project(tmp_path)
+    os.link(tmp_path / "a.tune", tmp_path / "z.tune")
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert importers(tmp_path, "base.tune") == ["a.tune"]
+
+
+def test_files_of_two_projects_find_their_importers_in_each(tmp_path, monkeypatch):
+    for name in ("one", "two"):
+        small_project(tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        found = [display for _, display in dependents(["one/base.tune", "two/base.tune"], tmp_path)]
+        assert found == ["one/a.tune", "two/a.tune"]
 
 
 def test_the_folder_is_marked_for_git_and_backup_tools(tmp_path, monkeypatch):

@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run tim
 IMPORT_WORD = rb'import[ \t\r\n\f\v]*+"([^"\\\n]*+(?:\\.[^"\\\n]*+)*+)"'  # compiled by `re` when a file is read
 IMPORT_PRECEDERS = frozenset(b" \t\r\n\f\v;{}")
 # The cache entry of the import lines found (the name says the format of its data, see `_scan`).
-IMPORTS_CACHE = "imports-2"
+IMPORTS_CACHE = "imports-3"
 FOLDERS_CACHE = "folders-1"  # {folder: (stamp, its .tune files, the folders below it that are walked)}
 
 
@@ -59,7 +59,6 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
     cwd = cwd.absolute()
     changed: dict[object, str] = {}
     roots: set[Path] = set()
-    root_of: dict[str, Path] = {}
     for name in named:
         if not name.endswith(".tune") or not os.path.isfile(name):
             continue
@@ -71,20 +70,13 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
     if not changed:
         return []
     skipped = frozenset(os.path.normpath(cwd / folder) for folder in skip)
-    imported: dict[str, list[str]] = {}  # a path as the import lines name it -> the files naming it
-    files: dict[object, str] = {}
-    for root in sorted(roots):
-        for path, key, targets in _scan(root, skipped):
-            if key in files:
-                continue
-            files[key] = path
-            root_of[path] = root
-            for target in targets:
-                importers = imported.get(target)
-                if importers is None:
-                    imported[target] = [path]
-                else:
-                    importers.append(path)
+    scans = [(root, _scan(root, skipped)) for root in sorted(roots)]
+    if len(scans) == 1:  # (the common case: the imports map comes whole from the cache when nothing changed)
+        only_root, (_, _, _, imported) = scans[0]
+        root_of: dict[str, Path] = {}
+    else:
+        only_root = None
+        imported, root_of = _merged(scans)
     graph: dict[object, list[str]] = {}  # identity of an imported file -> the files importing it
     for target, importers in imported.items():  # one `stat` per file imported: most import the same few
         graph.setdefault(identity(target), []).extend(importers)
@@ -96,7 +88,7 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
             importer_key = identity(importer)
             if importer_key in changed or importer_key in found:
                 continue
-            if excluder is not None and excluder.excluded_below(importer, str(root_of[importer])):
+            if excluder is not None and excluder.excluded_below(importer, str(root_of.get(importer, only_root))):
                 continue
             if not _confirmed(importer, key):
                 continue
@@ -106,48 +98,120 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
     return sorted(shown, key=lambda pair: pair[1])
 
 
-def _scan(root: Path, skipped: frozenset[str]) -> list[tuple[str, object, list[str]]]:
-    """(path, identity, the files its import lines name) for each `.tune` file of the project at `root`:
-    the import lines from the project's cache where the file's `stat` is what the cache says, else read;
-    the cache is written again when anything in it changed.
+def _scan(root: Path, skipped: frozenset[str]) -> tuple[list[str], list, list[list[str]], dict[str, list[str]]]:
+    """The `.tune` files of the project at `root` as (paths, their `stat`s (None: gone since the walk),
+    the files each one's import lines name, and who imports each such file: `_merged`'s map): the import
+    lines from the project's cache where the file's `stat` is what the cache says, else read; the cache is
+    written again when anything in it changed.
 
-    A file's stamp in the cache is the hash of its modification time, size, inode and change time: one
-    number loads faster than four (a false match needs a change that keeps a 64-bit hash, and the cache
-    is written by this Python version only, whose tuple hash does not vary between runs). When every file
-    matches, the cache's next content is not made at all (together 3.5M instructions of a hook run's 188M
-    in a 1,000-file project)."""
+    The cache holds the paths in walk order, a stamp for each (None: changed too recently to be believed,
+    git's racy rule), their import lines, and the imports map when every stamp was one: when the walk
+    finds the same paths with the same stamps, the map is used as it is, so that a run in an unchanged
+    project does a `stat` per file and compares two lists, with no Python code per file (the loop per
+    file that checked each file's entry and gathered its imports cost a hook run in a 1,000-file project
+    8M instructions of its 153M). A stamp is the hash of the file's modification time, size, inode, change
+    time and device: one number loads faster than five (a false match needs a change that keeps a 64-bit
+    hash, and the cache is written by this Python version only, whose tuple hash does not vary between
+    runs); the inode and device make it the file's identity too, which the map depends on."""
     from tunespec import cache
 
-    known = cache.load(root, IMPORTS_CACHE)
-    known = known if isinstance(known, dict) else {}
-    found: list[tuple[str, object, list[str]]] = []
-    stamps: dict[str, int | None] = {}  # path -> its new stamp, None to drop its entry: entries that change
-    kept = 0  # files whose cache entry stands
     settled = time.time_ns() - RACY_NS
-    for folder, paths in _tune_files(str(root), skipped, settled):
-        for path in paths:
-            try:
-                info = os.stat(path)
-            except (OSError, ValueError):  # gone since the walk: its own identity (as loader.identity), no imports
-                found.append((path, os.path.abspath(path), []))
-                if path in known:
-                    stamps[path] = None
+    listing = _tune_files(str(root), skipped, settled)
+    paths = [path for _, files in listing for path in files]
+    infos, stamps = _stamped(paths)
+    known = cache.load(root, IMPORTS_CACHE)
+    if type(known) is tuple and len(known) == 4 and type(known[3]) is dict and known[1] == stamps \
+            and known[0] == paths and type(known[2]) is list:
+        return paths, infos, known[2], known[3]
+    imports = _kept_imports(known, paths, stamps)
+    for index, targets in enumerate(imports):
+        if targets is None:  # (a file changed since the cache was written, or new, or gone)
+            info = infos[index]
+            imports[index] = [] if info is None else _imports(paths[index], os.path.dirname(paths[index]), info)
+            if info is None or (info.st_mtime_ns or settled) >= settled:  # (no time: a bare tuple's stat)
+                stamps[index] = None  # not kept: read again next time
+    imported = _merged([(root, (paths, infos, imports, None))])[0]
+    entry = (paths, stamps, imports, None if None in stamps else imported)
+    # (a run that found nothing settled and no entry to replace makes no cache folder: a build's --no-cache)
+    if entry != known and (type(known) is tuple or stamps.count(None) < len(stamps)):
+        cache.store(root, IMPORTS_CACHE, entry)
+    return paths, infos, imports, imported
+
+
+def _kept_imports(known: object, paths: list[str], stamps: list[int | None]) -> list[list[str] | None]:
+    """What the cache `known` says each file imports where the file's stamp is what the cache says, None
+    where the file must be read. When the walk found the paths the cache lists (a few files edited since),
+    the stamps are compared in C (`map`, `compress`): a run after an edit then costs little more than one
+    with nothing changed."""
+    if not (type(known) is tuple and len(known) == 4 and all(type(part) is list for part in known[:3])
+            and len(known[0]) == len(known[1]) == len(known[2])):
+        return [None] * len(paths)
+    if known[0] == paths:
+        from itertools import compress
+        from operator import ne
+
+        imports = known[2][:]
+        for index in compress(range(len(paths)), map(ne, stamps, known[1])):
+            imports[index] = None
+        if None in stamps:  # (a file gone since the walk: its None matches a None, a file not settled)
+            for index, stamp in enumerate(stamps):
+                if stamp is None:
+                    imports[index] = None
+    else:
+        previous = dict(zip(known[0], zip(known[1], known[2])))
+        imports = [None] * len(paths)
+        for index, path in enumerate(paths):
+            entry = previous.get(path)
+            if entry is not None and entry[0] == stamps[index] and stamps[index] is not None:
+                imports[index] = entry[1]
+    return [targets if type(targets) is list else None for targets in imports]
+
+
+def _stamped(paths: list[str]) -> tuple[list, list[int | None]]:
+    """Each file's `stat` (None when it is gone) and stamp (`_scan`), in two comprehensions (no Python
+    function call or `try` per file)."""
+    stat = os.stat
+    try:
+        infos = [stat(path) for path in paths]
+    except (OSError, ValueError):  # gone since the walk (rare): file by file
+        infos = [_stat_or_none(path) for path in paths]
+        return infos, [None if info is None else _stamp(info) for info in infos]
+    return infos, [hash((info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns, info.st_dev))
+                   for info in infos]
+
+
+def _stamp(info: os.stat_result) -> int:
+    return hash((info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns, info.st_dev))
+
+
+def _stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _merged(scans: list[tuple[Path, tuple]]) -> tuple[dict[str, list[str]], dict[str, Path]]:
+    """Who imports each file, by its path as the import lines write it (normalised), and each importer's
+    project root, from `_scan`'s answers: a file found twice (a hard link, a project inside another) counts
+    once, under the first path found."""
+    imported: dict[str, list[str]] = {}
+    root_of: dict[str, Path] = {}
+    files: set[object] = set()
+    for root, (paths, infos, imports, _) in scans:
+        for path, info, targets in zip(paths, infos, imports):
+            key = os.path.abspath(path) if info is None else (info.st_dev, info.st_ino)  # (as loader.identity)
+            if key in files:
                 continue
-            stamp = hash((info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns))
-            entry = known.get(path)
-            if type(entry) is tuple and len(entry) == 2 and entry[0] == stamp and type(entry[1]) is list:
-                targets = entry[1]
-                kept += 1
-            else:
-                targets = _imports(path, folder, info)
-                if (info.st_mtime_ns or settled) < settled:  # (no time: a stat_result made of a bare tuple)
-                    stamps[path] = stamp
-                elif path in known:
-                    stamps[path] = None  # its entry goes; it is kept again once it has settled
-            found.append((path, (info.st_dev, info.st_ino), targets))
-    if stamps or kept != len(known):
-        cache.store(root, IMPORTS_CACHE, _entries(found, known, stamps))
-    return found
+            files.add(key)
+            root_of[path] = root
+            for target in targets:
+                importers = imported.get(target)
+                if importers is None:
+                    imported[target] = [path]
+                else:
+                    importers.append(path)
+    return imported, root_of
 
 
 def _tune_files(root: str, skipped: frozenset[str], settled: int) -> list[tuple[str, list[str]]]:
@@ -187,19 +251,6 @@ def _tune_files(root: str, skipped: frozenset[str], settled: int) -> list[tuple[
     if fresh != known:
         cache.store(root, FOLDERS_CACHE, fresh)
     return found
-
-
-def _entries(found: list[tuple[str, object, list[str]]], known: dict, stamps: dict[str, int | None]) -> dict:
-    """The cache's next content: the files found with their stamps (the new ones, or those that stood),
-    less those whose stamp is None (changed too recently to be kept)."""
-    entries = {}
-    for path, _, targets in found:
-        if path in stamps:
-            if stamps[path] is not None:
-                entries[path] = (stamps[path], targets)
-        elif path in known:
-            entries[path] = (known[path][0], targets)
-    return entries
 
 
 def _imports(path: str, folder: str, info: os.stat_result | None = None) -> list[str]:
