@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import git
 from tunespec import cache, project
-from tunespec.project import IMPORTS_CACHE, dependents
+from tunespec.project import IMPORTERS_CACHE, IMPORTS_CACHE, dependents
 
 LONG_AGO = 1_600_000_000  # seconds: older than the racy window, so that the search caches what it read
 
@@ -96,11 +96,12 @@ def test_the_imports_map_is_kept_only_while_every_file_has_settled(tmp_path, mon
     (tmp_path / "b.tune").write_text('import "base.tune"\nexperiment b extends base { }\n', encoding="utf-8")  # now
     monkeypatch.chdir(tmp_path)
     assert importers(tmp_path, "base.tune") == ["a.tune", "b.tune"]
-    paths, stamps, imports, imported = cache.load(tmp_path, IMPORTS_CACHE)
-    assert imported is None and stamps[paths.index(str(tmp_path / "b.tune"))] is None
+    paths, stamps, imports = cache.load(tmp_path, IMPORTS_CACHE)
+    assert stamps[paths.index(str(tmp_path / "b.tune"))] is None
+    assert cache.load(tmp_path, IMPORTERS_CACHE) is None
     os.utime(tmp_path / "b.tune", (LONG_AGO, LONG_AGO))
     assert importers(tmp_path, "base.tune") == ["a.tune", "b.tune"]
-    imported = cache.load(tmp_path, IMPORTS_CACHE)[3]
+    imported = cache.load(tmp_path, IMPORTERS_CACHE)[2]
     assert imported == {str(tmp_path / "base.tune"): [str(tmp_path / "a.tune"), str(tmp_path / "b.tune")]}
     read = counting_reads(monkeypatch)
     assert importers(tmp_path, "base.tune") == ["a.tune", "b.tune"]
@@ -143,17 +144,38 @@ def test_a_damaged_or_foreign_cache_is_ignored_and_replaced(tmp_path, monkeypatc
     small_project(tmp_path)
     monkeypatch.chdir(tmp_path)
     importers(tmp_path, "base.tune")
-    entry = tmp_path / cache.FOLDER / IMPORTS_CACHE
-    for damaged in (b"", b"\x00garbage", entry.read_bytes()[:-7],
-                    __import__("marshal").dumps((("tunespec cache", "0.0.0", "cpython-00"), {}))):
-        entry.write_bytes(damaged)
-        assert cache.load(tmp_path, IMPORTS_CACHE) is None
+    entries = [tmp_path / cache.FOLDER / name for name in (IMPORTS_CACHE, IMPORTERS_CACHE)]
+    for index in range(4):
+        for entry in entries:
+            damaged = (b"", b"\x00garbage", entry.read_bytes()[:-7],
+                       __import__("marshal").dumps((("tunespec cache", "0.0.0", "cpython-00"), {})))[index]
+            entry.write_bytes(damaged)
+            assert cache.load(tmp_path, entry.name) is None
         read = counting_reads(monkeypatch)
         assert importers(tmp_path, "base.tune") == ["a.tune"]
         assert sorted(read) == ["a.tune", "b.tune", "base.tune"]
         monkeypatch.undo()
         monkeypatch.chdir(tmp_path)
-    assert cache.load(tmp_path, IMPORTS_CACHE) is not None
+    assert cache.load(tmp_path, IMPORTS_CACHE) is not None and cache.load(tmp_path, IMPORTERS_CACHE) is not None
+
+
+def test_a_map_whose_stamps_differ_is_not_believed(tmp_path, monkeypatch):
+    """The map of who imports what is used whole only for the paths and stamps it was made from: a map
+    stored for other stamps (or other paths) is made again from each file's entry, reading none."""
+    small_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    importers(tmp_path, "base.tune")
+    paths, digest, _ = cache.load(tmp_path, IMPORTERS_CACHE)
+    wrong = {str(tmp_path / "base.tune"): [str(tmp_path / "b.tune")]}
+    read = counting_reads(monkeypatch)
+    for stored in ((paths, digest + 1, wrong), (paths[::-1], digest, wrong), (paths, digest, "not a map")):
+        cache.store(tmp_path, IMPORTERS_CACHE, stored)
+        assert importers(tmp_path, "base.tune") == ["a.tune"]
+    assert read == []
+    # the control: the same map with the paths and stamps found is believed (a.tune is not in it; b.tune is,
+    # and its parse shows that it imports nothing)
+    cache.store(tmp_path, IMPORTERS_CACHE, (paths, digest, wrong))
+    assert importers(tmp_path, "base.tune") == []
 
 
 def test_entries_of_another_shape_are_read_again(tmp_path, monkeypatch):

@@ -43,7 +43,8 @@ if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run tim
 IMPORT_WORD = rb'import[ \t\r\n\f\v]*+"([^"\\\n]*+(?:\\.[^"\\\n]*+)*+)"'  # compiled by `re` when a file is read
 IMPORT_PRECEDERS = frozenset(b" \t\r\n\f\v;{}")
 # The cache entry of the import lines found (the name says the format of its data, see `_scan`).
-IMPORTS_CACHE = "imports-3"
+IMPORTS_CACHE = "imports-4"  # (paths, their stamps, what each imports): see `_scan`
+IMPORTERS_CACHE = "importers-1"  # (paths, their stamps' hash, who imports each file)
 FOLDERS_CACHE = "folders-1"  # {folder: (stamp, its .tune files, the folders below it that are walked)}
 
 
@@ -70,7 +71,7 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
     if not changed:
         return []
     skipped = frozenset(os.path.normpath(cwd / folder) for folder in skip)
-    scans = [(root, _scan(root, skipped)) for root in sorted(roots)]
+    scans = [(root, _scan(root, skipped, len(roots) > 1)) for root in sorted(roots)]
     if len(scans) == 1:  # (the common case: the imports map comes whole from the cache when nothing changed)
         only_root, (_, _, _, imported) = scans[0]
         root_of: dict[str, Path] = {}
@@ -98,43 +99,57 @@ def dependents(named: Iterable[str], cwd: Path, excluder=None, skip: Iterable[Pa
     return sorted(shown, key=lambda pair: pair[1])
 
 
-def _scan(root: Path, skipped: frozenset[str]) -> tuple[list[str], list, list[list[str]], dict[str, list[str]]]:
+def _scan(root: Path, skipped: frozenset[str], whole: bool = False) -> tuple[list[str], list, list | None, dict]:
     """The `.tune` files of the project at `root` as (paths, their `stat`s (None: gone since the walk),
     the files each one's import lines name, and who imports each such file: `_merged`'s map): the import
     lines from the project's cache where the file's `stat` is what the cache says, else read; the cache is
-    written again when anything in it changed.
+    written again when anything in it changed. The files' imports are None when the map came whole from
+    the cache, unless `whole` (several projects' maps are to be merged).
 
-    The cache holds the paths in walk order, a stamp for each (None: changed too recently to be believed,
-    git's racy rule), their import lines, and the imports map when every stamp was one: when the walk
-    finds the same paths with the same stamps, the map is used as it is, so that a run in an unchanged
-    project does a `stat` per file and compares two lists, with no Python code per file (the loop per
-    file that checked each file's entry and gathered its imports cost a hook run in a 1,000-file project
-    8M instructions of its 153M). A stamp is the hash of the file's modification time, size, inode, change
-    time and device: one number loads faster than five (a false match needs a change that keeps a 64-bit
-    hash, and the cache is written by this Python version only, whose tuple hash does not vary between
-    runs); the inode and device make it the file's identity too, which the map depends on."""
+    The cache holds two entries. IMPORTS_CACHE: the paths in walk order, a stamp for each (None: changed
+    too recently to be believed, git's racy rule) and the files each imports. IMPORTERS_CACHE, written
+    when every file had a stamp: the paths, the hash of their stamps and the map. When the walk finds the
+    same paths with the same stamps, the map is used as it is: a run in an unchanged project does a `stat`
+    per file, hashes the stamps and compares the paths, with no Python code per file (the loop per file
+    that checked each file's entry and gathered its imports cost a hook run in a 1,000-file project 8M
+    instructions of its 153M), and loads neither the stamps nor each file's imports (1.4M).
+
+    A stamp is the hash of the file's modification time, size, inode, change time and device, and the
+    stamps' hash is one more: one number loads faster than many (a false match needs a change that keeps a
+    64-bit hash; changing one stamp always changes the tuple hash, whose steps are one-to-one; and the cache
+    is written by this Python version only, whose hash of ints and tuples does not vary between runs). The
+    inode and device make a stamp the file's identity too, which the map depends on."""
     from tunespec import cache
 
     settled = time.time_ns() - RACY_NS
     listing = _tune_files(str(root), skipped, settled)
     paths = [path for _, files in listing for path in files]
     infos, stamps = _stamped(paths)
+    digest = hash(tuple(stamps))
+    whole_map = cache.load(root, IMPORTERS_CACHE)
+    if not whole and type(whole_map) is tuple and len(whole_map) == 3 and whole_map[1] == digest \
+            and type(whole_map[2]) is dict and whole_map[0] == paths:
+        return paths, infos, None, whole_map[2]
     known = cache.load(root, IMPORTS_CACHE)
-    if type(known) is tuple and len(known) == 4 and type(known[3]) is dict and known[1] == stamps \
-            and known[0] == paths and type(known[2]) is list:
-        return paths, infos, known[2], known[3]
     imports = _kept_imports(known, paths, stamps)
-    for index, targets in enumerate(imports):
-        if targets is None:  # (a file changed since the cache was written, or new, or gone)
-            info = infos[index]
-            imports[index] = [] if info is None else _imports(paths[index], os.path.dirname(paths[index]), info)
-            if info is None or (info.st_mtime_ns or settled) >= settled:  # (no time: a bare tuple's stat)
-                stamps[index] = None  # not kept: read again next time
+    index = 0
+    for folder, files in listing:  # (each file with its folder: `dirname` per file cost a first run 5M instructions)
+        for path in files:
+            if imports[index] is None:  # (a file changed since the cache was written, or new, or gone)
+                info = infos[index]
+                imports[index] = [] if info is None else _imports(path, folder, info)
+                if info is None or (info.st_mtime_ns or settled) >= settled:  # (no time: a bare tuple's stat)
+                    stamps[index] = None  # not kept: read again next time
+            index += 1
     imported = _merged([(root, (paths, infos, imports, None))])[0]
-    entry = (paths, stamps, imports, None if None in stamps else imported)
+    entry = (paths, stamps, imports)
     # (a run that found nothing settled and no entry to replace makes no cache folder: a build's --no-cache)
     if entry != known and (type(known) is tuple or stamps.count(None) < len(stamps)):
         cache.store(root, IMPORTS_CACHE, entry)
+    if stamps and None not in stamps:  # (then `digest` is still their hash)
+        entry = (paths, digest, imported)
+        if entry != whole_map:
+            cache.store(root, IMPORTERS_CACHE, entry)
     return paths, infos, imports, imported
 
 
@@ -143,7 +158,7 @@ def _kept_imports(known: object, paths: list[str], stamps: list[int | None]) -> 
     where the file must be read. When the walk found the paths the cache lists (a few files edited since),
     the stamps are compared in C (`map`, `compress`): a run after an edit then costs little more than one
     with nothing changed."""
-    if not (type(known) is tuple and len(known) == 4 and all(type(part) is list for part in known[:3])
+    if not (type(known) is tuple and len(known) == 3 and all(type(part) is list for part in known)
             and len(known[0]) == len(known[1]) == len(known[2])):
         return [None] * len(paths)
     if known[0] == paths:
