@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.conftest import granite, lint_source
 from tests.test_rules_models import experiment
 from tunespec.config import Config
@@ -113,3 +116,15 @@ def test_ts301_found_through_a_preset_names_the_experiment_it_concerns(project):
     [d] = [d for d in project.lint("main.tune", config=EVERYTHING) if d.code == "TS301"]
     assert d.path == "common.tune" and d.experiment == "tickets"
     assert d.message.endswith("for experiment `tickets`, which extends it")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(),
+                 st.builds(lambda a, b: a / b, st.integers(0, 10**9), st.integers(1, 10**6))))
+def test_the_ceiling_is_maths(number):
+    """advice._ceil (math.ceil without importing math on a cold lint's path) answers as math.ceil does."""
+    import math
+
+    from tunespec.rules.advice import _ceil
+
+    assert _ceil(number) == math.ceil(number) and type(_ceil(number)) is int

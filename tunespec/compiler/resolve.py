@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from math import prod
 from pathlib import Path
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
@@ -375,7 +374,9 @@ class Resolver:
         for setting in sweeps.values():
             count *= len(setting.value)
             if count > self.max_variants:
-                total = prod(len(s.value) for s in sweeps.values())
+                total = 1  # (not math.prod: see `ast._INFINITIES`)
+                for each in sweeps.values():
+                    total *= len(each.value)
                 self.report(Finding(
                     codes.INVALID_SWEEP, setting.location,
                     f"the sweeps of `{experiment}` make {total} variants, more than max-variants ({self.max_variants})",

@@ -5,7 +5,6 @@ Thresholds come from the catalog (`advice.toml`), each with its source.
 
 from __future__ import annotations
 
-import math
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
     from typing import Iterator
@@ -229,7 +228,7 @@ def alpha_rank_scale_unusual(exp: ResolvedExperiment, context: RuleContext) -> I
         yield Problem(exp.location_of(ALPHA, "lora.rank"),
                       f"alpha / rank = {alpha} / {rank} = {scale:g}, outside {limits['min']:g}–{limits['max']:g}: "
                       f"the adapter's update is scaled by {scale:g}",
-                      f"for rank {rank}, an alpha from {math.ceil(rank * limits['min'])} to {rank * limits['max']:g} "
+                      f"for rank {rank}, an alpha from {_ceil(rank * limits['min'])} to {rank * limits['max']:g} "
                       "(2 × rank is common)")
 
 
@@ -285,8 +284,8 @@ def few_optimizer_updates(exp: ResolvedExperiment, context: RuleContext) -> Iter
     if not records or not batch or not accumulate or not epochs or batch < 1 or accumulate < 1 or epochs < 1:
         return
     world = max(1, exp.values.get("resources.nodes", 1) * exp.values.get("resources.gpus_per_node", 1))
-    batches = math.ceil(records / (batch * world))
-    per_epoch = math.ceil(batches / accumulate)
+    batches = _ceil(records / (batch * world))
+    per_epoch = _ceil(batches / accumulate)
     gpus = f" × {world} GPUs" if world > 1 else ""
     counted = f"{records} examples / (batch {batch}{gpus}) = {batches} batches per epoch"
     where = exp.location_of("training.accumulate_steps", "training.batch_size", "training.epochs")
@@ -570,3 +569,9 @@ RULES = [
     few_optimizer_updates, epochs_far_above_default, effective_batch_larger_than_data, max_seq_length_unset,
     prompt_initialization_on_large_model, gpu_memory_exceeded,
 ]
+
+
+def _ceil(number: float) -> int:
+    """math.ceil, the same for every finite number, without importing math (a shared library: 0.6M
+    instructions of a cold lint's 147M, callgrind)."""
+    return -int(-number // 1)
