@@ -307,3 +307,25 @@ def test_two_builds_at_once_keep_the_cache_sound(project, compiled, capsys):
     assert compiled == [] and code == outputs[0][2] and replayed[:-1] == outputs[0][0].splitlines()[:-1]
     assert replayed[-1].startswith(b"Wrote 0 files (")
     assert cli.main([*argv[3:], "--no-cache"]) == code and capsys.readouterr().out.encode().splitlines() == replayed
+
+
+@pytest.mark.slow
+def test_replayed_and_built_batches_merge_in_order_with_workers(project, settled, capsys):
+    """Above runner.PARALLEL_MINIMUM files, batches whose every file replays are replayed in the parent and
+    the others built in workers: what is printed is what a run without the cache prints."""
+    _write(project)
+    count = runner.PARALLEL_MINIMUM + 2
+    for index in range(count):  # (every fifth with an error: refused, and diagnostics to merge in order)
+        text = EXPERIMENT.replace("tickets", f"run{index:03d}")
+        project.write(f"e{index:03d}.tune", text.replace("method = lora", "method = lorax") if index % 5 == 0 else text)
+    argv = ["build", *(f"e{index:03d}.tune" for index in range(count)), "--target", "yaml", "-j", "2",
+            "--format", "json"]
+    printed = []
+    for edit in (None, None, 7, None):
+        if edit is not None:
+            path = project.root / f"e{edit:03d}.tune"
+            path.write_text(path.read_text() + "# edited\n")
+        printed.append((cli.main(argv), capsys.readouterr().out.splitlines()[:-1]))
+        printed.append((cli.main([*argv, "--no-cache"]), capsys.readouterr().out.splitlines()[:-1]))
+    assert len(_entries(project)) == count  # every file kept (the edited one again: its times are "old")
+    assert all(item == printed[0] for item in printed) and printed[0][0] == 1
