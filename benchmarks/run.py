@@ -517,14 +517,17 @@ EXPLANATIONS = {
     "lint one file, cold": """\
 - **one-file lint ≤ 0.5× yamllint.** This is the pre-commit case, with the project's cache
   (`.tunespec_cache`) warm, as it is from a hook's second run on: the importer search then `stat`s each
-  `.tune` file instead of reading it, and an unchanged configuration is not parsed again (no `tomllib`).
-  By callgrind, such a run in this 1,000-file project is about 154M instructions (yamllint 398M;
-  `python -c pass` 88M, 13M of it the teardown that tunespec skips): 49M importing tunespec's 46 modules
-  (finding, reading and unmarshalling each, about 95 classes made), 18M searching for importers (a
-  `stat` per file, checked against the cache), 4M compiling the lexer's pattern, 11M the lint. In wall
-  time the process's start-up and the `stat`s weigh more than their instructions, and the ratio sits
-  under the target by little: 0.46–0.48 across runs. A first run in a project (no cache yet: every file
-  read for its import lines) is about 190M instructions, 0.48× yamllint.""",
+  `.tune` file instead of reading it and, when every file's stamp is the one recorded, takes the map of
+  who imports what from the cache whole (no Python code per file); an unchanged configuration is not
+  parsed again (no `tomllib`). By callgrind, such a run in this 1,000-file project is about 145.5M
+  instructions (yamllint 397.5M, 0.37 of it; `python -c pass` 88M, 13M of it the teardown that
+  tunespec skips): about 75M the interpreter's start-up, 48M importing tunespec's 45 modules (finding,
+  reading and unmarshalling each, about 95 classes made), 12M searching for importers (7M of it the
+  `stat`s, 1M loading the cache's entries), 3.6M compiling the lexer's pattern, 11M the lint. In wall
+  time the process's start-up and the `stat`s weigh more than their instructions: the ratio was
+  0.46–0.48 across runs at 153M instructions. A first run in a project (no cache yet: every file read
+  for its import lines) is about 187M instructions, 0.47× yamllint; a run after an edit (the changed
+  files read again, the map made again and written) about 155M.""",
     "peak memory of lint --jobs 1 of one": """\
 - **≤ 10 bytes per source byte.** A lint parses a file of 256 KiB or more in outline: each declaration's
   body is checked as the parser builds it and dropped at once, then parsed again from the text when its
