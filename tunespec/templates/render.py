@@ -778,7 +778,14 @@ class _YamlNodes:
     documents of the stream, which `follow` walks by mapping key and list index, building only the value
     a path ends at. It gives what `_follow(parse_back(text, format), parts)` gives: one document stands
     for the stream, keys match only string keys (the last of equal ones), and a merge key or a document
-    inside a string (`|json`, `|yaml`) builds that value and goes on in Python objects."""
+    inside a string (`|json`, `|yaml`) builds that value and goes on in Python objects.
+
+    Why nodes and not libyaml's event stream (`get_event`, no composer): measured on the YAML files of a
+    fresh build of the benchmark's 60 files (792 files, 867 kB; CPU, best of 5), composing the nodes costs
+    0.044 s, reading the events alone 0.032 s and reading them with a type dispatch and the resolver's
+    memoised tag per plain scalar 0.039 s, before any path is tracked or checked value built (which the
+    nodes' walk does in the rest of the whole verification's 0.065 s): the walk in Python costs what the
+    composer in C saves, so the composer stays. That build takes 0.39 s of CPU (in-process, --jobs 1)."""
 
     def __init__(self, text: str, omegaconf: bool) -> None:
         self.loader = _VerifyingLoader(text)
