@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import GOLDEN
 from tunespec.templates.render import (_follow, _python_data, _python_spec, _shell_commands, _shell_readable, _spec_literal,
-                                       _YamlNodes, parse_back)
+                                       VerificationError, _YamlNodes, parse_back, verify_compiled)
 
 SHELLISH = st.text(alphabet=" \t\r'\"\\abc;|&$()=-/.", max_size=40)
 
@@ -171,6 +171,36 @@ def test_the_yaml_verifier_finds_what_a_full_load_holds(documents, parts, omegac
 def test_the_yaml_verifier_handles_duplicates_merges_and_documents_in_strings(text):
     for parts in (["a"], ["c", "x"], ["c", "y"], ["1"], ["0", "a", "|json", "k", "0"], ["1", "0"], []):
         assert _YamlNodes(text, False).follow(parts) == _follow(parse_back(text, "yaml"), parts)
+
+
+def test_a_small_yaml_text_seen_before_is_composed_once_and_still_compared_with_each_ir(monkeypatch):
+    from tunespec.templates import render
+
+    composed = []
+
+    class Counting(render._YamlNodes):
+        def __init__(self, text, omegaconf):
+            composed.append(text)
+            super().__init__(text, omegaconf)
+
+    monkeypatch.setattr(render, "_YamlNodes", Counting)
+    monkeypatch.setattr(render, "_composed", {})
+    text = "num_processes: 2\nmixed_precision: 'no'\n"
+    checks = [("num_processes", ["num_processes"], lambda ir: ir["n"]),
+              ("mixed_precision", ["mixed_precision"], lambda ir: ir["precision"])]
+    verify_compiled(text, "yaml", checks, {"n": 2, "precision": "no"}, "a")
+    verify_compiled(text, "yaml", checks, {"n": 2, "precision": "no"}, "b")
+    with pytest.raises(VerificationError, match="`num_processes` is 2 after parsing back, not 3"):
+        verify_compiled(text, "yaml", checks, {"n": 3, "precision": "no"}, "c")
+    with pytest.raises(VerificationError, match="`mixed_precision` is 'no' after parsing back, not False"):
+        verify_compiled(text, "yaml", checks, {"n": 2, "precision": False}, "d")
+    assert composed == [text]
+    big = "a: 1\n" + "#" * render._SMALL_YAML + "\n"  # a text past the bound is composed every time
+    for _ in range(2):
+        verify_compiled(big, "yaml", [("a", ["a"], lambda ir: 1)], {}, "e")
+    assert composed == [text, big, big]
+    verify_compiled(text, "omegaconf", checks, {"n": 2, "precision": "no"}, "f")  # read another way: its own entry
+    assert composed == [text, big, big, text]
 
 
 JSONISH = st.recursive(

@@ -742,7 +742,7 @@ def verify_compiled(text: str, format: str, checks: list[tuple], ir: dict[str, A
         return
     try:
         if format in ("yaml", "omegaconf"):
-            follow = _YamlNodes(text, format == "omegaconf").follow
+            follow = _yaml_follow(text, format == "omegaconf")
         else:
             follow = functools.partial(_follow, parse_back(text, format))
     except (ValueError, SyntaxError, yaml.YAMLError) as error:
@@ -757,6 +757,29 @@ def verify_compiled(text: str, format: str, checks: list[tuple], ir: dict[str, A
             raise unparsable(error) from None
         if actual != expected or type(actual) is not type(expected):
             raise VerificationError(f"{label}: `{emitted_path}` is {actual!r} after parsing back, not {expected!r}")
+
+
+# Small YAML files composed this run, by text: a sweep's variants render many byte-identical small files
+# (peft's and fms-hf-tuning's accelerate.yaml: 288 of the 792 YAML files of the benchmark's 60-file build are
+# 48 texts). The same text composes to the same nodes, so each is composed once and its checked values are
+# still built and compared with each variant's IR. Bounded: only texts up to _SMALL_YAML characters, and
+# the memo is emptied when it holds _KEPT_YAML of them.
+_SMALL_YAML, _KEPT_YAML = 1024, 256
+_composed: dict[tuple[str, bool], Any] = {}
+
+
+def _yaml_follow(text: str, omegaconf: bool) -> Any:
+    """`_YamlNodes(text, omegaconf).follow`, composed once for a small text seen before."""
+    if len(text) > _SMALL_YAML:
+        return _YamlNodes(text, omegaconf).follow
+    key = (text, omegaconf)
+    follow = _composed.get(key)
+    if follow is None:
+        follow = _YamlNodes(text, omegaconf).follow
+        if len(_composed) >= _KEPT_YAML:
+            _composed.clear()
+        _composed[key] = follow
+    return follow
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
