@@ -844,6 +844,8 @@ class _YamlNodes:
         (as it does a tree too deep to walk by recursion)."""
         kind = type(node)
         if kind is yaml.ScalarNode:
+            if node.tag == _STR_TAG:  # construct_yaml_str's value (construct_scalar's: the text), two calls fewer
+                return node.value
             scalar = _SCALAR_CONSTRUCTORS.get(node.tag)
             if scalar is None:
                 raise _NotPlain
