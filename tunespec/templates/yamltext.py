@@ -27,11 +27,16 @@ _quoted: dict[str, str] = {}  # a short string -> its double-quoted form (most o
 def quoted(text: str) -> str:
     if len(text) > 64:
         return _quote(text)
-    found = _quoted.get(text)
+    return _remembered(_quoted, text, _quote)
+
+
+def _remembered(table: dict[str, str], text: str, write) -> str:
+    """How `text` is written, from `table` (bounded: emptied past 10,000 entries) or by `write`."""
+    found = table.get(text)
     if found is None:
-        if len(_quoted) > 10_000:
-            _quoted.clear()
-        found = _quoted[text] = _quote(text)
+        if len(table) > 10_000:
+            table.clear()
+        found = table[text] = write(text)
     return found
 
 
@@ -83,12 +88,7 @@ _keys: dict[str, str] = {}  # a string key -> how it is written (a build writes 
 
 def key(name: Any) -> str:
     if type(name) is str:
-        found = _keys.get(name)
-        if found is None:
-            if len(_keys) > 10_000:
-                _keys.clear()
-            found = _keys[name] = _key(name)
-        return found
+        return _remembered(_keys, name, _key)
     return _key(name)
 
 
