@@ -250,13 +250,14 @@ def _one_file_edited(work: Path, subset: list[str], build: list[str], repeat: in
         path = work / name
         path.write_text(path.read_text(encoding="utf-8") + f"# edited in round {round}\n", encoding="utf-8")
         elapsed = run(build, work)[0]
+        spent = CPU["last"]  # (the two runs below replace it)
         # pre-commit's build hook: `build --check` of the changed file alone, and the lint hook on it
         check = run([*build[:build.index("build") + 1], "--check", "--no-dependents", name,
                      *build[build.index("--target"):]], work)[0]
         lint = run(tunespec("lint", "--no-dependents", name), work)[0]
         if round:
             found["build"].append(elapsed)
-            found["cpu"].append(CPU["last"])
+            found["cpu"].append(spent)
             found["check one"].append(check)
             found["lint one"].append(lint)
     return found
