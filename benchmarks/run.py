@@ -502,9 +502,12 @@ EXPLANATIONS = {
   rendering and staging; the profile above shows their shares. The templates are loaded compiled from
   the cache (`.tunespec_cache/jinja2`; the `--no-cache` rows are what a project's first build pays to
   compile them in each worker), `run.sh` is proved readable by one regular expression rather than split
-  word by word, and the parts of `train.py`'s SPEC that variants share are parsed once. What is left is
-  kept on purpose: 6× would take verifying less than every file, or a YAML reader that compares
-  libyaml's events with the data without making an object per scalar.""",
+  word by word, the parts of `train.py`'s SPEC that variants share are parsed once, and a small YAML
+  text that several variants render alike is composed once (each variant's values are still compared).
+  Walking libyaml's events instead of its nodes was measured and does not pay (libyaml calling into
+  Python once per scalar is the cost either way; render.py's `_YamlNodes` gives the figures). What is
+  left is kept on purpose: 6× would take verifying less than every file (DESIGN.md §4 forbids it), or a
+  YAML reader in C.""",
     "  the same build again": """\
 - **up-to-date build ≤ 2× lint.** A build keeps each file's result in the cache (`tunespec/replay.py`):
   its diagnostics, the output claims that TS015 compares across files, and each variant's output folders
