@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tests.conftest import REPO
 from tests.test_build import user_target
 from tunespec import cache, cli, replay, runner
 from tunespec.api import build
@@ -294,7 +295,9 @@ def test_two_builds_at_once_keep_the_cache_sound(project, compiled, capsys):
         project.write(f"e{index}.tune", EXPERIMENT.replace("tickets", f"run{index}"))
     time.sleep(cache.RACY_NS / 1e9 + 0.5)  # (older than the racy margin: kept)
     argv = [sys.executable, "-m", "tunespec", "build", ".", "--target", "yaml,peft", "-j", "1"]
-    runs = [subprocess.Popen(argv, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # (the tunespec this test imports: an installed copy's files would make another run key, and nothing replay)
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    runs = [subprocess.Popen(argv, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
             for _ in range(2)]
     outputs = [run.communicate() + (run.returncode,) for run in runs]
     assert outputs[0][2] == outputs[1][2] and outputs[0][0].splitlines()[:-1] == outputs[1][0].splitlines()[:-1]
