@@ -28,7 +28,7 @@ def _build(**options):
 @pytest.fixture
 def later(monkeypatch):
     """Verification happens long after the files were written (else they are too recent to trust)."""
-    monkeypatch.setattr(known, "now", lambda: time.time_ns() + 10 * known.MARGIN_NS)
+    monkeypatch.setattr(known, "now", lambda: time.time_ns() + 10 * cache.RACY_NS)
 
 
 @pytest.fixture
@@ -143,13 +143,13 @@ def test_a_signature_too_recent_or_a_temporary_file_is_not_recorded(tmp_path):
     signatures = known.Known({}, str(tmp_path))
     signatures.record(str(folder), "key", time.time_ns(), *infos, ())
     assert signatures.entries == {}
-    signatures.record(str(folder), "key", time.time_ns() + 2 * known.MARGIN_NS, *infos, ())
+    signatures.record(str(folder), "key", time.time_ns() + 2 * cache.RACY_NS, *infos, ())
     assert list(signatures.entries) == ["v/yaml"] and signatures.trusted(str(folder), "key") is not None
     assert signatures.trusted(str(folder), "another key") is None
     (folder / f"{TEMPORARY}1-0").write_text("")
     assert signatures.trusted(str(folder), "key") is None  # the folder changed
     infos[0] = os.lstat(folder)
-    signatures.record(str(folder), "key", time.time_ns() + 2 * known.MARGIN_NS, *infos, ())
+    signatures.record(str(folder), "key", time.time_ns() + 2 * cache.RACY_NS, *infos, ())
     assert signatures.entries == {} and signatures.take_changes() == {"v/yaml": None}
 
 

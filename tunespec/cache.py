@@ -42,6 +42,13 @@ RACY_NS = 3_000_000_000
 _ready: set[str] = set()
 
 
+def settled(info: os.stat_result, since: int) -> bool:
+    """Whether a file's modification and change times are older than the racy margin before `since`
+    (`time_ns`): only then may what was read of it be kept against its `stat`."""
+    limit = since - RACY_NS
+    return info.st_mtime_ns < limit and info.st_ctime_ns < limit
+
+
 def load(root: str | os.PathLike, name: str) -> object | None:
     """The data last stored as `name` in the cache of the project at `root`; None when there is none (or
     it was written by another version of tunespec or Python, or cannot be read)."""

@@ -60,7 +60,7 @@ def code_signature(now: int | None = None) -> tuple[str, bool]:
     0.3 ms, paid once a build."""
     from tunespec.templates.known import signature
 
-    limit = (now if now is not None else moment()) - cache.RACY_NS
+    now = now if now is not None else moment()
     digest = hashlib.sha256()
     settled = True
     folders = [_PACKAGE]
@@ -75,7 +75,7 @@ def code_signature(now: int | None = None) -> tuple[str, bool]:
                 folders.append(entry.path)
                 continue
             info = entry.stat(follow_symlinks=False)
-            settled = settled and info.st_mtime_ns < limit and info.st_ctime_ns < limit
+            settled = settled and cache.settled(info, now)
             digest.update(f"{entry.path}\0{signature(info)}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest(), settled
 
@@ -96,7 +96,7 @@ def run_key(job, known_targets: dict, code: str) -> str:
              str(job.cwd.absolute()), str((job.root or job.cwd).absolute()), repr(job.targets),
              repr(job.overrides), os.path.abspath(plan.out), repr(plan.targets)]
     for folder in job.template_dirs:  # a user's targets: their declarations decide TS5xx
-        parts.append(f"{os.path.abspath(folder)}\0{stamp._tree_digest(Path(folder))}")
+        parts.append(f"{os.path.abspath(folder)}\0{stamp.tree_digest(Path(folder))}")
     if any(target.removed for target in known_targets.values()):
         from tunespec.templates.targets import today
 
@@ -113,12 +113,19 @@ def entry_name(out: str, path: str) -> str:
 # --- a file's dependencies -------------------------------------------------------------------------------
 
 def _signature(path: str, follow: bool = False) -> str:
+    return _signed(path, follow, 0)[0]
+
+
+def _signed(path: str, follow: bool, since: int) -> tuple[str, bool]:
+    """The file's `stat` signature ("-": no file) and whether it has settled before `since` (`cache.settled`;
+    no file: settled)."""
     from tunespec.templates.known import signature
 
     try:
-        return signature(os.stat(path) if follow else os.lstat(path))
+        info = os.stat(path) if follow else os.lstat(path)
     except (OSError, ValueError):
-        return "-"
+        return "-", True
+    return signature(info), cache.settled(info, since)
 
 
 def _closure(root) -> list | None:
@@ -151,11 +158,13 @@ def dependencies(compiled, since: int, roots: dict) -> tuple | None:
     closure = _closure(program.roots[0])
     if closure is None:
         return None
-    files = [(str(source.path), _signature(str(source.path))) for source in closure]
+    files = [(str(source.path), *_signed(str(source.path), False, since)) for source in closure]
     data = sorted({str(path) for exp in compiled.resolved for path in exp.local_files.values()})
-    data_files = [(path, _signature(path, follow=True)) for path in data]
-    if not all(_settled(text, since) for _, text in (*files, *data_files)):
+    data_files = [(path, *_signed(path, True, since)) for path in data]
+    if not all(settled for _, _, settled in (*files, *data_files)):
         return None
+    files = [(path, text) for path, text, _ in files]
+    data_files = [(path, text) for path, text, _ in data_files]
     folders = sorted({str(source.path.parent) for source in closure if source.imports})
     return files, data_files, [(folder, _project_root(folder, program.cwd, roots)) for folder in folders]
 
@@ -168,15 +177,6 @@ def _project_root(folder: str, cwd: Path, roots: dict) -> str:
 
         found = roots[folder] = str(project_root(Path(folder), cwd))
     return found
-
-
-def _settled(text: str, since: int) -> bool:
-    """Whether a signature's times are older than the racy margin before `since` ("-": no file, settled)."""
-    if text == "-":
-        return True
-    mtime, ctime = text.split(":", 2)[:2]
-    limit = since - cache.RACY_NS
-    return int(mtime) < limit and int(ctime) < limit
 
 
 def _unchanged(dependencies: tuple, cwd: Path, roots: dict) -> bool:

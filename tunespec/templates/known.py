@@ -9,8 +9,9 @@ device and mode) is unchanged is taken to hold the bytes it held. Restoring a fi
 time (`touch -d`) does not fool it: the change time moves with any write and cannot be set back. The one
 case that could is git's "racy" one: a file written again within the timestamp granule in which it was
 verified would keep its signature. So a signature is recorded only when its times are older than the
-moment verification began, less `MARGIN_NS` (filesystem clocks are coarse: a jiffy on ext4, two seconds
-on FAT); a folder written just before a build is verified by reading again next time, then recorded.
+moment verification began, less `cache.RACY_NS` (`cache.settled`; filesystem clocks are coarse: a jiffy
+on ext4, two seconds on FAT); a folder written just before a build is verified by reading again next
+time, then recorded.
 
 The folder's own signature says that no file was added, removed or renamed in it since: a folder with a
 temporary file of a killed run (`files.TEMPORARY`) is never recorded, so a trusted folder has none to
@@ -30,11 +31,10 @@ import os
 import stat
 import time
 
-from tunespec.cache import RACY_NS
+from tunespec.cache import settled
 from tunespec.files import STAMP, TEMPORARY
 from tunespec.templates.stamp import Fresh
 
-MARGIN_NS = RACY_NS  # git's racy rule, as every cache entry kept against a `stat` follows it
 FILES = 5  # the field where an entry's files begin (name, signature, name, ...)
 
 
@@ -107,8 +107,7 @@ class Known:
         infos = [stamp_info, *(info for _, info in files)]
         if folder_info is None or not stat.S_ISDIR(folder_info.st_mode):
             return self.forget(folder)
-        limit = since - MARGIN_NS
-        if any(info.st_mtime_ns >= limit or info.st_ctime_ns >= limit for info in (folder_info, *infos)):
+        if not all(settled(info, since) for info in (folder_info, *infos)):
             return self.forget(folder)
         name = self._name(folder)
         if any("\t" in text for text in (name, *(file for file, _ in files))):  # (fields are tab-separated)

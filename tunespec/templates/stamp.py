@@ -32,7 +32,7 @@ FORMAT = 1
 _trees: dict[str, str] = {}
 
 
-def _tree_digest(folder: Path) -> str:
+def tree_digest(folder: Path) -> str:
     """SHA-256 of every file under `folder` (names and bytes, in sorted order; bytecode caches left out),
     once per process and folder."""
     key = str(folder)
@@ -50,9 +50,9 @@ def _tree_digest(folder: Path) -> str:
 def target_digest(target: Target) -> str:
     """The target's templates and declaration, and tunespec's rendering code: the built-in targets' folder
     holds both (and built-in templates may include one another's); a user's target adds its own folder."""
-    parts = [__version__, _tree_digest(BUILTIN)]
+    parts = [__version__, tree_digest(BUILTIN)]
     if target.sandboxed:  # a --template-dir target; the built-in ones are never sandboxed
-        parts.append(_tree_digest(Path(target.folder)))
+        parts.append(tree_digest(Path(target.folder)))
     return "\0".join(parts)
 
 
