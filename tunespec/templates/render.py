@@ -31,6 +31,7 @@ from tunespec.compiler.ir import run_folder_of, variant_inputs
 from tunespec.compiler.resolve import ResolvedExperiment
 from tunespec.templates import yamltext
 from tunespec.templates.compiled import CompiledTemplates
+from tunespec.templates.memo import remembered
 from tunespec.templates.sandbox import BudgetedSandbox, ConfinedLoader, render_within_budget, template_error
 from tunespec.templates.targets import BUILTIN, RenderError, Target
 
@@ -615,20 +616,16 @@ def _spec_literal(lines: list[str]) -> dict:
         parts[-1].append(line)
     value: dict = {}
     for part in parts:
-        text = "\n".join(part)
-        items = _spec_items.get(text, _ABSENT)
-        if items is _ABSENT:
-            if len(_spec_items) > 10_000:
-                _spec_items.clear()
-            items = _spec_items[text] = _part_items(text, len(part))
+        items = remembered(_spec_items, "\n".join(part), _part_items)
         if items is None:
             return ast.literal_eval("\n".join(["{", *lines, "}"]))
         value.update(items)
     return value
 
 
-def _part_items(text: str, count: int) -> dict | None:
-    """The items of one part of a SPEC literal (`count` lines), or None when it is not whole items."""
+def _part_items(text: str) -> dict | None:
+    """The items of one part of a SPEC literal, or None when it is not whole items."""
+    count = text.count("\n") + 1  # (its lines)
     try:
         display = ast.parse("\n".join(["{", text, _SENTINEL]), mode="eval").body
     except SyntaxError:
@@ -772,14 +769,7 @@ def _yaml_follow(text: str, omegaconf: bool) -> Any:
     """`_YamlNodes(text, omegaconf).follow`, composed once for a small text seen before."""
     if len(text) > _SMALL_YAML:
         return _YamlNodes(text, omegaconf).follow
-    key = (text, omegaconf)
-    follow = _composed.get(key)
-    if follow is None:
-        follow = _YamlNodes(text, omegaconf).follow
-        if len(_composed) >= _KEPT_YAML:
-            _composed.clear()
-        _composed[key] = follow
-    return follow
+    return remembered(_composed, (text, omegaconf), lambda key: _YamlNodes(*key).follow, _KEPT_YAML)
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"

@@ -13,6 +13,8 @@ import math
 import re
 from typing import Any
 
+from tunespec.templates.memo import remembered
+
 PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
 # Words YAML 1.1 reads as booleans or null when plain.
 YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
@@ -27,17 +29,7 @@ _quoted: dict[str, str] = {}  # a short string -> its double-quoted form (most o
 def quoted(text: str) -> str:
     if len(text) > 64:
         return _quote(text)
-    return _remembered(_quoted, text, _quote)
-
-
-def _remembered(table: dict[str, str], text: str, write) -> str:
-    """How `text` is written, from `table` (bounded: emptied past 10,000 entries) or by `write`."""
-    found = table.get(text)
-    if found is None:
-        if len(table) > 10_000:
-            table.clear()
-        found = table[text] = write(text)
-    return found
+    return remembered(_quoted, text, _quote)
 
 
 def _quote(text: str) -> str:
@@ -88,7 +80,7 @@ _keys: dict[str, str] = {}  # a string key -> how it is written (a build writes 
 
 def key(name: Any) -> str:
     if type(name) is str:
-        return _remembered(_keys, name, _key)
+        return remembered(_keys, name, _key)
     return _key(name)
 
 
