@@ -280,6 +280,25 @@ def test_the_command_ends_without_teardown_yet_flushes_everything_and_keeps_its_
     assert (result.returncode, result.stdout, result.stderr) == (1, expected, "handler ran\n")
 
 
+@pytest.mark.parametrize("thread", [False, True])
+def test_the_command_skips_the_teardown_after_worker_processes_but_not_while_a_thread_runs(project, thread):
+    """`threading` imported (as `multiprocessing`, for a run's worker processes, imports it) does not keep
+    the teardown: with no other thread alive, the process still ends at once (an object that speaks when
+    the teardown frees it stays silent). A thread still running keeps Python's own exit, which waits for
+    it and then tears down."""
+    project.write("main.tune", 'experiment m { model = "nope" }\n')
+    probe = ("import atexit, multiprocessing, sys, threading, time; from tunespec import cli\n"
+             "class Spoken:\n    def __del__(self): print('torn down', file=sys.stderr)\n"
+             "kept = Spoken()\n"
+             + ("threading.Thread(target=lambda: (time.sleep(0.3), print('thread done', file=sys.stderr))).start()\n"
+                if thread else "")
+             + "sys.argv = ['tunespec', 'lint', '--no-dependents', 'main.tune']; raise SystemExit(cli.program())")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=project.root,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 1 and "TS" in result.stdout
+    assert result.stderr == ("thread done\ntorn down\n" if thread else "")
+
+
 def test_a_reader_gone_from_the_pipe_is_no_error(project):
     project.write("many.tune", "".join(f'experiment e{n} {{ model = "nope-{n}" }}\n' for n in range(300)))
     for argv in (["many.tune"], ["--no-dependents", "main.tune"]):
