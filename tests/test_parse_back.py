@@ -230,6 +230,87 @@ def test_a_folder_is_shown_as_pure_posix_path_shows_it(path):
     assert _posix(path) == PurePosixPath(path).as_posix()
 
 
+# Plain scalars of every kind the safe resolver tells apart (and texts near them), written plain, quoted,
+# as keys and in flow collections, with explicit tags now and then.
+SCALARISH = st.sampled_from(["1", "-2", "0x1F", "0o17", "017", "1_000", "+3", "1.5", ".5", "1e3", "1.0e+3", ".inf",
+                             "-.Inf", ".nan", "NaN", "true", "False", "yes", "no", "on", "null", "~", "Null", "",
+                             "2001-12-14", "1:20", "0b101", "a", "0.1.2", "=", "<<", "x y"]) | \
+    st.text(alphabet="0123456789.+-_eEx:abfnlstru~ ", max_size=8)
+TAGS = st.sampled_from(["", "", "", "!!str ", "!!int ", "!!float ", "!!bool ", "!!null ", "! "])
+
+
+@st.composite
+def yaml_texts(draw):
+    def scalar():
+        text = draw(SCALARISH)
+        return draw(TAGS) + draw(st.sampled_from([text, repr(text), '"' + text + '"']))
+    lines = []
+    for _ in range(draw(st.integers(min_value=0, max_value=6))):
+        lines.append(draw(st.sampled_from(["{}: {}", "- {}", "{}: [{}, {}]", "{}: {{a: {}}}", "{}:\n  - {}"]))
+                     .format(*(scalar() for _ in range(3))))
+    return "\n".join(lines) + "\n"
+
+
+def _shape(node):
+    """A composed node as plain data: its kind, tag and text, or its items' shapes."""
+    import yaml
+
+    if isinstance(node, yaml.ScalarNode):
+        return ("scalar", node.tag, node.value, node.style)
+    if isinstance(node, yaml.SequenceNode):
+        return ("seq", node.tag, [_shape(item) for item in node.value])
+    return ("map", node.tag, [(_shape(key), _shape(value)) for key, value in node.value])
+
+
+def _load(text, loader):
+    import yaml
+
+    try:
+        return [_shape(node) for node in yaml.compose_all(text, Loader=loader)]
+    except yaml.YAMLError as error:
+        return type(error).__name__
+
+
+@settings(max_examples=1500, deadline=None)
+@given(yaml_texts())
+def test_the_verifying_loader_composes_what_the_safe_loader_composes(text):
+    """The verifying loader's own `resolve` (remembered tags, a scalar told by its text) and its path
+    callbacks that do nothing give every node the tag, text and style the safe loader gives it, for texts
+    seen for the first time and again (the memo's hits)."""
+    from tunespec.templates import render
+
+    expected = _load(text, render.YAML_LOADER)
+    assert _load(text, render._VerifyingLoader) == expected
+    assert _load(text, render._VerifyingLoader) == expected
+
+
+@settings(max_examples=1500, deadline=None)
+@given(SCALARISH, st.sampled_from(["str", "int", "float", "bool", "null", "timestamp", "binary"]))
+def test_a_remembered_scalar_value_is_what_the_safe_constructor_builds(text, name):
+    """`_scalar_value`, built once per tag and text, is the safe constructor's value of the node, type
+    included, or its error (_NotPlain for a tag it leaves to the constructor), the first time and from
+    its memo."""
+    import math
+
+    import yaml
+
+    from tunespec.templates import render
+
+    def outcome(build):
+        try:
+            return build(yaml.ScalarNode(f"tag:yaml.org,2002:{name}", text))
+        except Exception as error:  # (whatever the constructor raises for a text it cannot read)
+            return type(error)
+
+    expected = outcome(render.YAML_LOADER("").construct_object)
+    if name not in ("str", "int", "float", "bool", "null"):
+        expected = render._NotPlain
+    for _ in range(2):
+        found = outcome(render._scalar_value)
+        assert type(found) is type(expected)
+        assert found == expected or (isinstance(found, float) and math.isnan(found) and math.isnan(expected))
+
+
 class _Text(str):
     pass
 
