@@ -128,6 +128,27 @@ def _json_scalar(value: Any) -> str:
 
 
 def _indented(value: Any, step: str, newline: str) -> str:
+    """`value` in JSON laid out with `step` per level, `newline` starting each line at this depth. The IR's
+    own types are told apart by `type` first (a fifth of writing the JSON files went to `isinstance`
+    chains and generators); any other value takes the general way (`_indented_any`)."""
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)
+    if kind is dict and value:
+        inner = newline + step
+        items = []
+        for key, item in value.items():
+            if type(key) is not str:  # json's own key conversions (numbers, booleans, None)
+                return _indented_any(value, step, newline)
+            items.append(_json_string(key) + ": " + _indented(item, step, inner))
+        return "{" + inner + ("," + inner).join(items) + newline + "}"
+    if kind is list and value:
+        inner = newline + step
+        return "[" + inner + ("," + inner).join([_indented(item, step, inner) for item in value]) + newline + "]"
+    return _indented_any(value, step, newline)
+
+
+def _indented_any(value: Any, step: str, newline: str) -> str:
     if isinstance(value, str):
         return _json_string(value)
     if isinstance(value, (list, tuple)):
@@ -374,6 +395,24 @@ _OPTIONS = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, tr
 _COMPILED = CompiledTemplates(_OPTIONS)  # the built-in templates' compiled code, in the project's cache
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # all that `getattr` finds on a dict (its class's and object's)
+
+
+class _BuiltinEnvironment(jinja2.Environment):
+    """The built-in targets' environment: `spec.training` on a dict looks the key up at once. Jinja2 tries
+    the attribute first and catches the AttributeError (0.42 µs against 0.06 µs, for about 100,000
+    lookups in the benchmark's fresh build); a dict's attributes are its class's, so a name that is not
+    one of them is a key or undefined, as Jinja2 would find (a property test holds the two alike)."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 def environment(target: Target, omegaconf: bool = False) -> jinja2.Environment:
     """The environment a target's templates render in; for a file OmegaConf reads (`format = "omegaconf"`)
     the YAML filters escape interpolations. A built-in target's templates are loaded compiled from the
@@ -382,8 +421,8 @@ def environment(target: Target, omegaconf: bool = False) -> jinja2.Environment:
         env = BudgetedSandbox(loader=ConfinedLoader(str(target.folder)), **_OPTIONS)
     else:
         # built-in targets may include each other's templates (kubeflow wraps fms-hf-tuning's config)
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(target.folder), str(BUILTIN)]),
-                                 bytecode_cache=_COMPILED, **_OPTIONS)
+        env = _BuiltinEnvironment(loader=jinja2.FileSystemLoader([str(target.folder), str(BUILTIN)]),
+                                  bytecode_cache=_COMPILED, **_OPTIONS)
     env.filters.update(FILTERS)
     if omegaconf:
         env.filters.update(yaml=lambda value: to_yaml(omegaconf_escaped(value)),
@@ -436,11 +475,21 @@ def variant_context(exp: ResolvedExperiment, inputs: tuple | None = None) -> dic
     }
 
 
+# The globals of a built-in target's environment (what `jinja2.Environment` starts with: `range`, `dict`,
+# `namespace`, ...). A user's sandboxed environment has its own (a safe `range`), so they are only merged for
+# built-in targets.
+_BUILTIN_GLOBALS = dict(jinja2.defaults.DEFAULT_NAMESPACE)
+
+
 def context(exp: ResolvedExperiment, target: Target, folder: str, to_root: str = ".",
             variant: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything a target's templates see. `folder` is where the files go, relative to the root that
-    paths in the IR are relative to; `to_root` leads back from there."""
-    values = dict(variant if variant is not None else variant_context(exp))
+    paths in the IR are relative to; `to_root` leads back from there. For a built-in target the
+    environment's globals are in it too, under the values (as `Template.render` would put them), so that
+    each of its templates renders in it as it is (`_render_builtin`)."""
+    if variant is None:
+        variant = variant_context(exp)
+    values = dict(variant) if target.sandboxed else {**_BUILTIN_GLOBALS, **variant}
     values["folder"] = _posix(folder)
     values["to_root"] = _posix(to_root)
     values["target"] = target.data
@@ -487,12 +536,21 @@ def render_target(exp: ResolvedExperiment, target: Target, folder: str, to_root:
 
 
 def _render_builtin(env: jinja2.Environment, target: Target, template: str, values: dict[str, Any]) -> str:
-    """A built-in template: tunespec's own code, so anything but a template error is a bug."""
+    """A built-in template: tunespec's own code, so anything but a template error is a bug.
+
+    `values` is the target's `context`, which holds the environment's globals: the template renders in it
+    as it is (a shared context: templates never change the values they are given, `set` writes to the
+    context's own variables). `Template.render` would copy it twice per file, with the globals: 5.8 µs
+    against 1.9 µs for a 40-key context, 11,613 times in the benchmark's fresh build."""
+    found = _template(env, template)
     try:
-        return _template(env, template).render(values)
+        return env.concat(found.root_render_func(found.new_context(values, shared=True)))  # type: ignore[attr-defined]
     except jinja2.TemplateError as error:
         where = f", line {error.lineno}" if getattr(error, "lineno", None) else ""
         raise RenderError(f"target `{target.name}`, {template}{where}: {error.message or error}") from None
+    except Exception:  # (what `Template.render` does: the traceback is rewritten to the template's lines)
+        env.handle_exception()
+        raise  # (handle_exception always raises)
 
 
 _templates: dict[tuple, jinja2.Template] = {}
@@ -500,8 +558,8 @@ _templates: dict[tuple, jinja2.Template] = {}
 
 def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
     """A built-in template, loaded once per run (environments live as long as the run), its globals in a
-    plain dict: Jinja2 keeps them in a ChainMap over the environment's, which every render copies key by
-    key in Python (with `get_template`'s cache check, a sixth of rendering the benchmark's files).
+    plain dict: Jinja2 keeps them in a ChainMap over the environment's, which every new context reads key
+    by key in Python (with `get_template`'s cache check, a sixth of rendering the benchmark's files).
     Nothing changes the globals during a run."""
     key = (id(env), name)
     found = _templates.get(key)
