@@ -51,3 +51,5 @@ EPOCHS_OUT_OF_RANGE
 LORA_RANK_OUT_OF_RANGE
 LORA_ALPHA_NOT_POSITIVE
 NUM_VIRTUAL_TOKENS_BELOW_ONE
+_.descend_resolver  # templates/render.py _VerifyingLoader: called by libyaml's composer (PyYAML's _yaml) around every node
+_.ascend_resolver

@@ -127,10 +127,38 @@ def test_a_damaged_script_is_judged_as_ast_parse_judges_it(path, where, how, pie
 SPEC_LINES = ['    "a": 1,', '    "a": 2,', '    "b": [', "        1,", "    ],", "    ]", "    }", '    "c": {', '        "d": None,',
               "    },", "    # a comment,", '    "e": 1  # no comma,', '    "f": """x', '    y""",', '    "g": 1, \\',
               '    "h": (', "    1)", '    "i": x,', '    "j": \'a\' "b",', '    "k": {**{}},', "", "    0: 0", '    "l": 1,,']
+# Dicts written a line per item, a level or two deep (read a part of the inner display at a time), and near misses.
+NESTED_LINES = ['    "t": {', '        "u": 1,', '        "u": 2,', '        "v": {', '            "w": [1],', '        },',
+                "        },,", "        }", '        # c {', '        "x": """y', '    "t":{', '    "t": { # {', "    }, ",
+                '        "z": 1, \\', "        0: 0,", '    "t1": {}', '        "d": None,']
+
+
+
+@st.composite
+def nested_spec_lines(draw):
+    """SPEC lines with dicts written a line per item, mostly well formed, now and then a line of either list."""
+    lines: list[str] = []
+
+    def block(indent: str, depth: int) -> None:
+        for _ in range(draw(st.integers(min_value=0, max_value=3))):
+            kind = draw(st.sampled_from(["item"] * 3 + ["nested"] * (2 if depth < 2 else 0) + ["noise"]))
+            if kind == "item":
+                lines.append(indent + draw(st.sampled_from(['"u": 1,', '"u": 2,', '"w": [1],', '"d": None,', "# c {",
+                                                            '"x": (1,', '"z": 1, \\', '"y": 1'])))
+            elif kind == "nested":
+                lines.append(indent + '"' + draw(st.sampled_from(["t", "u", "v"])) + '": {')
+                block(indent + "    ", depth + 1)
+                lines.append(indent + draw(st.sampled_from(["},"] * 4 + ["}", "},,", "}, "])))
+            else:
+                lines.append(draw(st.sampled_from(SPEC_LINES + NESTED_LINES)))
+
+    block("    ", 0)
+    return lines
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.lists(st.sampled_from(SPEC_LINES), max_size=8))
+@given(st.lists(st.sampled_from(SPEC_LINES), max_size=8) | st.lists(st.sampled_from(SPEC_LINES + NESTED_LINES * 2),
+                                                                    max_size=12) | nested_spec_lines())
 def test_a_spec_read_a_part_at_a_time_is_what_reading_it_whole_gives(lines):
     """Parts seen before are not parsed again, whatever came before them: the answers (a value, or the
     error) are the whole literal's, for well-formed parts and broken ones alike."""
@@ -228,3 +256,111 @@ def test_a_folder_is_shown_as_pure_posix_path_shows_it(path):
     from tunespec.templates.render import _posix
 
     assert _posix(path) == PurePosixPath(path).as_posix()
+
+
+# Plain scalars of every kind the safe resolver tells apart (and texts near them), written plain, quoted,
+# as keys and in flow collections, with explicit tags now and then.
+SCALARISH = st.sampled_from(["1", "-2", "0x1F", "0o17", "017", "1_000", "+3", "1.5", ".5", "1e3", "1.0e+3", ".inf",
+                             "-.Inf", ".nan", "NaN", "true", "False", "yes", "no", "on", "null", "~", "Null", "",
+                             "2001-12-14", "1:20", "0b101", "a", "0.1.2", "=", "<<", "x y"]) | \
+    st.text(alphabet="0123456789.+-_eEx:abfnlstru~ ", max_size=8)
+TAGS = st.sampled_from(["", "", "", "!!str ", "!!int ", "!!float ", "!!bool ", "!!null ", "! "])
+
+
+@st.composite
+def yaml_texts(draw):
+    def scalar():
+        text = draw(SCALARISH)
+        return draw(TAGS) + draw(st.sampled_from([text, repr(text), '"' + text + '"']))
+    lines = []
+    for _ in range(draw(st.integers(min_value=0, max_value=6))):
+        lines.append(draw(st.sampled_from(["{}: {}", "- {}", "{}: [{}, {}]", "{}: {{a: {}}}", "{}:\n  - {}"]))
+                     .format(*(scalar() for _ in range(3))))
+    return "\n".join(lines) + "\n"
+
+
+def _shape(node):
+    """A composed node as plain data: its kind, tag and text, or its items' shapes."""
+    import yaml
+
+    if isinstance(node, yaml.ScalarNode):
+        return ("scalar", node.tag, node.value, node.style)
+    if isinstance(node, yaml.SequenceNode):
+        return ("seq", node.tag, [_shape(item) for item in node.value])
+    return ("map", node.tag, [(_shape(key), _shape(value)) for key, value in node.value])
+
+
+def _load(text, loader):
+    import yaml
+
+    try:
+        return [_shape(node) for node in yaml.compose_all(text, Loader=loader)]
+    except yaml.YAMLError as error:
+        return type(error).__name__
+
+
+@settings(max_examples=1500, deadline=None)
+@given(yaml_texts())
+def test_the_verifying_loader_composes_what_the_safe_loader_composes(text):
+    """The verifying loader's own `resolve` (remembered tags, a scalar told by its text) and its path
+    callbacks that do nothing give every node the tag, text and style the safe loader gives it, for texts
+    seen for the first time and again (the memo's hits)."""
+    from tunespec.templates import render
+
+    expected = _load(text, render.YAML_LOADER)
+    assert _load(text, render._VerifyingLoader) == expected
+    assert _load(text, render._VerifyingLoader) == expected
+
+
+@settings(max_examples=1500, deadline=None)
+@given(SCALARISH, st.sampled_from(["str", "int", "float", "bool", "null", "timestamp", "binary"]))
+def test_a_remembered_scalar_value_is_what_the_safe_constructor_builds(text, name):
+    """`_scalar_value`, built once per tag and text, is the safe constructor's value of the node, type
+    included, or its error (_NotPlain for a tag it leaves to the constructor), the first time and from
+    its memo."""
+    import math
+
+    import yaml
+
+    from tunespec.templates import render
+
+    def outcome(build):
+        try:
+            return build(yaml.ScalarNode(f"tag:yaml.org,2002:{name}", text))
+        except Exception as error:  # (whatever the constructor raises for a text it cannot read)
+            return type(error)
+
+    expected = outcome(render.YAML_LOADER("").construct_object)
+    if name not in ("str", "int", "float", "bool", "null"):
+        expected = render._NotPlain
+    for _ in range(2):
+        found = outcome(render._scalar_value)
+        assert type(found) is type(expected)
+        assert found == expected or (isinstance(found, float) and math.isnan(found) and math.isnan(expected))
+
+
+class _Text(str):
+    pass
+
+
+class _Mapping(dict):
+    pass
+
+
+ODD_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6) | st.text(max_size=4).map(_Text),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner) | st.dictionaries(
+        st.text(max_size=4) | st.integers(), inner, max_size=3).map(_Mapping) | st.dictionaries(
+        st.text(max_size=4), inner, max_size=3),
+    max_leaves=15)
+
+
+@settings(max_examples=500, deadline=None)
+@given(ODD_JSONISH, st.integers(min_value=0, max_value=4))
+def test_the_json_filter_indents_values_of_other_types_as_json_dumps_does(value, indent):
+    """(`_indented` tells the IR's own types apart by `type` first; subclasses take the general way.)"""
+    import json
+
+    from tunespec.templates.render import to_json
+
+    assert to_json(value, indent) == json.dumps(value, ensure_ascii=False, indent=indent)
