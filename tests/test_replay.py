@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -332,3 +333,100 @@ def test_replayed_and_built_batches_merge_in_order_with_workers(project, settled
         printed.append((cli.main([*argv, "--no-cache"]), capsys.readouterr().out.splitlines()[:-1]))
     assert len(_entries(project)) == count  # every file kept (the edited one again: its times are "old")
     assert all(item == printed[0] for item in printed) and printed[0][0] == 1
+
+
+def _one_at_a_time(files, job, shared):
+    """The path `runner._files_results` replaced: each file looked up, then compiled, checked and built,
+    before the next file is looked at."""
+    results = []
+    try:
+        for file in files:
+            found = runner._replayed(file, job, shared)
+            if found is None:
+                compiled = runner.compile_files([file], job.cwd, job.config, job.root, job.buffers,
+                                                shared.setdefault("loader", {}), job.overrides)
+                found = runner._file_result(file, job, shared, runner._check_batch(compiled, job, shared))
+            results.append(found)
+    except BaseException:
+        for result in results:
+            runner.discard_built(result.built)
+        raise
+    return runner._combined(results)
+
+
+# A batch's files, each of one kind: built, with an error (refused), with an import that fails (not kept),
+# that does not parse, or two variants with one name in two files (TS015 across files).
+KINDS = {
+    "built": EXPERIMENT,
+    "error": EXPERIMENT.replace("method = lora", "method = lorax"),
+    "bad import": EXPERIMENT.replace("presets.tune", "missing.tune"),
+    "syntax": EXPERIMENT.replace("extends base {", "extends base {{"),
+    "same name": EXPERIMENT.replace("tickets", "shared"),
+    "sweep": EXPERIMENT.replace("max_seq_length = 512", "max_seq_length = 512  learning_rate = sweep [1e-5, 2e-4]"),
+}
+
+
+def _batch_run(root, kinds, edited, monkeypatch, files_results) -> list:
+    """What two builds of the files find and keep (the second after `edited` files changed), with
+    `runner._files_results` as given."""
+    monkeypatch.setattr(runner, "_files_results", files_results)
+    for index, kind in enumerate(kinds):
+        (root / f"f{index}.tune").write_text(KINDS[kind], encoding="utf-8")
+    paths = [f"f{index}.tune" for index in range(len(kinds))]
+    seen = []
+    for edit in (False, True):
+        if edit:
+            for index in edited:
+                with open(root / paths[index], "a", encoding="utf-8") as handle:
+                    handle.write("# edited\n")
+        result = _build(paths=paths)
+        entries = sorted((root / cache.FOLDER / replay.FOLDER).glob("*"))
+        seen.append((_seen(result), [(path.name, _kept(cache.load(root, f"{replay.FOLDER}/{path.name}")))
+                                     for path in entries]))
+    return seen
+
+
+def _kept(entry: tuple) -> tuple:
+    """A kept result, less its files' signatures (the files were written again for each run)."""
+    key, display, (files, data_files, roots), *result = entry
+    return (display, [path for path, _ in files], [path for path, _ in data_files], roots, *result)
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=6), edited=st.sets(st.integers(0, 5)))
+def test_a_batch_built_in_passes_finds_and_keeps_what_one_file_at_a_time_did(project, settled, monkeypatch, kinds,
+                                                                             edited):
+    """Every file looked up, then compiled, then checked, then built: what the build reports, writes and
+    keeps is what looking up, compiling, checking and building one file after the other did."""
+    _write(project)
+    edited = {index for index in edited if index < len(kinds)}
+    found = {}
+    for name, files_results in (("one at a time", _one_at_a_time), ("in passes", runner._files_results)):
+        for leftover in ("out", cache.FOLDER):
+            shutil.rmtree(project.root / leftover, ignore_errors=True)
+        found[name] = _batch_run(project.root, kinds, edited, monkeypatch, files_results)
+    assert found["in passes"] == found["one at a time"]
+
+
+def test_a_failure_in_a_batch_leaves_nothing_staged(project, settled, monkeypatch):
+    """A file whose build fails: what the batch's files before it staged (built or replayed) goes too."""
+    _write(project)
+    for index in range(3):
+        project.write(f"f{index}.tune", EXPERIMENT.replace("tickets", f"run{index}"))
+    paths = ["f0.tune", "f1.tune", "f2.tune"]
+    _build(paths=paths[:1])  # f0 replays in the next build, f1 is built, f2 fails
+    original = runner.build_batch
+
+    def failing(resolved, *args, **kwargs):
+        if any(exp.source.endswith("f2.tune") for exp in resolved):
+            raise RuntimeError("broken")
+        return original(resolved, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "build_batch", failing)
+    before = sorted(path.relative_to(project.root) for path in (project.root / "out").rglob("*"))
+    with pytest.raises(RuntimeError):
+        _build(paths=paths)
+    assert sorted(path.relative_to(project.root) for path in (project.root / "out").rglob("*")) == before

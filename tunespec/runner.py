@@ -169,16 +169,37 @@ def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResu
     cache when nothing it depends on changed (`replay`), and builds the others one file at a time, so
     that each file's result can be kept."""
     if _replays(job):
-        results: list[BatchResult] = []
-        try:
-            for file in files:
-                results.append(_file_result(file, job, shared))
-        except BaseException:  # (a file's failure: what the batch's earlier files staged goes too)
-            for result in results:
-                discard_built(result.built)
-            raise
-        return _combined(results)
+        return _files_results(files, job, shared)
     return _run_files(files, job, shared)[0]
+
+
+def _files_results(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
+    """The batch's files' results, each replayed from the cache or built alone (`_file_result`), in passes
+    over the batch: every file looked up, those not replayed compiled, then checked, then built (and kept)
+    one after the other. Each pass runs one kind of work over the whole batch, whose code and tables stay
+    in the processor's caches: interleaving the compile, the checks and nine targets' rendering per file
+    cost the benchmark's fresh build (333 files, --jobs 1) 0.06 s more CPU in compile and check alone
+    (0.36 -> 0.29 s, and 2.24 -> 2.11 s for the run, medians of 8 interleaved runs). A file's result is
+    the same either way: what a file's compile and check read of the process's shared state (imported
+    files, data files' scans) does not depend on what the batch's other files made of it."""
+    results: list = []
+    try:
+        for file in files:
+            results.append(_replayed(file, job, shared))
+        compiled = [compile_files([file], job.cwd, job.config, job.root, job.buffers, shared.setdefault("loader", {}),
+                                  job.overrides) if found is None else None for file, found in zip(files, results)]
+        checked = [_check_batch(item, job, shared) if item is not None else None for item in compiled]
+        del compiled  # (each file's is held by its `_Checked` until the file is built)
+        for index, file in enumerate(files):
+            if results[index] is None:
+                results[index] = _file_result(file, job, shared, checked[index])
+                checked[index] = None
+    except BaseException:  # (a file's failure: what the batch's other files staged goes too)
+        for result in results:
+            if result is not None:
+                discard_built(result.built)
+        raise
+    return _combined(results)
 
 
 def _replays(job: Job) -> bool:
@@ -186,15 +207,13 @@ def _replays(job: Job) -> bool:
     return job.build is not None and job.build.results is not None and not job.keep and not job.buffers
 
 
-def _file_result(file: tuple[str, str], job: Job, shared: dict) -> BatchResult:
-    """One file's result: replayed from the cache, or built (and kept in the cache when it may be)."""
-    found = _replayed(file, job, shared)
-    if found is not None:
-        return found
+def _file_result(file: tuple[str, str], job: Job, shared: dict, checked: _Checked) -> BatchResult:
+    """One file's result, built from what compiling and checking it alone found (`checked`), and kept in
+    the cache when it may be."""
     from tunespec import cache, replay
 
     root, key, since = job.build.results
-    result, compiled = _run_files([file], job, shared)
+    result, compiled = _run_files([file], job, shared, checked)
     if since is not None and compiled is not None:
         name = replay.entry_name(str(job.build.out), file[0])
         roots = shared.setdefault("project roots", {})
@@ -265,11 +284,13 @@ def merge_noqa(into: dict, noqa: dict) -> None:
                 mine[line] = comment
 
 
-def _run_files(files: list[tuple[str, str]], job: Job, shared: dict) -> tuple[BatchResult, Compiled | None]:
+def _run_files(files: list[tuple[str, str]], job: Job, shared: dict,
+               checked: _Checked | None = None) -> tuple[BatchResult, Compiled | None]:
     """`run_batch` of `files` compiled together, and what was compiled (None for a lint: dropped as it
-    went)."""
-    checked = _check_batch(compile_files(files, job.cwd, job.config, job.root, job.buffers,
-                                         shared.setdefault("loader", {}), job.overrides, _streamed(job)), job, shared)
+    went); `checked`: what `_check_batch` found of them, when the caller compiled and checked them."""
+    if checked is None:
+        checked = _check_batch(compile_files(files, job.cwd, job.config, job.root, job.buffers,
+                                             shared.setdefault("loader", {}), job.overrides, _streamed(job)), job, shared)
     # A lint's syntax trees are gone by now (nothing here holds `compile_files`' result): a 10 MB file's
     # diagnostics are made in the memory its trees took (1 byte per source byte less at the peak).
     engine = Engine(REGISTRY, job.selection)
