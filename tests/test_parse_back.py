@@ -12,7 +12,7 @@ import ast
 import shlex
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import GOLDEN
@@ -127,10 +127,38 @@ def test_a_damaged_script_is_judged_as_ast_parse_judges_it(path, where, how, pie
 SPEC_LINES = ['    "a": 1,', '    "a": 2,', '    "b": [', "        1,", "    ],", "    ]", "    }", '    "c": {', '        "d": None,',
               "    },", "    # a comment,", '    "e": 1  # no comma,', '    "f": """x', '    y""",', '    "g": 1, \\',
               '    "h": (', "    1)", '    "i": x,', '    "j": \'a\' "b",', '    "k": {**{}},', "", "    0: 0", '    "l": 1,,']
+# Dicts written a line per item, a level or two deep (read a part of the inner display at a time), and near misses.
+NESTED_LINES = ['    "t": {', '        "u": 1,', '        "u": 2,', '        "v": {', '            "w": [1],', '        },',
+                "        },,", "        }", '        # c {', '        "x": """y', '    "t":{', '    "t": { # {', "    }, ",
+                '        "z": 1, \\', "        0: 0,", '    "t1": {}', '        "d": None,']
+
+
+
+@st.composite
+def nested_spec_lines(draw):
+    """SPEC lines with dicts written a line per item, mostly well formed, now and then a line of either list."""
+    lines: list[str] = []
+
+    def block(indent: str, depth: int) -> None:
+        for _ in range(draw(st.integers(min_value=0, max_value=3))):
+            kind = draw(st.sampled_from(["item"] * 3 + ["nested"] * (2 if depth < 2 else 0) + ["noise"]))
+            if kind == "item":
+                lines.append(indent + draw(st.sampled_from(['"u": 1,', '"u": 2,', '"w": [1],', '"d": None,', "# c {",
+                                                            '"x": (1,', '"z": 1, \\', '"y": 1'])))
+            elif kind == "nested":
+                lines.append(indent + '"' + draw(st.sampled_from(["t", "u", "v"])) + '": {')
+                block(indent + "    ", depth + 1)
+                lines.append(indent + draw(st.sampled_from(["},"] * 4 + ["}", "},,", "}, "])))
+            else:
+                lines.append(draw(st.sampled_from(SPEC_LINES + NESTED_LINES)))
+
+    block("    ", 0)
+    return lines
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.lists(st.sampled_from(SPEC_LINES), max_size=8))
+@given(st.lists(st.sampled_from(SPEC_LINES), max_size=8) | st.lists(st.sampled_from(SPEC_LINES + NESTED_LINES * 2),
+                                                                    max_size=12) | nested_spec_lines())
 def test_a_spec_read_a_part_at_a_time_is_what_reading_it_whole_gives(lines):
     """Parts seen before are not parsed again, whatever came before them: the answers (a value, or the
     error) are the whole literal's, for well-formed parts and broken ones alike."""
@@ -222,6 +250,14 @@ def test_the_json_filter_indents_as_json_dumps_does(value, indent):
 
 @settings(max_examples=2000, deadline=None)
 @given(st.text(alphabet="a./\\", max_size=12))
+@example("../../..")
+@example("../a/..")
+@example("./a")
+@example("a/.")
+@example("a/./b")
+@example(".")
+@example("..")
+@example(".a/b..")
 def test_a_folder_is_shown_as_pure_posix_path_shows_it(path):
     from pathlib import PurePosixPath
 

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import REPO, granite
 from tests.test_build import ALL_TARGETS, examples, files_under  # noqa: F401 - examples is a fixture
@@ -187,8 +189,10 @@ def test_a_staged_folder_whose_place_was_taken_meanwhile_goes_in_file_by_file(tm
     assert not os.path.exists(temporary)
 
 
-def test_a_new_folder_is_staged_whole_and_put_in_place_with_its_stamp(project, monkeypatch):
-    """A fresh build renames each new target folder into place once, its files and stamp inside it."""
+def test_a_new_variant_folder_is_staged_whole_and_put_in_place_with_one_rename(project, monkeypatch):
+    """A fresh build renames each new variant's folder into place once, its targets' folders, files and
+    stamps inside it; a target added later, to a variant whose folder is there, goes in with one rename
+    of its own folder."""
     project.write("t.tune", granite(""))
     renamed = []
     real_replace = os.replace
@@ -198,13 +202,124 @@ def test_a_new_folder_is_staged_whole_and_put_in_place_with_its_stamp(project, m
         return real_replace(source, destination)
 
     monkeypatch.setattr(files_module.os, "replace", replace)
-    assert main(["build", "t.tune", "--target", "yaml,peft"]) == 0
-    renamed = [(source, destination) for source, destination in renamed  # (not the cache's compiled templates)
-               if os.path.relpath(destination, project.root).startswith("out" + os.sep)]
-    assert sorted(os.path.relpath(destination, project.root) for _, destination in renamed) == \
-        [os.path.join("out", "tickets", "peft"), os.path.join("out", "tickets", "yaml")]
-    assert all(os.path.basename(source).startswith(TEMPORARY) for source, _ in renamed)
-    assert (project.root / "out" / "tickets" / "yaml" / ".tunespec-stamp").is_file()
+    for targets, expected in (("yaml,peft", ["tickets"]), ("yaml,peft,json", ["tickets/json"])):
+        renamed.clear()
+        assert main(["build", "t.tune", "--target", targets]) == 0
+        into_out = [(source, destination) for source, destination in renamed  # (not the cache's files)
+                    if os.path.relpath(destination, project.root).startswith("out" + os.sep)]
+        assert [Path(os.path.relpath(destination, project.root / "out")).as_posix() for _, destination in into_out] \
+            == expected
+        assert all(os.path.basename(source).startswith(TEMPORARY) for source, _ in into_out)
+    for target in ("yaml", "peft", "json"):
+        assert (project.root / "out" / "tickets" / target / ".tunespec-stamp").is_file()
+    assert not [p for p in (project.root / "out").rglob(TEMPORARY + "*")]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.sets(st.sampled_from(["yaml", "json", "peft", "axolotl"])),
+       second=st.sets(st.sampled_from(["yaml", "json", "peft", "axolotl"]), min_size=1),
+       sweep=st.sampled_from(["1", "1, 2", "2, 3"]))
+def test_a_variant_folder_staged_whole_holds_what_one_filled_target_by_target_holds(project, first, second, sweep):
+    """The two ways a target's new folder is staged — inside its new variant's temporary folder, or beside
+    it in the variant's existing folder — write the same bytes and stamps, and leave nothing else."""
+    from tunespec.api import build
+
+    project.write("t.tune", granite(f"training {{ epochs = sweep [{sweep}] }}"))
+    out = project.root / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    build(["t.tune"], sorted(second), "out", cache=False)
+    fresh = {path.relative_to(out).as_posix(): path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    shutil.rmtree(out)
+    if first:
+        project.write("t.tune", granite("training { epochs = sweep [1, 4] }"))  # some variants only first
+        build(["t.tune"], sorted(first), "out", cache=False)
+        project.write("t.tune", granite(f"training {{ epochs = sweep [{sweep}] }}"))
+    build(["t.tune"], sorted(second), "out", cache=False)
+    again = {path.relative_to(out).as_posix(): path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    assert {name: data for name, data in again.items() if name.split("/")[1] in second and name in fresh} == fresh
+    assert set(fresh) <= set(again)
+    assert not [name for name in again if TEMPORARY in name]
+
+
+def _staged_target(placement, variant: str, text: str):
+    """Stage the yaml target of `variant` holding `text` (as a build's worker does)."""
+    from tunespec.templates.build import Output, stage_outputs
+
+    folder = placement.folder(variant, "yaml")
+    return stage_outputs([Output(os.path.join(folder, "experiment.yaml"), text, False, "experiment.yaml")],
+                         placement, (folder, "key", ()))
+
+
+def test_a_variant_folder_that_appeared_meanwhile_gets_the_targets_one_by_one(tmp_path):
+    """Another build put the variant's folder in place after this one staged it: the staged targets go
+    into it one by one (what is already there stays), and the temporary folder goes."""
+    from tunespec.templates.build import FolderCommit, Placement
+
+    placement = Placement(tmp_path / "out", tmp_path)
+    staged = _staged_target(placement, "v", "mine\n")
+    assert staged.within is not None and os.path.dirname(staged.within[0]) == str(tmp_path / "out")
+    (tmp_path / "out" / "v" / "json").mkdir(parents=True)
+    (tmp_path / "out" / "v" / "json" / "theirs.json").write_text("{}")
+    folders = FolderCommit()
+    try:
+        assert folders.put(staged) == [str(tmp_path / "out" / "v" / "yaml" / "experiment.yaml")]
+    finally:
+        folders.close()
+    assert files_under(tmp_path / "out") == {"v/json/theirs.json": b"{}", "v/yaml/experiment.yaml": b"mine\n"}
+    assert sorted(os.listdir(tmp_path / "out")) == ["v"]
+
+
+def test_a_link_put_where_a_staged_variant_folder_goes_is_refused_and_nothing_written(tmp_path):
+    from tunespec.files import WriteError
+    from tunespec.templates.build import FolderCommit, Placement, discard_staged
+
+    placement = Placement(tmp_path / "out", tmp_path)
+    staged = _staged_target(placement, "v", "mine\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out" / "v").symlink_to(elsewhere)
+    folders = FolderCommit()
+    with pytest.raises(WriteError, match="cannot write"):
+        try:
+            folders.put(staged)
+        finally:
+            folders.close()
+    discard_staged([staged])
+    assert os.listdir(elsewhere) == [] and sorted(os.listdir(tmp_path / "out")) == ["v"]
+
+
+@pytest.mark.parametrize("kept", [0, 1])
+def test_two_variants_of_one_name_in_a_batch_are_staged_apart_and_either_can_be_the_one_kept(tmp_path, kept):
+    """Two variants of one batch with the same name (the run refuses one, `runner._Merge`): the second's
+    target folder, whose name is taken in the variant's temporary folder, is staged in a second one; the
+    one refused is discarded, and the other put in place, alone."""
+    from tunespec.templates.build import FolderCommit, Placement, discard_staged
+
+    placement = Placement(tmp_path / "out", tmp_path)
+    both = [_staged_target(placement, "v", "first\n"), _staged_target(placement, "v", "second\n")]
+    assert both[0].within != both[1].within
+    discard_staged([both[1 - kept]])
+    folders = FolderCommit()
+    try:
+        folders.put(both[kept])
+    finally:
+        folders.close()
+    assert files_under(tmp_path / "out") == {"v/yaml/experiment.yaml": [b"first\n", b"second\n"][kept]}
+    assert sorted(os.listdir(tmp_path / "out")) == ["v"]
+
+
+def test_a_dead_runs_staged_variant_folder_goes_and_a_live_ones_is_neither_an_orphan_nor_pruned(project, capsys):
+    project.write("t.tune", granite(""))
+    assert main(["build", "t.tune", "--target", "yaml"]) == 0
+    out = project.root / "out"
+    dead = out / f"{TEMPORARY}999999999-0-0-tickets"
+    live = out / f"{TEMPORARY}{os.getppid()}-0-0-tickets"
+    for staging in (dead, live):  # (what a build stages: the variant's folder, its mark naming t.tune)
+        shutil.copytree(out / "tickets", staging)
+    capsys.readouterr()
+    assert main(["build", "t.tune", "--target", "yaml", "--prune"]) == 0
+    assert "orphaned" not in capsys.readouterr().out
+    assert not dead.exists() and (live / "yaml" / "experiment.yaml").is_file()
 
 
 # --- the disk says no ----------------------------------------------------------------------------------

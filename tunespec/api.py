@@ -172,8 +172,8 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     With `cache` (the default) the signatures of up-to-date files are kept in the cache folder
     (`tunespec.cache`), so that the next build trusts them without reading them (`templates.known`).
     """
-    from tunespec.files import WriteError, commit, commit_folder, interrupts_deferred
-    from tunespec.templates.build import BuildError
+    from tunespec.files import WriteError, commit, interrupts_deferred, remove_leftovers
+    from tunespec.templates.build import BuildError, FolderCommit
     from tunespec.templates.targets import TargetError, all_targets
 
     config = config if config is not None else configuration()
@@ -197,25 +197,28 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
         plan.results = _results_cache(config, job, known)
     written, unchanged, stale, refused = [], [], [], []
     result = None
+    if not check:  # new variant folders are staged beside their final names in `out` (`templates.build`)
+        remove_leftovers(out_path)
     try:
         result = runner.run(paths, job, jobs, progress)
         with interrupts_deferred():
-            for index, item in enumerate(result.built):
-                if item.refused is not None:
-                    refused.append(item.refused)
-                    continue
-                unchanged += [str(path) for path in item.files.unchanged]
-                stale += [str(path) for path in item.files.stale]
-                for temporary, path in item.files.staged:
-                    commit(temporary, path)
-                    written.append(str(path))
-                if item.files.folder is not None:  # a new folder, staged whole: its stamp goes in with it
-                    commit_folder(*item.files.folder)
-                    item.files.folder = None
-                    written += [str(path) for path in item.files.written]
-                if item.files.stamp is not None:  # after the files: a stamp never vouches for files not in place
-                    commit(*item.files.stamp)
-                    item.files.stamp = None
+            folders = FolderCommit()
+            try:
+                for index, item in enumerate(result.built):
+                    if item.refused is not None:
+                        refused.append(item.refused)
+                        continue
+                    unchanged += [str(path) for path in item.files.unchanged]
+                    stale += [str(path) for path in item.files.stale]
+                    for temporary, path in item.files.staged:
+                        commit(temporary, path)
+                        written.append(str(path))
+                    written += folders.put(item.files)  # a new folder, staged whole: its stamp goes in with it
+                    if item.files.stamp is not None:  # after the files: a stamp never vouches for files not in place
+                        commit(*item.files.stamp)
+                        item.files.stamp = None
+            finally:
+                folders.close()
     except WriteError as error:
         runner.discard_built(result.built[index:])
         raise BuildError(str(error)) from None

@@ -21,7 +21,7 @@ import stat
 from pathlib import Path
 
 from tunespec.record import Record
-from tunespec.files import STAMP  # written by build into each folder it fills (digests); tunespec's own
+from tunespec.files import STAMP, TEMPORARY  # STAMP: written by build into each folder it fills (digests); tunespec's own
 
 
 
@@ -56,6 +56,8 @@ def find(out: Path, root: Path, targets: dict, built: list, roots: list[str], cw
     found: list[Orphan] = []
     sources: dict[str, object] = {}  # source named by a mark -> its identity; None: not a file
     for variant in _entries(out):
+        if variant.startswith(TEMPORARY):  # a variant folder another build is staging (`templates.build`)
+            continue
         variant_folder = os.path.join(out, variant)
         if not _is_real_folder(variant_folder):
             continue

@@ -11,14 +11,14 @@ import stat
 from pathlib import Path
 
 from tunespec.compiler.resolve import ResolvedExperiment
-from tunespec.files import (TEMPORARY, WriteError, discard, discard_folder, read_unlinked, remove_leftovers, stage,
-                            stage_folder, write_new)
+from tunespec.files import (TEMPORARY, WriteError, commit_folder, discard, discard_folder, read_unlinked,
+                            remove_leftovers, stage, stage_folder, write_new)
 from tunespec.record import Factory, Record
 from tunespec.templates import stamp
 from tunespec.templates.targets import Target
 
 __all__ = ["TEMPORARY", "BuildError", "Output", "Staged", "Placement", "render_outputs", "check_outputs",
-           "stage_outputs", "discard_staged", "fresh_outputs"]
+           "stage_outputs", "discard_staged", "fresh_outputs", "FolderCommit"]
 
 
 class BuildError(Exception):
@@ -46,6 +46,9 @@ class Staged(Record):
     # written into it, its stamp last), and the final paths of its files (what the run reports as written).
     folder: tuple | None = None
     written: list = Factory(list)
+    # When the variant's folder did not exist either: (its temporary folder, the final one), in which the
+    # target's folder is staged under its own name; the variant's targets share it (`FolderCommit`).
+    within: tuple | None = None
 
 
 class Placement:
@@ -57,6 +60,7 @@ class Placement:
         self.checked: set[str] = set()  # folders inside `out` already made or found to be real folders
         self.made_here: set[str] = set()  # variant folders this run made (no dead run's leftovers in them)
         self.swept: set[str] = set()  # variant folders found, already cleared of dead runs' staged folders
+        self.staging: dict[str, tuple[str, str]] = {}  # variant folder made by this run -> (temporary, it)
         out_absolute = os.path.abspath(out)
         self.out_from_root = os.path.relpath(out_absolute, os.path.abspath(root))
         self.root_from_out = os.path.relpath(os.path.abspath(root), out_absolute)
@@ -140,7 +144,7 @@ def stage_outputs(outputs: list[Output], placement: Placement, stamped: tuple[st
     encoded = [(output, output.text.encode("utf-8")) for output in outputs]
     try:
         if stamped is not None and _absent(stamped[0], placement, result.made):
-            _stage_whole(encoded, stamped, result)
+            _stage_whole(encoded, stamped, result, placement)
             return result
         new_folders = set()
         for folder in sorted({os.path.dirname(output.path) for output in outputs}):
@@ -169,14 +173,14 @@ def stage_outputs(outputs: list[Output], placement: Placement, stamped: tuple[st
 
 
 def _absent(folder: str, placement: Placement, made: list) -> bool:
-    """Whether the target's folder does not exist, so that it can be staged whole; the folder above it
-    (the variant's) is made if missing and, when it was there before the run, cleared of the folders dead
-    runs staged in it."""
+    """Whether the target's folder does not exist, so that it can be staged whole. The folder above it
+    (the variant's), when missing, is staged whole too (`_stage_variant`); when it was there before the
+    run, it is cleared of the folders dead runs staged in it."""
     parent = os.path.dirname(folder)
-    if parent in placement.made_here:  # made by this run: nothing in it but this run's folders
+    if parent in placement.made_here:  # staged by this run: nothing in it but this run's folders
         return True
-    if _make_folder(parent, placement, made):
-        placement.made_here.add(parent)
+    if not _exists(parent, placement, made):
+        _stage_variant(parent, placement)
         return True
     if parent not in placement.swept:
         remove_leftovers(Path(parent))
@@ -184,11 +188,39 @@ def _absent(folder: str, placement: Placement, made: list) -> bool:
     return not os.path.lexists(folder)
 
 
-def _stage_whole(encoded: list[tuple[Output, bytes]], stamped: tuple[str, str, tuple], result: Staged) -> None:
-    """Stage a new folder: its files written under their own names into a temporary folder beside it (and
-    its stamp, last), which the commit renames into place in one step."""
+def _exists(variant: str, placement: Placement, made: list) -> bool:
+    """Whether the variant's folder is there (a real folder: a link or a file in its place is refused), the
+    output folder made if missing."""
+    if variant in placement.checked:
+        return True
+    _make_out_once(placement, made)
+    try:
+        info = os.lstat(variant)
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise BuildError(f"cannot create {variant}: {_reason(error)}") from None
+    _check_existing(variant, placement.out, info)
+    placement.checked.add(variant)
+    return True
+
+
+def _stage_variant(variant: str, placement: Placement) -> tuple[str, str]:
+    """A new temporary folder beside the missing variant folder, in which its targets' folders are staged
+    under their own names: the commit puts the variant's folder in place with one rename where each target's
+    took one (the benchmark's fresh build: 999 renames in place of 5,604, 27 ms of serial work in 35)."""
+    staging = placement.staging[variant] = (stage_folder(variant), variant)
+    placement.made_here.add(variant)
+    return staging
+
+
+def _stage_whole(encoded: list[tuple[Output, bytes]], stamped: tuple[str, str, tuple], result: Staged,
+                 placement: Placement) -> None:
+    """Stage a new folder: its files written under their own names into a temporary folder (and its stamp,
+    last), which the commit renames into place in one step: beside it, or, when its variant's folder is new
+    too, under its own name in the variant's temporary folder."""
     folder = str(stamped[0])
-    temporary = stage_folder(folder)
+    temporary = _target_folder(folder, placement, result)
     names = []
     result.folder = (temporary, folder, names)
     for output, data in encoded:
@@ -205,6 +237,82 @@ def _stage_whole(encoded: list[tuple[Output, bytes]], stamped: tuple[str, str, t
         names.append(stamp.STAMP)
 
 
+def _target_folder(folder: str, placement: Placement, result: Staged) -> str:
+    """The (new, empty) temporary folder a target's new folder is staged in."""
+    variant = os.path.dirname(folder)
+    staging = placement.staging.get(variant)
+    if staging is None:
+        return stage_folder(folder)
+    result.made.append(staging[0])  # (removed again once empty, when the run discards its targets)
+    temporary = os.path.join(staging[0], os.path.basename(folder))
+    try:
+        os.mkdir(temporary)
+    except FileExistsError:  # another variant of the batch has the name (the run refuses one): one more
+        staging = _stage_variant(variant, placement)
+        result.made.append(staging[0])
+        temporary = os.path.join(staging[0], os.path.basename(folder))
+        _new_folder(temporary, folder)
+    except OSError as error:
+        raise WriteError(f"cannot create {folder}: {_reason(error)}") from None
+    result.within = staging
+    return temporary
+
+
+def _new_folder(path: str, shown: str) -> None:
+    try:
+        os.mkdir(path)
+    except OSError as error:
+        raise WriteError(f"cannot create {shown}: {_reason(error)}") from None
+
+
+class FolderCommit:
+    """Puts the staged new folders of a run's targets in place, one target (`Staged`) at a time, in the
+    run's order: a variant's new folder with one rename for all its targets, or, when it appeared meanwhile
+    (another run, or another variant of this run with the same name, got there first), each target's folder
+    renamed into it (`files.commit_folder`). `close` (always) removes what is left of the temporary
+    variant folders that did not go in whole."""
+
+    def __init__(self) -> None:
+        self.renamed: dict[str, bool] = {}  # temporary variant folder -> put in place whole
+
+    def put(self, files: Staged) -> list[str]:
+        """Commit the target's new folder, if it has one; the final paths of its files."""
+        if files.folder is None:
+            return []
+        if files.within is not None:
+            temporary, variant = files.within
+            whole = self.renamed.get(temporary)
+            if whole is None:
+                whole = self.renamed[temporary] = _renamed(temporary, variant)
+            if whole:
+                files.folder = None
+        if files.folder is not None:
+            commit_folder(*files.folder)
+            files.folder = None
+        return files.written
+
+    def close(self) -> None:
+        for temporary, whole in self.renamed.items():
+            if not whole:
+                discard_folder(temporary)  # (empty, unless the commit failed: then the rest is discarded)
+
+
+def _renamed(temporary: str, variant: str) -> bool:
+    """Whether the staged variant folder went in place whole; False when a real folder of that name is
+    there now (its targets then go in one by one); a link or a file in its way is refused."""
+    try:
+        os.replace(temporary, variant)  # (a folder replaces only an empty folder)
+        return True
+    except OSError as error:
+        try:
+            real = stat.S_ISDIR(os.lstat(variant).st_mode)
+        except OSError:
+            real = False
+        if not real:
+            raise WriteError(f"cannot write {variant}: {_reason(error)}") from None
+        return False
+
+
 def discard_staged(results: list[Staged]) -> None:
     """Remove the staged temporary files and folders, then the folders made for them that are still empty."""
     for result in results:
@@ -212,7 +320,7 @@ def discard_staged(results: list[Staged]) -> None:
             discard(temporary)
         if result.folder is not None:
             discard_folder(result.folder[0])
-        result.staged, result.stamp, result.folder, result.written = [], None, None, []
+        result.staged, result.stamp, result.folder, result.written, result.within = [], None, None, [], None
     made = {folder for result in results for folder in result.made}
     for folder in sorted(made, key=lambda folder: folder.count(os.sep), reverse=True):  # deepest first
         try:
@@ -241,10 +349,7 @@ def _make_folder(folder: Path | str, placement: Placement, made: list) -> bool:
     key = str(folder)
     if key in placement.checked:
         return False
-    current = str(placement.out)
-    if current not in placement.checked:
-        _make_out(Path(placement.out), made)
-        placement.checked.add(current)
+    current = _make_out_once(placement, made)
     created = False
     inside = key[len(current) + 1:] if key.startswith(current + os.sep) else os.path.relpath(folder, placement.out)
     for part in inside.split(os.sep):
@@ -279,6 +384,15 @@ def _check_existing(folder: str, out: Path, info: os.stat_result | None = None) 
                          f"build writes only into real folders inside {out}")
     if not stat.S_ISDIR(info.st_mode):
         raise BuildError(f"cannot create {folder}: a file of that name is in the way")
+
+
+def _make_out_once(placement: Placement, made: list) -> str:
+    """The output folder (made if missing, the first time a batch asks), as a string."""
+    out = str(placement.out)
+    if out not in placement.checked:
+        _make_out(Path(placement.out), made)
+        placement.checked.add(out)
+    return out
 
 
 def _make_out(out: Path, made: list) -> None:
