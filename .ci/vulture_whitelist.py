@@ -53,3 +53,4 @@ LORA_ALPHA_NOT_POSITIVE
 NUM_VIRTUAL_TOKENS_BELOW_ONE
 _.descend_resolver  # templates/render.py _VerifyingLoader: called by libyaml's composer (PyYAML's _yaml) around every node
 _.ascend_resolver
+context_class  # templates/render.py: _BuiltinEnvironment's, which Jinja2's Environment reads to make each template's context

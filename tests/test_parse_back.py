@@ -12,7 +12,7 @@ import ast
 import shlex
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import GOLDEN
@@ -250,6 +250,14 @@ def test_the_json_filter_indents_as_json_dumps_does(value, indent):
 
 @settings(max_examples=2000, deadline=None)
 @given(st.text(alphabet="a./\\", max_size=12))
+@example("../../..")
+@example("../a/..")
+@example("./a")
+@example("a/.")
+@example("a/./b")
+@example(".")
+@example("..")
+@example(".a/b..")
 def test_a_folder_is_shown_as_pure_posix_path_shows_it(path):
     from pathlib import PurePosixPath
 

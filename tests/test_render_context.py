@@ -61,8 +61,9 @@ def test_a_sandboxed_target_context_leaves_the_sandbox_its_own_globals(tmp_path)
     assert _values(builtin)["range"] is range
 
 
-@pytest.mark.parametrize("text", ["{{ spec.training.missing }}\n", "{{ nothing }}\n", "{{ spec.training.epochs.x.y }}\n",
-                                  "{% for x in spec.missing %}{% endfor %}\n", "{{ 1 // 0 }}\n"])
+@pytest.mark.parametrize("text", ["{{ spec.training.missing }}\n", "{{ nothing }}\n",
+                                  "{{ spec.training.epochs.x.y }}\n", "{% for x in spec.missing %}{% endfor %}\n",
+                                  "{{ 1 // 0 }}\n"])
 def test_a_failing_builtin_template_is_reported_as_before(tmp_path, text):
     target = _target(tmp_path, {"bad.j2": text})
     values = _values(target)
@@ -104,3 +105,29 @@ def test_a_dict_lookup_finds_what_jinja2_finds(data, name, subclass):
             (expected._undefined_obj, expected._undefined_name, expected._undefined_hint)
     else:
         assert found == expected and type(found) is type(expected)
+
+
+CALLS = {
+    "calls.j2": "{% set seen = [] %}{% for x in spec.training.values() %}{% set _ = seen.append(x) %}{% endfor %}"
+                "{{ seen | length }} {{ spec.training.get('epochs', 0) }} {{ spec.training.get('none', 'd') }}"
+                " {{ name.startswith('n') }} {{ relative_to_folder('out/x') }} {{ dict(a=1) | yaml }}"
+                " {{ len(seen) }} {{ next(empty) is defined }}\n",
+}
+
+
+def test_calls_in_a_builtin_template_give_what_jinja2_gives(tmp_path):
+    """(C functions are called at once; Jinja2's own way asks each callable whether it takes the context.)"""
+    target = _target(tmp_path, CALLS)
+    values = {**_values(target), "len": len, "next": next, "empty": iter(())}
+    expected = _plain_render(tmp_path, "calls.j2", {**values, "empty": iter(())})
+    assert render._render_builtin(render._environment_for(target, "yaml"), target, "calls.j2", values) == expected
+    assert expected == "3 2 d True ../../x {a: 1} 3 False\n"
+
+
+def test_a_c_function_failing_in_a_builtin_template_raises_what_it_raised(tmp_path):
+    target = _target(tmp_path, {"bad.j2": "{{ spec.training.get() }}\n"})
+    with pytest.raises(TypeError) as plain:
+        _plain_render(tmp_path, "bad.j2", _values(target))
+    with pytest.raises(TypeError) as shared:
+        render._render_builtin(render._environment_for(target, "yaml"), target, "bad.j2", _values(target))
+    assert str(shared.value) == str(plain.value)

@@ -451,9 +451,7 @@ class _TargetChecks:
 
         if self.known is None:
             self.known = all_targets(self.template_dirs)
-        if self.override is not None:
-            resolved = [exp.with_targets(self.override) for exp in resolved]
-        return list(findings_for(resolved, self.config.targets, self.known, self.memo))
+        return list(findings_for(resolved, self.config.targets, self.known, self.memo, self.override))
 
 
 # --- building one batch --------------------------------------------------------------------------------

@@ -118,6 +118,20 @@ class ResolvedExperiment(Record):
                 return self.provenance[path].location
         return self.name_location
 
+    def changed_from(self, other: "ResolvedExperiment") -> set[str] | None:
+        """The fields whose value (as shown: 1, 1.0 and True are equal, but messages show them apart) or
+        provenance differ from `other`'s, another variant of the same declaration; None when more than
+        fields differ (the model, the invalid values, which fields are set or in which order). A target
+        check that reads none of these fields finds for this variant what it found for `other`."""
+        values, provenance, other_values, other_provenance = self.values, self.provenance, other.values, other.provenance
+        if self.model is not other.model or self.invalid != other.invalid or list(values) != list(other_values) \
+                or list(provenance) != list(other_provenance):
+            return None
+        changed = {path for path, value in values.items() if not _shown_alike(value, other_values[path])}
+        changed.update(path for path, origin in provenance.items()
+                       if origin is not other_provenance[path] and origin != other_provenance[path])
+        return changed
+
     @property
     def declaration_key(self) -> int:
         """The same for every variant of one declaration."""
@@ -189,6 +203,10 @@ class ResolvedExperiment(Record):
                 written={path: Written(settings[path].value, settings[path].location, settings[path].swept)
                          for path in paths if path in settings},
                 inherited={path: merged[path].value if path in merged else None for path in paths})
+
+
+def _shown_alike(value: Any, other: Any) -> bool:
+    return value is other or (type(value) is type(other) and value == other and repr(value) == repr(other))
 
 
 class Resolver:

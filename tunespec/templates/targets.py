@@ -69,32 +69,55 @@ class Target(Record):
     sandboxed: bool = False  # a user's --template-dir target: rendered in Jinja2's sandbox
     source: str = ""
 
-    __extra_slots__ = ("_per_method",)
+    __extra_slots__ = ("_per_method", "_outputs")
 
     def can_express(self, method: str | None, field: str) -> bool:
         expressible = self.expressible(method)
         return expressible is None or field in expressible
 
     def expressible(self, method: str | None) -> frozenset | None:
-        """The fields the target expresses for `method` (None: every field), worked out once per method:
-        TS501 asks for every set field of every variant, nine targets each in a build."""
-        return self._derived("expressible", method, lambda: None if "*" in self.expresses.get("all", ()) else
-                             frozenset(self.expresses.get("all", ())) | frozenset(self.expresses.get(method or "", ())))
+        """The fields the target expresses for `method` (None: every field)."""
+        return self.for_method(method)[2]
 
     def limited_fields(self, method: str | None) -> list[str]:
-        """The fields with a `[values]` limit for all methods or for `method`, sorted (once per method)."""
-        return self._derived("limited", method, lambda: sorted(
-            {field for scope in ("all", method or "") for field in self.values.get(scope, {})}))
+        """The fields with a `[values]` limit for all methods or for `method`, sorted."""
+        return self.for_method(method)[1]
 
-    def _derived(self, what: str, method: str | None, make):
+    def required(self, method: str | None) -> list[str]:
+        return self.for_method(method)[0]
+
+    @property
+    def outputs(self) -> str:
+        """The files it writes, as TS501 lists them (once per target: TS501 is the commonest finding of a
+        build, 6,000 of the benchmark's)."""
         try:
-            known = self._per_method
+            return self._outputs
         except AttributeError:
-            known = self._per_method = {}
-        key = (what, method)
-        if key not in known:
-            known[key] = make()
-        return known[key]
+            self._outputs = ", ".join(file.output for file in self.files)
+            return self._outputs
+
+    def for_method(self, method: str | None) -> tuple:
+        """(required, limited_fields, expressible, read) of `method`, worked out once per method and taken in
+        one lookup: TS5xx asks for them for every variant and target, nine targets each in a build. `read`:
+        the fields whose values TS501–TS504 read besides the set fields it cannot express (`_reusable`)."""
+        try:
+            return self._per_method[method]
+        except AttributeError:
+            self._per_method = {}
+        except KeyError:
+            pass
+        required = [*self.requires.get("all", ()), *self.requires.get(method or "", ())]
+        limits = [(field, limit) for scope in ("all", method or "") for field, limit in self.values.get(scope, {}).items()]
+        read = {"method", "model", *required, *(field for field, _ in limits),
+                *(path for _, limit in limits for path in limit.get("when", {}))}
+        if self.constraints:
+            read.update(("resources.volume", "lora.target_modules", "lora.resolved_target_modules", *DATA_PATH_FIELDS))
+        found = self._per_method[method] = (
+            required, sorted({field for field, _ in limits}),
+            None if "*" in self.expresses.get("all", ()) else
+            frozenset(self.expresses.get("all", ())) | frozenset(self.expresses.get(method or "", ())),
+            frozenset(read))
+        return found
 
     def value_limit(self, values: Mapping[str, Any], field: str) -> dict | None:
         """The `[values]` limit (for the experiment's method or all) that the experiment's value of the field
@@ -111,9 +134,6 @@ class Target(Record):
                 return {**limit, "scope": scope}
         return None
 
-    def required(self, method: str | None) -> list[str]:
-        return self._derived("required", method,
-                             lambda: [*self.requires.get("all", ()), *self.requires.get(method or "", ())])
 
 
 class TargetError(Exception):
@@ -255,25 +275,31 @@ def target_findings(exp: ResolvedExperiment, target: Target, set_fields: list[st
     elif method in target.deprecated:
         yield Finding(codes.TARGET_METHOD_DEPRECATED, exp.location_of("method"), f"`{target.name}`: {target.deprecated[method]}",
                       "plan the move to another method or target")
-    missing = [field for field in target.required(method) if not exp.is_set(field)]
+    required, limited, expressible, _ = target.for_method(method)
+    missing = [field for field in required if not exp.is_set(field)]
     if missing:
         yield Finding(codes.TARGET_NEEDS_VALUE, exp.name_location,
                       f"`{target.name}` needs {', '.join(f'`{f}`' for f in missing)}, which is unset",
                       "set it in the experiment or a preset it extends")
     # (each check below is a generator, made and run for every variant and target even when it cannot
-    # find anything: asked first whether it can, a build again's TS5xx checks of nine targets cost less)
-    if target.constraints:
+    # find anything: asked first whether it can, a build's TS5xx checks of nine targets cost less)
+    constraints = target.constraints
+    if constraints.get("local_paths_need_volume"):
         yield from _local_paths_without_volume(exp, target)
+    if constraints.get("data_uri_schemes") is not None:
         yield from _unreadable_uris(exp, target)
+    if constraints.get("lora_layer_groups"):
         yield from _partial_layer_groups(exp, target)
-    if target.limited_fields(method):
+    if limited:
         yield from _inexpressible_values(exp, target, method)
-    expressible = target.expressible(method)
-    for field in () if expressible is None else _set_fields(exp) if set_fields is None else set_fields:
-        if field not in expressible and exp.values[field] != target.implicit.get(field, _UNSET):
+    if expressible is None:
+        return
+    fields = _set_fields(exp) if set_fields is None else set_fields
+    for field in [field for field in fields if field not in expressible]:
+        if exp.values[field] != target.implicit.get(field, _UNSET):
             yield Finding(codes.TARGET_CANNOT_EXPRESS_FIELD, exp.location_of(field),
                           f"`{target.name}` cannot express `{field}` ({_shown(exp.values[field])}): it is dropped "
-                          f"from {', '.join(f.output for f in target.files)}",
+                          f"from {target.outputs}",
                           "leave it out for this target, or choose a target that can express it")
 
 
@@ -400,24 +426,51 @@ def unknown_target_findings(exp: ResolvedExperiment, known: Iterable[str]) -> It
 
 
 def findings_for(resolved: list[ResolvedExperiment], default_targets: list[str] | None,
-                 targets: dict[str, Target], memo: dict | None = None) -> Iterator[tuple[Finding, str]]:
-    """TS5xx (and TS005 for unknown names) for every experiment variant and the targets it names; `memo`
-    keeps them for `build`, which refuses a target on its TS5xx errors (see `memo_key`)."""
+                 targets: dict[str, Target], memo: dict | None = None,
+                 override: list[str] | None = None) -> Iterator[tuple[Finding, str]]:
+    """TS5xx (and TS005 for unknown names) for every experiment variant and the targets it names, or
+    `override` (`--target`) names in its place; `memo` keeps them for `build`, which refuses a target on
+    its TS5xx errors (see `memo_key`).
+
+    A sweep's variants mostly differ in values no target check reads (a learning rate that every target
+    expresses): a variant's findings for a target are then its declaration's first variant's (`_reusable`),
+    not worked out again (the benchmark's build: 2 of 3 variants)."""
+    known = override is None or all(name in targets for name in override)
+    first: dict[int, tuple] = {}  # declaration key -> (its first variant, {target name: its findings})
     for exp in resolved:
         if exp.is_preset:
             continue
-        experiment, named = exp.experiment, exp.values.get("targets")
+        if not known:  # (TS005 must not point at what the experiment wrote: the variant as if it named them)
+            exp = exp.with_targets(override)
+        experiment, named = exp.experiment, exp.values.get("targets") if override is None else override
         if named and not all(name in targets for name in named):  # (TS005 looks for the places of each name)
             yield from ((f, experiment) for f in unknown_target_findings(exp, targets))
+        earlier = first.get(exp.declaration_key)
+        if earlier is None:
+            earlier = first[exp.declaration_key] = (exp, {})
+        changed = exp.changed_from(earlier[0]) if earlier[0] is not exp else None
         set_fields = None
         for name in named or default_targets or ():
             if name in targets:
-                set_fields = list(_set_fields(exp)) if set_fields is None else set_fields
-                found = list(target_findings(exp, targets[name], set_fields))
+                target = targets[name]
+                found = earlier[1].get(name) if changed is not None and _reusable(target, exp, changed) else None
+                if found is None:
+                    set_fields = list(_set_fields(exp)) if set_fields is None else set_fields
+                    found = list(target_findings(exp, target, set_fields))
+                    if earlier[0] is exp:
+                        earlier[1][name] = found
                 if memo is not None:
                     memo[memo_key(exp, name)] = found
                 for finding in found:
                     yield finding, experiment
+
+
+def _reusable(target: Target, exp: ResolvedExperiment, changed: set[str]) -> bool:
+    """Whether the variant's TS501–TS504 for `target` are those of its declaration's first variant, from
+    which it differs in the `changed` fields: when the checks read none of them (`Target.for_method`),
+    and the target expresses each (TS501 names the value of a set field it cannot express)."""
+    _, _, expressible, read = target.for_method(exp.values.get("method"))
+    return all(field not in read and (expressible is None or field in expressible) for field in changed)
 
 
 def memo_key(exp: ResolvedExperiment, target: str) -> tuple:

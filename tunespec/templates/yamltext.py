@@ -136,7 +136,9 @@ def _block_into(lines: list[str], value: Any, indent: int) -> None:
 
 
 def _entry_into(lines: list[str], head: str, item: Any, indent: int) -> None:
-    if isinstance(item, (dict, list, tuple)) and item:
+    if type(item) is str and "\n" not in item:  # (most entries: a one-line string, quoted)
+        lines.append(f"{head} {quoted(item)}")
+    elif isinstance(item, (dict, list, tuple)) and item:
         lines.append(head)
         _block_into(lines, item, indent + 2)
     elif isinstance(item, str) and literal_block(item):
