@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import REPO, git, write_training_data
 from tunespec.cli import main
@@ -185,6 +188,34 @@ def test_a_target_no_longer_named_and_a_variant_no_longer_swept_are_orphans(pres
     code, out, _ = run(capsys, "build", "--check", "-q", "exp/a.tune")
     assert "orphaned: out/a.epochs-2/json/ (exp/a.tune no longer makes the variant a.epochs-2)" in out
     assert "orphaned: out/a.epochs-1/json/ (a.epochs-1 no longer names the target json)" in out
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=st.tuples(st.sets(st.sampled_from(["1", "2", "3"]), min_size=1), st.sets(st.sampled_from(["yaml", "json"]), min_size=1)),
+       after=st.tuples(st.sets(st.sampled_from(["1", "2", "3"]), min_size=1), st.sets(st.sampled_from(["yaml", "json"]), min_size=1)))
+def test_orphans_skip_the_variant_folders_the_run_put_in_place_whole_and_find_the_same(presets, monkeypatch, before, after):
+    """The orphan search does not list the variant folders the build put in place whole (all the run's):
+    it finds what the full search finds, whatever variants and targets the build before made."""
+    from tunespec import orphans
+
+    real_find = orphans.find
+    skipped = []
+
+    def both(*args, **kwargs):
+        found = real_find(*args, **kwargs)
+        skipped.append(set(kwargs.get("whole", args[8] if len(args) > 8 else ())))
+        assert found == real_find(*args[:8], **{k: v for k, v in kwargs.items() if k != "whole"})
+        return found
+
+    monkeypatch.setattr(orphans, "find", both)
+    shutil.rmtree(presets.root / "out", ignore_errors=True)
+    for epochs, targets in (before, after):
+        presets.write("exp/a.tune", experiment("a", "../common/base.tune", "base").replace(
+            "  data {", f"  targets = [{', '.join(sorted(targets))}]\n\n  training {{\n"
+                        f"    epochs = sweep [{', '.join(sorted(epochs))}]\n  }}\n\n  data {{"))
+        assert main(["build", "-q", "exp/a.tune"]) == 0
+    assert skipped[0] == {f"a.epochs-{n}" for n in before[0]}  # the first build made every folder
+    assert skipped[1] == {f"a.epochs-{n}" for n in after[0] - before[0]}
 
 
 def test_specs_of_a_file_that_does_not_parse_are_never_orphans(presets, capsys):

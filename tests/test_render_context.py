@@ -61,8 +61,9 @@ def test_a_sandboxed_target_context_leaves_the_sandbox_its_own_globals(tmp_path)
     assert _values(builtin)["range"] is range
 
 
-@pytest.mark.parametrize("text", ["{{ spec.training.missing }}\n", "{{ nothing }}\n", "{{ spec.training.epochs.x.y }}\n",
-                                  "{% for x in spec.missing %}{% endfor %}\n", "{{ 1 // 0 }}\n"])
+@pytest.mark.parametrize("text", ["{{ spec.training.missing }}\n", "{{ nothing }}\n",
+                                  "{{ spec.training.epochs.x.y }}\n", "{% for x in spec.missing %}{% endfor %}\n",
+                                  "{{ 1 // 0 }}\n"])
 def test_a_failing_builtin_template_is_reported_as_before(tmp_path, text):
     target = _target(tmp_path, {"bad.j2": text})
     values = _values(target)

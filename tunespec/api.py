@@ -202,7 +202,7 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
     try:
         result = runner.run(paths, job, jobs, progress)
         with interrupts_deferred():
-            folders = FolderCommit()
+            placed = FolderCommit()
             try:
                 for index, item in enumerate(result.built):
                     if item.refused is not None:
@@ -213,25 +213,26 @@ def build(paths: Iterable[str | os.PathLike], targets: list[str] | None = None, 
                     for temporary, path in item.files.staged:
                         commit(temporary, path)
                         written.append(str(path))
-                    written += folders.put(item.files)  # a new folder, staged whole: its stamp goes in with it
+                    written += placed.put(item.files)  # a new folder, staged whole: its stamp goes in with it
                     if item.files.stamp is not None:  # after the files: a stamp never vouches for files not in place
                         commit(*item.files.stamp)
                         item.files.stamp = None
             finally:
-                folders.close()
+                placed.close()
     except WriteError as error:
         runner.discard_built(result.built[index:])
         raise BuildError(str(error)) from None
     except KeyboardInterrupt:  # between the run and the renames, before they were deferred: all old
         runner.abandon(result.built if result is not None else [], job)
         raise
-    folders = _save_signatures(plan.cache, result.signatures, out_path) if plan.cache is not None else None
+    signatures = _save_signatures(plan.cache, result.signatures, out_path) if plan.cache is not None else None
     lint = LintResult(result.diagnostics, result.roots, result.lines)
     from tunespec import orphans as orphan_folders
     from tunespec.diagnostics import Severity
 
     broken = {d.path for d in result.diagnostics if d.severity is Severity.ERROR}
-    found = orphan_folders.find(out_path, root_path, known, result.built, result.roots, Path.cwd(), broken, folders)
+    found = orphan_folders.find(out_path, root_path, known, result.built, result.roots, Path.cwd(), broken, signatures,
+                                placed.whole)
     pruned = orphan_folders.prune(found) if prune and not check else []
     return BuildResult(lint, written, unchanged, stale, refused, check, found, pruned)
 

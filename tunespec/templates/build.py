@@ -274,6 +274,7 @@ class FolderCommit:
 
     def __init__(self) -> None:
         self.renamed: dict[str, bool] = {}  # temporary variant folder -> put in place whole
+        self.whole: set[str] = set()  # the names of the variant folders put in place whole
 
     def put(self, files: Staged) -> list[str]:
         """Commit the target's new folder, if it has one; the final paths of its files."""
@@ -284,6 +285,8 @@ class FolderCommit:
             whole = self.renamed.get(temporary)
             if whole is None:
                 whole = self.renamed[temporary] = _renamed(temporary, variant)
+                if whole:
+                    self.whole.add(os.path.basename(variant))
             if whole:
                 files.folder = None
         if files.folder is not None:

@@ -421,7 +421,8 @@ class _BuiltinContext(jinja2.runtime.Context):
         try:
             return __obj(*args, **kwargs)
         except StopIteration:  # (as Jinja2 says it)
-            return __self.environment.undefined("value was undefined because a callable raised a StopIteration exception")
+            return __self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception")
 
 
 class _BuiltinEnvironment(jinja2.Environment):
@@ -568,8 +569,8 @@ def _render_builtin(env: jinja2.Environment, target: Target, template: str, valu
 
     `values` is the target's `context`, which holds the environment's globals: the template renders in it
     as it is (a shared context: templates never change the values they are given, `set` writes to the
-    context's own variables). `Template.render` would copy it twice per file, with the globals: 5.8 µs
-    against 1.9 µs for a 40-key context, 11,613 times in the benchmark's fresh build."""
+    context's own variables). `Template.render` would copy it twice per file, with the globals: 2.2 µs
+    against 1.0 µs for a 40-key context and an empty template, 11,613 times in the benchmark's fresh build."""
     found = _template(env, template)
     try:
         return env.concat(found.root_render_func(found.new_context(values, shared=True)))  # type: ignore[attr-defined]
