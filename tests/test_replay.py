@@ -336,8 +336,8 @@ def test_replayed_and_built_batches_merge_in_order_with_workers(project, settled
 
 
 def _one_at_a_time(files, job, shared):
-    """The path `runner._files_results` replaced: each file looked up, then compiled, checked and built,
-    before the next file is looked at."""
+    """The path `runner._files_results` replaced: each file looked up, then compiled, checked, built and
+    kept, before the next file is looked at."""
     results = []
     try:
         for file in files:
@@ -345,7 +345,8 @@ def _one_at_a_time(files, job, shared):
             if found is None:
                 compiled = runner.compile_files([file], job.cwd, job.config, job.root, job.buffers,
                                                 shared.setdefault("loader", {}), job.overrides)
-                found = runner._file_result(file, job, shared, runner._check_batch(compiled, job, shared))
+                found, compiled = runner._run_files([file], job, shared, runner._check_batch(compiled, job, shared))
+                runner._keep(file, found, compiled, job, shared)
             results.append(found)
     except BaseException:
         for result in results:
@@ -399,8 +400,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E
 @given(kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=6), edited=st.sets(st.integers(0, 5)))
 def test_a_batch_built_in_passes_finds_and_keeps_what_one_file_at_a_time_did(project, settled, monkeypatch, kinds,
                                                                              edited):
-    """Every file looked up, then compiled, then checked, then built: what the build reports, writes and
-    keeps is what looking up, compiling, checking and building one file after the other did."""
+    """Every file looked up, then compiled, then checked, then built, then kept: what the build reports,
+    writes and keeps is what looking up, compiling, checking, building and keeping one file after the
+    other did."""
     _write(project)
     edited = {index for index in edited if index < len(kinds)}
     found = {}

@@ -174,14 +174,15 @@ def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResu
 
 
 def _files_results(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
-    """The batch's files' results, each replayed from the cache or built alone (`_file_result`), in passes
-    over the batch: every file looked up, those not replayed compiled, then checked, then built (and kept)
-    one after the other. Each pass runs one kind of work over the whole batch, whose code and tables stay
-    in the processor's caches: interleaving the compile, the checks and nine targets' rendering per file
-    cost the benchmark's fresh build (333 files, --jobs 1) 0.06 s more CPU in compile and check alone
-    (0.36 -> 0.29 s, and 2.24 -> 2.11 s for the run, medians of 8 interleaved runs). A file's result is
-    the same either way: what a file's compile and check read of the process's shared state (imported
-    files, data files' scans) does not depend on what the batch's other files made of it."""
+    """The batch's files' results, each replayed from the cache or built alone, in passes over the batch:
+    every file looked up, those not replayed compiled, then checked, then built one after the other, then
+    kept in the cache (`_keep`). Each pass runs one kind of work over the whole batch, whose code and tables
+    stay in the processor's caches: interleaving the compile, the checks, nine targets' rendering and the
+    keeping per file cost the benchmark's fresh build (333 files, --jobs 1, CPU, medians of 7 interleaved
+    runs) 0.09 s in compile and check (0.37 -> 0.28 s) and 0.04 s more in building and keeping (run 1.64 ->
+    1.60 s). A file's result is the same either way: what a file's compile and check read of the process's
+    shared state (imported files, data files' scans) does not depend on what the batch's other files made
+    of it, and what is kept of a file is judged against the run's start (`replay.dependencies`)."""
     results: list = []
     try:
         for file in files:
@@ -190,10 +191,14 @@ def _files_results(files: list[tuple[str, str]], job: Job, shared: dict) -> Batc
                                   job.overrides) if found is None else None for file, found in zip(files, results)]
         checked = [_check_batch(item, job, shared) if item is not None else None for item in compiled]
         del compiled  # (each file's is held by its `_Checked` until the file is built)
+        built = []  # (file, its result, what was compiled) of the files built
         for index, file in enumerate(files):
             if results[index] is None:
-                results[index] = _file_result(file, job, shared, checked[index])
+                results[index], kept = _run_files([file], job, shared, checked[index])
                 checked[index] = None
+                built.append((file, results[index], kept))
+        for file, result, kept in built:
+            _keep(file, result, kept, job, shared)
     except BaseException:  # (a file's failure: what the batch's other files staged goes too)
         for result in results:
             if result is not None:
@@ -207,13 +212,11 @@ def _replays(job: Job) -> bool:
     return job.build is not None and job.build.results is not None and not job.keep and not job.buffers
 
 
-def _file_result(file: tuple[str, str], job: Job, shared: dict, checked: _Checked) -> BatchResult:
-    """One file's result, built from what compiling and checking it alone found (`checked`), and kept in
-    the cache when it may be."""
+def _keep(file: tuple[str, str], result: BatchResult, compiled: Compiled, job: Job, shared: dict) -> None:
+    """Keep a file's result, as building it alone made it (`compiled`), in the cache when it may be."""
     from tunespec import cache, replay
 
     root, key, since = job.build.results
-    result, compiled = _run_files([file], job, shared, checked)
     if since is not None and compiled is not None:
         name = replay.entry_name(str(job.build.out), file[0])
         roots = shared.setdefault("project roots", {})
@@ -221,7 +224,6 @@ def _file_result(file: tuple[str, str], job: Job, shared: dict, checked: _Checke
         data = replay.entry(key, file[1], result, depends) if depends is not None else None
         if data is not None:
             cache.store(root, name, data)
-    return result
 
 
 def _replayed(file: tuple[str, str], job: Job, shared: dict) -> BatchResult | None:
