@@ -165,3 +165,50 @@ def test_a_build_ends_in_small_batches_and_takes_every_file_once_in_order(count,
     lint = runner._batches(files, runner.Job(Config(), None, Path.cwd()))
     assert [file for batch in lint for file in batch] == files
     assert all(len(batch) == runner.BATCH_FILES for batch in lint[:-1])
+
+
+# --- the pool ----------------------------------------------------------------------------------------------
+
+_LOG = ""  # the file both processes note events in (set by the test before the worker is forked)
+
+
+def _note(event: str) -> None:
+    with open(_LOG, "a") as log:
+        log.write(f"{event}\n")
+
+
+class _SlowToLoad:
+    """A batch's result whose unpickling, in the parent, takes a while and is noted when done."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __reduce__(self):
+        return _loaded, (self.index,)
+
+
+def _loaded(index: int) -> _SlowToLoad:
+    import time
+
+    time.sleep(0.3)
+    _note(f"loaded {index}")
+    return _SlowToLoad(index)
+
+
+def _run_batch(files, job, shared):
+    _note(f"started {files[0]}")
+    return _SlowToLoad(files[0])
+
+
+def test_a_worker_gets_its_next_batch_before_the_parent_unpickles_its_result(tmp_path, monkeypatch):
+    """The worker starts its next batch while the parent is still unpickling the result it just sent;
+    results still come in batch order."""
+    from tunespec import workers
+
+    global _LOG
+    _LOG = str(tmp_path / "log")
+    monkeypatch.setattr(runner, "run_batch", _run_batch)  # (the forked worker inherits it)
+    results = list(workers.in_workers([[0], [1], [2]], None, 1, lambda result: None))
+    assert [result.index for result in results] == [0, 1, 2]
+    log = (tmp_path / "log").read_text().splitlines()
+    assert log.index("started 1") < log.index("loaded 0") and log.index("started 2") < log.index("loaded 1")

@@ -87,8 +87,11 @@ def _give(worker: _Worker, waiting: list, batches: list) -> None:
 
 
 def _collect(pool: list[_Worker], arrived: dict, waiting: list, batches: list) -> None:
-    """Wait for the next result (or a worker's death) and give that worker the next batch."""
+    """Wait for the next result (or a worker's death) and give that worker the next batch. The batch is
+    given before the result is unpickled: the worker would otherwise wait for that too (a build batch's
+    result, 5,600 records for 16 files, takes about 1 ms; 25 ms over the benchmark's 27 batches)."""
     from multiprocessing.connection import wait
+    from multiprocessing.reduction import ForkingPickler
 
     busy = [worker for worker in pool if worker.batch is not None]
     ready = wait([worker.pipe for worker in busy] + [worker.process.sentinel for worker in busy])
@@ -96,13 +99,16 @@ def _collect(pool: list[_Worker], arrived: dict, waiting: list, batches: list) -
         if worker.pipe not in ready and worker.process.sentinel not in ready:
             continue
         try:
-            index, succeeded, result = worker.pipe.recv()
+            answer = worker.pipe.recv_bytes()
         except (EOFError, OSError):  # it died, perhaps halfway through sending
             worker.process.join(STOP_SECONDS)
             raise WorkerDied(_death(worker.process.exitcode)) from None
-        arrived[index] = (succeeded, result)
         worker.batch = None
-        _give(worker, waiting, batches)
+        try:
+            _give(worker, waiting, batches)
+        finally:  # (arrived, so that a run that stops discards what it staged)
+            index, succeeded, result = ForkingPickler.loads(answer)  # (what `recv` does after `recv_bytes`)
+            arrived[index] = (succeeded, result)
 
 
 def _death(code: int | None) -> str:
