@@ -367,8 +367,8 @@ KINDS = {
 }
 
 
-def _batch_run(root, kinds, edited, monkeypatch, files_results) -> list:
-    """What two builds of the files find and keep (the second after `edited` files changed), with
+def _batch_run(root, kinds, edited, monkeypatch, files_results, targets=TARGETS) -> list:
+    """What two builds of the files find, write and keep (the second after `edited` files changed), with
     `runner._files_results` as given."""
     monkeypatch.setattr(runner, "_files_results", files_results)
     for index, kind in enumerate(kinds):
@@ -380,10 +380,12 @@ def _batch_run(root, kinds, edited, monkeypatch, files_results) -> list:
             for index in edited:
                 with open(root / paths[index], "a", encoding="utf-8") as handle:
                     handle.write("# edited\n")
-        result = _build(paths=paths)
+        result = _build(paths=paths, targets=targets)
         entries = sorted((root / cache.FOLDER / replay.FOLDER).glob("*"))
         seen.append((_seen(result), [(path.name, _kept(cache.load(root, f"{replay.FOLDER}/{path.name}")))
-                                     for path in entries]))
+                                     for path in entries],
+                     sorted((str(path.relative_to(root)), path.read_bytes() if path.is_file() else None)
+                            for path in (root / "out").rglob("*"))))
     return seen
 
 
@@ -432,3 +434,46 @@ def test_a_failure_in_a_batch_leaves_nothing_staged(project, settled, monkeypatc
     with pytest.raises(RuntimeError):
         _build(paths=paths)
     assert sorted(path.relative_to(project.root) for path in (project.root / "out").rglob("*")) == before
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=5), edited=st.sets(st.integers(0, 4)))
+def test_targets_built_one_target_at_a_time_make_what_building_variant_by_variant_made(project, settled, monkeypatch,
+                                                                                         kinds, edited):
+    """`build_batch` builds each target for every variant before the next target: what the build reports,
+    writes (byte for byte) and keeps is what building each variant's targets before the next variant's did."""
+    _write(project)
+    edited = {index for index in edited if index < len(kinds)}
+    found = {}
+    for name, order in (("variant by variant", list), ("target by target", runner._build_order)):
+        for leftover in ("out", cache.FOLDER):
+            shutil.rmtree(project.root / leftover, ignore_errors=True)
+        monkeypatch.setattr(runner, "_build_order", order)
+        found[name] = _batch_run(project.root, kinds, edited, monkeypatch, runner._files_results,
+                                 ["yaml", "peft", "json", "kubeflow"])
+    assert found["target by target"] == found["variant by variant"]
+
+
+def test_a_build_reports_the_failure_building_variant_by_variant_meets_first(project, settled, monkeypatch):
+    """Targets are built one target at a time, but of two failures the one reported is the one building
+    each variant's targets in turn meets first: the first variant's second target, not the second
+    variant's first."""
+    from tunespec.templates import build as templates_build
+    from tunespec.templates.targets import RenderError
+
+    _write(project)
+    project.write("t.tune", EXPERIMENT.replace("max_seq_length = 512", "max_seq_length = sweep [512, 1024]"))
+    original = templates_build.render_outputs
+    rendered = []
+
+    def failing(exp, target, *args, **kwargs):
+        rendered.append((exp.name, target.name))
+        if (exp.values["training.max_seq_length"], target.name) in ((512, "peft"), (1024, "yaml")):
+            raise RenderError(f"{exp.name} ({target.name}) failed")
+        return original(exp, target, *args, **kwargs)
+
+    monkeypatch.setattr(templates_build, "render_outputs", failing)
+    with pytest.raises(RenderError, match=r"512 \(peft\) failed"):
+        _build()
+    assert [target for _, target in rendered[:2]] == ["yaml", "yaml"]  # (one target at a time)
+    assert not (project.root / "out").exists() or not any((project.root / "out").rglob("*.yaml"))

@@ -460,65 +460,104 @@ class _TargetChecks:
 
 def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], job: Job,
                 by_target: dict, signatures=None) -> list[Built]:
-    from tunespec.compiler.ir import variant_inputs
-    from tunespec.templates import stamp
-    from tunespec.templates.build import Placement, check_outputs, fresh_outputs, render_outputs, stage_outputs
+    """Each variant's targets, refused or built (`_built`), in the variants' order and each variant's
+    targets' order. The targets are built one target at a time, each for every variant that has it
+    (`_build_order`): a target's templates, filters and verification stay in the processor's caches from one
+    variant to the next. Built variant by variant, nine targets apart, the benchmark's fresh build took
+    0.04-0.09 s more CPU (333 files, --jobs 1, medians of 7 interleaved runs, twice: render_outputs 0.819 ->
+    0.773 and 0.825 -> 0.762 s, run 1.629 -> 1.590 and 1.633 -> 1.543 s). A failure is the one building in
+    the variants' order meets first."""
     from tunespec.templates import targets
+    from tunespec.templates.build import Placement
     from tunespec.templates.targets import all_targets
 
     plan = job.build
     known = all_targets(job.template_dirs)
     errors = _ErrorPlaces(diagnostics)
-    placement = Placement(plan.out, (job.root or job.cwd).absolute())
-    to_root = placement.to_root()
     engine = Engine(REGISTRY, job.selection)
-    built: list[Built] = []
+    built: list = []  # a Built, or None where a target is still to build
+    pending: list = []  # (index in `built`, variant, target name, target, label) of each target to build
+    for exp in resolved:
+        if exp.is_preset:
+            continue
+        if not exp.complete or errors.inside(exp) or _missing_required(exp):
+            built.append(Built("", "", exp.name, f"{exp.name}: not built, it has errors", name=exp.name))
+            continue
+        unwritable = _not_utf8(exp)
+        if unwritable:
+            built.append(Built("", "", exp.name, f"{exp.name}: not built, the path {unwritable} is not UTF-8 "
+                                                 "text, which a job spec must hold", name=exp.name))
+            continue
+        for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
+            label = f"{exp.name} ({name})"
+            target = known.get(name)
+            if target is None or _target_refuses(exp, target, engine, by_target, targets):
+                built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above",
+                                   name=exp.name, target=name))
+                continue
+            pending.append((len(built), exp, name, target, label))
+            built.append(None)
+    build = _Building(job, Placement(plan.out, (job.root or job.cwd).absolute()), signatures)
     try:
-        for exp in resolved:
-            if exp.is_preset:
-                continue
-            if not exp.complete or errors.inside(exp) or _missing_required(exp):
-                built.append(Built("", "", exp.name, f"{exp.name}: not built, it has errors", name=exp.name))
-                continue
-            unwritable = _not_utf8(exp)
-            if unwritable:
-                built.append(Built("", "", exp.name, f"{exp.name}: not built, the path {unwritable} is not UTF-8 "
-                                                     "text, which a job spec must hold", name=exp.name))
-                continue
-            variant = inputs = digest = None
-            for name in plan.targets or exp.values.get("targets") or job.config.targets or DEFAULT_TARGETS:
-                label = f"{exp.name} ({name})"
-                target = known.get(name)
-                if target is None or _target_refuses(exp, target, engine, by_target, targets):
-                    built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above",
-                                       name=exp.name, target=name))
-                    continue
-                if digest is None:
-                    inputs = variant_inputs(exp)
-                    digest = stamp.variant_digest(inputs)
-                folder = placement.folder(exp.name, name)
-                key = stamp.key(digest, target, placement.from_root(exp.name, name), to_root)
-                found = fresh_outputs(folder, key, placement, plan.check, signatures)
-                if found is not None:  # rendering would make what is there: nothing rendered
-                    files, names = found
-                else:
-                    from tunespec.templates.render import keep_compiled_templates, unique_names, variant_context
-
-                    if variant is None:  # (the variant's first target rendered)
-                        keep_compiled_templates(plan.cache[0] if plan.cache is not None else None)
-                        variant = variant_context(exp, inputs)
-                    outputs = render_outputs(exp, target, placement, variant)
-                    names = unique_names(target, variant["ir"])
-                    files = check_outputs(outputs) if plan.check else \
-                        stage_outputs(outputs, placement, (folder, key, names))
-
-                built.append(Built(folder, f"{exp.source} (experiment {exp.experiment})", label, files=files,
-                                   variant=(exp.source, exp.name), names=names, name=exp.name, target=name,
-                                   key=key))
+        for item in _build_order(pending):
+            try:
+                built[item[0]] = build.built(*item[1:])
+            except Exception:  # (the first failure in the variants' order is the one reported)
+                for earlier in pending:
+                    if earlier[0] < item[0] and built[earlier[0]] is None:
+                        built[earlier[0]] = build.built(*earlier[1:])
+                raise
     except BaseException:
-        discard_built(built)
+        discard_built([item for item in built if item is not None])
         raise
     return built
+
+
+def _build_order(pending: list[tuple]) -> list[tuple]:
+    """The targets to build (`build_batch`'s `pending`), one target after another in the order the variants
+    first name them, each target's in the variants' order."""
+    order: dict[str, int] = {}
+    for item in pending:
+        order.setdefault(item[2], len(order))
+    return sorted(pending, key=lambda item: order[item[2]])
+
+
+class _Building:
+    """What building a batch's targets shares: the placement of their folders, the cache's signatures, and
+    each variant's inputs, their digest and its templates' context, made once for all its targets."""
+
+    def __init__(self, job: Job, placement, signatures) -> None:
+        self.plan, self.placement, self.signatures = job.build, placement, signatures
+        self.to_root = placement.to_root()
+        self.variants: dict[int, list] = {}  # id of a variant -> [inputs, digest, context or None]
+
+    def built(self, exp: ResolvedExperiment, name: str, target, label: str) -> Built:
+        """One target of one variant: its folder found up to date, or rendered and staged (or compared)."""
+        from tunespec.compiler.ir import variant_inputs
+        from tunespec.templates import stamp
+        from tunespec.templates.build import check_outputs, fresh_outputs, render_outputs, stage_outputs
+
+        plan, placement = self.plan, self.placement
+        variant = self.variants.get(id(exp))
+        if variant is None:
+            inputs = variant_inputs(exp)
+            variant = self.variants[id(exp)] = [inputs, stamp.variant_digest(inputs), None]
+        folder = placement.folder(exp.name, name)
+        key = stamp.key(variant[1], target, placement.from_root(exp.name, name), self.to_root)
+        found = fresh_outputs(folder, key, placement, plan.check, self.signatures)
+        if found is not None:  # rendering would make what is there: nothing rendered
+            files, names = found
+        else:
+            from tunespec.templates.render import keep_compiled_templates, unique_names, variant_context
+
+            if variant[2] is None:  # (the variant's first target rendered)
+                keep_compiled_templates(plan.cache[0] if plan.cache is not None else None)
+                variant[2] = variant_context(exp, variant[0])
+            outputs = render_outputs(exp, target, placement, variant[2])
+            names = unique_names(target, variant[2]["ir"])
+            files = check_outputs(outputs) if plan.check else stage_outputs(outputs, placement, (folder, key, names))
+        return Built(folder, f"{exp.source} (experiment {exp.experiment})", label, files=files,
+                     variant=(exp.source, exp.name), names=names, name=exp.name, target=name, key=key)
 
 
 def _not_utf8(exp: ResolvedExperiment) -> str | None:
