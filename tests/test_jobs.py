@@ -212,3 +212,53 @@ def test_a_worker_gets_its_next_batch_before_the_parent_unpickles_its_result(tmp
     assert [result.index for result in results] == [0, 1, 2]
     log = (tmp_path / "log").read_text().splitlines()
     assert log.index("started 1") < log.index("loaded 0") and log.index("started 2") < log.index("loaded 1")
+
+
+def _run_batch_quickly(files, job, shared):
+    _note(f"started {files[0]}")
+    return files[0]
+
+
+def test_a_worker_finds_its_next_batch_waiting_and_need_not_wait_for_the_parent(tmp_path, monkeypatch):
+    """Each worker is given its next batch ahead: it starts it as soon as it has sent its answer, even while
+    the parent is slow to come and read that answer; the results still come in batch order."""
+    from tunespec import workers
+
+    global _LOG
+    _LOG = str(tmp_path / "log")
+    monkeypatch.setattr(runner, "run_batch", _run_batch_quickly)
+    real_collect = workers._collect
+
+    def slow_collect(*args):
+        import time
+
+        time.sleep(0.3)
+        _note("parent reads")
+        real_collect(*args)
+
+    monkeypatch.setattr(workers, "_collect", slow_collect)
+    assert list(workers.in_workers([[0], [1], [2], [3]], None, 1, lambda result: None)) == [0, 1, 2, 3]
+    log = (tmp_path / "log").read_text().splitlines()
+    assert log.index("started 1") < log.index("parent reads")
+
+
+def test_a_workers_end_of_its_pipe_holds_a_whole_result_where_the_system_allows(tmp_path):
+    """The socket a worker sends its results on is widened (as far as `net.core.wmem_max` allows), and
+    still carries them."""
+    import multiprocessing
+    import socket
+
+    from tunespec import workers
+
+    mine, theirs = multiprocessing.get_context("fork").Pipe()
+    endpoint = socket.socket(fileno=theirs.fileno())
+    before = endpoint.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    workers._room_for_results(theirs)
+    after = endpoint.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    endpoint.detach()
+    limit = Path("/proc/sys/net/core/wmem_max")
+    if limit.exists() and int(limit.read_text()) > before:
+        assert after > before
+    if after > 1_000_000:  # (else a send this size would wait for a reader)
+        theirs.send(b"x" * 300_000)  # more than the default holds: sent with no reader yet
+        assert mine.recv() == b"x" * 300_000

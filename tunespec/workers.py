@@ -26,14 +26,37 @@ class WorkerDied(Exception):
     """A worker process was killed (or crashed) while it had a batch: one line, exit 2."""
 
 
+AHEAD = 2  # batches given to a worker at a time: the one it works on, and the next, waiting in its pipe
+
+
 class _Worker:
     def __init__(self, context: Any, job: Any) -> None:
         mine, theirs = context.Pipe()
+        _room_for_results(theirs)
         self.process = context.Process(target=_serve, args=(theirs, job), daemon=True)
         self.process.start()
         theirs.close()  # the worker holds the only other end: its death is the end of this pipe
         self.pipe = mine
-        self.batch: int | None = None  # the batch it works on
+        self.batches: list[int] = []  # the batches it was given and has not answered, oldest first
+
+
+def _room_for_results(connection: Any) -> None:
+    """Let the worker's end of its pipe (a socket pair) hold a whole result unread: a build batch's is about
+    190 KB, more than the 208 KB a socket holds with its bookkeeping, and the worker waited, before it could
+    start its next batch, for the parent to be scheduled and read it. As large as the system allows (4 MB
+    here); where it cannot be set, the worker waits as before."""
+    import socket
+
+    try:
+        endpoint = socket.socket(fileno=connection.fileno())
+    except OSError:  # not a socket (a platform where the pipe is another kind of handle)
+        return
+    try:
+        endpoint.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    except OSError:
+        pass
+    finally:
+        endpoint.detach()  # (the connection keeps its descriptor)
 
 
 def in_workers(batches: list, job: Any, workers: int, discard: Callable[[Any], None]) -> Iterator[Any]:
@@ -51,8 +74,9 @@ def in_workers(batches: list, job: Any, workers: int, discard: Callable[[Any], N
         with _ignoring_interrupts():  # the workers are made now, and keep ignoring SIGINT
             pool = [_Worker(context, job) for _ in range(workers)]
         waiting = list(range(len(batches)))
-        for worker in pool:
-            _give(worker, waiting, batches)
+        for _ in range(AHEAD):  # (each worker one, then each one more: the first batches are shared out alike)
+            for worker in pool:
+                _give(worker, waiting, batches)
         failure: BaseException | None = None
         for index in range(len(batches)):
             while index not in arrived:
@@ -77,10 +101,14 @@ def in_workers(batches: list, job: Any, workers: int, discard: Callable[[Any], N
 
 
 def _give(worker: _Worker, waiting: list, batches: list) -> None:
+    """Send the worker the next batch, if one is left: it finds it waiting in its pipe when it has
+    answered the one before, instead of waiting for the parent to be scheduled and send one (the parent
+    shares two cores with the workers)."""
     if waiting:
-        worker.batch = waiting.pop(0)
+        index = waiting.pop(0)
+        worker.batches.append(index)
         try:
-            worker.pipe.send((worker.batch, batches[worker.batch]))
+            worker.pipe.send((index, batches[index]))
         except OSError:  # it died between two batches
             worker.process.join(STOP_SECONDS)
             raise WorkerDied(_death(worker.process.exitcode)) from None
@@ -93,7 +121,7 @@ def _collect(pool: list[_Worker], arrived: dict, waiting: list, batches: list) -
     from multiprocessing.connection import wait
     from multiprocessing.reduction import ForkingPickler
 
-    busy = [worker for worker in pool if worker.batch is not None]
+    busy = [worker for worker in pool if worker.batches]
     ready = wait([worker.pipe for worker in busy] + [worker.process.sentinel for worker in busy])
     for worker in busy:
         if worker.pipe not in ready and worker.process.sentinel not in ready:
@@ -103,7 +131,7 @@ def _collect(pool: list[_Worker], arrived: dict, waiting: list, batches: list) -
         except (EOFError, OSError):  # it died, perhaps halfway through sending
             worker.process.join(STOP_SECONDS)
             raise WorkerDied(_death(worker.process.exitcode)) from None
-        worker.batch = None
+        worker.batches.pop(0)  # (a worker answers its batches in the order it was given them)
         try:
             _give(worker, waiting, batches)
         finally:  # (arrived, so that a run that stops discards what it staged)
