@@ -422,14 +422,14 @@ def test_a_failure_in_a_batch_leaves_nothing_staged(project, settled, monkeypatc
         project.write(f"f{index}.tune", EXPERIMENT.replace("tickets", f"run{index}"))
     paths = ["f0.tune", "f1.tune", "f2.tune"]
     _build(paths=paths[:1])  # f0 replays in the next build, f1 is built, f2 fails
-    original = runner._Building.built
+    original = runner._Building.rendered
 
     def failing(self, exp, *args, **kwargs):
         if exp.source.endswith("f2.tune"):
             raise RuntimeError("broken")
         return original(self, exp, *args, **kwargs)
 
-    monkeypatch.setattr(runner._Building, "built", failing)
+    monkeypatch.setattr(runner._Building, "rendered", failing)
     before = sorted(path.relative_to(project.root) for path in (project.root / "out").rglob("*"))
     with pytest.raises(RuntimeError):
         _build(paths=paths)
@@ -482,3 +482,30 @@ def test_a_build_reports_the_failure_building_variant_by_variant_meets_first(pro
         _build(paths=["t.tune", "u.tune"][:files])
     assert [target for _, target in rendered[:2]] == ["yaml", "yaml"]  # (one target at a time)
     assert not (project.root / "out").exists() or not any((project.root / "out").rglob("*.yaml"))
+
+
+def test_a_staging_failure_before_a_rendering_failure_is_the_one_reported(project, settled, monkeypatch):
+    """A target is rendered for every variant, then staged: when staging the first variant's fails and
+    rendering the second's fails, the staging's is reported, as building variant by variant meets it first."""
+    from tunespec.templates import build as templates_build
+    from tunespec.templates.build import BuildError
+    from tunespec.templates.targets import RenderError
+
+    _write(project)
+    project.write("t.tune", EXPERIMENT.replace("max_seq_length = 512", "max_seq_length = sweep [512, 1024]"))
+    render, stage = templates_build.render_outputs, templates_build.stage_outputs
+
+    def rendering(exp, *args, **kwargs):
+        if exp.values["training.max_seq_length"] == 1024:
+            raise RenderError("rendering failed")
+        return render(exp, *args, **kwargs)
+
+    def staging(outputs, *args, **kwargs):
+        if "512" in outputs[0].path:
+            raise BuildError("staging failed")
+        return stage(outputs, *args, **kwargs)
+
+    monkeypatch.setattr(templates_build, "render_outputs", rendering)
+    monkeypatch.setattr(templates_build, "stage_outputs", staging)
+    with pytest.raises(BuildError, match="staging failed"):
+        _build(targets=["yaml"])

@@ -519,31 +519,62 @@ def _planned(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], 
 
 def _build_planned(plans: list[tuple[list, list]]) -> None:
     """Build what some files' variants are to build (`_planned`: a file's each) into its place, one target
-    at a time for every variant of the files that has it (`_build_order`): a target's templates, filters and
-    verification stay in the processor's caches from one variant to the next. Built variant by variant,
-    nine targets apart, the benchmark's fresh build took 0.04-0.09 s more CPU (333 files, --jobs 1, medians
-    of 7 interleaved runs, twice: render_outputs 0.819 -> 0.773 and 0.825 -> 0.762 s, run 1.629 -> 1.590
-    and 1.633 -> 1.543 s) than built a file's variants together, which took 0.09 s more than a batch's
-    16 files' together (render_outputs 0.841 -> 0.776 s, run 1.726 -> 1.638 s, 9 of 9 runs faster). A
-    failure is the one building file by file and variant by variant meets first."""
+    at a time for every variant of the files that has it (`_build_order`), each target rendered for all of
+    them, then staged: a target's templates, filters and verification, then the staging's, stay in the
+    processor's caches from one variant to the next. Built variant by variant, nine targets apart, the
+    benchmark's fresh build took 0.04-0.09 s more CPU (333 files, --jobs 1, medians of 7 interleaved runs,
+    twice: render_outputs 0.819 -> 0.773 and 0.825 -> 0.762 s, run 1.629 -> 1.590 and 1.633 -> 1.543 s)
+    than built a file's variants together, which took 0.09 s more than a batch's 16 files' together
+    (render_outputs 0.841 -> 0.776 s, run 1.726 -> 1.638 s, 9 of 9 runs faster), which, staging each
+    target as it was rendered, took 0.02-0.12 s more (twice: stage_outputs 0.307 -> 0.274 and 0.321 ->
+    0.272 s, run 1.597 -> 1.574 and 1.704 -> 1.582 s, 8 of 8 runs faster the second time). A
+    failure is the one building file by file and variant by variant meets first (`_first_failure`)."""
     pending = [((number, item[0]), *item[1:]) for number, (_, items) in enumerate(plans) for item in items]
+    rendered: dict[tuple, tuple] = {}  # place -> what rendering made there, not staged yet
     try:
-        for item in _build_order(pending):
-            try:
-                _place(plans, item)
-            except Exception:  # (the first failure in the files' and variants' order is the one reported)
-                for earlier in pending:
-                    if earlier[0] < item[0] and plans[earlier[0][0]][0][earlier[0][1]] is None:
-                        _place(plans, earlier)
-                raise
+        for group in _by_target(_build_order(pending)):
+            for item in group:
+                try:
+                    rendered[item[0]] = item[-1].rendered(*item[1:-1])
+                except Exception:
+                    _first_failure(plans, pending, rendered, item[0])
+                    raise
+            for item in group:
+                try:
+                    _place(plans, item, item[-1].staged(rendered.pop(item[0])))
+                except Exception:
+                    _first_failure(plans, pending, rendered, item[0])
+                    raise
     except BaseException:
         discard_built([item for built, _ in plans for item in built])
         raise
 
 
-def _place(plans: list[tuple[list, list]], item: tuple) -> None:
-    (number, place), exp, name, target, label, building = item
-    plans[number][0][place] = building.built(exp, name, target, label)
+def _first_failure(plans: list[tuple[list, list]], pending: list[tuple], rendered: dict, failed: tuple) -> None:
+    """Build what comes before the place that `failed`, in the files' and variants' order, and is not built
+    yet: a failure there (raised from here) is the one building file by file and variant by variant meets
+    first, and the one reported."""
+    for item in pending:
+        if item[0] < failed and plans[item[0][0]][0][item[0][1]] is None:
+            made = rendered.pop(item[0], None)
+            _place(plans, item, item[-1].staged(made if made is not None else item[-1].rendered(*item[1:-1])))
+
+
+def _place(plans: list[tuple[list, list]], item: tuple, built: Built) -> None:
+    number, place = item[0]
+    plans[number][0][place] = built
+
+
+def _by_target(ordered: list[tuple]) -> Iterator[list[tuple]]:
+    """`_build_order`'s items, a target's at a time."""
+    group: list = []
+    for item in ordered:
+        if group and item[2] != group[0][2]:
+            yield group
+            group = []
+        group.append(item)
+    if group:
+        yield group
 
 
 def _build_order(pending: list[tuple]) -> list[tuple]:
@@ -556,7 +587,7 @@ def _build_order(pending: list[tuple]) -> list[tuple]:
 
 
 class _Building:
-    """What building a batch's targets shares: the placement of their folders, the cache's signatures, and
+    """What building a file's targets shares: the placement of their folders, the cache's signatures, and
     each variant's inputs, their digest and its templates' context, made once for all its targets."""
 
     def __init__(self, job: Job, placement, signatures) -> None:
@@ -564,11 +595,12 @@ class _Building:
         self.to_root = placement.to_root()
         self.variants: dict[int, list] = {}  # id of a variant -> [inputs, digest, context or None]
 
-    def built(self, exp: ResolvedExperiment, name: str, target, label: str) -> Built:
-        """One target of one variant: its folder found up to date, or rendered and staged (or compared)."""
+    def rendered(self, exp: ResolvedExperiment, name: str, target, label: str) -> tuple:
+        """One target of one variant, its folder found up to date or rendered (nothing written yet): what
+        `staged` takes."""
         from tunespec.compiler.ir import variant_inputs
         from tunespec.templates import stamp
-        from tunespec.templates.build import check_outputs, fresh_outputs, render_outputs, stage_outputs
+        from tunespec.templates.build import fresh_outputs, render_outputs
 
         plan, placement = self.plan, self.placement
         variant = self.variants.get(id(exp))
@@ -579,16 +611,26 @@ class _Building:
         key = stamp.key(variant[1], target, placement.from_root(exp.name, name), self.to_root)
         found = fresh_outputs(folder, key, placement, plan.check, self.signatures)
         if found is not None:  # rendering would make what is there: nothing rendered
+            return exp, name, label, folder, key, found, None
+        from tunespec.templates.render import keep_compiled_templates, unique_names, variant_context
+
+        if variant[2] is None:  # (the variant's first target rendered)
+            keep_compiled_templates(plan.cache[0] if plan.cache is not None else None)
+            variant[2] = variant_context(exp, variant[0])
+        outputs = render_outputs(exp, target, placement, variant[2])
+        return exp, name, label, folder, key, None, (outputs, unique_names(target, variant[2]["ir"]))
+
+    def staged(self, rendered: tuple) -> Built:
+        """What `rendered` made, staged (or compared, for --check)."""
+        from tunespec.templates.build import check_outputs, stage_outputs
+
+        exp, name, label, folder, key, found, made = rendered
+        if found is not None:
             files, names = found
         else:
-            from tunespec.templates.render import keep_compiled_templates, unique_names, variant_context
-
-            if variant[2] is None:  # (the variant's first target rendered)
-                keep_compiled_templates(plan.cache[0] if plan.cache is not None else None)
-                variant[2] = variant_context(exp, variant[0])
-            outputs = render_outputs(exp, target, placement, variant[2])
-            names = unique_names(target, variant[2]["ir"])
-            files = check_outputs(outputs) if plan.check else stage_outputs(outputs, placement, (folder, key, names))
+            outputs, names = made
+            files = check_outputs(outputs) if self.plan.check else \
+                stage_outputs(outputs, self.placement, (folder, key, names))
         return Built(folder, f"{exp.source} (experiment {exp.experiment})", label, files=files,
                      variant=(exp.source, exp.name), names=names, name=exp.name, target=name, key=key)
 
