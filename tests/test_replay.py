@@ -422,14 +422,14 @@ def test_a_failure_in_a_batch_leaves_nothing_staged(project, settled, monkeypatc
         project.write(f"f{index}.tune", EXPERIMENT.replace("tickets", f"run{index}"))
     paths = ["f0.tune", "f1.tune", "f2.tune"]
     _build(paths=paths[:1])  # f0 replays in the next build, f1 is built, f2 fails
-    original = runner.build_batch
+    original = runner._Building.built
 
-    def failing(resolved, *args, **kwargs):
-        if any(exp.source.endswith("f2.tune") for exp in resolved):
+    def failing(self, exp, *args, **kwargs):
+        if exp.source.endswith("f2.tune"):
             raise RuntimeError("broken")
-        return original(resolved, *args, **kwargs)
+        return original(self, exp, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "build_batch", failing)
+    monkeypatch.setattr(runner._Building, "built", failing)
     before = sorted(path.relative_to(project.root) for path in (project.root / "out").rglob("*"))
     with pytest.raises(RuntimeError):
         _build(paths=paths)
@@ -454,15 +454,20 @@ def test_targets_built_one_target_at_a_time_make_what_building_variant_by_varian
     assert found["target by target"] == found["variant by variant"]
 
 
-def test_a_build_reports_the_failure_building_variant_by_variant_meets_first(project, settled, monkeypatch):
+@pytest.mark.parametrize("files", [1, 2])
+def test_a_build_reports_the_failure_building_variant_by_variant_meets_first(project, settled, monkeypatch, files):
     """Targets are built one target at a time, but of two failures the one reported is the one building
     each variant's targets in turn meets first: the first variant's second target, not the second
-    variant's first."""
+    variant's first (the variants of one file, or of two)."""
     from tunespec.templates import build as templates_build
     from tunespec.templates.targets import RenderError
 
     _write(project)
-    project.write("t.tune", EXPERIMENT.replace("max_seq_length = 512", "max_seq_length = sweep [512, 1024]"))
+    if files == 1:
+        project.write("t.tune", EXPERIMENT.replace("max_seq_length = 512", "max_seq_length = sweep [512, 1024]"))
+    else:
+        project.write("u.tune", EXPERIMENT.replace("tickets", "later").replace("max_seq_length = 512",
+                                                                               "max_seq_length = 1024"))
     original = templates_build.render_outputs
     rendered = []
 
@@ -473,7 +478,7 @@ def test_a_build_reports_the_failure_building_variant_by_variant_meets_first(pro
         return original(exp, target, *args, **kwargs)
 
     monkeypatch.setattr(templates_build, "render_outputs", failing)
-    with pytest.raises(RenderError, match=r"512 \(peft\) failed"):
-        _build()
+    with pytest.raises(RenderError, match=r"\(peft\) failed"):
+        _build(paths=["t.tune", "u.tune"][:files])
     assert [target for _, target in rendered[:2]] == ["yaml", "yaml"]  # (one target at a time)
     assert not (project.root / "out").exists() or not any((project.root / "out").rglob("*.yaml"))

@@ -175,8 +175,8 @@ def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResu
 
 def _files_results(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
     """The batch's files' results, each replayed from the cache or built alone, in passes over the batch:
-    every file looked up, those not replayed compiled, then checked, then built one after the other, then
-    kept in the cache (`_keep`). Each pass runs one kind of work over the whole batch, whose code and tables
+    every file looked up, those not replayed compiled, then checked, then built (one target at a time for
+    all their variants, `_build_planned`), then kept in the cache (`_keep`). Each pass runs one kind of work over the whole batch, whose code and tables
     stay in the processor's caches: interleaving the compile, the checks, nine targets' rendering and the
     keeping per file cost the benchmark's fresh build (333 files, --jobs 1, CPU, medians of 7 interleaved
     runs) 0.09 s in compile and check (0.37 -> 0.28 s) and 0.04 s more in building and keeping (run 1.64 ->
@@ -192,11 +192,16 @@ def _files_results(files: list[tuple[str, str]], job: Job, shared: dict) -> Batc
         checked = [_check_batch(item, job, shared) if item is not None else None for item in compiled]
         del compiled  # (each file's is held by its `_Checked` until the file is built)
         built = []  # (file, its result, what was compiled) of the files built
+        plans: list = []  # what each of them builds (`_planned`), built together (one target at a time)
         for index, file in enumerate(files):
             if results[index] is None:
-                results[index], kept = _run_files([file], job, shared, checked[index])
+                results[index], kept = _run_files([file], job, shared, checked[index], plans)
                 checked[index] = None
                 built.append((file, results[index], kept))
+        _build_planned(plans)
+        signatures = _signatures(job, shared)
+        if built and signatures is not None:  # (what the building learnt of output folders: the batch's)
+            built[-1][1].signatures.update(signatures.take_changes())
         for file, result, kept in built:
             _keep(file, result, kept, job, shared)
     except BaseException:  # (a file's failure: what the batch's other files staged goes too)
@@ -286,10 +291,12 @@ def merge_noqa(into: dict, noqa: dict) -> None:
                 mine[line] = comment
 
 
-def _run_files(files: list[tuple[str, str]], job: Job, shared: dict,
-               checked: _Checked | None = None) -> tuple[BatchResult, Compiled | None]:
+def _run_files(files: list[tuple[str, str]], job: Job, shared: dict, checked: _Checked | None = None,
+               plans: list | None = None) -> tuple[BatchResult, Compiled | None]:
     """`run_batch` of `files` compiled together, and what was compiled (None for a lint: dropped as it
-    went); `checked`: what `_check_batch` found of them, when the caller compiled and checked them."""
+    went); `checked`: what `_check_batch` found of them, when the caller compiled and checked them. With
+    `plans`, a build's targets are planned (`_planned`) onto it, for the caller to build with other files'
+    (`_build_planned`), into the result's `built`."""
     if checked is None:
         checked = _check_batch(compile_files(files, job.cwd, job.config, job.root, job.buffers,
                                              shared.setdefault("loader", {}), job.overrides, _streamed(job)), job, shared)
@@ -302,7 +309,13 @@ def _run_files(files: list[tuple[str, str]], job: Job, shared: dict,
     compiled = checked.compiled
     resolved = compiled.resolved if compiled is not None else []
     signatures = _signatures(job, shared)
-    built = build_batch(resolved, diagnostics, job, checked.by_target, signatures) if job.build is not None else []
+    if job.build is None:
+        built = []
+    elif plans is None:
+        built = build_batch(resolved, diagnostics, job, checked.by_target, signatures)
+    else:
+        plans.append(_planned(resolved, diagnostics, job, checked.by_target, signatures))
+        built = plans[-1][0]
     return BatchResult(diagnostics, noqa, checked.roots, lines, compiled.program if job.keep else None,
                        resolved if job.keep else [], built, checked.claims,
                        signatures.take_changes() if signatures is not None else {}), compiled
@@ -460,13 +473,16 @@ class _TargetChecks:
 
 def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], job: Job,
                 by_target: dict, signatures=None) -> list[Built]:
-    """Each variant's targets, refused or built (`_built`), in the variants' order and each variant's
-    targets' order. The targets are built one target at a time, each for every variant that has it
-    (`_build_order`): a target's templates, filters and verification stay in the processor's caches from one
-    variant to the next. Built variant by variant, nine targets apart, the benchmark's fresh build took
-    0.04-0.09 s more CPU (333 files, --jobs 1, medians of 7 interleaved runs, twice: render_outputs 0.819 ->
-    0.773 and 0.825 -> 0.762 s, run 1.629 -> 1.590 and 1.633 -> 1.543 s). A failure is the one building in
-    the variants' order meets first."""
+    """Each variant's targets, refused or built, in the variants' order and each variant's targets' order."""
+    built, pending = _planned(resolved, diagnostics, job, by_target, signatures)
+    _build_planned([(built, pending)])
+    return built
+
+
+def _planned(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic], job: Job, by_target: dict,
+             signatures) -> tuple[list, list]:
+    """The variants' targets, in order: each refused one's Built, and None in the place of each to build;
+    and those to build: (place, variant, target name, target, label, `_Building`)."""
     from tunespec.templates import targets
     from tunespec.templates.build import Placement
     from tunespec.templates.targets import all_targets
@@ -475,8 +491,9 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
     known = all_targets(job.template_dirs)
     errors = _ErrorPlaces(diagnostics)
     engine = Engine(REGISTRY, job.selection)
-    built: list = []  # a Built, or None where a target is still to build
-    pending: list = []  # (index in `built`, variant, target name, target, label) of each target to build
+    building = _Building(job, Placement(plan.out, (job.root or job.cwd).absolute()), signatures)
+    built: list = []
+    pending: list = []
     for exp in resolved:
         if exp.is_preset:
             continue
@@ -495,27 +512,43 @@ def build_batch(resolved: list[ResolvedExperiment], diagnostics: list[Diagnostic
                 built.append(Built("", "", label, f"{label}: not built, see the TS5xx error above",
                                    name=exp.name, target=name))
                 continue
-            pending.append((len(built), exp, name, target, label))
+            pending.append((len(built), exp, name, target, label, building))
             built.append(None)
-    build = _Building(job, Placement(plan.out, (job.root or job.cwd).absolute()), signatures)
+    return built, pending
+
+
+def _build_planned(plans: list[tuple[list, list]]) -> None:
+    """Build what some files' variants are to build (`_planned`: a file's each) into its place, one target
+    at a time for every variant of the files that has it (`_build_order`): a target's templates, filters and
+    verification stay in the processor's caches from one variant to the next. Built variant by variant,
+    nine targets apart, the benchmark's fresh build took 0.04-0.09 s more CPU (333 files, --jobs 1, medians
+    of 7 interleaved runs, twice: render_outputs 0.819 -> 0.773 and 0.825 -> 0.762 s, run 1.629 -> 1.590
+    and 1.633 -> 1.543 s) than built a file's variants together, which took 0.09 s more than a batch's
+    16 files' together (render_outputs 0.841 -> 0.776 s, run 1.726 -> 1.638 s, 9 of 9 runs faster). A
+    failure is the one building file by file and variant by variant meets first."""
+    pending = [((number, item[0]), *item[1:]) for number, (_, items) in enumerate(plans) for item in items]
     try:
         for item in _build_order(pending):
             try:
-                built[item[0]] = build.built(*item[1:])
-            except Exception:  # (the first failure in the variants' order is the one reported)
+                _place(plans, item)
+            except Exception:  # (the first failure in the files' and variants' order is the one reported)
                 for earlier in pending:
-                    if earlier[0] < item[0] and built[earlier[0]] is None:
-                        built[earlier[0]] = build.built(*earlier[1:])
+                    if earlier[0] < item[0] and plans[earlier[0][0]][0][earlier[0][1]] is None:
+                        _place(plans, earlier)
                 raise
     except BaseException:
-        discard_built([item for item in built if item is not None])
+        discard_built([item for built, _ in plans for item in built])
         raise
-    return built
+
+
+def _place(plans: list[tuple[list, list]], item: tuple) -> None:
+    (number, place), exp, name, target, label, building = item
+    plans[number][0][place] = building.built(exp, name, target, label)
 
 
 def _build_order(pending: list[tuple]) -> list[tuple]:
-    """The targets to build (`build_batch`'s `pending`), one target after another in the order the variants
-    first name them, each target's in the variants' order."""
+    """The targets to build (`_build_planned`'s), one target after another in the order the variants first
+    name them, each target's in the variants' order."""
     order: dict[str, int] = {}
     for item in pending:
         order.setdefault(item[2], len(order))
@@ -573,9 +606,10 @@ def _not_utf8(exp: ResolvedExperiment) -> str | None:
 
 
 def discard_built(built: list[Built]) -> None:
+    """Throw away what `built` staged (None: a target not built yet)."""
     from tunespec.templates.build import discard_staged
 
-    discard_staged([item.files for item in built if item.files is not None])
+    discard_staged([item.files for item in built if item is not None and item.files is not None])
 
 
 def abandon(built: list[Built], job: Job) -> None:
