@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tunespec import runner
+from tunespec import runner, workers
 from tunespec.api import build, run_lint
 from tunespec.cli import main
 from tunespec.config import Config
@@ -177,8 +177,18 @@ def _note(event: str) -> None:
         log.write(f"{event}\n")
 
 
+def _wait_for(event: str, seconds: float = 10) -> None:
+    """Wait until `event` is noted (or `seconds` have passed: the test then fails on the order)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and event not in Path(_LOG).read_text().splitlines():
+        time.sleep(0.01)
+
+
 class _SlowToLoad:
-    """A batch's result whose unpickling, in the parent, takes a while and is noted when done."""
+    """A batch's result that the parent, unpickling it, finishes loading only once the worker has started the
+    batch two further on (or after a while), and notes it."""
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -188,9 +198,8 @@ class _SlowToLoad:
 
 
 def _loaded(index: int) -> _SlowToLoad:
-    import time
-
-    time.sleep(0.3)
+    if index + workers.AHEAD < 4:
+        _wait_for(f"started {index + workers.AHEAD}")
     _note(f"loaded {index}")
     return _SlowToLoad(index)
 
@@ -201,17 +210,16 @@ def _run_batch(files, job, shared):
 
 
 def test_a_worker_gets_its_next_batch_before_the_parent_unpickles_its_result(tmp_path, monkeypatch):
-    """The worker starts its next batch while the parent is still unpickling the result it just sent;
-    results still come in batch order."""
-    from tunespec import workers
-
+    """The parent gives a worker its next batch as soon as a result has arrived, and unpickles it after: the
+    worker starts that batch while the parent is still at it. Results still come in batch order."""
     global _LOG
     _LOG = str(tmp_path / "log")
+    (tmp_path / "log").write_text("")
     monkeypatch.setattr(runner, "run_batch", _run_batch)  # (the forked worker inherits it)
-    results = list(workers.in_workers([[0], [1], [2]], None, 1, lambda result: None))
-    assert [result.index for result in results] == [0, 1, 2]
+    results = list(workers.in_workers([[0], [1], [2], [3]], None, 1, lambda result: None))
+    assert [result.index for result in results] == [0, 1, 2, 3]
     log = (tmp_path / "log").read_text().splitlines()
-    assert log.index("started 1") < log.index("loaded 0") and log.index("started 2") < log.index("loaded 1")
+    assert log.index("started 2") < log.index("loaded 0") and log.index("started 3") < log.index("loaded 1")
 
 
 def _run_batch_quickly(files, job, shared):
@@ -222,17 +230,14 @@ def _run_batch_quickly(files, job, shared):
 def test_a_worker_finds_its_next_batch_waiting_and_need_not_wait_for_the_parent(tmp_path, monkeypatch):
     """Each worker is given its next batch ahead: it starts it as soon as it has sent its answer, even while
     the parent is slow to come and read that answer; the results still come in batch order."""
-    from tunespec import workers
-
     global _LOG
     _LOG = str(tmp_path / "log")
+    (tmp_path / "log").write_text("")
     monkeypatch.setattr(runner, "run_batch", _run_batch_quickly)
     real_collect = workers._collect
 
     def slow_collect(*args):
-        import time
-
-        time.sleep(0.3)
+        _wait_for("started 1")
         _note("parent reads")
         real_collect(*args)
 
@@ -247,8 +252,6 @@ def test_a_workers_end_of_its_pipe_holds_a_whole_result_where_the_system_allows(
     still carries them."""
     import multiprocessing
     import socket
-
-    from tunespec import workers
 
     mine, theirs = multiprocessing.get_context("fork").Pipe()
     endpoint = socket.socket(fileno=theirs.fileno())

@@ -21,7 +21,7 @@ import stat
 from pathlib import Path
 
 from tunespec.record import Record
-from tunespec.files import STAMP, TEMPORARY  # STAMP: written by build into each folder it fills (digests); tunespec's own
+from tunespec.files import STAMP, TEMPORARY  # STAMP: build's digests in each folder it fills; tunespec's own
 
 
 

@@ -208,7 +208,8 @@ def _exists(variant: str, placement: Placement, made: list) -> bool:
 def _stage_variant(variant: str, placement: Placement) -> tuple[str, str]:
     """A new temporary folder beside the missing variant folder, in which its targets' folders are staged
     under their own names: the commit puts the variant's folder in place with one rename where each target's
-    took one (the benchmark's fresh build: 999 renames in place of 5,604, 27 ms of serial work in 35)."""
+    took one (the benchmark's fresh build: 999 renames in place of 5,604; the parent's commit took 36 ms
+    of CPU, now 12)."""
     staging = placement.staging[variant] = (stage_folder(variant), variant)
     placement.made_here.add(variant)
     return staging
