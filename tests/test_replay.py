@@ -437,13 +437,16 @@ def test_a_failure_in_a_batch_leaves_nothing_staged(project, settled, monkeypatc
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=5), edited=st.sets(st.integers(0, 4)))
+@given(kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=5), edited=st.sets(st.integers(0, 4)),
+       chunk=st.integers(1, 4))
 def test_targets_built_one_target_at_a_time_make_what_building_variant_by_variant_made(project, settled, monkeypatch,
-                                                                                         kinds, edited):
-    """`build_batch` builds each target for every variant before the next target: what the build reports,
-    writes (byte for byte) and keeps is what building each variant's targets before the next variant's did."""
+                                                                                         kinds, edited, chunk):
+    """A batch's builds go one target at a time for every variant (`CHUNK_VARIANTS` variants at a time)
+    before the next target: what the build reports, writes (byte for byte) and keeps is what building each
+    variant's targets before the next variant's did."""
     _write(project)
     edited = {index for index in edited if index < len(kinds)}
+    monkeypatch.setattr(runner, "CHUNK_VARIANTS", chunk)
     found = {}
     for name, order in (("variant by variant", list), ("target by target", runner._build_order)):
         for leftover in ("out", cache.FOLDER):
@@ -509,3 +512,19 @@ def test_a_staging_failure_before_a_rendering_failure_is_the_one_reported(projec
     monkeypatch.setattr(templates_build, "stage_outputs", staging)
     with pytest.raises(BuildError, match="staging failed"):
         _build(targets=["yaml"])
+
+
+@given(variants=st.lists(st.integers(1, 4), max_size=12), size=st.integers(1, 5))
+def test_the_builds_chunks_are_whole_variants_in_order(variants, size):
+    """`runner._chunks`: the items to build, in order, in pieces of whole variants, `CHUNK_VARIANTS` each."""
+    owners = [object() for _ in variants]
+    pending = [((0, index), owner, "target") for owner, count in zip(owners, variants) for index in range(count)]
+    original, runner.CHUNK_VARIANTS = runner.CHUNK_VARIANTS, size
+    try:
+        chunks = list(runner._chunks(pending))
+    finally:
+        runner.CHUNK_VARIANTS = original
+    assert [item for chunk in chunks for item in chunk] == pending
+    counts = [len({id(item[1]) for item in chunk}) for chunk in chunks]
+    assert all(count == size for count in counts[:-1]) and all(0 < count <= size for count in counts)
+    assert sum(counts) == len(owners)  # (no variant in two pieces)

@@ -528,26 +528,49 @@ def _build_planned(plans: list[tuple[list, list]]) -> None:
     (render_outputs 0.841 -> 0.776 s, run 1.726 -> 1.638 s, 9 of 9 runs faster), which, staging each
     target as it was rendered, took 0.02-0.12 s more (twice: stage_outputs 0.307 -> 0.274 and 0.321 ->
     0.272 s, run 1.597 -> 1.574 and 1.704 -> 1.582 s, 8 of 8 runs faster the second time). A
-    failure is the one building file by file and variant by variant meets first (`_first_failure`)."""
+    failure is the one building file by file and variant by variant meets first (`_first_failure`).
+
+    Every variant's templates' context lives from its first target to its last: the variants are built
+    `CHUNK_VARIANTS` at a time, so that a sweep of 10,000 variants does not hold 10,000 contexts at once."""
     pending = [((number, item[0]), *item[1:]) for number, (_, items) in enumerate(plans) for item in items]
     rendered: dict[tuple, tuple] = {}  # place -> what rendering made there, not staged yet
     try:
-        for group in _by_target(_build_order(pending)):
-            for item in group:
-                try:
-                    rendered[item[0]] = item[-1].rendered(*item[1:-1])
-                except Exception:
-                    _first_failure(plans, pending, rendered, item[0])
-                    raise
-            for item in group:
-                try:
-                    _place(plans, item, item[-1].staged(rendered.pop(item[0])))
-                except Exception:
-                    _first_failure(plans, pending, rendered, item[0])
-                    raise
+        for chunk in _chunks(pending):
+            for group in _by_target(_build_order(chunk)):
+                for item in group:
+                    try:
+                        rendered[item[0]] = item[-1].rendered(*item[1:-1])
+                    except Exception:
+                        _first_failure(plans, pending, rendered, item[0])
+                        raise
+                for item in group:
+                    try:
+                        _place(plans, item, item[-1].staged(rendered.pop(item[0])))
+                    except Exception:
+                        _first_failure(plans, pending, rendered, item[0])
+                        raise
+            for item in chunk:  # (their targets are built: their contexts are not needed again)
+                item[-1].variants.pop(id(item[1]), None)
     except BaseException:
         discard_built([item for built, _ in plans for item in built])
         raise
+
+
+CHUNK_VARIANTS = 64  # (a batch of the benchmark's 16 files has 48: one chunk)
+
+
+def _chunks(pending: list[tuple]) -> Iterator[list[tuple]]:
+    """`pending` (in the files' and variants' order) in pieces of whole variants, `CHUNK_VARIANTS` each."""
+    chunk: list = []
+    variants: set[int] = set()
+    for item in pending:
+        if id(item[1]) not in variants and len(variants) == CHUNK_VARIANTS:
+            yield chunk
+            chunk, variants = [], set()
+        variants.add(id(item[1]))
+        chunk.append(item)
+    if chunk:
+        yield chunk
 
 
 def _first_failure(plans: list[tuple[list, list]], pending: list[tuple], rendered: dict, failed: tuple) -> None:
