@@ -176,13 +176,14 @@ def run_batch(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResu
 def _files_results(files: list[tuple[str, str]], job: Job, shared: dict) -> BatchResult:
     """The batch's files' results, each replayed from the cache or built alone, in passes over the batch:
     every file looked up, those not replayed compiled, then checked, then built (one target at a time for
-    all their variants, `_build_planned`), then kept in the cache (`_keep`). Each pass runs one kind of work over the whole batch, whose code and tables
-    stay in the processor's caches: interleaving the compile, the checks, nine targets' rendering and the
-    keeping per file cost the benchmark's fresh build (333 files, --jobs 1, CPU, medians of 7 interleaved
-    runs) 0.09 s in compile and check (0.37 -> 0.28 s) and 0.04 s more in building and keeping (run 1.64 ->
-    1.60 s). A file's result is the same either way: what a file's compile and check read of the process's
-    shared state (imported files, data files' scans) does not depend on what the batch's other files made
-    of it, and what is kept of a file is judged against the run's start (`replay.dependencies`)."""
+    all their variants, `_build_planned`), then kept in the cache (`_keep`). Each pass runs one kind of work
+    over the whole batch, whose code and tables stay in the processor's caches: interleaving the compile,
+    the checks, nine targets' rendering and the keeping per file cost the benchmark's fresh build (333
+    files, --jobs 1, CPU, medians of 7 interleaved runs) 0.09 s in compile and check (0.37 -> 0.28 s) and
+    0.04 s more in building and keeping (run 1.64 -> 1.60 s). A file's result is the same either way: what
+    a file's compile and check read of the process's shared state (imported files, data files' scans)
+    does not depend on what the batch's other files made of it, and what is kept of a file is judged
+    against the run's start (`replay.dependencies`)."""
     results: list = []
     try:
         for file in files:
@@ -190,7 +191,7 @@ def _files_results(files: list[tuple[str, str]], job: Job, shared: dict) -> Batc
         compiled = [compile_files([file], job.cwd, job.config, job.root, job.buffers, shared.setdefault("loader", {}),
                                   job.overrides) if found is None else None for file, found in zip(files, results)]
         checked = [_check_batch(item, job, shared) if item is not None else None for item in compiled]
-        del compiled  # (each file's is held by its `_Checked` until the file is built)
+        del compiled  # (each file's is held by its `_Checked`, then its entry in `built`, until it is kept)
         built = []  # (file, its result, what was compiled) of the files built
         plans: list = []  # what each of them builds (`_planned`), built together (one target at a time)
         for index, file in enumerate(files):
