@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import gc
 import os
+from itertools import repeat
+from operator import attrgetter, is_not
 from pathlib import Path
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (typing, for type checkers only, is not imported at run time)
@@ -92,6 +94,49 @@ class BatchResult(Record):
     built: list = Factory(list)
     claims: list = Factory(list)  # rules.outputs.OutputClaim of each variant, for TS015 across the run
     signatures: dict = Factory(dict)  # what the batch learnt of output folders, for the cache (`Known.changes`)
+
+    def __reduce__(self):
+        """Sent from a worker with its `built` in columns of plain values (`_wire_built`), which pickle
+        writes and reads in C."""
+        values = self._values()
+        built = _wire_built(self.built)
+        if built is None:
+            return type(self), values
+        return _unwired_result, (values[:_BUILT_FIELD] + (None,) + values[_BUILT_FIELD + 1:], *built)
+
+
+_BUILT_FIELD = BatchResult._fields.index("built")
+_FILES_FIELD = Built._fields.index("files")
+_BUILT_COLUMNS = [attrgetter(field) for field in Built._fields if field != "files"]
+_built_files = attrgetter("files")
+
+
+def _wire_built(built: list) -> tuple | None:
+    """A batch's `built` as columns of plain values for pickling: each field's values but the files', the
+    files' (`Staged`) fields' values, where there are files, and the class of those files; None when `built`
+    holds a record or files of another kind (which pickle as they are). Pickle writes and reads columns in
+    C, where each record made a call to `Record.__reduce__` in the worker and a tuple to memoize on both
+    sides. The benchmark's fresh build (27 batches, 8,991 records, 5,604 staged; CPU, medians of 9, thrice):
+    pickling the results took the workers 39 ms, now 20 ms (27 ms with `Record`'s faster `__reduce__` alone), and
+    unpickling them the parent 15 ms, now 14."""
+    if not set(map(type, built)) <= {Built}:
+        return None
+    files = list(map(_built_files, built))
+    kinds = set(map(type, files))
+    kinds.discard(type(None))
+    kind = kinds.pop() if len(kinds) == 1 else None
+    if kinds or (kind is not None and not getattr(kind, "_fields", None)):  # (files of two kinds, or not a Record)
+        return None
+    present = [item for item in files if item is not None]
+    made = [list(map(attrgetter(field), present)) for field in kind._fields] if kind is not None else []
+    return kind, [list(map(column, built)) for column in _BUILT_COLUMNS], list(map(is_not, files, repeat(None))), made
+
+
+def _unwired_result(values: tuple, kind: type | None, columns: list, has_files: list, made: list) -> BatchResult:
+    """The `BatchResult` that `BatchResult.__reduce__` sent (`_wire_built`)."""
+    files = iter(map(kind, *made)) if kind is not None else iter(())
+    columns.insert(_FILES_FIELD, [next(files) if has else None for has in has_files])
+    return BatchResult(*values[:_BUILT_FIELD], list(map(Built, *columns)), *values[_BUILT_FIELD + 1:])
 
 
 def default_jobs() -> int:
