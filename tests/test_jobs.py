@@ -319,3 +319,35 @@ def test_a_result_with_records_of_other_kinds_is_pickled_as_they_are():
         assert (runner._wire_built(built) is not None) == in_columns
         back = pickle.loads(pickle.dumps(result))
         assert back == result and list(map(type, back.built)) == list(map(type, built))
+
+
+class _Cyclic:
+    """Garbage only the cyclic collector frees (it refers to itself)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+class _PickledPaused:
+    """Comes out of the pipe as whether the worker pickled it with its collection paused."""
+
+    def __reduce__(self):
+        import gc
+
+        return bool, (not gc.isenabled(),)
+
+
+def test_a_worker_collects_a_batchs_garbage_after_sending_its_result(monkeypatch):
+    """A worker sends a batch's result with its collection still paused, and collects once the result is
+    sent and dropped (the collection need not go through it): the batch's garbage is gone by the next batch."""
+    import weakref
+
+    def batch(files, job, shared):
+        made = shared.setdefault("garbage", [])
+        earlier_gone = all(ref() is None for ref in made)
+        made.append(weakref.ref(_Cyclic()))
+        return earlier_gone, _PickledPaused()
+
+    monkeypatch.setattr(runner, "run_batch", batch)
+    results = list(workers.in_workers([[1], [2], [3]], None, 1, lambda result: None))
+    assert results == [(True, True)] * 3
