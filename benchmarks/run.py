@@ -363,10 +363,12 @@ STAGES = [
     ("resolve (extends, sweeps, defaults)", "tunespec/compiler/resolve.py", "resolve"),  # one declaration
     ("rules", "tunespec/rules/engine.py", "check"),
     ("target checks (TS5xx)", "tunespec/templates/targets.py", "target_findings"),
-    ("render templates (Jinja2)", "jinja2/environment.py", "render"),
+    ("load templates (Jinja2; compiled, or from the cache)", "tunespec/templates/render.py", "_template"),
+    ("render templates (Jinja2; loading included)", "tunespec/templates/render.py", "_render_builtin"),
     ("read back and verify", "tunespec/templates/render.py", "verify_compiled"),
     ("compare and stage files", "tunespec/templates/build.py", "stage_outputs"),
-    ("commit (rename)", "tunespec/files.py", "commit"),
+    ("commit (rename)", "tunespec/files.py", "commit"),  # a file into a folder that was there
+    ("commit new folders (rename)", "tunespec/templates/build.py", "put"),
     ("files' results replayed from the cache", "tunespec/replay.py", "replayed"),
     ("output folders found up to date", "tunespec/templates/build.py", "fresh_outputs"),
 ]
@@ -491,23 +493,18 @@ EXPLANATIONS = {
   folder's stamp among them). The floor row is what merely writing those bytes into a new folder costs;
   on a shared ext4 disk it moves with what other processes delete (ext4 skips recently freed inodes when
   it allocates), so read the build against it, and the CPU-time row beside the wall time. Traced per
-  process, the wall time is the parent's start (forking two workers, 60 ms), then both workers busy to
-  the end, each compiling, checking, rendering, verifying and staging its own batches back to back (the
-  last batches hold 4 files, so that they finish together), then the parent's serial part once every
-  batch has succeeded: renaming the 5,600 staged folders into place and looking for orphaned folders,
-  about 0.1 s. The parent's share during the run is unpickling each batch's result (about 160 KB). The
-  CPU row is above the wall row because lint too runs in two workers: it is not idle workers. Above the
-  floor, the workers' time is mostly reading every file back (DESIGN.md §4), of which libyaml composing
-  each YAML file into PyYAML's nodes (a Python object per scalar) is the largest part, then Jinja2
-  rendering and staging; the profile above shows their shares. The templates are loaded compiled from
-  the cache (`.tunespec_cache/jinja2`; the `--no-cache` rows are what a project's first build pays to
-  compile them in each worker), `run.sh` is proved readable by one regular expression rather than split
-  word by word, the parts of `train.py`'s SPEC that variants share are parsed once, and a small YAML
-  text that several variants render alike is composed once (each variant's values are still compared).
-  Walking libyaml's events instead of its nodes was measured and does not pay (libyaml calling into
-  Python once per scalar is the cost either way; render.py's `_YamlNodes` gives the figures). What is
-  left is kept on purpose: 6× would take verifying less than every file (DESIGN.md §4 forbids it), or a
-  YAML reader in C.""",
+  process, the wall time is the parent's start (forking two workers, about 50 ms), then both workers busy
+  to the end, each given its next batch ahead, compiling, checking, rendering (one target at a time for a
+  batch's variants), verifying and staging its own batches back to back (the last batches hold 4 files,
+  so that they finish together), then the parent's serial part once every batch has succeeded: renaming
+  the 999 new variant folders into place (each staged whole) and looking for orphaned folders, about
+  30 ms, and no interpreter teardown. The CPU row is above the wall row because lint too runs in two
+  workers: it is not idle workers. Above the floor, the workers' time is mostly reading every file back
+  (DESIGN.md §4), of which libyaml composing each YAML file into PyYAML's nodes (a Python object per
+  node) is the largest part, then Jinja2 rendering and staging; the profile above shows their shares.
+  Walking libyaml's events instead of its nodes was measured and does not pay (render.py's `_YamlNodes`
+  gives the figures). What is left is kept on purpose: much less would take verifying less than every
+  file (DESIGN.md §4 forbids it), or a YAML reader in C.""",
     "  the same build again": """\
 - **up-to-date build ≤ 2× lint.** A build keeps each file's result in the cache (`tunespec/replay.py`):
   its diagnostics, the output claims that TS015 compares across files, and each variant's output folders

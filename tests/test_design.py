@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from tests.conftest import EXAMPLES, REPO, granite
+from tunespec.record import Factory, Record
 
 PROBE = """
 import json, sys
@@ -361,3 +362,28 @@ def test_modules_a_lint_loads_import_typing_only_for_type_checkers():
                     isinstance(node, ast.Import) and any(alias.name == "typing" for alias in node.names):
                 importing.append(name)
     assert set(importing) <= TYPING_AT_RUN_TIME
+
+
+class _NoFields(Record):
+    pass
+
+
+class _OneField(Record):
+    x: int
+
+
+class _Fields(_OneField):
+    y: int = 2
+    z: list = Factory(list)
+
+
+def test_a_records_values_are_its_fields_in_order_whatever_their_number():
+    """`_values` (equality, hashing, pickling) comes from an `attrgetter` made per class (`_values_getter`),
+    which gives one field's value bare: a record of none, one or many fields gives a tuple of them all."""
+    import pickle
+
+    records = [_NoFields(), _OneField(1), _Fields(1), _Fields(1, 3, [4])]
+    assert [record._values() for record in records] == [(), (1,), (1, 2, []), (1, 3, [4])]
+    assert _OneField(1) == _OneField(1) != _OneField(2) and hash(_OneField(1)) == hash((1,))
+    for record in records:
+        assert pickle.loads(pickle.dumps(record)) == record

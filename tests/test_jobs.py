@@ -265,3 +265,89 @@ def test_a_workers_end_of_its_pipe_holds_a_whole_result_where_the_system_allows(
     if after > 1_000_000:  # (else a send this size would wait for a reader)
         theirs.send(b"x" * 300_000)  # more than the default holds: sent with no reader yet
         assert mine.recv() == b"x" * 300_000
+
+
+def test_a_batchs_result_comes_back_from_a_worker_as_it_was(corpus, monkeypatch):
+    """A build batch's result is pickled with its `built` in columns (`runner._wire_built`): unpickled as it
+    is sent (before the parent commits it), it equals the result, record for record, whether a target was
+    refused, staged new, found up to date or compared (--check), as when each record went as itself."""
+    import pickle
+
+    from multiprocessing.reduction import ForkingPickler
+
+    built: list = []
+    original = runner.run_batch
+
+    def sent(files, job, shared):
+        result = original(files, job, shared)
+        assert runner._wire_built(result.built) is not None
+        back = pickle.loads(ForkingPickler.dumps(result))
+        assert back == result and [type(item.files) for item in back.built] == [type(item.files) for item in result.built]
+        built.extend(back.built)
+        return result
+
+    monkeypatch.setattr(runner, "run_batch", sent)
+    build(["experiments"], ["yaml", "peft"], "out", config=Config(), jobs=1)
+    build(["experiments"], ["yaml", "peft"], "out", config=Config(), jobs=1, check=True)
+    (corpus / "experiments/exp_001.tune").write_text(experiment(1).replace("epochs        = 2", "epochs = 3"))
+    build(["experiments"], ["yaml", "peft"], "out", config=Config(), jobs=1, check=True)
+    assert {item.refused is None for item in built} == {True, False}
+    made = [item.files for item in built if item.files is not None]
+    assert any(files.folder and files.written and files.within for files in made)
+    assert any(files.unchanged for files in made) and any(files.stale for files in made)
+
+
+class _OtherBuilt(runner.Built):
+    """A record of a class `_wire_built` does not put in columns."""
+
+
+def test_a_result_with_records_of_other_kinds_is_pickled_as_they_are():
+    """What `_wire_built` cannot put in columns (a record of another class, files of two kinds, or files
+    that are not a Record) goes as it is; either way it comes back equal."""
+    import pickle
+
+    from tunespec.templates.build import Staged
+
+    staged = runner.Built("out/a/yaml", "a.tune (experiment a)", "a (yaml)", files=Staged(written=["out/a/yaml/x"]),
+                          variant=("a.tune", "a"), name="a", target="yaml", key="k")
+    refused = runner.Built("", "", "b", "b: not built, it has errors", name="b")
+    for built, in_columns in [([staged, refused], True), ([], True), ([refused], True),
+                              ([staged, _OtherBuilt("f", "o", "l")], False),
+                              ([staged, refused.replace(files=("x",))], False),
+                              ([refused.replace(files=["not a record"])], False)]:
+        result = runner.BatchResult([], {}, ["a.tune"], {}, built=built)
+        assert (runner._wire_built(built) is not None) == in_columns
+        back = pickle.loads(pickle.dumps(result))
+        assert back == result and list(map(type, back.built)) == list(map(type, built))
+
+
+class _Cyclic:
+    """Garbage only the cyclic collector frees (it refers to itself)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+class _PickledPaused:
+    """Comes out of the pipe as whether the worker pickled it with its collection paused."""
+
+    def __reduce__(self):
+        import gc
+
+        return bool, (not gc.isenabled(),)
+
+
+def test_a_worker_collects_a_batchs_garbage_after_sending_its_result(monkeypatch):
+    """A worker sends a batch's result with its collection still paused, and collects once the result is
+    sent and dropped (the collection need not go through it): the batch's garbage is gone by the next batch."""
+    import weakref
+
+    def batch(files, job, shared):
+        made = shared.setdefault("garbage", [])
+        earlier_gone = all(ref() is None for ref in made)
+        made.append(weakref.ref(_Cyclic()))
+        return earlier_gone, _PickledPaused()
+
+    monkeypatch.setattr(runner, "run_batch", batch)
+    results = list(workers.in_workers([[1], [2], [3]], None, 1, lambda result: None))
+    assert results == [(True, True)] * 3

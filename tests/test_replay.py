@@ -518,13 +518,14 @@ def test_a_staging_failure_before_a_rendering_failure_is_the_one_reported(projec
 def test_the_builds_chunks_are_whole_variants_in_order(variants, size):
     """`runner._chunks`: the items to build, in order, in pieces of whole variants, `CHUNK_VARIANTS` each."""
     owners = [object() for _ in variants]
-    pending = [((0, index), owner, "target") for owner, count in zip(owners, variants) for index in range(count)]
+    pending = [runner._ToBuild((0, index), owner, "target", None, "", None)
+               for owner, count in zip(owners, variants) for index in range(count)]
     original, runner.CHUNK_VARIANTS = runner.CHUNK_VARIANTS, size
     try:
         chunks = list(runner._chunks(pending))
     finally:
         runner.CHUNK_VARIANTS = original
     assert [item for chunk in chunks for item in chunk] == pending
-    counts = [len({id(item[1]) for item in chunk}) for chunk in chunks]
+    counts = [len({id(item.exp) for item in chunk}) for chunk in chunks]
     assert all(count == size for count in counts[:-1]) and all(0 < count <= size for count in counts)
     assert sum(counts) == len(owners)  # (no variant in two pieces)

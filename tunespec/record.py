@@ -19,6 +19,8 @@ The metaclass declares `typing.dataclass_transform` (PEP 681), so that type chec
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is for type checkers only: importing it costs a cold lint 10M instructions
     from typing import Any, dataclass_transform
@@ -71,12 +73,25 @@ class _RecordType(type):
             cls._defaults = {**{k: v for base in ancestors for k, v in getattr(base, "_defaults", {}).items()}, **defaults}
         if own or not hasattr(cls, "_made_init"):
             _check_order(cls._fields, cls._defaults)
+            cls._getter = staticmethod(_values_getter(cls._fields))
             cls.__init__ = _deferred_init(cls, compiled)
             cls._made_init = True
         if not eq:
             cls.__eq__ = object.__eq__
             cls.__hash__ = object.__hash__
         return cls
+
+
+def _values_getter(fields: tuple[str, ...]):
+    """What gives a record's field values as a tuple, in C (`operator.attrgetter`): a generator over the fields
+    took 0.9 µs of a four-field record's 1.1 µs pickling (`Record.__reduce__`; a build batch's result holds
+    12,000 records: pickling the benchmark's 27 results took the workers 39 ms of CPU, now 27)."""
+    if len(fields) > 1:
+        return attrgetter(*fields)
+    if fields:
+        one = attrgetter(fields[0])
+        return lambda record: (one(record),)
+    return lambda record: ()
 
 
 def _check_order(fields: tuple[str, ...], defaults: dict[str, Any]) -> None:
@@ -172,9 +187,10 @@ class Record(ValueEquality, metaclass=_RecordType):
     __slots__ = ()
     _fields: tuple[str, ...] = ()
     _defaults: dict[str, Any] = {}
+    _getter: Any = staticmethod(lambda record: ())  # (`_values_getter`: each Record class has its own)
 
     def _values(self) -> tuple:
-        return tuple(getattr(self, field) for field in self._fields)
+        return self._getter(self)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{field}={getattr(self, field)!r}" for field in self._fields)
@@ -184,7 +200,7 @@ class Record(ValueEquality, metaclass=_RecordType):
         """Pickled as its class and field values: unpickling calls `__init__` once instead of setting each
         slot from a state dict, which made loading a build batch's result from a worker (5,600 records)
         8 times slower (17 ms against 2 ms). Extra slots (caches) are not kept."""
-        return type(self), self._values()
+        return type(self), self._getter(self)
 
     def replace(self, **changes: Any):
         """A copy with some fields changed (as `dataclasses.replace`)."""
