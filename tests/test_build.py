@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import EXAMPLES, GOLDEN, REPO, granite
 from tunespec.api import build, resolve_paths
@@ -22,7 +24,7 @@ from tunespec.config import Config
 from tunespec.templates.build import TEMPORARY
 from tunespec.templates.stamp import STAMP
 from tunespec.templates.render import compiled_checks, parse_back, verify_compiled
-from tunespec.templates.targets import builtin_targets
+from tunespec.templates.targets import builtin_targets, today
 
 SCHEMAS = Path(__file__).resolve().parent / "data" / "schemas"  # vendored, see NOTICE.md there
 # The README build writes a subset of the all-targets golden files, byte for byte: its record is the list
@@ -223,6 +225,19 @@ def test_watsonx_bodies_by_method(project, monkeypatch):
     lora = granite("task = classification").replace("experiment tickets", "experiment f")
     body = json.loads(built_text(project, lora, "watsonx", "request.json", "f.tune"))
     assert body["parameters"]["peft_parameters"]["type"] == "lora" and "prompt_tuning" not in body
+
+
+@settings(max_examples=50, deadline=None)
+@given(epoch=st.integers(min_value=0, max_value=253402300799))  # to the last second of 9999-12-31
+def test_today_is_the_date_datetime_gives(epoch):
+    import datetime
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setenv("SOURCE_DATE_EPOCH", str(epoch))
+        assert today() == datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).date().isoformat()
+        patched.delenv("SOURCE_DATE_EPOCH")
+        before, found, after = datetime.date.today(), today(), datetime.date.today()  # (a midnight between)
+        assert found in (before.isoformat(), after.isoformat())
 
 
 @pytest.mark.parametrize("epoch, refused", [("1780000000", False), ("1789000000", True)])  # 2026-05-28, 2026-09-10

@@ -3,6 +3,7 @@ that is not what rendering would make."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -10,11 +11,14 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import REPO
 from tunespec.api import build
 from tunespec.config import Config
 from tunespec.templates import render, stamp
+from tunespec.templates.known import Known
 from tunespec.templates.stamp import STAMP
 
 TARGETS = ["yaml", "peft", "kubeflow"]  # a YAML file, scripts (executable), a target with `unique` names
@@ -132,3 +136,45 @@ def test_stamps_are_deterministic(project, tmp_path):
         _build(project)
         stamps.append({p.relative_to(project.root): p.read_bytes() for p in (project.root / "out").rglob(STAMP)})
     assert stamps[0] == stamps[1] and stamps[0]
+
+
+# --- the stamp's text, made with shared encoders, is what `json.dumps` would make ------------------------
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+
+
+@settings(max_examples=60, deadline=None)
+@given(files=st.dictionaries(st.text(min_size=1), st.binary(max_size=64), max_size=4), executable=st.data(),
+       names=st.lists(st.tuples(st.text(), _SCALARS), max_size=3))
+def test_stamp_content_is_the_documented_text(files, executable, names):
+    scripts = executable.draw(st.sets(st.sampled_from(sorted(files)))) if files else set()
+    lines = [f"tunespec-stamp {stamp.FORMAT}", "key k"]
+    lines += [f"file {hashlib.sha256(files[name]).hexdigest()} {int(name in scripts)} "
+              f"{json.dumps(name, ensure_ascii=False)}" for name in sorted(files)]
+    lines += [f"name {json.dumps(list(pair), ensure_ascii=False, allow_nan=False)}" for pair in names]
+    assert stamp.content("k", files, scripts, tuple(names)) == ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
+
+
+def test_a_name_that_is_not_json_still_makes_no_stamp():
+    with pytest.raises(ValueError):
+        stamp.content("k", {}, set(), (("kubeflow", float("nan")),))
+
+
+_DATA = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+                     max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ir=_DATA, name=st.text(), extra=st.one_of(_DATA, st.tuples(st.integers(), st.text()), st.just(object)))
+def test_the_variant_digest_is_that_of_its_sorted_json(ir, name, extra):
+    inputs = (ir, name, "e", "t.tune", extra)  # (`default=repr`: a value JSON has no form for is written as its repr)
+    text = json.dumps(list(inputs), sort_keys=True, ensure_ascii=False, default=repr, separators=(",", ":"))
+    assert stamp.variant_digest(inputs) == hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def test_a_folder_that_is_not_there_is_not_fresh_and_its_entry_is_forgotten(tmp_path):
+    out = tmp_path / "out"
+    known = Known({os.path.join("v", "yaml"): "key\tfolder\tstamp\t[]\t"}, str(out))
+    assert stamp.fresh(str(out / "v" / "yaml"), "key", known) is None
+    assert known.take_changes() == {os.path.join("v", "yaml"): None}
+    assert stamp.fresh(str(out / "w" / "yaml"), "key", known) is None and known.take_changes() == {}

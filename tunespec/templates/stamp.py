@@ -31,6 +31,12 @@ FORMAT = 1
 
 _trees: dict[str, str] = {}
 
+# One encoder for each of the stamp's JSON values: `json.dumps` with any option makes a new `JSONEncoder` per
+# call, which cost more than the encoding itself (a string's: 1.2 µs of 1.3; 14 ms of CPU for the 11,613
+# file names of the benchmark's fresh build, 1.5 ms this way). The text is the same as `json.dumps`'s.
+_VALUE = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_INPUTS = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=repr, separators=(",", ":"))
+
 
 def tree_digest(folder: Path) -> str:
     """SHA-256 of every file under `folder` (names and bytes, in sorted order; bytecode caches left out),
@@ -58,8 +64,7 @@ def target_digest(target: Target) -> str:
 
 def variant_digest(inputs: tuple) -> str:
     """Everything rendering reads from a variant (`ir.variant_inputs`), as one digest."""
-    text = json.dumps(list(inputs), sort_keys=True, ensure_ascii=False,
-                      default=repr, separators=(",", ":"))
+    text = _INPUTS.encode(list(inputs))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -83,8 +88,8 @@ def content(key: str, files: dict[str, bytes], executable: set[str], names: tupl
     lines = [f"tunespec-stamp {FORMAT}", f"key {key}"]
     for name in sorted(files):
         digest = hashlib.sha256(files[name]).hexdigest()
-        lines.append(f"file {digest} {int(name in executable)} {json.dumps(name, ensure_ascii=False)}")
-    lines += [f"name {json.dumps(list(pair), ensure_ascii=False, allow_nan=False)}" for pair in names]
+        lines.append(f"file {digest} {int(name in executable)} {_VALUE.encode(name)}")
+    lines += [f"name {_VALUE.encode(list(pair))}" for pair in names]
     return ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
 
 
@@ -115,8 +120,9 @@ def fresh(folder: str, key: str, known=None) -> Fresh | None:
         since = now()
         try:
             folder_info = os.lstat(folder)  # (before anything in it is read)
-        except OSError:
-            folder_info = None
+        except OSError:  # no folder, so no stamp to read (a new variant's targets before its folder is made)
+            known.forget(folder)
+            return None
     found = read_unlinked_stat(os.path.join(folder, STAMP))
     verified = _verified(folder, key, found[0]) if found is not None else None
     if known is not None:
