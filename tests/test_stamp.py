@@ -140,7 +140,7 @@ def test_stamps_are_deterministic(project, tmp_path):
 
 # --- the stamp's text, made with shared encoders, is what `json.dumps` would make ------------------------
 
-_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
 
 
 @settings(max_examples=60, deadline=None)
