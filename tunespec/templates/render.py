@@ -128,47 +128,34 @@ def _json_scalar(value: Any) -> str:
 
 def _indented(value: Any, step: str, newline: str) -> str:
     """`value` in JSON laid out with `step` per level, `newline` starting each line at this depth. The IR's
-    own types are told apart by `type` first (a fifth of writing the JSON files went to `isinstance`
-    chains and generators); any other value takes the general way (`_indented_any`)."""
+    own types are told apart by `type` first, before any `isinstance` (a fifth of writing the JSON files
+    went to `isinstance` chains and generators)."""
     kind = type(value)
     if kind is str:
         return _json_string(value)
-    if kind is dict and value:
+    if kind in _JSON_SCALARS:
+        return _json_scalar(value)
+    if kind is dict or isinstance(value, dict):
+        if not value:
+            return "{}"
         inner = newline + step
         items = []
         for key, item in value.items():
             if type(key) is not str:  # json's own key conversions (numbers, booleans, None)
-                return _indented_any(value, step, newline)
+                return json.dumps(value, ensure_ascii=False, indent=len(step)).replace("\n", newline)
             items.append(_json_string(key) + ": " + _indented(item, step, inner))
         return "{" + inner + ("," + inner).join(items) + newline + "}"
-    if kind is list and value:
-        inner = newline + step
-        return "[" + inner + ("," + inner).join([_indented(item, step, inner) for item in value]) + newline + "]"
-    if kind in _JSON_SCALARS:
-        return _json_scalar(value)
-    return _indented_any(value, step, newline)
-
-
-_JSON_SCALARS = frozenset((int, float, bool, type(None)))
-
-
-def _indented_any(value: Any, step: str, newline: str) -> str:
-    if isinstance(value, str):
-        return _json_string(value)
-    if isinstance(value, (list, tuple)):
+    if kind is list or isinstance(value, (list, tuple)):
         if not value:
             return "[]"
         inner = newline + step
-        return "[" + inner + ("," + inner).join(_indented(item, step, inner) for item in value) + newline + "]"
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        if not all(type(key) is str for key in value):  # json's own key conversions (numbers, booleans, None)
-            return json.dumps(value, ensure_ascii=False, indent=len(step)).replace("\n", newline)
-        inner = newline + step
-        return "{" + inner + ("," + inner).join(_json_string(key) + ": " + _indented(item, step, inner)
-                                                for key, item in value.items()) + newline + "}"
+        return "[" + inner + ("," + inner).join([_indented(item, step, inner) for item in value]) + newline + "]"
+    if isinstance(value, str):
+        return _json_string(value)
     return _json_scalar(value)
+
+
+_JSON_SCALARS = frozenset((int, float, bool, type(None)))
 
 
 def to_python(value: Any) -> str:
